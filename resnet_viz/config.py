@@ -1,0 +1,393 @@
+"""Validated run configuration: what to build, how to initialise, optimise, feed and train it.
+
+A :class:`RunConfig` is four plain dataclasses (model, init, optim, data, train). Every value is
+checked by :meth:`RunConfig.validate`; a bad value raises :class:`ConfigError`, whose message names
+the field, the value and what is allowed. ``to_dict``/``from_dict`` round-trip through JSON.
+
+Fields left at ``None`` mean "the default": :meth:`RunConfig.resolved` fills the defaults that depend
+on other fields (width, after-add mapping, batch norm), optimiser hyperparameters left unset take
+``torch.optim``'s own defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ARCHS = ("plain", "resnet", "mlp")
+BLOCKS = ("basic", "bottleneck", "preact")
+SHORTCUTS = ("A", "B", "C")
+SHORTCUT_VARIANTS = ("identity", "scale", "exclusive_gate", "shortcut_gate", "conv1x1", "dropout")
+AFTER_ADD = ("relu", "bn_relu", "none")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+INITS = ("he", "xavier", "lecun", "normal", "orthogonal")
+INIT_MODES = ("fan_in", "fan_out")
+INIT_DISTRIBUTIONS = ("normal", "uniform")
+OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine")
+DATASETS = ("embedded", "cifar10", "cifar100", "mnist", "fashion-mnist", "svhn", "folder")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+#: Default base width of the CIFAR family (He et al. 2016) and hidden width of the MLP.
+DEFAULT_CONV_WIDTH = 16
+DEFAULT_MLP_WIDTH = 256
+DEFAULT_STEPS = 2000
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed. ``field`` is its dotted path, e.g. ``model.depth``."""
+
+    def __init__(self, field_name: str, value: Any, allowed: str) -> None:
+        self.field = field_name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field_name} = {value!r} is not allowed: {allowed}")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(name, value, "choose one of " + ", ".join(choices))
+
+
+def _number(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+            lo_open: bool = False, hi_open: bool = False, integer: bool = False) -> None:
+    kind = "an integer" if integer else "a number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or (not integer and not math.isfinite(value)):
+        raise ConfigError(name, value, f"must be {kind}")
+    below = lo is not None and (value <= lo if lo_open else value < lo)
+    above = hi is not None and (value >= hi if hi_open else value > hi)
+    if below or above:
+        parts = []
+        if lo is not None:
+            parts.append(f"{'>' if lo_open else '≥'} {lo:g}")
+        if hi is not None:
+            parts.append(f"{'<' if hi_open else '≤'} {hi:g}")
+        raise ConfigError(name, value, f"must be {kind} " + " and ".join(parts))
+
+
+def valid_depths(arch: str, block: str, limit: int = 2000) -> list[int]:
+    """All valid depths (number of weight layers) up to ``limit`` for an architecture and block."""
+    if arch == "mlp":
+        return list(range(1, limit + 1))
+    step = 9 if block == "bottleneck" else 6
+    return list(range(step + 2, limit + 1, step))
+
+
+def depth_rule(arch: str, block: str) -> str:
+    """Human-readable rule for valid depths, e.g. ``6n+2 with n ≥ 1 (8, 14, 20, ...)``."""
+    if arch == "mlp":
+        return "an integer ≥ 1 (number of linear layers)"
+    if block == "bottleneck":
+        return "9n+2 with n ≥ 1 for bottleneck blocks (11, 20, 29, ..., 56, 164)"
+    return f"6n+2 with n ≥ 1 for {block} blocks (8, 14, 20, 32, 44, 56, 110, 1202)"
+
+
+def nearest_valid_depths(depth: int, arch: str, block: str) -> list[int]:
+    """The valid depths just below and just above ``depth`` (one or two values)."""
+    if arch == "mlp":
+        return [max(1, depth)]
+    step = 9 if block == "bottleneck" else 6
+    lower = ((depth - 2) // step) * step + 2
+    out = [d for d in (lower, lower + step) if d >= step + 2]
+    return out or [step + 2]
+
+
+@dataclass
+class ModelConfig:
+    """Network architecture. ``depth`` counts weight layers (convs + the final linear layer)."""
+
+    arch: str = "resnet"
+    depth: int = 20
+    width: int | None = None  # None: 16 for plain/resnet (base width), 256 for mlp (hidden width)
+    block: str = "basic"
+    shortcut: str = "A"  # on dimension change: A zero-pad, B projection where shape changes, C everywhere
+    shortcut_variant: str = "identity"  # h(x) of Identity Mappings (He et al. 2016b)
+    shortcut_scale: float = 0.5  # lambda for variant "scale"
+    shortcut_dropout: float = 0.5  # p for variant "dropout"
+    after_add: str | None = None  # None: "relu" (basic, bottleneck), "none" (preact)
+    batch_norm: bool | None = None  # None: True for plain/resnet, False for mlp
+    activation: str = "relu"
+    leaky_slope: float = 0.01
+    stochastic_depth: bool = False  # linear decay of survival probability from 1 to 0.5
+    residual: bool = False  # mlp only: identity skip around every hidden layer
+
+    def validate(self) -> None:
+        _choice("model.arch", self.arch, ARCHS)
+        _choice("model.block", self.block, BLOCKS)
+        _number("model.depth", self.depth, lo=1, integer=True)
+        if self.depth not in valid_depths(self.arch, self.block, limit=max(self.depth, 20)):
+            near = " and ".join(str(d) for d in nearest_valid_depths(self.depth, self.arch, self.block))
+            raise ConfigError("model.depth", self.depth,
+                              f"depth must be {depth_rule(self.arch, self.block)}; nearest valid: {near}")
+        if self.width is not None:
+            _number("model.width", self.width, lo=1, hi=4096, integer=True)
+        _choice("model.shortcut", self.shortcut, SHORTCUTS)
+        _choice("model.shortcut_variant", self.shortcut_variant, SHORTCUT_VARIANTS)
+        _number("model.shortcut_scale", self.shortcut_scale, lo=0.0)
+        _number("model.shortcut_dropout", self.shortcut_dropout, lo=0.0, hi=1.0, hi_open=True)
+        if self.after_add is not None:
+            _choice("model.after_add", self.after_add, AFTER_ADD)
+            if self.block == "preact" and self.after_add != "none":
+                raise ConfigError("model.after_add", self.after_add,
+                                  "preact blocks have nothing after the addition; use 'none' or leave unset")
+        if self.batch_norm is not None and not isinstance(self.batch_norm, bool):
+            raise ConfigError("model.batch_norm", self.batch_norm, "must be true or false")
+        if self.after_add == "bn_relu" and self.batch_norm is False:
+            raise ConfigError("model.after_add", self.after_add, "bn_relu needs batch norm; drop --no-bn")
+        _choice("model.activation", self.activation, ACTIVATIONS)
+        _number("model.leaky_slope", self.leaky_slope, lo=0.0, hi=1.0)
+        if self.stochastic_depth and self.arch != "resnet":
+            raise ConfigError("model.stochastic_depth", True, "stochastic depth needs arch 'resnet'")
+        if self.residual and self.arch != "mlp":
+            raise ConfigError("model.residual", True,
+                              "residual applies to arch 'mlp' (use arch 'resnet' for convolutional nets)")
+
+    def resolved(self) -> ModelConfig:
+        """A copy with every ``None`` default filled in."""
+        conv = self.arch != "mlp"
+        return dataclasses.replace(
+            self,
+            width=self.width if self.width is not None else (DEFAULT_CONV_WIDTH if conv else DEFAULT_MLP_WIDTH),
+            after_add=self.after_add if self.after_add is not None else ("none" if self.block == "preact" else "relu"),
+            batch_norm=self.batch_norm if self.batch_norm is not None else conv,
+        )
+
+
+@dataclass
+class InitConfig:
+    """Weight initialisation through ``torch.nn.init``; biases start at zero, BN at gamma=1, beta=0."""
+
+    scheme: str = "he"
+    mode: str = "fan_in"  # he, lecun: which fan keeps the variance
+    distribution: str = "normal"  # he, xavier, lecun: normal or uniform with the same variance
+    std: float = 0.01  # scheme "normal": N(0, std^2)
+    zero_init_residual: bool = False  # last BN of each residual branch starts at gamma = 0
+
+    def validate(self) -> None:
+        _choice("init.scheme", self.scheme, INITS)
+        _choice("init.mode", self.mode, INIT_MODES)
+        _choice("init.distribution", self.distribution, INIT_DISTRIBUTIONS)
+        _number("init.std", self.std, lo=0.0, lo_open=True)
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser (``torch.optim``) and learning-rate schedule (``torch.optim.lr_scheduler``).
+
+    Hyperparameters left at ``None`` take torch.optim's defaults. ``milestones`` are fractions of
+    the total number of steps (He et al.: 32k and 48k of 64k = 0.5, 0.75), each dividing lr by 10.
+    """
+
+    name: str = "sgd"
+    lr: float | None = None
+    momentum: float | None = None  # sgd, rmsprop
+    nesterov: bool = False  # sgd with momentum > 0
+    weight_decay: float | None = None
+    betas: tuple[float, float] | None = None  # adam, adamw
+    eps: float | None = None  # adagrad, rmsprop, adam, adamw
+    alpha: float | None = None  # rmsprop smoothing constant
+    schedule: str = "constant"
+    milestones: tuple[float, ...] = (0.5, 0.75)
+    gamma: float = 0.1  # step schedule: lr multiplier at each milestone
+    warmup_steps: int = 0  # linear warm-up from lr/10 over this many steps, before the schedule
+
+    def validate(self) -> None:
+        _choice("optim.name", self.name, OPTIMIZERS)
+        if self.lr is not None:
+            _number("optim.lr", self.lr, lo=0.0, lo_open=True)
+        if self.momentum is not None:
+            if self.name not in ("sgd", "rmsprop"):
+                raise ConfigError("optim.momentum", self.momentum,
+                                  f"momentum applies to sgd and rmsprop, not {self.name} (use betas for adam)")
+            _number("optim.momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True)
+        if self.nesterov and (self.name != "sgd" or not self.momentum):
+            raise ConfigError("optim.nesterov", True, "Nesterov needs optimiser sgd with momentum > 0")
+        if self.weight_decay is not None:
+            _number("optim.weight_decay", self.weight_decay, lo=0.0)
+        if self.betas is not None:
+            if self.name not in ("adam", "adamw"):
+                raise ConfigError("optim.betas", self.betas, "betas apply to adam and adamw")
+            if len(self.betas) != 2:
+                raise ConfigError("optim.betas", self.betas, "two numbers in [0, 1)")
+            for b in self.betas:
+                _number("optim.betas", b, lo=0.0, hi=1.0, hi_open=True)
+        if self.eps is not None:
+            if self.name == "sgd":
+                raise ConfigError("optim.eps", self.eps, "eps does not apply to sgd")
+            _number("optim.eps", self.eps, lo=0.0, lo_open=True)
+        if self.alpha is not None:
+            if self.name != "rmsprop":
+                raise ConfigError("optim.alpha", self.alpha, "alpha applies to rmsprop")
+            _number("optim.alpha", self.alpha, lo=0.0, hi=1.0)
+        _choice("optim.schedule", self.schedule, SCHEDULES)
+        prev = 0.0
+        for m in self.milestones:
+            _number("optim.milestones", m, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+            if m <= prev:
+                raise ConfigError("optim.milestones", self.milestones,
+                                  "increasing fractions of the run in (0, 1), e.g. 0.5,0.75")
+            prev = m
+        _number("optim.gamma", self.gamma, lo=0.0, hi=1.0, lo_open=True)
+        _number("optim.warmup_steps", self.warmup_steps, lo=0, integer=True)
+
+    def torch_kwargs(self) -> dict[str, Any]:
+        """Only the hyperparameters the user set, named as torch.optim names them."""
+        kw: dict[str, Any] = {}
+        for name in ("lr", "momentum", "weight_decay", "eps", "alpha"):
+            value = getattr(self, name)
+            if value is not None:
+                kw[name] = value
+        if self.betas is not None:
+            kw["betas"] = tuple(self.betas)
+        if self.nesterov:
+            kw["nesterov"] = True
+        return kw
+
+
+@dataclass
+class DataConfig:
+    """Dataset and input pipeline. ``root`` holds the torchvision on-disk layout (or an ImageFolder tree)."""
+
+    dataset: str = "embedded"
+    root: str | None = None  # None: the per-user cache (see resnet_viz.data.default_data_root)
+    download: bool = False
+    subset: int | None = None  # use only the first N training images
+    augment: bool = True  # pad 4 + random 32x32 crop + horizontal flip, on the training device
+    normalize: bool = True  # per-channel mean/std of the training split
+    embedded_seed: int = 0  # the embedded set is the same for every run unless this changes
+
+    def validate(self) -> None:
+        _choice("data.dataset", self.dataset, DATASETS)
+        if self.dataset == "folder" and not self.root:
+            raise ConfigError("data.root", self.root, "dataset 'folder' needs --data-root with an ImageFolder tree")
+        if self.subset is not None:
+            _number("data.subset", self.subset, lo=1, integer=True)
+        _number("data.embedded_seed", self.embedded_seed, lo=0, integer=True)
+
+
+@dataclass
+class TrainConfig:
+    """Training loop: length, evaluation, probes, device, seed.
+
+    Exactly one of ``steps`` and ``epochs`` may be set; neither means ``DEFAULT_STEPS`` steps.
+    """
+
+    batch_size: int = 128
+    steps: int | None = None
+    epochs: float | None = None
+    eval_every: int = 100  # steps between evaluations (eval mode on test set and a train sample)
+    eval_train_samples: int = 10_000  # size of the fixed training sample for train error
+    device: str = "auto"
+    seed: int = 0
+    probes: bool = True  # per-layer statistics every step
+    histogram_every: int = 0  # 0: off; else activation/gradient histograms every K steps
+    histogram_bins: int = 64
+    deterministic: bool = True  # torch.use_deterministic_algorithms where the device allows
+
+    def validate(self) -> None:
+        _number("train.batch_size", self.batch_size, lo=1, hi=65536, integer=True)
+        if self.steps is not None and self.epochs is not None:
+            raise ConfigError("train.epochs", self.epochs, "set either steps or epochs, not both")
+        if self.steps is not None:
+            _number("train.steps", self.steps, lo=1, integer=True)
+        if self.epochs is not None:
+            _number("train.epochs", self.epochs, lo=0.0, lo_open=True)
+        _number("train.eval_every", self.eval_every, lo=1, integer=True)
+        _number("train.eval_train_samples", self.eval_train_samples, lo=1, integer=True)
+        dev = self.device
+        if not (isinstance(dev, str) and (dev in DEVICES or (dev.startswith("cuda:") and dev[5:].isdigit()))):
+            raise ConfigError("train.device", dev, "choose one of " + ", ".join(DEVICES) + " (or cuda:N)")
+        _number("train.seed", self.seed, lo=0, integer=True)
+        _number("train.histogram_every", self.histogram_every, lo=0, integer=True)
+        _number("train.histogram_bins", self.histogram_bins, lo=2, hi=4096, integer=True)
+
+
+SECTIONS: dict[str, type] = {
+    "model": ModelConfig,
+    "init": InitConfig,
+    "optim": OptimConfig,
+    "data": DataConfig,
+    "train": TrainConfig,
+}
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> RunConfig:
+        """Check every field and the combinations; return ``self`` for chaining."""
+        for name in SECTIONS:
+            getattr(self, name).validate()
+        m = self.model.resolved()
+        if m.arch == "mlp" and m.block != "basic":
+            raise ConfigError("model.block", m.block, "blocks apply to plain/resnet; an mlp has linear layers")
+        if m.arch == "plain" and m.shortcut_variant != "identity":
+            raise ConfigError("model.shortcut_variant", m.shortcut_variant,
+                              "a plain net has no shortcuts; use arch 'resnet'")
+        if self.init.zero_init_residual and not (m.arch == "resnet" and m.batch_norm):
+            raise ConfigError("init.zero_init_residual", True, "needs arch 'resnet' with batch norm")
+        return self
+
+    def resolved(self) -> RunConfig:
+        """A validated copy with the dependent defaults filled in (optimiser defaults stay torch's)."""
+        self.validate()
+        return dataclasses.replace(self, model=self.model.resolved())
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Build from a dict shaped like :meth:`to_dict`; unknown keys are errors. Validates."""
+        if not isinstance(data, dict):
+            raise ConfigError("config", type(data).__name__, "a JSON object with sections " + ", ".join(SECTIONS))
+        unknown = set(data) - set(SECTIONS)
+        if unknown:
+            raise ConfigError(sorted(unknown)[0], data[sorted(unknown)[0]],
+                              "unknown section; allowed: " + ", ".join(SECTIONS))
+        parts = {}
+        for name, klass in SECTIONS.items():
+            section = data.get(name, {})
+            if not isinstance(section, dict):
+                raise ConfigError(name, section, "a JSON object")
+            known = {f.name for f in fields(klass)}
+            for key in section:
+                if key not in known:
+                    raise ConfigError(f"{name}.{key}", section[key], "unknown field; allowed: " + ", ".join(sorted(known)))
+            values = dict(section)
+            for key in ("betas", "milestones"):
+                if isinstance(values.get(key), list):
+                    values[key] = tuple(values[key])
+            parts[name] = klass(**values)
+        return cls(**parts).validate()
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        """Read a config JSON file, or a run folder's ``run.json`` (its ``config`` entry)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "run.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError("config", str(path), "an existing JSON file (e.g. a run folder's run.json)") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError("config", str(path), f"valid JSON ({exc})") from None
+        if isinstance(data, dict) and "config" in data:
+            data = data["config"]
+        return cls.from_dict(data)
