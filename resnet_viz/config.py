@@ -284,7 +284,8 @@ class TrainConfig:
     eval_train_samples: int = 10_000  # size of the fixed training sample for train error
     device: str = "auto"
     seed: int = 0
-    probes: bool = True  # per-layer statistics every step
+    probes: bool = True  # per-layer statistics
+    probe_every: int = 1  # record per-layer statistics every K steps (1: every step)
     histogram_every: int = 0  # 0: off; else activation/gradient histograms every K steps
     histogram_bins: int = 64
     deterministic: bool = True  # torch.use_deterministic_algorithms where the device allows
@@ -303,6 +304,7 @@ class TrainConfig:
         if not (isinstance(dev, str) and (dev in DEVICES or (dev.startswith("cuda:") and dev[5:].isdigit()))):
             raise ConfigError("train.device", dev, "choose one of " + ", ".join(DEVICES) + " (or cuda:N)")
         _number("train.seed", self.seed, lo=0, integer=True)
+        _number("train.probe_every", self.probe_every, lo=1, integer=True)
         _number("train.histogram_every", self.histogram_every, lo=0, integer=True)
         _number("train.histogram_bins", self.histogram_bins, lo=2, hi=4096, integer=True)
 
@@ -344,6 +346,35 @@ class RunConfig:
         """A validated copy with the dependent defaults filled in (optimiser defaults stay torch's)."""
         self.validate()
         return dataclasses.replace(self, model=self.model.resolved())
+
+    def label(self) -> str:
+        """Short automatic name, e.g. ``"resnet-56 · he · sgd 0.1"`` or ``"mlp-20 sigmoid residual · xavier · adam"``."""
+        m = self.model.resolved()
+        name = f"{m.arch}-{m.depth}"
+        if m.arch != "mlp" and m.block != "basic":
+            name += f" {m.block}"
+        if m.arch == "resnet":
+            if m.shortcut != "A":
+                name += f" {m.shortcut}"
+            if m.shortcut_variant != "identity":
+                name += f" {m.shortcut_variant}"
+            if m.after_add not in ("relu", "none"):
+                name += f" {m.after_add}"
+        if m.activation != "relu":
+            name += f" {m.activation}"
+        if m.arch == "mlp" and m.residual:
+            name += " residual"
+        if not m.batch_norm and m.arch != "mlp":
+            name += " no-bn"
+        if m.arch == "mlp" and m.batch_norm:
+            name += " bn"
+        init = self.init.scheme if self.init.scheme != "normal" else f"normal({self.init.std:g})"
+        optim = "nesterov" if self.optim.nesterov else self.optim.name
+        if self.optim.lr is not None:
+            optim += f" {self.optim.lr:g}"
+        if self.optim.momentum:
+            optim += f" m{self.optim.momentum:g}"
+        return f"{name} · {init} · {optim}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
