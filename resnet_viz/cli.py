@@ -1,0 +1,313 @@
+"""``resnet-viz`` command line: a client of the core, like the GUI.
+
+    resnet-viz run [flags] --out DIR        train headless, write a run folder
+    resnet-viz run --config DIR/run.json    the same run again (flags given too override it)
+    resnet-viz describe [model flags]       layer table of a network: name, type, output shape, params
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import re
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from resnet_viz import __version__
+from resnet_viz.config import (
+    ACTIVATIONS,
+    AFTER_ADD,
+    ARCHS,
+    BLOCKS,
+    DATASETS,
+    DEVICES,
+    INIT_DISTRIBUTIONS,
+    INIT_MODES,
+    INITS,
+    OPTIMIZERS,
+    SCHEDULES,
+    SHORTCUT_VARIANTS,
+    ConfigError,
+    RunConfig,
+)
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A command-line flag bound to a config field (``section.field``)."""
+
+    flags: tuple[str, ...]
+    path: str
+    help: str
+    type: Callable[[str], Any] | None = None
+    choices: Sequence[str] | None = None
+    const: Any = None  # for switches: the value stored when the flag is given
+    metavar: str | None = None
+
+
+MODEL_FLAGS = (
+    Flag(("--arch",), "model.arch", "network family: plain (no shortcuts), resnet, mlp (fully connected)", choices=ARCHS),
+    Flag(("--depth",), "model.depth", "weight layers: 6n+2 for basic/preact blocks (20, 32, 44, 56, 110, 1202), "
+         "9n+2 for bottleneck, any n ≥ 1 for mlp", type=int),
+    Flag(("--width",), "model.width", "base width (conv: channels of stage 1, default 16) or hidden width (mlp, default 256)",
+         type=int),
+    Flag(("--block",), "model.block", "residual block: basic (two 3x3), bottleneck (1x1-3x3-1x1), preact (BN-ReLU-conv)",
+         choices=BLOCKS),
+    Flag(("--shortcut",), "model.shortcut", "shortcut where dimensions change: A zero-pad, B projection there, "
+         "C projection everywhere", type=str.upper, choices=("A", "B", "C")),
+    Flag(("--shortcut-variant",), "model.shortcut_variant", "shortcut h(x) of Identity Mappings (He et al. 2016)",
+         choices=SHORTCUT_VARIANTS),
+    Flag(("--shortcut-scale",), "model.shortcut_scale", "lambda for --shortcut-variant scale (default 0.5)", type=float),
+    Flag(("--shortcut-dropout",), "model.shortcut_dropout", "p for --shortcut-variant dropout (default 0.5)", type=float),
+    Flag(("--after-add",), "model.after_add", "mapping after the addition: relu (original), bn_relu, none",
+         choices=AFTER_ADD),
+    Flag(("--no-bn",), "model.batch_norm", "no batch normalisation", const=False),
+    Flag(("--bn",), "model.batch_norm", "batch normalisation (default for plain/resnet; off for mlp)", const=True),
+    Flag(("--activation",), "model.activation", "nonlinearity everywhere the paper uses ReLU", choices=ACTIVATIONS),
+    Flag(("--leaky-slope",), "model.leaky_slope", "negative slope of leaky_relu (default 0.01)", type=float),
+    Flag(("--stochastic-depth",), "model.stochastic_depth", "drop residual blocks (survival 1 → 0.5, Huang et al.)",
+         const=True),
+    Flag(("--residual",), "model.residual", "mlp: identity skip around every hidden layer", const=True),
+    Flag(("--init",), "init.scheme", "weight init: he (MSRA), xavier (Glorot), lecun, normal (--init-std), orthogonal",
+         choices=INITS),
+    Flag(("--init-mode",), "init.mode", "he/lecun: keep the variance of fan_in (forward) or fan_out (backward)",
+         choices=INIT_MODES),
+    Flag(("--init-distribution",), "init.distribution", "normal or uniform (same variance)", choices=INIT_DISTRIBUTIONS),
+    Flag(("--init-std",), "init.std", "std of --init normal (default 0.01)", type=float),
+    Flag(("--zero-init-residual",), "init.zero_init_residual", "last BN of each residual branch starts at 0", const=True),
+)
+
+TRAIN_FLAGS = (
+    Flag(("--optim",), "optim.name", "optimiser (torch.optim)", choices=OPTIMIZERS),
+    Flag(("--lr",), "optim.lr", "learning rate (default: torch.optim's)", type=float),
+    Flag(("--momentum",), "optim.momentum", "momentum (sgd, rmsprop)", type=float),
+    Flag(("--nesterov",), "optim.nesterov", "Nesterov momentum (sgd)", const=True),
+    Flag(("--weight-decay",), "optim.weight_decay", "L2 weight decay (He et al.: 1e-4)", type=float),
+    Flag(("--betas",), "optim.betas", "adam/adamw betas, e.g. 0.9,0.999", type=_floats, metavar="B1,B2"),
+    Flag(("--eps",), "optim.eps", "epsilon of adaptive optimisers", type=float),
+    Flag(("--alpha",), "optim.alpha", "rmsprop smoothing constant", type=float),
+    Flag(("--schedule",), "optim.schedule", "lr schedule: constant, step (×gamma at milestones), cosine",
+         choices=SCHEDULES),
+    Flag(("--milestones",), "optim.milestones", "step schedule milestones as fractions of the run (default 0.5,0.75)",
+         type=_floats, metavar="F1,F2"),
+    Flag(("--gamma",), "optim.gamma", "step schedule factor (default 0.1)", type=float),
+    Flag(("--warmup-steps",), "optim.warmup_steps", "linear warm-up from lr/10 over N steps", type=int),
+    Flag(("--batch-size",), "train.batch_size", "mini-batch size (default 128)", type=int),
+    Flag(("--steps",), "train.steps", "training steps (default 2000)", type=int),
+    Flag(("--epochs",), "train.epochs", "training length in epochs instead of --steps", type=float),
+    Flag(("--eval-every",), "train.eval_every", "steps between evaluations (default 100)", type=int),
+    Flag(("--eval-train-samples",), "train.eval_train_samples",
+         "size of the fixed training sample for train error (default 10000)", type=int),
+    Flag(("--device",), "train.device", "auto, cpu, cuda[:N], mps", metavar="{" + ",".join(DEVICES) + "}"),
+    Flag(("--seed",), "train.seed", "random seed (default 0)", type=int),
+    Flag(("--no-probes",), "train.probes", "no per-layer statistics", const=False),
+    Flag(("--probe-every",), "train.probe_every", "per-layer statistics every N steps (default 1)", type=int),
+    Flag(("--histogram-every",), "train.histogram_every", "activation/gradient histograms every N steps (0: off)",
+         type=int),
+    Flag(("--histogram-bins",), "train.histogram_bins", "bins per histogram (default 64)", type=int),
+    Flag(("--nondeterministic",), "train.deterministic", "allow nondeterministic (faster) kernels", const=False),
+)
+
+DATA_FLAGS = (
+    Flag(("--dataset",), "data.dataset", "embedded (synthetic, no download), cifar10, cifar100, mnist, "
+         "fashion-mnist, svhn, folder", choices=DATASETS),
+    Flag(("--data-root",), "data.root", "folder with the torchvision layout (or an ImageFolder tree)", metavar="DIR"),
+    Flag(("--download",), "data.download", "download the dataset into the per-user cache", const=True),
+    Flag(("--subset",), "data.subset", "use only the first N training images", type=int),
+    Flag(("--no-augment",), "data.augment", "no crop/flip augmentation", const=False),
+    Flag(("--no-normalize",), "data.normalize", "no per-channel normalisation", const=False),
+    Flag(("--embedded-seed",), "data.embedded_seed", "seed of the embedded synthetic set (default 0)", type=int),
+)
+
+
+def _add_flags(parser: argparse.ArgumentParser, title: str, flags: Sequence[Flag]) -> None:
+    group = parser.add_argument_group(title)
+    for f in flags:
+        kwargs: dict[str, Any] = {"dest": f.path, "default": argparse.SUPPRESS, "help": f.help}
+        if f.const is not None:
+            kwargs.update(action="store_const", const=f.const)
+        else:
+            if f.type is not None:
+                kwargs["type"] = f.type
+            if f.choices is not None:
+                kwargs["choices"] = f.choices
+            if f.metavar is not None:
+                kwargs["metavar"] = f.metavar
+        group.add_argument(*f.flags, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The config file (if ``--config``) or the defaults, with every flag given on top."""
+    base = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
+    data = base.to_dict()
+    for key, value in vars(args).items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            data[section][name] = value
+    return RunConfig.from_dict(data)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+class ConsoleProgress:
+    """Shows training progress on stderr (a tqdm bar on a terminal, a line per evaluation otherwise)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+        self.total = 0
+
+    def __call__(self, record: Any) -> None:
+        from resnet_viz.metrics.records import EvalRecord, RunFinished, RunStarted, TrainChunk
+
+        if self.quiet:
+            return
+        if isinstance(record, RunStarted):
+            from tqdm import tqdm
+
+            self.total = record.total_steps
+            print(f"{record.label}: {record.params / 1e6:.3g}M parameters, {len(record.layers.names)} weight layers, "
+                  f"{record.total_steps} steps on {record.device}; data: {record.resolved['dataset']}",
+                  file=sys.stderr)
+            self.bar = tqdm(total=record.total_steps, unit="step", dynamic_ncols=True, disable=None, file=sys.stderr)
+        elif isinstance(record, TrainChunk) and self.bar is not None:
+            self.bar.update(len(record))
+            self.bar.set_postfix(loss=f"{record.loss[-1]:.3f}", err=f"{100 * record.batch_error[-1]:.1f}%",
+                                 refresh=False)
+        elif isinstance(record, EvalRecord):
+            line = (f"step {record.step}/{self.total}: train error {_pct(record.train_error)}, "
+                    f"test error {_pct(record.test_error)}, train loss {record.train_loss:.4f}, "
+                    f"test loss {record.test_loss:.4f}")
+            if self.bar is not None and not self.bar.disable:
+                self.bar.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr)
+        elif isinstance(record, RunFinished) and self.bar is not None:
+            self.bar.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from resnet_viz.data import DataError
+    from resnet_viz.export.run_folder import RunFolderWriter
+    from resnet_viz.train.engine import Engine
+
+    config = config_from_args(args)
+    out = Path(args.out) if args.out else Path("runs") / (
+        _slug(config.label()) + _dt.datetime.now().strftime("-%Y%m%d-%H%M%S"))
+    if (out / "run.json").exists() and not args.overwrite:
+        raise ConfigError("--out", str(out), "a folder without a previous run (or add --overwrite)")
+    writer = RunFolderWriter(out)
+    console = ConsoleProgress(args.quiet)
+
+    def emit(record: Any) -> None:
+        writer(record)
+        console(record)
+
+    engine = Engine(config, emit)
+
+    def on_sigint(_signum: int, _frame: Any) -> None:
+        if engine.stop_requested:
+            raise KeyboardInterrupt
+        print("\nstopping after this step (evaluating first); press Ctrl-C again to stop at once", file=sys.stderr)
+        engine.stop(evaluate=True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        try:
+            engine.prepare()
+        except DataError as exc:
+            print(f"resnet-viz: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        result = engine.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(f"{result.status} · {config.label()} · {result.steps} steps · train error {_pct(result.final_train_error)}"
+          f" · test error {_pct(result.final_test_error)} · {result.steps_per_s:.2f} steps/s on {result.device}"
+          f" → {out}" + (f"\n  {result.message}" if result.message and result.status != "finished" else ""))
+    return EXIT_OK if result.ok else EXIT_RUN_FAILED
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from resnet_viz.data import dataset_input_shape, load_dataset
+    from resnet_viz.models import build_model, describe_model, init_weights
+
+    config = config_from_args(args).resolved()
+    known = dataset_input_shape(config.data.dataset)
+    if known is None:
+        splits = load_dataset(config.data)
+        input_shape, classes = splits.input_shape, splits.num_classes
+    else:
+        input_shape, classes = known
+    model = build_model(config.model, input_shape[0], input_shape[1], classes)
+    init_weights(model, config.init, config.model)
+    print(f"{config.label()} on {config.data.dataset} ({'x'.join(map(str, input_shape))}, {classes} classes)")
+    print(describe_model(model, input_shape, classes))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resnet-viz",
+        description="Watch plain and residual networks train: error curves, per-layer gradient norms, "
+                    "activation variance across depth.")
+    parser.add_argument("--version", action="version", version=f"resnet-viz {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="train headless and write a run folder",
+                         description="Train one network headless and write a run folder (run.json, metrics.csv, "
+                                     "layers.npz, summary.json). Exit status 0 when the run finished or was "
+                                     "stopped, 1 when it diverged, ran out of memory or failed, 2 for bad input.")
+    run.add_argument("--config", metavar="FILE", help="start from a config file or a run folder's run.json")
+    run.add_argument("--out", metavar="DIR", help="run folder (default runs/<name>-<time>)")
+    run.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
+    run.add_argument("--quiet", action="store_true", help="print only the final summary line")
+    _add_flags(run, "model", MODEL_FLAGS)
+    _add_flags(run, "training", TRAIN_FLAGS)
+    _add_flags(run, "data", DATA_FLAGS)
+    run.set_defaults(func=cmd_run)
+
+    describe = sub.add_parser("describe", help="print the layer table of a network",
+                              description="Layer table (name, type, output shape, parameters) and totals.")
+    describe.add_argument("--config", metavar="FILE", help="take the model from a config file or run.json")
+    _add_flags(describe, "model", MODEL_FLAGS)
+    _add_flags(describe, "data", DATA_FLAGS)
+    describe.set_defaults(func=cmd_describe)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    from resnet_viz.data import DataError
+
+    try:
+        return args.func(args)
+    except (ConfigError, DataError) as exc:
+        print(f"resnet-viz: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

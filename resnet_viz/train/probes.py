@@ -1,0 +1,164 @@
+"""Per-layer statistics of a training step, gathered on the device.
+
+:class:`LayerProbes` observes every weight layer (Conv2d / Linear, forward order) of a model with
+forward hooks on the layer (and on the BatchNorm that follows it) plus ``Tensor.register_hook`` on
+the layer's output for the backward signal; weight gradients and updates are read after
+``backward()`` / ``optimizer.step()`` with ``torch._foreach_norm``. Nothing is copied to the host
+here: :meth:`LayerProbes.collect` returns one device tensor [len(LAYER_QUANTITIES), L] per step, and
+the engine moves many steps to the host at once.
+
+Layers that did not run in a step (a branch dropped by stochastic depth) read NaN for that step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from resnet_viz.metrics.records import LAYER_QUANTITIES, HistogramRecord
+
+
+class LayerProbes:
+    """Hooks that record, per weight layer and step, the quantities of ``LAYER_QUANTITIES``.
+
+    Call order per training step: :meth:`begin_step`, forward, backward, :meth:`before_update`,
+    ``optimizer.step()``, :meth:`collect`. Outside a begun step (evaluation) the hooks do nothing.
+    """
+
+    def __init__(self, model: nn.Module, layer_names: Sequence[str], norm_names: Sequence[str | None],
+                 device: torch.device) -> None:
+        modules = dict(model.named_modules())
+        self.layer_names = list(layer_names)
+        self.layers: list[nn.Module] = [modules[n] for n in self.layer_names]
+        self.weights: list[torch.Tensor] = [m.weight for m in self.layers]
+        self.device = device
+        n = len(self.layers)
+        self._nan = torch.full((), float("nan"), device=device)
+        self._nan2 = torch.full((2,), float("nan"), device=device)
+        self._act: list[torch.Tensor] = [self._nan2] * n  # (std, mean) of the output
+        self._resp: list[torch.Tensor | None] = [None] * n  # std after the layer's BN
+        self._out_grad: list[torch.Tensor] = [self._nan] * n
+        self._hist_act: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n
+        self._prev: list[torch.Tensor] = [torch.empty_like(w) for w in self.weights]
+        self._w_norm: torch.Tensor | None = None
+        self._active = False
+        self._histograms = False
+        self._bins = 64
+        self._handles = []
+        for i, (module, norm) in enumerate(zip(self.layers, norm_names)):
+            self._handles.append(module.register_forward_hook(self._layer_hook(i)))
+            if norm is not None:
+                self._handles.append(modules[norm].register_forward_hook(self._norm_hook(i)))
+
+    # --- hooks -----------------------------------------------------------------------------
+    def _layer_hook(self, i: int):
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            if not self._active:
+                return
+            y = output.detach()
+            std, mean = torch.std_mean(y)
+            self._act[i] = torch.stack((std, mean))
+            if self._histograms:
+                self._hist_act[i] = _histogram(y, self._bins)
+            if output.requires_grad:
+                output.register_hook(self._grad_hook(i))
+        return hook
+
+    def _norm_hook(self, i: int):
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            if self._active:
+                self._resp[i] = torch.std(output.detach())
+        return hook
+
+    def _grad_hook(self, i: int):
+        def hook(grad: torch.Tensor) -> None:
+            self._out_grad[i] = torch.linalg.vector_norm(grad)
+        return hook
+
+    # --- per step --------------------------------------------------------------------------
+    def begin_step(self, histograms: bool = False, bins: int = 64) -> None:
+        """Arm the hooks for one training step; ``histograms`` also bins every layer's output."""
+        n = len(self.layers)
+        self._act = [self._nan2] * n
+        self._resp = [None] * n
+        self._out_grad = [self._nan] * n
+        self._hist_act = [None] * n
+        self._histograms = histograms
+        self._bins = bins
+        self._active = True
+
+    def end_forward(self) -> None:
+        """Stop observing forward passes (call before evaluation or any extra forward)."""
+        self._active = False
+
+    @torch.no_grad()
+    def before_update(self) -> None:
+        """Remember the weights (and their norms) before the optimiser changes them."""
+        self._active = False
+        self._w_norm = torch.stack(torch._foreach_norm(self.weights))
+        torch._foreach_copy_(self._prev, self.weights)
+
+    @torch.no_grad()
+    def collect(self, updated: bool = True) -> torch.Tensor:
+        """This step's statistics as one device tensor [len(LAYER_QUANTITIES), L] (float32).
+
+        ``updated=False`` (no optimiser step was taken) gives NaN update ratios.
+        """
+        # a layer not used this step (dropped by stochastic depth) has no grad: its norm is NaN
+        grads = [w.grad if w.grad is not None else self._nan for w in self.weights]
+        grad_norm = torch.stack(torch._foreach_norm(grads))
+        act = torch.stack(self._act)  # [L, 2]: std, mean
+        resp = torch.stack([r if r is not None else act[i, 0] for i, r in enumerate(self._resp)])
+        if updated and self._w_norm is not None:
+            torch._foreach_sub_(self._prev, self.weights)
+            update_ratio = torch.stack(torch._foreach_norm(self._prev)) / self._w_norm
+        else:
+            update_ratio = torch.full_like(act[:, 0], float("nan"))
+        rows = (grad_norm, torch.stack(self._out_grad), act[:, 1], act[:, 0], resp, update_ratio)
+        assert len(rows) == len(LAYER_QUANTITIES)
+        return torch.stack(rows).float()
+
+    # --- histograms ------------------------------------------------------------------------
+    @torch.no_grad()
+    def histograms(self, step: int) -> list[HistogramRecord]:
+        """Histograms binned during the last begun step with ``histograms=True`` (host copy)."""
+        out = []
+        act = [h for h in self._hist_act]
+        if any(h is not None for h in act):
+            out.append(_histogram_record(step, "activation", act, self._bins))
+        grads = [(_histogram(w.grad.detach(), self._bins) if w.grad is not None else None) for w in self.weights]
+        out.append(_histogram_record(step, "gradient", grads, self._bins))
+        return out
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+
+def _histogram(x: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(edges [bins+1], counts [bins]) of all values of ``x`` between its min and max, on the device."""
+    x = x.float().flatten()
+    lo, hi = torch.aminmax(x)
+    hi = torch.where(hi > lo, hi, lo + 1e-12)
+    edges = lo + (hi - lo) * torch.linspace(0, 1, bins + 1, device=x.device)
+    idx = ((x - lo) / (hi - lo) * bins).long().clamp_(0, bins - 1)
+    counts = torch.bincount(idx, minlength=bins)
+    return edges, counts
+
+
+def _histogram_record(step: int, kind: str, hists: list[tuple[torch.Tensor, torch.Tensor] | None],
+                      bins: int) -> HistogramRecord:
+    n = len(hists)
+    edges = np.full((n, bins + 1), np.nan)
+    counts = np.zeros((n, bins), dtype=np.int64)
+    present = [i for i, h in enumerate(hists) if h is not None]
+    if present:
+        e = torch.stack([hists[i][0] for i in present]).double().cpu().numpy()
+        c = torch.stack([hists[i][1] for i in present]).cpu().numpy()
+        edges[present] = e
+        counts[present] = c
+    return HistogramRecord(step=step, kind=kind, edges=edges, counts=counts)
