@@ -323,6 +323,7 @@ class Engine:
                 diverged_at = self._flush(evaluate=evaluate)
                 last_report = time.perf_counter()
                 if diverged_at is not None:
+                    self.step = diverged_at  # steps after it were taken with non-finite weights: not recorded
                     return (f"diverged at step {diverged_at}",
                             f"the training loss became non-finite (NaN or inf) at step {diverged_at}")
         if self._stop.is_set():

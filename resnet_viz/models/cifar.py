@@ -1,0 +1,134 @@
+"""The CIFAR family of He et al. (2016a, Sec. 4.2) and Identity Mappings (2016b): plain and residual.
+
+Layout for base width ``w`` (default 16) and ``n`` blocks per stage, input ``[N, C, S, S]``:
+
+* stem: 3x3 conv ``C -> w`` + BN + act (preact: the bare conv);
+* stages 1..3 on ``S``, ``S/2``, ``S/4`` (the first block of stages 2 and 3 has stride 2), stage
+  widths ``w, 2w, 4w``; basic and preact blocks have 2 convs (depth ``6n + 2``), bottleneck blocks
+  ``1x1 w_s -> 3x3 w_s -> 1x1 4 w_s`` have 3 (depth ``9n + 2``, stage outputs ``4w, 8w, 16w``);
+* preact only: a final BN + act;
+* global average pooling, linear ``-> num_classes``.
+
+Module names: ``stem.conv``, ``stage2.block0.conv1``, ``stage2.block0.shortcut.conv``,
+``final.bn``, ``fc``. ``plain`` is exactly ``resnet`` without shortcuts and additions (its shortcut
+settings are ignored). Stochastic depth (resnet only) gives block ``l = 1..L`` the survival
+probability ``1 - l / L * 0.5`` (Huang et al. 2016, Eq. 4; :func:`huang_survival`).
+See :mod:`resnet_viz.models.blocks` for the block-level choices.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import Tensor, nn
+
+from resnet_viz.config import ModelConfig
+from resnet_viz.models.blocks import Block, conv, huang_survival, make_activation
+from resnet_viz.models.theory import Moments, TheoryContext, module_theory, sequence_theory
+
+#: (role, stage, block) of a weight layer, as :func:`layer_table` reports it.
+LayerMeta = tuple[str, int, int]
+
+
+class CifarNet(nn.Module):
+    """Plain or residual CIFAR network; ``forward``: ``[N, C, S, S]`` -> logits ``[N, num_classes]``."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, image_size: int, num_classes: int) -> None:
+        super().__init__()
+        cfg = cfg.resolved()
+        if image_size < 8:
+            raise ValueError(f"image_size must be >= 8 for the CIFAR family, got {image_size}")
+        per_block = 3 if cfg.block == "bottleneck" else 2
+        if (cfg.depth - 2) % (3 * per_block) or cfg.depth < 3 * per_block + 2:
+            raise ValueError(f"depth {cfg.depth} is not {3 * per_block}n+2 for {cfg.block} blocks")
+        self.cfg = cfg
+        self.blocks_per_stage = n = (cfg.depth - 2) // (3 * per_block)
+        residual = cfg.arch == "resnet"
+        bn, act, slope = bool(cfg.batch_norm), cfg.activation, cfg.leaky_slope
+        w = int(cfg.width)
+        expansion = 4 if cfg.block == "bottleneck" else 1
+
+        stem: OrderedDict[str, nn.Module] = OrderedDict(conv=conv(in_channels, w, 3, bias=not bn))
+        if cfg.block != "preact":
+            if bn:
+                stem["bn"] = nn.BatchNorm2d(w)
+            stem["act"] = make_activation(act, slope)
+        self.stem = nn.Sequential(stem)
+
+        survival = huang_survival(3 * n) if (cfg.stochastic_depth and residual) else [None] * (3 * n)
+        c = w
+        for s in range(1, 4):
+            mid = w * 2 ** (s - 1)
+            out = mid * expansion
+            blocks: OrderedDict[str, nn.Module] = OrderedDict()
+            for i in range(n):
+                index = (s - 1) * n + i
+                blocks[f"block{i}"] = Block(
+                    cfg.block, c, mid, out, 2 if (s > 1 and i == 0) else 1, index=index, residual=residual,
+                    shortcut=cfg.shortcut, variant=cfg.shortcut_variant, scale=cfg.shortcut_scale,
+                    dropout=cfg.shortcut_dropout, after_add=str(cfg.after_add), batch_norm=bn,
+                    activation=act, slope=slope, survival_prob=survival[index])
+                c = out
+            self.add_module(f"stage{s}", nn.Sequential(blocks))
+        self.final: nn.Sequential | None = None
+        if cfg.block == "preact":
+            final: OrderedDict[str, nn.Module] = OrderedDict()
+            if bn:
+                final["bn"] = nn.BatchNorm2d(c)
+            final["act"] = make_activation(act, slope)
+            self.final = nn.Sequential(final)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(c, num_classes)
+
+    def stages(self) -> list[nn.Sequential]:
+        return [self.stage1, self.stage2, self.stage3]
+
+    def blocks(self) -> list[Block]:
+        """All blocks in forward order (global index = list position)."""
+        return [b for stage in self.stages() for b in stage]  # type: ignore[misc]
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        for stage in self.stages():
+            x = stage(x)
+        if self.final is not None:
+            x = self.final(x)
+        return self.fc(self.flatten(self.pool(x)))
+
+    def theory(self, s: Moments, ctx: TheoryContext) -> Moments:
+        """Training-mode second-moment walk in forward order (see :mod:`resnet_viz.models.theory`)."""
+        s = module_theory(self.stem, s, ctx)
+        for block in self.blocks():
+            s = block.theory(s, ctx)
+        if self.final is not None:
+            s = module_theory(self.final, s, ctx)
+        return sequence_theory((self.pool, self.flatten, self.fc), s, ctx)
+
+    def weight_layer_meta(self) -> dict[str, LayerMeta]:
+        """``name -> (role, stage, block)`` for every Conv2d / Linear."""
+        meta: dict[str, LayerMeta] = {"stem.conv": ("stem", 0, -1), "fc": ("head", 4, -1)}
+        for s, stage in enumerate(self.stages(), start=1):
+            for bname, block in stage.named_children():
+                for name, mod in block.named_modules():
+                    if not isinstance(mod, (nn.Conv2d, nn.Linear)):
+                        continue
+                    role = "gate" if name.endswith("gate_conv") else "shortcut" if name.startswith("shortcut") else "branch"
+                    meta[f"stage{s}.{bname}.{name}"] = (role, s, block.index)
+        return meta
+
+    def block_summaries(self) -> dict[int, tuple[str, str]]:
+        """Global block index -> (qualified name, one-line summary)."""
+        return {b.index: (f"stage{s}.block{i}", b.summary())
+                for s, stage in enumerate(self.stages(), start=1) for i, b in enumerate(stage)}
+
+    def zero_init_norms(self) -> list[nn.Module]:
+        """The last BN of every residual branch (targets of ``zero_init_residual``)."""
+        return [bn for b in self.blocks() if (bn := b.branch_norm()) is not None]
+
+    def survival_probs(self) -> list[float | None]:
+        """Stochastic-depth survival probability per block (None without stochastic depth)."""
+        return [b.survival_prob for b in self.blocks()]
+
+
+__all__ = ["CifarNet", "LayerMeta"]

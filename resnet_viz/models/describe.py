@@ -1,0 +1,142 @@
+"""Per-layer description of a network: :class:`LayerInfo`, :func:`layer_table`, :func:`describe_model`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+_ROLE_FALLBACK = "hidden"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One weight layer (Conv2d or Linear), in forward execution order."""
+
+    index: int  # position in forward order
+    name: str  # qualified module name, e.g. "stage2.block0.conv1"
+    kind: str  # "conv" | "linear"
+    role: str  # "stem" | "branch" | "shortcut" | "gate" | "head" | "hidden" | "input"
+    stage: int  # CIFAR: 0 stem, 1..3 stages, 4 head; MLP: 0 input, 1 hidden, 2 head
+    block: int  # global block index (0-based), -1 outside blocks
+    fan_in: int  # k*k*C_in (conv) or in_features
+    fan_out: int  # k*k*C_out (conv) or out_features
+    params: int  # weight + bias elements of this layer
+    out_shape: tuple[int, ...]  # per-sample output shape, e.g. (16, 32, 32)
+    norm_name: str | None  # BatchNorm module fed directly by this layer's output, if any
+
+
+def _fans(mod: nn.Module) -> tuple[int, int]:
+    if isinstance(mod, nn.Conv2d):
+        area = mod.kernel_size[0] * mod.kernel_size[1]
+        return area * mod.in_channels // mod.groups, area * mod.out_channels // mod.groups
+    assert isinstance(mod, nn.Linear)
+    return mod.in_features, mod.out_features
+
+
+def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
+    """Every Conv2d / Linear of ``model`` in forward execution order.
+
+    Runs one forward of a zero batch ``[2, *input_shape]`` in eval mode under ``no_grad`` with hooks
+    (train/eval flags are restored; BN running statistics are not touched; no RNG is consumed).
+    Raises ``RuntimeError`` if a weight layer is not called exactly once.
+    """
+    weights = {name: mod for name, mod in model.named_modules() if isinstance(mod, (nn.Conv2d, nn.Linear))}
+    norms = {name: mod for name, mod in model.named_modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)}
+    calls: list[tuple[str, Tensor]] = []
+    norm_inputs: list[tuple[str, Tensor]] = []
+    handles = []
+    for name, mod in weights.items():
+        handles.append(mod.register_forward_hook(lambda m, i, o, n=name: calls.append((n, o))))
+    for name, mod in norms.items():
+        handles.append(mod.register_forward_pre_hook(lambda m, i, n=name: norm_inputs.append((n, i[0]))))
+    modes = {mod: mod.training for mod in model.modules()}
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None else torch.float32
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(2, *input_shape, device=device, dtype=dtype))
+    finally:
+        for h in handles:
+            h.remove()
+        for mod, mode in modes.items():
+            mod.training = mode
+    counts: dict[str, int] = {}
+    for name, _ in calls:
+        counts[name] = counts.get(name, 0) + 1
+    bad = [n for n in weights if counts.get(n, 0) != 1]
+    if bad:
+        raise RuntimeError(f"weight layers must be called exactly once per forward: {bad[:5]}")
+    meta_fn = getattr(model, "weight_layer_meta", None)
+    meta = meta_fn() if callable(meta_fn) else {}
+    table = []
+    for i, (name, out) in enumerate(calls):
+        mod = weights[name]
+        fan_in, fan_out = _fans(mod)
+        default_role = "head" if i == len(calls) - 1 else _ROLE_FALLBACK
+        role, stage, block = meta.get(name, (default_role, 0, -1))
+        norm = next((n for n, x in norm_inputs if x is out), None)
+        table.append(LayerInfo(
+            index=i, name=name, kind="conv" if isinstance(mod, nn.Conv2d) else "linear", role=role,
+            stage=stage, block=block, fan_in=fan_in, fan_out=fan_out,
+            params=sum(p.numel() for p in mod.parameters(recurse=False)),
+            out_shape=tuple(out.shape[1:]), norm_name=norm))
+    return table
+
+
+def format_count(n: int) -> str:
+    """``269722 -> '0.27M'``, ``4042 -> '4.0K'``, ``650 -> '650'``."""
+    if n >= 100_000:
+        return f"{n / 1e6:.2f}M"
+    if n >= 1_000:
+        return f"{n / 1e3:.1f}K"
+    return str(n)
+
+
+def _type_label(mod: nn.Module, role: str) -> str:
+    if isinstance(mod, nn.Conv2d):
+        kh, kw = mod.kernel_size
+        label = f"conv{kh}x{kw}" + (f" s{mod.stride[0]}" if mod.stride[0] > 1 else "")
+        return label + (f" ({role})" if role in ("shortcut", "gate") else "")
+    return "linear"
+
+
+def describe_model(model: nn.Module, input_shape: tuple[int, int, int], num_classes: int) -> str:
+    """A text table of the weight layers (index, name, type, output shape, params) with block
+    boundaries, and totals: weight layers, their parameters, BN parameters, other, total."""
+    table = layer_table(model, input_shape)
+    modules = dict(model.named_modules())
+    summaries_fn = getattr(model, "block_summaries", None)
+    summaries: dict[int, tuple[str, str]] = summaries_fn() if callable(summaries_fn) else {}
+    cfg = getattr(model, "cfg", None)
+    title = type(model).__name__
+    if cfg is not None:
+        title += f" ({cfg.arch}, depth {cfg.depth}"
+        title += f", {cfg.block} blocks, shortcut {cfg.shortcut}/{cfg.shortcut_variant}" if cfg.arch != "mlp" else ""
+        title += f", width {cfg.width})"
+    c, h, w = input_shape
+    lines = [f"{title}: input {c}x{h}x{w} -> {num_classes} classes",
+             f"{'#':>5}  {'name':<34} {'type':<22} {'output':<14} {'params':>10}"]
+    current = -1
+    for info in table:
+        if info.block != current:
+            if info.block >= 0:
+                name, summary = summaries.get(info.block, (f"block {info.block}", ""))
+                lines.append(f"{'':>5}  -- block {info.block}: {name}" + (f" ({summary})" if summary else "") + " --")
+            elif current >= 0:
+                lines.append(f"{'':>5}  --")
+            current = info.block
+        shape = "x".join(str(d) for d in info.out_shape)
+        lines.append(f"{info.index:>5}  {info.name:<34} {_type_label(modules[info.name], info.role):<22} "
+                     f"{shape:<14} {info.params:>10,}")
+    total = sum(p.numel() for p in model.parameters())
+    weight_params = sum(info.params for info in table)
+    bn_params = sum(p.numel() for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                    for p in m.parameters(recurse=False))
+    lines.append(f"weight layers: {len(table)}   weight-layer params: {weight_params:,}   "
+                 f"BN params: {bn_params:,}   other params: {total - weight_params - bn_params:,}   "
+                 f"total params: {total:,} ({format_count(total)})")
+    return "\n".join(lines)

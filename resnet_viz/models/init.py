@@ -1,0 +1,67 @@
+"""Weight initialisation with ``torch.nn.init`` (LeCun 1998; Glorot & Bengio 2010; He et al. 2015).
+
+Every Conv2d and Linear weight (stem, branch, shortcut, gate and head alike) gets the scheme:
+
+* ``he``: ``kaiming_normal_`` / ``kaiming_uniform_`` with ``mode = init.mode`` and the gain of the
+  model's activation from ``torch.nn.init.calculate_gain`` (relu sqrt 2, leaky_relu
+  sqrt(2 / (1 + a^2)), tanh 5/3, sigmoid 1): ``Var[w] = gain^2 / fan``.
+* ``xavier``: ``xavier_normal_`` / ``xavier_uniform_`` with gain 1 (Glorot's ``2 / (fan_in + fan_out)``).
+* ``lecun``: ``kaiming_*`` with ``nonlinearity='linear'`` (``Var[w] = 1 / fan``; ``init.mode`` picks the
+  fan, the default ``fan_in`` is LeCun's).
+* ``normal``: ``normal_(0, init.std)``; ``orthogonal``: ``orthogonal_`` with gain 1.
+
+Biases are 0 except gate convs (``Shortcut.gate_bias``: -6 exclusive, 0 shortcut-only gating);
+BN weight 1, bias 0; ``zero_init_residual`` sets the weight of the last BN of every residual
+branch to 0. :func:`resnet_viz.models.theory.weight_variance` gives the matching variance.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from resnet_viz.config import InitConfig, ModelConfig
+from resnet_viz.models.blocks import Shortcut
+
+
+def _init_weight(weight, init: InitConfig, model_cfg: ModelConfig) -> None:
+    uniform = init.distribution == "uniform"
+    scheme = init.scheme
+    if scheme == "he":
+        nonlinearity = model_cfg.activation
+        a = model_cfg.leaky_slope if nonlinearity == "leaky_relu" else 0.0
+        fn = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
+        fn(weight, a=a, mode=init.mode, nonlinearity=nonlinearity)
+    elif scheme == "lecun":
+        fn = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
+        fn(weight, mode=init.mode, nonlinearity="linear")
+    elif scheme == "xavier":
+        (nn.init.xavier_uniform_ if uniform else nn.init.xavier_normal_)(weight, gain=1.0)
+    elif scheme == "normal":
+        nn.init.normal_(weight, 0.0, init.std)
+    elif scheme == "orthogonal":
+        nn.init.orthogonal_(weight, gain=1.0)
+    else:
+        raise ValueError(f"unknown init scheme {scheme!r}")
+
+
+def init_weights(model: nn.Module, init: InitConfig, model_cfg: ModelConfig) -> None:
+    """Initialise ``model`` in place (uses torch's global RNG)."""
+    cfg = model_cfg.resolved()
+    for mod in model.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            _init_weight(mod.weight, init, cfg)
+            if mod.bias is not None:
+                nn.init.zeros_(mod.bias)
+        elif isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            if mod.weight is not None:
+                nn.init.ones_(mod.weight)
+                nn.init.zeros_(mod.bias)
+            if mod.running_mean is not None:
+                mod.reset_running_stats()
+    for mod in model.modules():
+        if isinstance(mod, Shortcut) and mod.gate_conv is not None:
+            nn.init.constant_(mod.gate_conv.bias, mod.gate_bias)
+    if init.zero_init_residual:
+        targets = getattr(model, "zero_init_norms", None)
+        for bn in targets() if callable(targets) else []:
+            nn.init.zeros_(bn.weight)
