@@ -22,7 +22,6 @@ from resnet_viz.models import (
     weight_variance,
 )
 
-torch.set_num_threads(1)
 CIFAR = (3, 32, 32)
 MNIST = (1, 28, 28)
 

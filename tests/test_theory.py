@@ -25,7 +25,6 @@ from resnet_viz.config import InitConfig, ModelConfig
 from resnet_viz.models import build_model, init_weights, layer_table, theory_act_std
 from resnet_viz.models.theory import Moments, TheoryContext, activation_moments, conv_moments, norm_moments
 
-torch.set_num_threads(1)
 MNIST = (1, 28, 28)
 CIFAR = (3, 32, 32)
 
