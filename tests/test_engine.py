@@ -227,10 +227,10 @@ def test_probes_measure_what_they_claim():
         w = modules[n].weight
         assert q["grad_norm"][j] == pytest.approx(w.grad.norm().item(), rel=1e-5)
         assert q["out_grad_norm"][j] == pytest.approx(outputs[n].grad.norm().item(), rel=1e-5)
-        assert q["act_std"][j] == pytest.approx(outputs[n].detach().std().item(), rel=1e-5)
-        assert q["act_mean"][j] == pytest.approx(outputs[n].detach().mean().item(), rel=1e-4, abs=1e-6)
+        assert q["act_std"][j] == pytest.approx(outputs[n].detach().double().std().item(), rel=1e-5)
+        assert q["act_mean"][j] == pytest.approx(outputs[n].detach().double().mean().item(), rel=1e-4, abs=1e-6)
         resp = responses.get(n, outputs[n].detach())
-        assert q["response_std"][j] == pytest.approx(resp.std().item(), rel=1e-5)
+        assert q["response_std"][j] == pytest.approx(resp.double().std().item(), rel=1e-5)
         ratio = (w.detach() - before[n]).norm() / before[n].norm()
         assert q["update_ratio"][j] == pytest.approx(ratio.item(), rel=1e-4)
     # evaluation forward passes outside a begun step are not observed

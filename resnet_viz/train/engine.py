@@ -142,6 +142,9 @@ class Engine:
         self.device = resolve_device(cfg.train.device)
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
+            # Deterministic mode also NaN-fills every new allocation (a debugging aid for reads of
+            # uninitialised memory); it changes no result here and cost ~6% of a CPU step.
+            torch.utils.deterministic.fill_uninitialized_memory = False
             torch.backends.cudnn.benchmark = False
         if self.splits is None:
             self.splits = load_dataset(cfg.data, progress=self._progress)
