@@ -292,3 +292,21 @@ def test_recorded_activation_std_follows_the_init_theory():
         gaps.append(gap)
     mean_gap = np.mean(gaps, axis=0)
     assert np.all(np.abs(mean_gap[:-1]) < 0.2), mean_gap.round(2)
+
+
+@pytest.mark.parametrize("scale,offset", [(1.0, 0.0), (1e-25, 0.0), (1e-40, 0.0), (1e25, 0.0), (1.0, 1e3),
+                                          (0.0, 0.0), (3.0, -2.0)])
+def test_probe_std_and_norms_are_exact_over_the_whole_float32_range(scale, offset):
+    """Activations of 1e-23 (deep N(0, 0.01^2) nets) and 1e25 (exploding ones) are measured, not 0 or inf."""
+    from resnet_viz.train.probes import safe_norms, std_mean
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(64, 8, 16, 16, generator=g) * scale + offset).float()
+    std, mean = std_mean(x).tolist()
+    ref_std, ref_mean = torch.std_mean(x.double())
+    assert std == pytest.approx(ref_std.item(), rel=1e-5, abs=0.0)
+    assert mean == pytest.approx(ref_mean.item(), rel=1e-5, abs=1e-5 * ref_std.item())
+    norms = safe_norms([x, x[:3], torch.zeros(5)])
+    assert norms[0].item() == pytest.approx(torch.linalg.vector_norm(x.double()).item(), rel=1e-5)
+    assert norms[1].item() == pytest.approx(torch.linalg.vector_norm(x[:3].double()).item(), rel=1e-5)
+    assert norms[2].item() == 0.0
