@@ -147,6 +147,8 @@ def _add_flags(parser: argparse.ArgumentParser, title: str, flags: Sequence[Flag
                 kwargs["choices"] = f.choices
             if f.metavar is not None:
                 kwargs["metavar"] = f.metavar
+            elif f.choices is None:
+                kwargs["metavar"] = f.flags[0].lstrip("-").replace("-", "_").upper()
         group.add_argument(*f.flags, **kwargs)
 
 
