@@ -35,6 +35,7 @@ from resnet_viz.config import (
     ConfigError,
     RunConfig,
 )
+from resnet_viz.metrics.records import EvalRecord, RunFinished, RunStarted, TrainChunk
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -180,8 +181,6 @@ class ConsoleProgress:
         self.total = 0
 
     def __call__(self, record: Any) -> None:
-        from resnet_viz.metrics.records import EvalRecord, RunFinished, RunStarted, TrainChunk
-
         if self.quiet:
             return
         if isinstance(record, RunStarted):

@@ -7,8 +7,6 @@ Arrays grow by doubling, so appending K steps costs amortised O(K).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from resnet_viz.metrics.records import (
@@ -50,17 +48,6 @@ class GrowingArray:
 
     def __len__(self) -> int:
         return self._n
-
-
-@dataclass
-class EvalSeries:
-    """Evaluation results as arrays [E]."""
-
-    step: np.ndarray
-    train_error: np.ndarray
-    test_error: np.ndarray
-    train_loss: np.ndarray
-    test_loss: np.ndarray
 
 
 class RunStore:
@@ -118,28 +105,6 @@ class RunStore:
             n = len(self.started.layers.names) if self.started else 0
             return np.empty((0, n), dtype=np.float32)
         return self._layers[quantity].values
-
-    def eval_series(self) -> EvalSeries:
-        ev = self.evals
-        return EvalSeries(
-            step=np.array([e.step for e in ev], dtype=np.int64),
-            train_error=np.array([e.train_error for e in ev]), test_error=np.array([e.test_error for e in ev]),
-            train_loss=np.array([e.train_loss for e in ev]), test_loss=np.array([e.test_loss for e in ev]),
-        )
-
-    def metrics_table(self) -> dict[str, np.ndarray]:
-        """The columns of metrics.csv: one row per step, evaluation columns NaN except on evaluation rows."""
-        steps = self.scalar("step")
-        table = {name: self.scalar(name) for name in ("step", "loss", "batch_error", "lr", "step_time_s")}
-        index = {int(s): i for i, s in enumerate(steps)} if len(self.evals) else {}
-        for col in ("train_error", "test_error", "train_loss", "test_loss"):
-            table[col] = np.full(len(steps), np.nan)
-        for e in self.evals:
-            i = index.get(e.step)
-            if i is not None:
-                for col in ("train_error", "test_error", "train_loss", "test_loss"):
-                    table[col][i] = getattr(e, col)
-        return table
 
     def layer_arrays(self) -> dict[str, np.ndarray]:
         """The contents of layers.npz (see :func:`resnet_viz.export.run_folder.write_layers_npz`)."""
