@@ -1,0 +1,250 @@
+"""Replay a run: a :class:`RunStore` back into records, into a run folder, and a run folder back into a store.
+
+- :func:`records_from_store` re-emits a store's content as records in the engine's order contract
+  (``resnet_viz.metrics.records``), so any record consumer (a fresh ``RunStore``, a
+  ``RunFolderWriter``, a plot) can take a recorded run as if it were training now.
+- :func:`write_run_folder` writes the engine's run-folder format from a store, through
+  ``RunFolderWriter``; a run still training gets a provisional summary (status ``"running"``).
+- :func:`store_from_run_folder` is the inverse: the store a run folder describes
+  (:func:`records_from_run_folder`: the same as records).
+
+Round-trip precision through a folder: metrics.csv keeps 9 significant digits of the float64
+per-step values and of the evaluation values (NaN written empty, ±inf as ``inf``/``-inf``, both
+restored); layers.npz and histograms.npz are exact. Not stored in a folder, hence not restored:
+``EvalRecord.eval_time_s`` (0.0 on reading), an evaluation of a step that has no metrics.csv row,
+``RunFinished.extra`` beyond ``final_eval_step`` and ``traceback``, and non-finite final errors or
+losses in summary.json (written as null, read back as ``None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_viz.config import ConfigError, RunConfig
+from resnet_viz.export.run_folder import EVAL_COLUMNS, RunFolderWriter, read_run_folder
+from resnet_viz.metrics.records import (
+    LAYER_QUANTITIES,
+    EvalRecord,
+    HistogramRecord,
+    LayerInfoRecord,
+    LayerStats,
+    Record,
+    RunFinished,
+    RunStarted,
+    TrainChunk,
+)
+from resnet_viz.metrics.store import RunStore
+
+#: ``RunFinished.status`` of the provisional summary written for a run that is still training.
+RUNNING_STATUS = "running"
+
+_STEP_SCALARS = ("step", "loss", "batch_error", "lr", "step_time_s")
+_INIT_ARRAYS = ("act_mean_init", "act_std_init", "out_grad_norm_init", "grad_norm_init", "theory_act_std_init")
+
+
+# --- records -------------------------------------------------------------------------------------
+def _replay(started: RunStarted | None, scalars: dict[str, np.ndarray], layer_step: np.ndarray,
+            layers: dict[str, np.ndarray] | None, evals: list[EvalRecord], histograms: list[HistogramRecord],
+            finished: RunFinished | None, chunk_steps: int) -> Iterator[Record]:
+    """Records in the engine's order from per-step arrays [N] and per-layer arrays [K, L] (see module doc)."""
+    if chunk_steps < 1:
+        raise ValueError(f"chunk_steps must be ≥ 1, not {chunk_steps}")
+    if started is not None:
+        yield started
+    # evaluations and histograms of step k go out before the chunk holding step k; at one step the
+    # engine emits histograms (during the step) before the evaluation (at the flush after it)
+    events: list[tuple[int, int, int, Record]] = [(int(h.step), 0, i, h) for i, h in enumerate(histograms)]
+    events += [(int(e.step), 1, i, e) for i, e in enumerate(evals)]
+    events.sort(key=lambda ev: ev[:3])
+    steps = scalars["step"]
+    n, k = int(steps.shape[0]), int(layer_step.shape[0])
+    pending = 0
+    for a in range(0, n, chunk_steps):
+        b = min(a + chunk_steps, n)
+        last = int(steps[b - 1])
+        while pending < len(events) and events[pending][0] <= last:
+            yield events[pending][3]
+            pending += 1
+        # layer rows of the chunk's steps; the first and last chunks also take any rows outside the
+        # recorded steps, so that every row of the store is replayed exactly once
+        lo = 0 if a == 0 else int(np.searchsorted(layer_step, steps[a], side="left"))
+        hi = k if b == n else int(np.searchsorted(layer_step, last, side="right"))
+        chunk_layers = chunk_layer_step = None
+        if layers is not None and hi > lo:
+            chunk_layers = LayerStats(**{q: layers[q][lo:hi].copy() for q in LAYER_QUANTITIES})
+            chunk_layer_step = layer_step[lo:hi].copy()
+        yield TrainChunk(**{name: scalars[name][a:b].copy() for name in _STEP_SCALARS},
+                         layers=chunk_layers, layer_step=chunk_layer_step)
+    for event in events[pending:]:  # beyond the last recorded step (or no steps at all)
+        yield event[3]
+    if finished is not None:
+        yield finished
+
+
+def records_from_store(store: RunStore, chunk_steps: int = 4096) -> Iterator[Record]:
+    """The store's content as records in the engine's order: ``RunStarted`` (if any), ``TrainChunk``
+    of at most ``chunk_steps`` steps (layer rows sliced to the chunk's steps; ``layers`` None for a
+    chunk without probed steps), each ``EvalRecord`` / ``HistogramRecord`` before the chunk holding
+    its step (after the last chunk when its step is beyond it), then ``RunFinished`` (if any).
+
+    Feeding them to a fresh ``RunStore`` gives an equal store. The store is snapshotted when the
+    first record is requested, so records the store receives meanwhile (a run still training) are
+    not replayed. Chunks hold copies; ``RunStarted``, evaluation and histogram records are shared.
+    """
+    n, k = store.steps_done, int(store.layer_step.shape[0])
+    scalars = {name: store.scalar(name)[:n] for name in _STEP_SCALARS}
+    layer_step = store.layer_step[:k]
+    layers = {q: store.layer(q)[:k] for q in LAYER_QUANTITIES} if k else None
+    yield from _replay(store.started, scalars, layer_step, layers, list(store.evals), list(store.histograms),
+                       store.finished, chunk_steps)
+
+
+def provisional_finished(store: RunStore) -> RunFinished:
+    """A ``RunFinished`` describing a run still training, for its run folder's summary.json.
+
+    status ``"running"``; ``steps``: steps recorded so far; final errors and losses: those of the
+    latest evaluation (``extra["final_eval_step"]`` its step); ``steps_per_s`` over the recorded step
+    times; ``elapsed_s``: recorded step plus evaluation times (a lower bound of the wall time).
+    """
+    started = store.started
+    ev = max(store.evals, key=lambda e: e.step) if store.evals else None
+    train_time = float(np.sum(store.scalar("step_time_s")))
+    total = started.total_steps if started is not None else 0
+    return RunFinished(
+        status=RUNNING_STATUS, steps=store.steps_done,
+        final_train_error=ev.train_error if ev else None, final_test_error=ev.test_error if ev else None,
+        final_train_loss=ev.train_loss if ev else None, final_test_loss=ev.test_loss if ev else None,
+        steps_per_s=store.steps_done / train_time if train_time > 0 else 0.0,
+        elapsed_s=train_time + float(sum(e.eval_time_s for e in store.evals)),
+        params=started.params if started is not None else 0,
+        device=started.device if started is not None else "",
+        message=f"still running at step {store.steps_done} of {total}",
+        extra={"final_eval_step": ev.step if ev else None},
+    )
+
+
+# --- run folder ----------------------------------------------------------------------------------
+def write_run_folder(store: RunStore, out_dir: str | Path) -> Path:
+    """Write the run folder of ``store`` (format: ``resnet_viz.export.run_folder``) into ``out_dir``.
+
+    The records of :func:`records_from_store` go through a ``RunFolderWriter``, so the files are
+    those the engine writes while training (run.json's ``created`` is now). A run without
+    ``RunFinished`` (still training) is closed with :func:`provisional_finished`: the folder is
+    complete, its summary.json says ``"running"``. Raises ``ValueError`` if the run has not started.
+    """
+    if store.started is None:
+        raise ValueError("nothing to write: the run has not started")
+    writer = RunFolderWriter(out_dir)
+    finished = None
+    for record in records_from_store(store):
+        if isinstance(record, RunFinished):
+            finished = record
+        writer(record)
+    if finished is None:
+        writer(provisional_finished(store))
+    return writer.out_dir
+
+
+def _started_from_folder(run: dict[str, Any], layers: dict[str, np.ndarray] | None,
+                         summary: dict[str, Any] | None) -> RunStarted:
+    resolved = run.get("resolved", {})
+    config = run.get("config", {})
+    try:  # restore tuples (betas, milestones) as RunConfig.to_dict has them; keep the JSON as is otherwise
+        config = RunConfig.from_dict(config).to_dict()
+    except (ConfigError, TypeError):
+        pass
+    if layers is not None:
+        info = LayerInfoRecord(
+            names=[str(s) for s in layers["layer_names"]], kinds=[str(s) for s in layers["layer_kinds"]],
+            roles=[str(s) for s in layers["layer_roles"]],
+            stages=layers["layer_stages"].astype(np.int64), blocks=layers["layer_blocks"].astype(np.int64),
+            fan_in=layers["layer_fan_in"].astype(np.int64), params=layers["layer_params"].astype(np.int64))
+        init = {name: layers[name].astype(np.float64) for name in _INIT_ARRAYS}
+    else:  # no layers.npz (the process was killed): no layer is known
+        empty_i = np.zeros(0, dtype=np.int64)
+        info = LayerInfoRecord(names=[], kinds=[], roles=[], stages=empty_i, blocks=empty_i.copy(),
+                               fan_in=empty_i.copy(), params=empty_i.copy())
+        init = {name: np.zeros(0, dtype=np.float64) for name in _INIT_ARRAYS}
+    params = resolved.get("params", (summary or {}).get("params", int(np.sum(info.params))))
+    return RunStarted(label=run.get("label", ""), config=config, resolved=resolved, device=run.get("device", ""),
+                      versions=run.get("versions", {}), layers=info, params=int(params),
+                      total_steps=int(resolved.get("total_steps", 0)), **init)
+
+
+def _finished_from_folder(summary: dict[str, Any] | None, traceback_text: str | None) -> RunFinished | None:
+    if summary is None or summary.get("status") == RUNNING_STATUS:
+        return None
+    extra: dict[str, Any] = {"final_eval_step": summary.get("final_eval_step")}
+    if traceback_text is not None:
+        extra["traceback"] = traceback_text
+    return RunFinished(
+        status=summary["status"], steps=int(summary.get("steps", 0)),
+        final_train_error=summary.get("final_train_error"), final_test_error=summary.get("final_test_error"),
+        final_train_loss=summary.get("final_train_loss"), final_test_loss=summary.get("final_test_loss"),
+        steps_per_s=float(summary.get("steps_per_s", 0.0)), elapsed_s=float(summary.get("elapsed_s", 0.0)),
+        params=int(summary.get("params", 0)), device=summary.get("device", ""),
+        message=summary.get("message", ""), extra=extra)
+
+
+def _histograms_from_npz(path: Path) -> list[HistogramRecord]:
+    """HistogramRecords of histograms.npz, in the engine's order (by step; activation before gradient)."""
+    out: list[HistogramRecord] = []
+    with np.load(path) as npz:
+        kinds = sorted(key[: -len("_step")] for key in npz.files if key.endswith("_step"))
+        for kind in kinds:
+            steps, edges, counts = npz[f"{kind}_step"], npz[f"{kind}_edges"], npz[f"{kind}_counts"]
+            out += [HistogramRecord(step=int(s), kind=kind, edges=edges[i], counts=counts[i])
+                    for i, s in enumerate(steps)]
+    out.sort(key=lambda h: h.step)  # stable: kinds stay in sorted order within a step
+    return out
+
+
+def records_from_run_folder(path: str | Path, chunk_steps: int = 4096) -> Iterator[Record]:
+    """The records a run folder describes, in the engine's order (see :func:`store_from_run_folder`)."""
+    folder = read_run_folder(path)
+    m = folder.metrics
+    n = int(m["step"].shape[0])
+    scalars = {name: (m[name] if name in m else np.full(n, np.nan)) for name in _STEP_SCALARS}
+    evals = []
+    eval_cols = {col: m.get(col, np.full(n, np.nan)) for col in EVAL_COLUMNS}
+    rows = np.flatnonzero(np.any([~np.isnan(eval_cols[col]) for col in EVAL_COLUMNS], axis=0)) if n else []
+    for i in rows:
+        evals.append(EvalRecord(step=int(m["step"][i]), **{col: float(eval_cols[col][i]) for col in EVAL_COLUMNS},
+                                eval_time_s=0.0))
+    layers = layer_step = None
+    if folder.layers is not None:
+        layer_step = folder.layers["step"].astype(np.int64)
+        if layer_step.shape[0]:
+            layers = {q: folder.layers[q] for q in LAYER_QUANTITIES}
+    if layer_step is None:
+        layer_step = np.zeros(0, dtype=np.int64)
+    hist_path = folder.path / "histograms.npz"
+    histograms = _histograms_from_npz(hist_path) if hist_path.exists() else []
+    error_log = folder.path / "error.log"
+    traceback_text = error_log.read_text() if error_log.exists() else None
+    yield from _replay(_started_from_folder(folder.run, folder.layers, folder.summary), scalars, layer_step, layers,
+                       evals, histograms, _finished_from_folder(folder.summary, traceback_text), chunk_steps)
+
+
+def store_from_run_folder(path: str | Path) -> RunStore:
+    """The store of a run folder (the inverse of :func:`write_run_folder`, up to the module doc's precision).
+
+    - ``RunStarted`` from run.json (config re-normalised through ``RunConfig`` when valid) and
+      layers.npz (layer info, step-0 arrays); ``params`` and ``total_steps`` from run.json's resolved.
+    - ``TrainChunk`` from metrics.csv and layers.npz; ``EvalRecord`` from metrics.csv rows with
+      evaluation values (``eval_time_s`` 0.0); ``HistogramRecord`` from histograms.npz when present.
+    - ``RunFinished`` from summary.json (error.log's text as ``extra["traceback"]``). None when there
+      is no summary.json (the process was killed) or it says ``"running"`` (exported while training).
+    - Without layers.npz (killed process) the store has what metrics.csv has, and ``RunStarted``
+      describes zero layers (empty layer info and step-0 arrays, no layer statistics).
+
+    Raises ``FileNotFoundError`` without run.json or metrics.csv.
+    """
+    store = RunStore()
+    for record in records_from_run_folder(path):
+        store.add(record)
+    return store
