@@ -1,0 +1,389 @@
+"""Per-layer profiles against depth: one curve per visible run, x = layer index 1..L (forward order).
+
+``DepthProfilePlot`` draws one per-layer quantity of the store (``RunStore.layer(q)``, [K, L]) as
+the mean over the last ``window`` recorded rows ("now"), on a log y axis, every visible run in its
+colour. Four panels specialise it:
+
+* :class:`GradNormDepthPlot` — ‖∂L/∂W‖₂ per layer: where gradients vanish in a deep plain net;
+* :class:`ActStdDepthPlot` — std of each layer's (pre-BN) output now, at initialisation, and as the
+  initialisation theory predicts it;
+* :class:`OutGradDepthPlot` — ‖∂L/∂y‖ of each layer's output: the backward signal;
+* :class:`UpdateRatioDepthPlot` — ‖ΔW‖ / ‖W‖ of the last optimiser updates.
+
+A row counts as finite when it has no ±inf and its last layer (the head, which runs at every
+step) is finite; other rows (a diverging run's last steps, a step without an update) are skipped,
+so a diverged run shows its last finite rows. NaN elsewhere in a finite row marks a layer that did
+not run (stochastic depth) and is left out of that layer's mean.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from resnet_viz.gui.plots.base import PlotPanel, positive_or_nan, style_plot
+from resnet_viz.gui.runs import RunEntry
+from resnet_viz.metrics.store import RunStore
+
+DEFAULT_WINDOW = 10  # rows averaged for "now"
+MAX_WINDOW = 100_000
+
+
+def recent_rows(values: np.ndarray, window: int) -> np.ndarray:
+    """Indices (ascending, int64) of the last ``window`` usable rows of ``values`` [K, L].
+
+    A row is usable when it has no ±inf and its last entry (the head layer, which runs at every
+    step) is finite. Scans back from the end in growing blocks, so a live run costs O(window),
+    not O(K).
+    """
+    window = max(1, int(window))
+    k = values.shape[0]
+    found: list[np.ndarray] = []
+    n_found = 0
+    end, block = k, max(4 * window, 64)
+    while end > 0 and n_found < window:
+        start = max(0, end - block)
+        chunk = values[start:end]
+        ok = np.isfinite(chunk[:, -1]) & ~np.isinf(chunk).any(axis=1)
+        idx = np.flatnonzero(ok)[-(window - n_found):] + start
+        found.insert(0, idx)
+        n_found += idx.size
+        end, block = start, block * 2
+    return np.concatenate(found).astype(np.int64) if found else np.empty(0, np.int64)
+
+
+def recent_mean(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the last ``window`` usable rows (see :func:`recent_rows`) of ``values`` [K, L].
+
+    Returns ``(mean [L] float64, row indices used)``; a layer with no finite value in those rows
+    (or no usable row at all) gets NaN.
+    """
+    rows = recent_rows(values, window)
+    n_layers = values.shape[1]
+    if rows.size == 0:
+        return np.full(n_layers, np.nan), rows
+    sel = np.asarray(values[rows], dtype=np.float64)
+    finite = np.isfinite(sel)
+    count = finite.sum(axis=0)
+    total = np.where(finite, sel, 0.0).sum(axis=0)
+    mean = np.full(n_layers, np.nan)
+    np.divide(total, count, out=mean, where=count > 0)
+    return mean, rows
+
+
+def format_steps(steps: np.ndarray) -> str:
+    """``[1200] -> 'step 1,200'``, ``[1191..1200] -> 'steps 1,191–1,200'``, ``[] -> 'no step'``."""
+    if steps.size == 0:
+        return "no step"
+    if steps.size == 1 or steps[0] == steps[-1]:
+        return f"step {int(steps[-1]):,}"
+    return f"steps {int(steps[0]):,}–{int(steps[-1]):,}"
+
+
+@dataclass
+class Series:
+    """One curve of a run. ``y`` [L] holds real (not log) values, NaN where there is none.
+
+    ``suffix`` identifies the curve within its run ("" for the main "now" curve); ``when`` says
+    what the values are (e.g. "mean of steps 1,191–1,200", "at init, step 0"): the hover readout
+    shows it and the curve's name (the CSV column) ends with it.
+    """
+
+    suffix: str
+    y: np.ndarray
+    when: str
+    style: dict[str, Any]
+
+
+@dataclass
+class _Drawn:
+    """What a panel drew for one run: the change key and its items, by series suffix."""
+
+    key: tuple
+    items: dict[str, pg.PlotDataItem] = field(default_factory=dict)
+    series: list[Series] = field(default_factory=list)
+    legend_label: str = ""
+
+
+class DepthProfilePlot(PlotPanel):
+    """Per-layer profile of one store quantity vs depth, every visible run overlaid.
+
+    Subclasses set ``key``, ``title``, ``quantity`` (one of ``LAYER_QUANTITIES``) and ``y_label``;
+    :meth:`extra_series` adds curves per run (e.g. the init and theory lines of activation std).
+    """
+
+    quantity: str = "grad_norm"
+    y_label: str = "value"
+    y_units: str | None = None
+    #: Entries shown in the legend before the runs, explaining the line styles (label, item).
+    style_key: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, *, window: int = DEFAULT_WINDOW) -> None:
+        super().__init__(parent)
+        self.plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
+        style_plot(self.plot, title=self.title, x_label="layer (forward order)", y_label=self.y_label,
+                   y_units=self.y_units, log_y=True)
+        self.plot.setDownsampling(auto=False)  # at most a few hundred points per curve
+        self.plot.getViewBox().setDefaultPadding(0.03)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # log axis: no "(x1e+27)" scaling
+        # The legend sits under the plot (its own layout row), so it never hides a curve.
+        self.legend = pg.LegendItem(colCount=3, frame=False, labelTextSize="8pt", verSpacing=-8,
+                                    horSpacing=4)
+        self.graphics.addItem(self.legend, row=1, col=0)
+        self._key_items = [(label, pg.PlotDataItem(**style)) for label, style in self.style_key]
+        self.window_box = QtWidgets.QSpinBox()
+        self.window_box.setRange(1, MAX_WINDOW)
+        self.window_box.setValue(max(1, int(window)))
+        self.window_box.setSuffix(" probed steps")
+        self.window_box.setKeyboardTracking(False)
+        self.window_box.valueChanged.connect(self._window_changed)
+        self.add_tool("Now = mean of last", self.window_box,
+                      "Each curve shows the mean over this many of the run's last recorded steps "
+                      "(1 = the latest step only); non-finite steps are skipped")
+        self._drawn: dict[int, _Drawn] = {}
+        self._legend_rows: list[tuple[int, str]] = []
+        self._runs: list[RunEntry] = []
+        self._selected: RunEntry | None = None
+        #: Number of per-run redraws so far (tests and benchmarks read it).
+        self.redraws = 0
+        self.connect_hover(self.plot, self.on_hover)
+
+    # --- data ------------------------------------------------------------------------------
+    @property
+    def window(self) -> int:
+        """Rows averaged for "now" (≥ 1)."""
+        return int(self.window_box.value())
+
+    def set_window(self, window: int) -> None:
+        """Set the averaging window (redraws every run)."""
+        self.window_box.setValue(max(1, int(window)))
+
+    def now_profile(self, store: RunStore) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean of the last window usable rows [L] float64, steps of those rows)``."""
+        values = store.layer(self.quantity)
+        mean, rows = recent_mean(values, self.window)
+        steps = store.layer_step[rows] if rows.size else np.empty(0, np.int64)
+        return mean, steps
+
+    def extra_series(self, entry: RunEntry, color: str) -> list[Series]:
+        """Curves drawn for a run besides "now" (none by default)."""
+        return []
+
+    def run_series(self, entry: RunEntry) -> tuple[list[Series], np.ndarray]:
+        """Every curve of a run, main first, and the steps its "now" values come from."""
+        mean, steps = self.now_profile(entry.store)
+        when = f"mean of {format_steps(steps)}" if steps.size > 1 else format_steps(steps)
+        main = Series("", mean, when, dict(
+            pen=pg.mkPen(entry.color, width=2), symbol="o", symbolSize=5,
+            symbolPen=pg.mkPen(entry.color), symbolBrush=pg.mkBrush(entry.color)))
+        return [main, *self.extra_series(entry, entry.color)], steps
+
+    def curve(self, run_id: int, suffix: str = "") -> pg.PlotDataItem | None:
+        """The drawn curve of a run ("" = now; e.g. "at init", "theory"), or None if not drawn."""
+        drawn = self._drawn.get(run_id)
+        return drawn.items.get(suffix) if drawn is not None else None
+
+    def legend_text(self) -> list[str]:
+        """The legend's labels, in order (style key first)."""
+        return [label.text for _, label in self.legend.items]
+
+    # --- refresh ---------------------------------------------------------------------------
+    def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:
+        """Redraw the runs whose version, visibility, colour or name changed; drop those gone."""
+        self._runs, self._selected = list(runs), selected
+        listed = {r.run_id for r in runs}
+        gone = [i for i in self._drawn if i not in listed]
+        for run_id in gone:
+            self._remove(run_id)
+        changed = bool(gone)
+        for entry in runs:
+            shown = entry.visible and entry.store.started is not None
+            key = (entry.version, entry.color, entry.name, self.window, entry.status)
+            drawn = self._drawn.get(entry.run_id)
+            if not shown:
+                if drawn is not None:
+                    self._remove(entry.run_id)
+                    changed = True
+                continue
+            if drawn is not None and drawn.key == key:
+                continue
+            self._draw(entry, key)
+            changed = True
+        if changed:
+            self._update_legend(runs)
+
+    def _draw(self, entry: RunEntry, key: tuple) -> None:
+        drawn = self._drawn.setdefault(entry.run_id, _Drawn(key))
+        drawn.key = key
+        series, steps = self.run_series(entry)
+        n = series[0].y.shape[0]
+        x = np.arange(1, n + 1, dtype=np.float64)
+        for s in series:
+            name = f"{entry.name}: {self.quantity} ({s.when})"  # the CSV column / legend name
+            y = positive_or_nan(s.y)
+            item = drawn.items.get(s.suffix)
+            if item is None:
+                item = pg.PlotDataItem()
+                item.setZValue(1 if not s.suffix else 0)
+                drawn.items[s.suffix] = item
+                self.plot.addItem(item)
+            item.setData(x, y, name=name, **s.style)
+        drawn.series = series
+        status = " — diverged" if entry.diverged else ""
+        drawn.legend_label = f"{entry.name}{status} ({format_steps(steps)})"
+        self.redraws += 1
+
+    def _remove(self, run_id: int) -> None:
+        drawn = self._drawn.pop(run_id)
+        for item in drawn.items.values():
+            self.plot.removeItem(item)
+
+    def _update_legend(self, runs: Sequence[RunEntry]) -> None:
+        rows = [(r.run_id, self._drawn[r.run_id].legend_label) for r in runs if r.run_id in self._drawn]
+        if [i for i, _ in rows] != [i for i, _ in self._legend_rows]:
+            self.legend.clear()
+            if rows:
+                for label, item in self._key_items:
+                    self.legend.addItem(item, label)
+            for run_id, label in rows:
+                self.legend.addItem(self._drawn[run_id].items[""], label)
+        else:
+            for (run_id, label), (_, old) in zip(rows, self._legend_rows):
+                if label != old:
+                    self.legend.getLabel(self._drawn[run_id].items[""]).setText(label)
+            self.legend.updateSize()
+        self._legend_rows = rows
+
+    def _window_changed(self, _value: int) -> None:
+        self.refresh(self._runs, self._selected)
+
+    # --- hover -----------------------------------------------------------------------------
+    def describe_point(self, pos: QtCore.QPointF) -> str:
+        """Readout for the curve point nearest to ``pos`` (view coordinates: x layer, y log10 value)."""
+        vb = self.plot.getViewBox()
+        px, py = vb.viewPixelSize()
+        if not (np.isfinite(px) and np.isfinite(py) and px > 0 and py > 0):
+            px, py = 1.0, 1.0
+        best: tuple[float, RunEntry, Series, int] | None = None
+        entries = {r.run_id: r for r in self._runs}
+        for run_id, drawn in self._drawn.items():
+            entry = entries.get(run_id)
+            if entry is None:
+                continue
+            for s in drawn.series:
+                y = positive_or_nan(s.y)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ly = np.log10(y)
+                dx = (np.arange(1, y.size + 1) - pos.x()) / px
+                dy = (ly - pos.y()) / py
+                d = np.hypot(dx, dy)
+                if not np.isfinite(d).any():
+                    continue
+                i = int(np.nanargmin(d))
+                if best is None or d[i] < best[0]:
+                    best = (float(d[i]), entry, s, i)
+        if best is None or best[0] > 40:  # farther than 40 pixels from every point
+            return ""
+        _, entry, s, i = best
+        info = entry.store.started.layers
+        return f"{entry.name} — layer {i + 1} {info.names[i]} ({info.roles[i]}) · {s.when} · {s.y[i]:.2e}"
+
+    def on_hover(self, pos: QtCore.QPointF) -> None:
+        """Show :meth:`describe_point` in the readout line."""
+        self.set_readout(self.describe_point(pos))
+
+    # --- export ----------------------------------------------------------------------------
+    def csv_item(self) -> pg.PlotItem:
+        return self.plot
+
+    def export_csv(self, path: str | Path) -> None:
+        """Write every curve as two columns ``<curve name>_x`` (layer index), ``<curve name>_y``
+        (real value, not log10; empty where a curve is shorter or has no value).
+
+        The column layout is CSVExporter's "(x,y) per plot"; the values are written here because
+        CSVExporter formats them in fixed point with 10 decimals, which turns ‖∂L/∂W‖ < 5e-11 (a
+        vanished gradient) into 0.
+        """
+        header: list[str] = []
+        columns: list[list[str]] = []
+        for item in self.plot.listDataItems():
+            x, y = item.getOriginalDataset()
+            if x is None:
+                continue
+            header += [f"{item.name()}_x", f"{item.name()}_y"]
+            columns.append([str(int(v)) for v in x])
+            columns.append(["" if not np.isfinite(v) else f"{v:.7g}" for v in y])
+        n = max((len(c) for c in columns), default=0)
+        with open(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for r in range(n):
+                writer.writerow([c[r] if r < len(c) else "" for c in columns])
+
+
+class GradNormDepthPlot(DepthProfilePlot):
+    """‖∂L/∂W‖₂ of every weight layer vs depth: vanishes towards the input of a deep plain net."""
+
+    key = "grad_norm_depth"
+    title = "Weight-gradient norm vs depth"
+    quantity = "grad_norm"
+    y_label = "‖∂L/∂W‖₂"
+
+
+Qt_PenStyle = QtCore.Qt.PenStyle
+
+
+def _key_style(style: Qt_PenStyle, width: float, symbol: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = dict(pen=pg.mkPen("#444", width=width, style=style))
+    if symbol:
+        out.update(symbol="o", symbolSize=5, symbolPen=pg.mkPen("#444"), symbolBrush=pg.mkBrush("#444"))
+    return out
+
+
+class ActStdDepthPlot(DepthProfilePlot):
+    """Std of each layer's (pre-BN) output: now (solid), at initialisation (dotted) and as the
+    initialisation theory predicts it from layer 0's measured std (dashed)."""
+
+    key = "act_std_depth"
+    title = "Activation std vs depth"
+    quantity = "act_std"
+    y_label = "std of layer output (pre-BN)"
+    style_key = (("now", _key_style(Qt_PenStyle.SolidLine, 2, symbol=True)),
+                 ("at init (step 0)", _key_style(Qt_PenStyle.DotLine, 1.5)),
+                 ("theory for the init", _key_style(Qt_PenStyle.DashLine, 1.5)))
+
+    def extra_series(self, entry: RunEntry, color: str) -> list[Series]:
+        s = entry.store.started
+        init = np.asarray(s.act_std_init, dtype=np.float64)
+        theory = np.asarray(s.theory_act_std_init, dtype=np.float64) * init[0]
+        return [
+            Series("at init", init, "at init, step 0",
+                   dict(pen=pg.mkPen(color, width=1.5, style=Qt_PenStyle.DotLine), symbol=None)),
+            Series("theory", theory, "theory for the init, scaled to layer 1 at step 0",
+                   dict(pen=pg.mkPen(color, width=1.5, style=Qt_PenStyle.DashLine), symbol=None)),
+        ]
+
+
+class OutGradDepthPlot(DepthProfilePlot):
+    """‖∂L/∂y‖ of each layer's output vs depth: the backward signal reaching that layer."""
+
+    key = "out_grad_depth"
+    title = "Backward signal vs depth"
+    quantity = "out_grad_norm"
+    y_label = "‖∂L/∂y‖ (gradient w.r.t. layer output)"
+
+
+class UpdateRatioDepthPlot(DepthProfilePlot):
+    """‖ΔW‖ / ‖W‖ of each layer's optimiser updates vs depth (how fast each layer moves)."""
+
+    key = "update_ratio_depth"
+    title = "Update/weight ratio per layer"
+    quantity = "update_ratio"
+    y_label = "‖ΔW‖ / ‖W‖"
