@@ -1,5 +1,8 @@
 """``resnet-viz`` command line: a client of the core, like the GUI.
 
+    resnet-viz                              open the window (same as ``resnet-viz gui``)
+    resnet-viz gui [--session FILE]         open the window, optionally with a saved session
+    resnet-viz snapshot [flags] --out PNG   train offscreen, save a picture of the whole window
     resnet-viz run [flags] --out DIR        train headless, write a run folder
     resnet-viz run --config DIR/run.json    the same run again (flags given too override it)
     resnet-viz describe [model flags]       layer table of a network: name, type, output shape, params
@@ -266,6 +269,57 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from resnet_viz.gui.app import run_app
+    except ImportError as exc:  # e.g. a Qt library missing on this system
+        print(f"resnet-viz: error: cannot open the window: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return run_app(session=args.session)
+
+
+def _size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels, e.g. 1600x1000, got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _compare(text: str) -> list[tuple[str, int]]:
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        match = re.fullmatch(r"(plain|resnet|mlp)-(\d+)", item)
+        if not match:
+            raise argparse.ArgumentTypeError(f"expected ARCH-DEPTH items like plain-20,resnet-56, got {item!r}")
+        out.append((match.group(1), int(match.group(2))))
+    return out
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from resnet_viz.gui.snapshot import MIN_SIZE, take_snapshot
+
+    if args.size[0] < MIN_SIZE[0] or args.size[1] < MIN_SIZE[1]:
+        raise ConfigError("--size", f"{args.size[0]}x{args.size[1]}",
+                          f"at least {MIN_SIZE[0]}x{MIN_SIZE[1]} pixels")
+    base = config_from_args(args)
+    configs = [base] if not args.compare else [
+        RunConfig.from_dict(dataclasses.replace(base, model=dataclasses.replace(base.model, arch=arch, depth=depth))
+                            .to_dict()) for arch, depth in args.compare]
+
+    def progress(entries) -> None:
+        if not args.quiet:
+            print("  " + " | ".join(f"{e.name.split(' · ')[0]}: {e.status} {e.store.steps_done}" for e in entries),
+                  file=sys.stderr)
+
+    out = take_snapshot([] if args.session else configs, args.out, size=args.size, mode=args.mode,
+                        select=None if args.select is None else args.select - 1, session=args.session,
+                        progress=progress)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="resnet-viz",
@@ -293,6 +347,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_flags(describe, "model", MODEL_FLAGS)
     _add_flags(describe, "data", DATA_FLAGS)
     describe.set_defaults(func=cmd_describe)
+
+    gui = sub.add_parser("gui", help="open the window (the default when no command is given)",
+                         description="Open the resnet-viz window.")
+    gui.add_argument("--session", metavar="FILE", help="open a saved session (.rvsession)")
+    gui.set_defaults(func=cmd_gui)
+
+    snap = sub.add_parser("snapshot", help="train offscreen and save a picture of the whole window",
+                          description="Train the run (or every --compare variant of it) in an offscreen window, "
+                                      "then save a PNG of the whole window: for READMEs, docs and tests.")
+    snap.add_argument("--out", metavar="PNG", required=True, help="picture to write")
+    snap.add_argument("--size", type=_size, default=(1600, 1000), metavar="WxH",
+                      help="window size in pixels (default 1600x1000, at least 1280x800)")
+    snap.add_argument("--compare", type=_compare, metavar="ARCH-DEPTH,...",
+                      help="train several variants of the flags' run, e.g. plain-20,plain-56,resnet-20,resnet-56")
+    snap.add_argument("--mode", choices=("sequential", "interleaved"), default="sequential",
+                      help="train the runs in turn (default) or interleaved")
+    snap.add_argument("--select", type=int, metavar="N", help="run (1-based) the gradient heatmap shows")
+    snap.add_argument("--session", metavar="FILE", help="show a saved session instead of training")
+    snap.add_argument("--config", metavar="FILE", help="start from a config file or a run folder's run.json")
+    snap.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_flags(snap, "model", MODEL_FLAGS)
+    _add_flags(snap, "training", TRAIN_FLAGS)
+    _add_flags(snap, "data", DATA_FLAGS)
+    snap.set_defaults(func=cmd_snapshot)
     return parser
 
 
@@ -300,13 +378,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
     from resnet_viz.data import DataError
+    from resnet_viz.export.session import SessionError
 
     try:
         return args.func(args)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, SessionError) as exc:
         print(f"resnet-viz: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # output piped into `head` and closed early: not an error

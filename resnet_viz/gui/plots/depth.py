@@ -29,7 +29,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.gui.plots.base import PlotPanel, positive_or_nan, style_plot
-from resnet_viz.gui.runs import RunEntry
+from resnet_viz.gui.runs import RunEntry, display_names
 from resnet_viz.metrics.store import RunStore
 
 DEFAULT_WINDOW = 10  # rows averaged for "now"
@@ -133,10 +133,13 @@ class DepthProfilePlot(PlotPanel):
         self.plot.setDownsampling(auto=False)  # at most a few hundred points per curve
         self.plot.getViewBox().setDefaultPadding(0.03)
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # log axis: no "(x1e+27)" scaling
-        # The legend sits under the plot (its own layout row), so it never hides a curve.
-        self.legend = pg.LegendItem(colCount=3, frame=False, labelTextSize="8pt", verSpacing=-8,
-                                    horSpacing=4)
-        self.graphics.addItem(self.legend, row=1, col=0)
+        # The legend sits in the plot's top-right corner on a translucent ground (drag it elsewhere);
+        # a row under the plot would set the panel's minimum width and clip narrow docks.
+        self.legend = pg.LegendItem(offset=(-6, 6), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen(190, 190, 190),
+                                    labelTextSize="8pt", verSpacing=-8, horSpacing=4,
+                                    colCount=2 if self.style_key else 1)
+        self.legend.setParentItem(self.plot.vb)
+        self.legend.setZValue(10_000)
         self._key_items = [(label, pg.PlotDataItem(**style)) for label, style in self.style_key]
         self.window_box = QtWidgets.QSpinBox()
         self.window_box.setRange(1, MAX_WINDOW)
@@ -198,6 +201,7 @@ class DepthProfilePlot(PlotPanel):
     def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:
         """Redraw the runs whose version, visibility, colour or name changed; drop those gone."""
         self._runs, self._selected = list(runs), selected
+        self._names = display_names(runs)
         listed = {r.run_id for r in runs}
         gone = [i for i in self._drawn if i not in listed]
         for run_id in gone:
@@ -205,7 +209,7 @@ class DepthProfilePlot(PlotPanel):
         changed = bool(gone)
         for entry in runs:
             shown = entry.visible and entry.store.started is not None
-            key = (entry.version, entry.color, entry.name, self.window, entry.status)
+            key = (entry.version, entry.color, self._names[entry.run_id], self.window, entry.status)
             drawn = self._drawn.get(entry.run_id)
             if not shown:
                 if drawn is not None:
@@ -234,10 +238,13 @@ class DepthProfilePlot(PlotPanel):
                 item.setZValue(1 if not s.suffix else 0)
                 drawn.items[s.suffix] = item
                 self.plot.addItem(item)
-            item.setData(x, y, name=name, **s.style)
+            if np.isnan(y).all():  # nothing measured yet: an empty curve (all-NaN symbols warn in pyqtgraph)
+                item.setData([], [], name=name, **s.style)
+            else:
+                item.setData(x, y, name=name, **s.style)
         drawn.series = series
         status = " — diverged" if entry.diverged else ""
-        drawn.legend_label = f"{entry.name}{status} ({format_steps(steps)})"
+        drawn.legend_label = f"{self._names.get(entry.run_id, entry.name)}{status}"  # steps: in the hover readout
         self.redraws += 1
 
     def _remove(self, run_id: int) -> None:
@@ -354,7 +361,7 @@ class ActStdDepthPlot(DepthProfilePlot):
     key = "act_std_depth"
     title = "Activation std vs depth"
     quantity = "act_std"
-    y_label = "std of layer output (pre-BN)"
+    y_label = "std of output (pre-BN)"
     style_key = (("now", _key_style(Qt_PenStyle.SolidLine, 2, symbol=True)),
                  ("at init (step 0)", _key_style(Qt_PenStyle.DotLine, 1.5)),
                  ("theory for the init", _key_style(Qt_PenStyle.DashLine, 1.5)))
@@ -377,13 +384,13 @@ class OutGradDepthPlot(DepthProfilePlot):
     key = "out_grad_depth"
     title = "Backward signal vs depth"
     quantity = "out_grad_norm"
-    y_label = "‖∂L/∂y‖ (gradient w.r.t. layer output)"
+    y_label = "‖∂L/∂y‖ (layer output)"
 
 
 class UpdateRatioDepthPlot(DepthProfilePlot):
     """‖ΔW‖ / ‖W‖ of each layer's optimiser updates vs depth (how fast each layer moves)."""
 
     key = "update_ratio_depth"
-    title = "Update/weight ratio per layer"
+    title = "Update/weight ratio"
     quantity = "update_ratio"
     y_label = "‖ΔW‖ / ‖W‖"

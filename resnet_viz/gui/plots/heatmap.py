@@ -116,7 +116,7 @@ class GradHeatmapPlot(PlotPanel):
         self.max_columns = int(max_columns)
         self.plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
         style_plot(self.plot, title=self.title, x_label="training step",
-                   y_label="layer (forward order, input at top)")
+                   y_label="layer (input at top)")
         self.plot.showGrid(x=False, y=False)
         self.plot.setClipToView(False)
         self.plot.setDownsampling(auto=False)
@@ -192,7 +192,7 @@ class GradHeatmapPlot(PlotPanel):
             return
         self.entry = entry
         self._version, self._name = entry.version, entry.name
-        self.plot.setTitle(f"{self.title} — {entry.name}", size="11pt")
+        self.plot.setTitle(entry.name, size="9pt")
         store = entry.store
         if store.started is None or store.layer(self.quantity).shape[0] == 0:
             self._show_hint("No per-layer data yet" if store.started is None or entry.active
@@ -303,7 +303,7 @@ class GradHeatmapPlot(PlotPanel):
 
     def _show_hint(self, text: str) -> None:
         if self.entry is None:
-            self.plot.setTitle(self.title, size="11pt")
+            self.plot.setTitle(None)
         self.image.clear()
         self.image.setVisible(False)
         self.block_lines.setVisible(False)

@@ -1,0 +1,657 @@
+"""MainWindow: the setup panel, the run list and the plots, in dock panels the user can rearrange.
+
+The window never trains: :class:`RunManager` runs each engine in a worker thread and drains its
+records at display rate; the window redraws the plots it shows after each drain (≤ 30 Hz), and only
+the runs that changed. The last configuration, the train mode and the window layout persist across
+launches (QSettings).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from resnet_viz import __version__
+from resnet_viz.config import ConfigError, RunConfig
+from resnet_viz.export.session import Session, SessionError, SessionRun, load_session, save_session
+from resnet_viz.gui import figure_export
+from resnet_viz.gui.controls import ConfigPanel
+from resnet_viz.gui.manager import RunManager
+from resnet_viz.gui.message_bar import MessageBar
+from resnet_viz.gui.plots.base import PlotPanel
+from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
+from resnet_viz.gui.plots.depth import ActStdDepthPlot, GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
+from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
+from resnet_viz.gui.run_list import RunListWidget
+from resnet_viz.gui.runs import ACTIVE_STATUSES, RunEntry
+from resnet_viz.train.device import device_label, resolve_device
+
+SETTINGS_LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is not restored
+SESSION_FILTER = "resnet-viz session (*.rvsession)"
+TRAIN_MODE_LABELS = {"sequential": "in turn", "interleaved": "interleaved"}
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The resnet-viz window. ``settings`` defaults to the per-user QSettings; pass your own in tests."""
+
+    def __init__(self, settings: QtCore.QSettings | None = None, *, restore: bool = True) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else QtCore.QSettings()
+        self.setWindowTitle("resnet-viz")
+        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
+                            | QtWidgets.QMainWindow.DockOption.AllowNestedDocks
+                            | QtWidgets.QMainWindow.DockOption.AllowTabbedDocks)
+        self.manager = RunManager(self)
+        self.frame_ms: deque[float] = deque(maxlen=600)  # plot refresh + paint times, for the benchmark
+        self._selected_id: int | None = None
+
+        self.panels: list[PlotPanel] = [ErrorPlot(), LossPlot(), GradHeatmapPlot(), GradNormDepthPlot(),
+                                        ActStdDepthPlot(), OutGradDepthPlot(), UpdateRatioDepthPlot()]
+        self.panel = {p.key: p for p in self.panels}
+        self._build_setup_dock()
+        self._build_runs_dock()
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        for p in self.panels:
+            self._add_export_button(p)
+            dock = QtWidgets.QDockWidget(p.title, self)
+            dock.setObjectName(f"dock_{p.key}")
+            dock.setWidget(p)
+            dock.visibilityChanged.connect(lambda visible, p=p: visible and self._refresh_panel(p))
+            self.docks[p.key] = dock
+        self._build_menus()
+        self._build_status_bar()
+        self.resize(1400, 900)
+        self.default_layout()
+
+        m = self.manager
+        m.runs_changed.connect(self._runs_changed)
+        m.data_changed.connect(self.refresh_plots)
+        m.message.connect(lambda text: self.show_message(text, "error"))
+        m.data_progress.connect(self._data_progress)
+        self._status_timer = QtCore.QTimer(self)
+        self._status_timer.setInterval(500)
+        self._status_timer.timeout.connect(self._update_status)
+        self._status_timer.start()
+        if restore:
+            self._restore_settings()
+        self._update_buttons()
+        self._update_status()
+
+    # --- building ---------------------------------------------------------------------------------
+    def _build_setup_dock(self) -> None:
+        self.config_panel = ConfigPanel()
+        self.config_panel.configChanged.connect(self._update_status)
+
+        self.message_bar = MessageBar()
+        self.mode_box = QtWidgets.QComboBox()
+        for mode, label in TRAIN_MODE_LABELS.items():
+            self.mode_box.addItem(label, mode)
+        self.mode_box.setToolTip("How several runs train: in turn (one after the other, in list order) or "
+                                 "interleaved (all make progress, taking turns in short time slices)")
+        self.mode_box.currentIndexChanged.connect(lambda _i: self.manager.set_mode(self.mode_box.currentData()))
+
+        def button(text: str, tip: str, slot, shortcut: str | None = None) -> QtWidgets.QPushButton:
+            b = QtWidgets.QPushButton(text)
+            b.setToolTip(tip + (f" ({shortcut})" if shortcut else ""))
+            b.clicked.connect(slot)
+            if shortcut:
+                b.setShortcut(QtGui.QKeySequence(shortcut))
+            return b
+
+        self.start_button = button("Start", "Train the queued runs; with none queued, queue the setup above "
+                                   "and train it", self.start, "Ctrl+Return")
+        self.start_button.setDefault(True)
+        font = self.start_button.font()
+        font.setBold(True)
+        self.start_button.setFont(font)
+        self.add_button = button("Add to comparison", "Queue the setup above as another run without starting "
+                                 "it (Start trains all queued runs)", self.add_to_comparison, "Ctrl+D")
+        self.pause_button = button("Pause", "Pause every training run between two steps; press again to "
+                                   "resume", self.toggle_pause, "Ctrl+P")
+        self.stop_button = button("Stop", "Stop every run after its current step (a last evaluation "
+                                  "follows); everything recorded is kept", self.stop, "Ctrl+.")
+        self.reset_button = button("Reset", "Stop and remove every run and clear the plots", self.reset)
+
+        grid = QtWidgets.QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
+        mode_row = QtWidgets.QHBoxLayout()
+        mode_label = QtWidgets.QLabel("Train runs")
+        mode_label.setToolTip(self.mode_box.toolTip())
+        mode_row.addWidget(mode_label)
+        mode_row.addWidget(self.mode_box, 1)
+        grid.addLayout(mode_row, 0, 0, 1, 3)
+        grid.addWidget(self.add_button, 1, 0, 1, 2)
+        grid.addWidget(self.start_button, 1, 2)
+        grid.addWidget(self.pause_button, 2, 0)
+        grid.addWidget(self.stop_button, 2, 1)
+        grid.addWidget(self.reset_button, 2, 2)
+
+        body = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.config_panel, 1)  # it scrolls itself; its error line stays in view
+        layout.addLayout(grid)
+        self.setup_dock = QtWidgets.QDockWidget("Run setup", self)
+        self.setup_dock.setObjectName("dock_setup")
+        self.setup_dock.setWidget(body)
+        body.setMinimumWidth(max(330, self.config_panel.sizeHint().width()))
+        self.setup_dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                    | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+
+    def _build_runs_dock(self) -> None:
+        self.run_list = RunListWidget()
+        rl = self.run_list
+        rl.visibility_toggled.connect(self._set_visible)
+        rl.remove_requested.connect(self._remove_run)
+        rl.config_requested.connect(self._load_run_config)
+        rl.pause_requested.connect(self._toggle_pause_run)
+        rl.stop_requested.connect(lambda rid: self._with_entry(rid, self.manager.stop))
+        rl.colour_requested.connect(self._choose_colour)
+        rl.selection_changed.connect(self._selection_changed)
+        remove = QtWidgets.QPushButton("Remove")
+        remove.setToolTip("Remove the selected run (Delete); a training run is stopped first")
+        remove.clicked.connect(lambda: rl.selected_id() is not None and self._remove_run(rl.selected_id()))
+        show_all = QtWidgets.QPushButton("Show all")
+        show_all.setToolTip("Tick every run")
+        show_all.clicked.connect(lambda: [self._set_visible(e.run_id, True) for e in self.manager.entries])
+        row = QtWidgets.QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(show_all)
+        row.addStretch(1)
+        row.addWidget(remove)
+        body = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(rl, 1)
+        layout.addLayout(row)
+        self.runs_dock = QtWidgets.QDockWidget("Runs", self)
+        self.runs_dock.setObjectName("dock_runs")
+        self.runs_dock.setWidget(body)
+
+    def _add_export_button(self, panel: PlotPanel) -> None:
+        tool = QtWidgets.QToolButton()
+        tool.setText("Export")
+        tool.setToolTip(f"Export “{panel.title}”: PNG at a chosen width, SVG, its data as CSV, or copy")
+        tool.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        tool.setAutoRaise(True)
+        menu = QtWidgets.QMenu(tool)
+        menu.addAction("PNG image…", lambda: self.export_panel(panel, "png"))
+        menu.addAction("SVG (vector)…", lambda: self.export_panel(panel, "svg"))
+        menu.addAction("Data as CSV…", lambda: self.export_panel(panel, "csv"))
+        menu.addSeparator()
+        menu.addAction("Copy image", lambda: self._copy_panel(panel))
+        tool.setMenu(menu)
+        if panel.toolbar.count() == 0:
+            panel.toolbar.addStretch(1)
+        panel.toolbar.addWidget(tool)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction("&Open session…", self.open_session_dialog, QtGui.QKeySequence.StandardKey.Open)
+        file_menu.addAction("&Save session…", self.save_session_dialog, QtGui.QKeySequence.StandardKey.Save)
+        file_menu.addSeparator()
+        file_menu.addAction("&Export all…", self.export_all_dialog, QtGui.QKeySequence("Ctrl+E"))
+        file_menu.addSeparator()
+        file_menu.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
+        runs_menu = bar.addMenu("&Runs")
+        runs_menu.addAction("Start", self.start)
+        runs_menu.addAction("Add to comparison", self.add_to_comparison)
+        runs_menu.addAction("Pause / resume", self.toggle_pause)
+        runs_menu.addAction("Stop", self.stop)
+        runs_menu.addAction("Reset", self.reset)
+        runs_menu.addSeparator()
+        runs_menu.addAction("Setup to defaults", self.config_panel.reset_to_defaults)
+        view = bar.addMenu("&View")
+        for dock in (self.setup_dock, self.runs_dock, *self.docks.values()):
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        view.addAction("Reset layout", self.reset_layout)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("About resnet-viz", self._about)
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.device_label = QtWidgets.QLabel()
+        self.device_label.setToolTip("Where the next run trains (runs in the list show their own device)")
+        self.speed_label = QtWidgets.QLabel()
+        self.speed_label.setToolTip("Training steps per second (all runs), and time left for the running and "
+                                    "queued runs at that speed")
+        self.data_bar = QtWidgets.QProgressBar()
+        self.data_bar.setMaximumWidth(220)
+        self.data_bar.setRange(0, 1000)
+        self.data_bar.setFormat("data %p%")
+        self.data_bar.setToolTip("Dataset generation, loading or download")
+        self.data_bar.hide()
+        self.run_bar = QtWidgets.QProgressBar()
+        self.run_bar.setMaximumWidth(260)
+        self.run_bar.setRange(0, 1000)
+        self.run_bar.setToolTip("Progress of the selected (or training) run")
+        self.run_bar.hide()
+        sb.addWidget(self.device_label)
+        sb.addWidget(self.speed_label, 1)
+        sb.addPermanentWidget(self.data_bar)
+        sb.addPermanentWidget(self.run_bar)
+        self._data_done_at = 0.0
+
+    # --- layout -----------------------------------------------------------------------------------
+    def default_layout(self, compact: bool | None = None) -> None:
+        """Setup and runs on the left, plots on the right.
+
+        Compact (windows under 1000 px high, e.g. 1280x800): two rows of two plots, the others in
+        tabs (loss behind error; backward signal and update ratio behind activation std). Otherwise
+        three rows: error | loss, heatmap | gradient norm vs depth, activation std | backward signal
+        (update ratio in a tab).
+        """
+        if compact is None:
+            compact = self.height() < 1000
+        left = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea
+        right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        h, v = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
+        everything = (self.setup_dock, self.runs_dock, *self.docks.values())
+        for dock in everything:
+            dock.setFloating(False)
+            self.removeDockWidget(dock)
+        self.addDockWidget(left, self.setup_dock)
+        self.addDockWidget(left, self.runs_dock)
+        self.splitDockWidget(self.setup_dock, self.runs_dock, v)
+        d = self.docks
+        self.addDockWidget(right, d["error"])
+        if compact:
+            self.splitDockWidget(d["error"], d["grad_heatmap"], v)
+            self.splitDockWidget(d["error"], d["grad_norm_depth"], h)
+            self.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], h)
+            self.tabifyDockWidget(d["error"], d["loss"])
+            self.tabifyDockWidget(d["act_std_depth"], d["out_grad_depth"])
+            self.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
+            rows = [d["error"], d["grad_heatmap"]]
+        else:
+            self.splitDockWidget(d["error"], d["grad_heatmap"], v)
+            self.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], v)
+            self.splitDockWidget(d["error"], d["loss"], h)
+            self.splitDockWidget(d["grad_heatmap"], d["grad_norm_depth"], h)
+            self.splitDockWidget(d["act_std_depth"], d["out_grad_depth"], h)
+            self.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
+            rows = [d["error"], d["grad_heatmap"], d["act_std_depth"]]
+        for dock in everything:
+            dock.show()
+        d["error"].raise_()
+        d["act_std_depth"].raise_() if compact else d["out_grad_depth"].raise_()
+        self.resizeDocks([self.setup_dock, d["error"]], [340, max(600, self.width() - 340)], h)
+        self.resizeDocks([self.setup_dock, self.runs_dock], [max(300, self.height() - 300), 200], v)
+        self.resizeDocks(rows, [1000] * len(rows), v)
+
+    def reset_layout(self) -> None:
+        self.default_layout()
+
+    # --- settings -------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            screen = QtGui.QGuiApplication.primaryScreen()
+            if screen is not None:  # first launch: fill most of the screen, plots laid out for that size
+                avail = screen.availableGeometry()
+                self.resize(min(1600, avail.width() - 40), min(1000, avail.height() - 60))
+                self.default_layout()
+        state = s.value("window/state")
+        if state is not None:
+            self.restoreState(state, SETTINGS_LAYOUT_VERSION)
+        text = s.value("config/last")
+        if text:
+            try:
+                self.config_panel.set_config(RunConfig.from_dict(json.loads(text)))
+            except (ConfigError, ValueError, TypeError) as exc:
+                self.show_message(f"The last setup could not be restored ({exc}); showing the defaults.",
+                                  "warning")
+        mode = s.value("train/mode")
+        index = self.mode_box.findData(mode)
+        if index >= 0:
+            self.mode_box.setCurrentIndex(index)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState(SETTINGS_LAYOUT_VERSION))
+        try:
+            s.setValue("config/last", json.dumps(self.config_panel.config().to_dict()))
+        except ConfigError:
+            pass  # an unfinished edit: keep the last good one
+        s.setValue("train/mode", self.mode_box.currentData())
+        s.sync()
+
+    # --- messages -------------------------------------------------------------------------------
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.message_bar.show_message(text, level)
+
+    def _about(self) -> None:
+        QtWidgets.QMessageBox.about(
+            self, "About resnet-viz",
+            f"<b>resnet-viz {__version__}</b><p>Watch plain and residual networks train: error curves, "
+            "per-layer gradient norms, activation statistics across depth.</p>"
+            "<p>He, Zhang, Ren, Sun: Deep Residual Learning for Image Recognition (2016); "
+            "Identity Mappings in Deep Residual Networks (2016); Delving Deep into Rectifiers (2015).</p>")
+
+    # --- runs -------------------------------------------------------------------------------------
+    def _setup_config(self) -> RunConfig | None:
+        """The setup panel's config, or None after showing why it is not valid."""
+        try:
+            return self.config_panel.config()
+        except ConfigError as exc:
+            self.show_message(f"The setup is not valid: {exc}", "error")
+            return None
+
+    def add_to_comparison(self) -> RunEntry | None:
+        config = self._setup_config()
+        if config is None:
+            return None
+        entry = self.manager.add(config)
+        self.statusBar().showMessage(f"queued {entry.name}", 3000)
+        return entry
+
+    def start(self) -> None:
+        """Train the queued runs; with none queued, queue the setup first."""
+        if not self.manager.queued:
+            if self.add_to_comparison() is None:
+                return
+        if self.manager.all_paused:
+            self.manager.resume_all()
+        self.manager.start()
+        self._update_buttons()
+
+    def toggle_pause(self) -> None:
+        if self.manager.all_paused:
+            self.manager.resume_all()
+        else:
+            self.manager.pause_all()
+        self._update_buttons()
+
+    def stop(self) -> None:
+        self.manager.stop_all()
+        self._update_buttons()
+
+    def reset(self) -> None:
+        if any(e.store.steps_done for e in self.manager.entries):
+            answer = QtWidgets.QMessageBox.question(
+                self, "Reset", "Stop every run and remove all runs and their curves?\n"
+                "(Save the session or export first to keep them.)")
+            if answer != QtWidgets.QMessageBox.StandardButton.Yes:
+                return
+        self.manager.clear()
+        self._selected_id = None
+        self.message_bar.hide()
+
+    def _with_entry(self, run_id: int, action) -> None:
+        entry = self.manager.entry(run_id)
+        if entry is not None:
+            action(entry)
+
+    def _toggle_pause_run(self, run_id: int) -> None:
+        entry = self.manager.entry(run_id)
+        if entry is None:
+            return
+        if entry.status == "paused":
+            self.manager.resume(entry)
+        else:
+            self.manager.pause(entry)
+
+    def _remove_run(self, run_id: int) -> None:
+        self._with_entry(run_id, self.manager.remove)
+        if self._selected_id == run_id:
+            self._selected_id = None
+
+    def _set_visible(self, run_id: int, visible: bool) -> None:
+        entry = self.manager.entry(run_id)
+        if entry is not None and entry.visible != visible:
+            entry.visible = visible
+            self.run_list.sync(self.manager.entries)
+            self.refresh_plots()
+
+    def _choose_colour(self, run_id: int) -> None:
+        entry = self.manager.entry(run_id)
+        if entry is None:
+            return
+        colour = QtWidgets.QColorDialog.getColor(QtGui.QColor(entry.color), self, f"Colour of {entry.name}")
+        if colour.isValid():
+            entry.color = colour.name()
+            self.run_list.sync(self.manager.entries)
+            self.refresh_plots()
+
+    def _load_run_config(self, run_id: int) -> None:
+        entry = self.manager.entry(run_id)
+        if entry is not None:
+            self.config_panel.set_config(entry.config)
+            self.statusBar().showMessage(f"setup loaded from {entry.name}", 3000)
+
+    def _selection_changed(self) -> None:
+        self._selected_id = self.run_list.selected_id()
+        self._refresh_panel(self.panel["grad_heatmap"])
+        self._update_status()
+
+    def selected_entry(self) -> RunEntry | None:
+        """The run the heatmap shows: the selected one, else the one training, else the last visible."""
+        m = self.manager
+        entry = m.entry(self._selected_id) if self._selected_id is not None else None
+        if entry is not None:
+            return entry
+        training = [e for e in m.entries if e.status in ("running", "paused") and e.visible]
+        if training:
+            return training[0]
+        shown = [e for e in m.entries if e.visible and e.store.started is not None]
+        return shown[-1] if shown else None
+
+    def _runs_changed(self) -> None:
+        self.run_list.sync(self.manager.entries)
+        self._update_buttons()
+        self.refresh_plots()
+
+    def _update_buttons(self) -> None:
+        m = self.manager
+        busy = m.busy
+        self.pause_button.setEnabled(busy)
+        self.pause_button.setText("Resume" if m.all_paused else "Pause")
+        self.stop_button.setEnabled(busy or bool(m.queued))
+        self.reset_button.setEnabled(bool(m.entries))
+
+    # --- drawing ----------------------------------------------------------------------------------
+    def refresh_plots(self) -> None:
+        """Redraw every shown plot (hidden tabs are redrawn when they come to the front)."""
+        t0 = time.perf_counter()
+        for panel in self.panels:
+            if panel.isVisible():
+                self._refresh_panel(panel)
+        self.run_list.sync(self.manager.entries)
+        self.frame_ms.append(1000 * (time.perf_counter() - t0))
+
+    def _refresh_panel(self, panel: PlotPanel) -> None:
+        try:
+            panel.refresh(self.manager.entries, self.selected_entry())
+        except Exception as exc:  # noqa: BLE001 - a drawing bug must not take the window down
+            self.show_message(f"Could not draw “{panel.title}”: {type(exc).__name__}: {exc}", "error")
+
+    # --- status bar -------------------------------------------------------------------------------
+    def _data_progress(self, text: str, fraction: float) -> None:
+        self.data_bar.setValue(int(1000 * max(0.0, min(1.0, fraction))))
+        self.data_bar.setFormat(f"{text} %p%")
+        self.data_bar.setToolTip(text)
+        self.data_bar.show()
+        if fraction >= 1.0:
+            self._data_done_at = time.monotonic()
+
+    def _update_status(self) -> None:
+        m = self.manager
+        running = [e for e in m.entries if e.status in ACTIVE_STATUSES]
+        if running and running[0].store.started is not None:
+            self.device_label.setText(f"Device: {running[0].store.started.device}")
+        else:
+            try:
+                device = self.config_panel.config().train.device
+                self.device_label.setText(f"Device: {device_label(resolve_device(device))}")
+            except ConfigError as exc:
+                self.device_label.setText(f"Device: {exc.value} (not available)")
+        rate = m.steps_per_s() if m.busy else 0.0
+        if m.busy and rate > 0:
+            eta = m.remaining_steps() / rate
+            self.speed_label.setText(f"{rate:,.1f} steps/s · {len(running)} training · ETA {_fmt_duration(eta)}")
+        elif m.busy:
+            self.speed_label.setText("starting…" if not m.all_paused else "paused")
+        else:
+            done = sum(1 for e in m.entries if e.store.finished is not None)
+            self.speed_label.setText(f"{len(m.entries)} runs, {done} ended" if m.entries else
+                                     "Pick a network on the left and press Start")
+        entry = m.entry(self._selected_id) if self._selected_id else (running[0] if running else None)
+        if entry is not None and entry.store.started is not None:
+            total = max(1, entry.store.started.total_steps)
+            self.run_bar.setValue(int(1000 * entry.store.steps_done / total))
+            self.run_bar.setFormat(f"{entry.name.split(' · ')[0]}: %p%")
+            self.run_bar.show()
+        else:
+            self.run_bar.hide()
+        if self.data_bar.isVisible() and self._data_done_at and time.monotonic() - self._data_done_at > 1.5:
+            self.data_bar.hide()
+            self._data_done_at = 0.0
+
+    # --- export -----------------------------------------------------------------------------------
+    def export_panel(self, panel: PlotPanel, kind: str, path: str | None = None, width: int | None = None) -> None:
+        """Export one plot as PNG / SVG / CSV (asks for the file, and the PNG width, when not given)."""
+        if path is None:
+            filters = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV data (*.csv)"}
+            start = str(Path(self.settings.value("export/dir", str(Path.home()))) / f"{panel.key}.{kind}")
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {panel.title}", start, filters[kind])
+            if not path:
+                return
+            self.settings.setValue("export/dir", str(Path(path).parent))
+        if kind == "png" and width is None:
+            width, ok = QtWidgets.QInputDialog.getInt(
+                self, "PNG width", "Width in pixels (height keeps the aspect ratio):",
+                int(self.settings.value("export/png_width", figure_export.DEFAULT_PNG_WIDTH)), 200, 10000, 100)
+            if not ok:
+                return
+            self.settings.setValue("export/png_width", width)
+        try:
+            if kind == "png":
+                figure_export.export_png(panel, path, width)
+            elif kind == "svg":
+                figure_export.export_svg(panel, path)
+            else:
+                figure_export.export_csv(panel, path)
+        except Exception as exc:  # noqa: BLE001 - disk full, permissions, ...: say so in the window
+            self.show_message(f"Could not export {panel.title} to {path}: {exc}", "error")
+            return
+        self.statusBar().showMessage(f"wrote {path}", 4000)
+
+    def _copy_panel(self, panel: PlotPanel) -> None:
+        figure_export.copy_image(panel)
+        self.statusBar().showMessage(f"copied {panel.title} to the clipboard", 3000)
+
+    def export_all(self, folder: str | Path, png_width: int = figure_export.DEFAULT_PNG_WIDTH) -> list[Path]:
+        """Every plot (PNG, SVG, CSV), the window, and each run's folder into ``folder``."""
+        for panel in self.panels:
+            self._refresh_panel(panel)  # hidden tabs too
+        return figure_export.export_all(folder, self.panels, self.manager.entries, self, png_width)
+
+    def export_all_dialog(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Export all into folder", self.settings.value("export/dir", str(Path.home())))
+        if not folder:
+            return
+        self.settings.setValue("export/dir", folder)
+        try:
+            written = self.export_all(folder)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(f"Export to {folder} failed: {type(exc).__name__}: {exc}", "error")
+            return
+        self.show_message(f"Exported {len(written)} files to {folder}", "info")
+
+    # --- sessions ---------------------------------------------------------------------------------
+    def session(self) -> Session:
+        runs = [SessionRun(name=e.name, color=e.color, visible=e.visible, status=e.status, message=e.message,
+                           config=e.config, store=e.store if e.store.started is not None else None)
+                for e in self.manager.entries]
+        return Session(runs=runs, settings={"train_mode": self.mode_box.currentData(),
+                                            "selected": self._index_of(self._selected_id)})
+
+    def _index_of(self, run_id: int | None) -> int | None:
+        ids = [e.run_id for e in self.manager.entries]
+        return ids.index(run_id) if run_id in ids else None
+
+    def save_session(self, path: str | Path) -> Path:
+        return save_session(path, self.session())
+
+    def open_session(self, path: str | Path) -> None:
+        """Replace the runs with a saved session's (raises SessionError for a bad file)."""
+        session = load_session(path)
+        self.manager.clear()
+        for run in session.runs:
+            status = run.status if run.status not in ACTIVE_STATUSES else "stopped"
+            entry = RunEntry(run_id=0, config=run.config, name=run.name, color=run.color, status=status,
+                             visible=run.visible, message=run.message)
+            if run.store is not None:
+                entry.store = run.store
+            entry.version = 1
+            self.manager.adopt(entry)
+        index = self.mode_box.findData(session.settings.get("train_mode"))
+        if index >= 0:
+            self.mode_box.setCurrentIndex(index)
+        selected = session.settings.get("selected")
+        if isinstance(selected, int) and 0 <= selected < len(self.manager.entries):
+            self.run_list.select(self.manager.entries[selected].run_id)
+        self.setWindowTitle(f"resnet-viz — {Path(path).name}")
+        self.refresh_plots()
+
+    def save_session_dialog(self) -> None:
+        start = self.settings.value("session/dir", str(Path.home()))
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", str(Path(start) / "session.rvsession"),
+                                                        SESSION_FILTER)
+        if not path:
+            return
+        self.settings.setValue("session/dir", str(Path(path).parent))
+        try:
+            written = self.save_session(path)
+        except OSError as exc:
+            self.show_message(f"Could not save the session to {path}: {exc}", "error")
+            return
+        self.setWindowTitle(f"resnet-viz — {written.name}")
+        self.statusBar().showMessage(f"saved {written}", 4000)
+
+    def open_session_dialog(self) -> None:
+        if self.manager.busy:
+            answer = QtWidgets.QMessageBox.question(self, "Open session",
+                                                    "Runs are training. Stop them and open another session?")
+            if answer != QtWidgets.QMessageBox.StandardButton.Yes:
+                return
+        start = self.settings.value("session/dir", str(Path.home()))
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open session", start, SESSION_FILTER)
+        if not path:
+            return
+        self.settings.setValue("session/dir", str(Path(path).parent))
+        try:
+            self.open_session(path)
+        except SessionError as exc:
+            self.show_message(str(exc), "error")
+
+    # --- closing ----------------------------------------------------------------------------------
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Stop and join every worker, then save the layout and the last setup."""
+        self.manager.shutdown(timeout_s=10.0)
+        self.save_settings()
+        super().closeEvent(event)

@@ -1,0 +1,157 @@
+"""PlotPanel: the common frame of every plot in the window.
+
+A panel holds one ``pg.GraphicsLayoutWidget`` (so a heatmap can sit next to its colour bar) and a
+one-line hover readout under it (not part of exported images). Subclasses create their items once
+in ``__init__`` and update them in :meth:`refresh`, which the window calls at display rate
+(≤ 30 Hz) with every run; a panel must return quickly when nothing it shows has changed
+(compare ``RunEntry.version`` / ``visible`` / ``color`` with what it drew last).
+
+Export goes through pyqtgraph's exporters: :meth:`export_item` is what PNG/SVG export draws (the
+whole layout, colour bars included); :meth:`csv_item` is the PlotItem whose curves
+``CSVExporter`` writes, or ``None`` when the panel writes its own CSV in :meth:`export_csv`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import CSVExporter
+from PySide6 import QtCore, QtWidgets
+
+from resnet_viz.gui.runs import RunEntry
+
+#: Paper-style plots: white background, black axes, no antialiasing (4-5x cheaper for wide pens).
+pg.setConfigOptions(background="w", foreground="k", antialias=False)
+
+AXIS_FONT_PT = 10
+
+
+class LogAxisItem(pg.AxisItem):
+    """A log axis that labels decades and their 2x and 5x only: pyqtgraph labels every minor tick
+    (0.06, 0.07, 0.08, 0.09 ...) once they fit on average, and near the top of a decade they overlap."""
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        strings = super().logTickStrings(values, scale, spacing)
+        keep = []
+        for v, text in zip(values, strings):
+            mantissa = 10.0 ** (v - np.floor(v + 1e-9))
+            keep.append(text if any(abs(mantissa - m) < 1e-6 * m for m in (1.0, 2.0, 5.0)) else "")
+        return keep if any(keep) else strings
+
+
+def style_plot(plot: pg.PlotItem, *, title: str, x_label: str, y_label: str, x_units: str | None = None,
+               y_units: str | None = None, log_x: bool = False, log_y: bool = False) -> pg.PlotItem:
+    """Labels, grid, log axes, and fast drawing settings (clip to view, peak downsampling) on a PlotItem.
+
+    ``title`` is not drawn: the dock's title bar names the plot on screen, and exported figures go
+    under a caption. Downsampling is set on the PlotItem (``addItem`` overwrites per-curve settings).
+    """
+    if log_y:
+        plot.setAxisItems({"left": LogAxisItem("left")})
+    plot.setLabel("bottom", x_label, units=x_units)
+    plot.setLabel("left", y_label, units=y_units)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setLogMode(x=log_x, y=log_y)
+    plot.setClipToView(True)
+    plot.setDownsampling(auto=True, mode="peak")
+    for name in ("bottom", "left"):
+        axis = plot.getAxis(name)
+        # two tick levels: the third level's grid lines cost ~5 ms a frame (measured, 800x500) and
+        # draw a dense mesh; major + minor lines remain
+        axis.setStyle(maxTickLevel=1)
+        font = axis.label.font()
+        font.setPointSize(AXIS_FONT_PT)
+        axis.label.setFont(font)
+    return plot
+
+
+def finite_or_nan(values: np.ndarray) -> np.ndarray:
+    """A float64 copy with ±inf (and, for log axes, values ≤ 0) replaced by NaN, so curves break there."""
+    out = np.array(values, dtype=np.float64)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def positive_or_nan(values: np.ndarray) -> np.ndarray:
+    """For log axes: NaN where a value is not a positive finite number."""
+    out = finite_or_nan(values)
+    out[out <= 0] = np.nan
+    return out
+
+
+class PlotPanel(QtWidgets.QWidget):
+    """Base of every plot panel. Subclasses set ``key`` and ``title`` and implement :meth:`refresh`."""
+
+    key: str = "plot"  # stable identifier: dock object name, export file stem
+    title: str = "Plot"
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setMinimumSize(240, 180)
+        self.readout = QtWidgets.QLabel(" ")
+        self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setToolTip("Value under the mouse pointer")
+        font = self.readout.font()
+        font.setPointSize(max(8, font.pointSize() - 1))
+        self.readout.setFont(font)
+        self.toolbar = QtWidgets.QHBoxLayout()  # optional panel controls (e.g. smoothing), above the plot
+        self.toolbar.setContentsMargins(4, 0, 4, 0)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(1)
+        layout.addLayout(self.toolbar)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.readout)
+        self.setObjectName(self.key)
+
+    def add_tool(self, label: str, widget: QtWidgets.QWidget, tooltip: str) -> None:
+        """Add a small labelled control (e.g. a smoothing spin box) to the row above the plot."""
+        if self.toolbar.count():
+            self.toolbar.takeAt(self.toolbar.count() - 1)  # the trailing stretch
+        text = QtWidgets.QLabel(label)
+        text.setToolTip(tooltip)
+        widget.setToolTip(tooltip)
+        self.toolbar.addWidget(text)
+        self.toolbar.addWidget(widget)
+        self.toolbar.addStretch(1)
+
+    # --- to implement ------------------------------------------------------------------------
+    def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:
+        """Bring the items up to date with ``runs`` (every run, visible or not, in list order) and the
+        selected run; cheap when nothing changed."""
+        raise NotImplementedError
+
+    # --- export --------------------------------------------------------------------------------
+    def export_item(self) -> pg.GraphicsItem:
+        """The item PNG and SVG export draw: the whole layout (plots, legends, colour bars)."""
+        return self.graphics.ci
+
+    def csv_item(self) -> pg.PlotItem | None:
+        """The PlotItem whose curves CSVExporter writes; None when :meth:`export_csv` is overridden."""
+        return None
+
+    def export_csv(self, path: str | Path) -> None:
+        """Write the panel's data as CSV (pyqtgraph's CSVExporter on :meth:`csv_item` by default)."""
+        item = self.csv_item()
+        if item is None:
+            raise NotImplementedError(f"{type(self).__name__} has no CSV export")
+        exporter = CSVExporter(item)
+        exporter.export(str(path))
+
+    # --- hover ----------------------------------------------------------------------------------
+    def connect_hover(self, plot: pg.PlotItem, handler) -> None:
+        """Call ``handler(view_pos: QPointF)`` (view coordinates; log axes give log10 values) as the
+        mouse moves over ``plot``, rate-limited to 30 Hz."""
+        def moved(evt) -> None:
+            pos = evt[0]
+            if plot.sceneBoundingRect().contains(pos):
+                handler(plot.vb.mapSceneToView(pos))
+        self._hover_proxies = getattr(self, "_hover_proxies", [])
+        self._hover_proxies.append(pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=moved))
+
+    def set_readout(self, text: str) -> None:
+        self.readout.setText(text or " ")

@@ -1,0 +1,563 @@
+"""Training/test curves in the style of He et al. 2016, Fig. 1: every run overlaid in its colour.
+
+* thin line (pen width 1): the training metric per iteration, i.e. the mini-batch value of each step,
+  shown as a trailing running mean over ``smoothing`` steps (1 = raw);
+* bold line (pen width 3, dots): the test metric at the evaluation steps.
+
+:class:`ErrorPlot` shows error in percent, :class:`LossPlot` cross-entropy in nats on a log axis; both
+are :class:`TrainTestPlot` configured by class attributes.
+
+Drawing cost: items are created once per run and ``setData`` is called only for runs whose
+``version`` (or the smoothing, visibility, colour or name) changed. The running mean is extended
+incrementally from prefix sums over the new steps only (:class:`RunningMean`), so a frame in which no
+run changed does no per-step work at all.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import CSVExporter
+from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from resnet_viz.gui.plots.base import PlotPanel, finite_or_nan, positive_or_nan, style_plot
+from resnet_viz.gui.runs import RunEntry, display_names
+from resnet_viz.metrics.records import EvalRecord
+from resnet_viz.metrics.store import GrowingArray, RunStore
+
+DEFAULT_SMOOTHING = 20
+MAX_SMOOTHING = 1000
+THIN_WIDTH = 1
+BOLD_WIDTH = 3
+SYMBOL_SIZE = 6
+KEY_COLOR = "#555555"  # the style key (thin/bold) in the legend
+#: Peak-downsampling bins per screen pixel for the thin curves (pyqtgraph's default is 5). Each bin draws
+#: its min and max, so 2 bins per pixel already show the full envelope; fewer vertices paint faster.
+DOWNSAMPLE_BINS_PER_PIXEL = 2.0
+
+
+class RunningMean:
+    """Trailing running mean of an append-only series, extended incrementally.
+
+    ``values[i]`` is the mean of the valid samples among the last ``window`` steps up to step ``i``
+    (fewer at the start, where the window is not full yet), times ``scale``. Steps whose own sample is
+    invalid (non-finite, or flagged by the caller) are NaN, so a plotted line breaks there; invalid
+    samples are also left out of their neighbours' means. With ``positive=True`` values ≤ 0 become NaN
+    (for log axes).
+
+    Prefix sums of the samples and of the valid counts are kept, so :meth:`extend` costs O(k) for k new
+    steps and :meth:`set_window` O(N) once.
+    """
+
+    def __init__(self, window: int = DEFAULT_SMOOTHING, *, scale: float = 1.0, positive: bool = False) -> None:
+        if window < 1:
+            raise ValueError(f"window must be ≥ 1 step, got {window}")
+        self.window = int(window)
+        self.scale = float(scale)
+        self.positive = positive
+        self._sum = GrowingArray()  # prefix sums of valid samples, [N + 1], _sum[0] = 0
+        self._count = GrowingArray(dtype=np.int64)  # prefix counts of valid samples, [N + 1]
+        self._valid = GrowingArray(dtype=bool)  # [N]
+        self._mean = GrowingArray()  # [N], scaled
+        self._sum.extend(np.zeros(1))
+        self._count.extend(np.zeros(1, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self._valid)
+
+    @property
+    def values(self) -> np.ndarray:
+        """The running mean [N] (a view, valid until the next :meth:`extend` / :meth:`set_window`)."""
+        return self._mean.values
+
+    def extend(self, samples: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Append ``k`` new raw samples [k] (``valid``: bool [k], default: finite ones)."""
+        samples = np.asarray(samples, dtype=np.float64)
+        if samples.shape[0] == 0:
+            return
+        ok = np.isfinite(samples) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(samples))
+        start = len(self)
+        self._sum.extend(self._sum.values[-1] + np.cumsum(np.where(ok, samples, 0.0)))
+        self._count.extend(self._count.values[-1] + np.cumsum(ok, dtype=np.int64))
+        self._valid.extend(ok)
+        self._mean.extend(self._compute(start, len(self)))
+
+    def set_window(self, window: int) -> None:
+        """Change the window (steps) and recompute every value, O(N)."""
+        if window < 1:
+            raise ValueError(f"window must be ≥ 1 step, got {window}")
+        if window == self.window:
+            return
+        self.window = int(window)
+        mean = GrowingArray()
+        mean.extend(self._compute(0, len(self)))
+        self._mean = mean  # a new buffer: arrays handed out earlier stay unchanged
+
+    def _compute(self, start: int, stop: int) -> np.ndarray:
+        """Scaled means of steps [start, stop) from the prefix sums."""
+        hi = np.arange(start + 1, stop + 1)
+        lo = np.maximum(hi - self.window, 0)
+        s, c = self._sum.values, self._count.values
+        count = c[hi] - c[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = (s[hi] - s[lo]) / count * self.scale
+        out[(count == 0) | ~self._valid.values[start:stop]] = np.nan
+        if self.positive:
+            out[out <= 0] = np.nan
+        return out
+
+
+class _Sample(pg.ItemSample):
+    """Legend sample: the item's line with its symbol centred on it, drawn from the item's style even
+    before it has data; a click does not toggle the item (the run list owns visibility)."""
+
+    def paint(self, p: QtGui.QPainter, *args) -> None:
+        opts = self.item.opts
+        if opts.get("pen") is not None:
+            p.setPen(pg.mkPen(opts["pen"]))
+            p.drawLine(QtCore.QPointF(1, 10), QtCore.QPointF(19, 10))
+        if opts.get("symbol") is not None:
+            p.translate(10, 10)
+            drawSymbol(p, opts["symbol"], opts["symbolSize"], pg.mkPen(opts["symbolPen"]),
+                       pg.mkBrush(opts["symbolBrush"]))
+
+    def mouseClickEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        event.accept()
+
+
+class _Legend(pg.LegendItem):
+    """LegendItem whose frame fits its layout (the stock one ignores margins and spacing)."""
+
+    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph naming)
+        if self.size is not None:
+            return
+        self.layout.invalidate()
+        hint = self.layout.effectiveSizeHint(QtCore.Qt.SizeHint.PreferredSize)
+        self.setGeometry(0, 0, hint.width(), hint.height())
+
+
+class _Curve(pg.PlotDataItem):
+    """PlotDataItem whose y extent, as seen by auto-range, is capped at ``y_cap`` (data units).
+
+    Keeps an exploding (diverging) run from squashing every other curve; the data and the drawing are
+    unchanged, so zooming out still shows all of it.
+    """
+
+    y_cap: float | None = None
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802, N803
+        lo, hi = super().dataBounds(ax, frac, orthoRange)
+        if ax == 1 and self.y_cap is not None and hi is not None:
+            cap = math.log10(self.y_cap) if self.opts["logMode"][1] else self.y_cap  # bounds are in view coords
+            return min(lo, cap), min(hi, cap)
+        return lo, hi
+
+
+class _CurveCSVExporter(CSVExporter):
+    """CSVExporter restricted to the given curves (visible runs' data; no markers)."""
+
+    def __init__(self, item: pg.PlotItem, curves: Sequence[pg.PlotDataItem]) -> None:
+        super().__init__(item)
+        self._curves = list(curves)
+
+    def _exportPlotDataItem(self, plotDataItem) -> None:  # noqa: N802, N803 (pyqtgraph naming)
+        if any(plotDataItem is c for c in self._curves):
+            super()._exportPlotDataItem(plotDataItem)
+
+
+@dataclass(eq=False)
+class RunCurves:
+    """The items of one run in a :class:`TrainTestPlot` and what they were last drawn from."""
+
+    train: pg.PlotDataItem  # thin: running mean of the per-step training metric
+    test: pg.PlotDataItem  # bold: test metric at evaluation steps
+    marker: pg.PlotDataItem  # "x" where a diverged run stopped (at most ``autorange_max`` high)
+    marker_text: pg.TextItem  # "diverged"
+    mean: RunningMean
+    store: RunStore
+    name: str = ""
+    color: str = ""
+    visible: bool | None = None
+    version: int | None = None
+    n_evals: int = -1
+    diverged: bool = False
+    eval_x: np.ndarray = field(default_factory=lambda: np.empty(0))
+    eval_y: np.ndarray = field(default_factory=lambda: np.empty(0))
+    label: str = ""  # config label for the readout
+
+    def items(self) -> tuple[pg.GraphicsObject, ...]:
+        return self.train, self.test, self.marker, self.marker_text
+
+
+class TrainTestPlot(PlotPanel):
+    """Thin running-mean training curve + bold test curve per run; subclasses pick the metric.
+
+    Class attributes: ``train_scalar`` (RunStore scalar name), ``eval_field`` (EvalRecord attribute),
+    ``scale`` (display units per stored unit), ``y_label``, ``log_y``, ``metric`` / ``unit`` (words for
+    CSV column names), ``autorange_max`` (display units; auto-range ignores values above it, None: no cap).
+    """
+
+    train_scalar: str = "batch_error"
+    eval_field: str = "test_error"
+    scale: float = 100.0
+    y_label: str = "error (%)"
+    log_y: bool = False
+    metric: str = "error"
+    unit: str = "%"  # for CSV column names and the readout ("%": one decimal, else 4 significant digits)
+    autorange_max: float | None = None
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot: pg.PlotItem = self.graphics.addPlot()
+        style_plot(self.plot, title=self.title, x_label="iterations", y_label=self.y_label, log_y=self.log_y)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # no "(x1e+27)" on a log axis
+        self.legend = _Legend(offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen(190, 190, 190),
+                              labelTextSize="8pt", sampleType=_Sample, verSpacing=-7)
+        self.legend.layout.setContentsMargins(3, 1, 6, 1)
+        self.legend.setParentItem(self.plot.vb)
+        self.legend.setZValue(10_000)
+        self._key_thin = pg.PlotDataItem(pen=pg.mkPen(KEY_COLOR, width=THIN_WIDTH))
+        self._key_bold = pg.PlotDataItem(pen=pg.mkPen(KEY_COLOR, width=BOLD_WIDTH), symbol="o",
+                                         symbolSize=SYMBOL_SIZE, symbolPen=None, symbolBrush=KEY_COLOR)
+        self._legend_signature: tuple | None = None
+
+        self.smoothing_spin = QtWidgets.QSpinBox()
+        self.smoothing_spin.setRange(1, MAX_SMOOTHING)
+        self.smoothing_spin.setValue(DEFAULT_SMOOTHING)
+        self.smoothing_spin.setSuffix(" steps")
+        self.smoothing_spin.setKeyboardTracking(False)
+        self.smoothing_spin.valueChanged.connect(self._smoothing_changed)
+        self.add_tool("smoothing", self.smoothing_spin,
+                      "Thin training curves: running mean over this many iterations (1 = raw mini-batch values)")
+
+        self._runs: dict[int, RunCurves] = {}
+        self._last_runs: list[RunEntry] = []
+        self._selected_id: int | None = None
+        self._order: tuple[int, ...] = ()  # run ids in list order, as stacked
+        self._data_changed = False  # setData was called in this refresh
+        self.connect_hover(self.plot, self.on_hover)
+
+    # --- public ---------------------------------------------------------------------------------
+    @property
+    def smoothing(self) -> int:
+        """Running-mean window of the thin curves, in steps."""
+        return self.smoothing_spin.value()
+
+    def set_smoothing(self, steps: int) -> None:
+        """Set the running-mean window (steps, 1..1000); redraws the thin curves."""
+        self.smoothing_spin.setValue(int(steps))
+
+    def run_curves(self, run_id: int) -> RunCurves | None:
+        """The items drawn for a run (None when the run is not shown in this panel)."""
+        return self._runs.get(run_id)
+
+    def csv_item(self) -> pg.PlotItem:
+        return self.plot
+
+    def export_csv(self, path: str | Path) -> None:
+        """CSV of the visible runs' curves (pyqtgraph CSVExporter, one x/y column pair per curve).
+
+        Columns are named ``"<run> training <metric> ... _x"`` / ``"_y"``; shorter columns are padded with
+        empty cells; NaN (breaks, diverged steps) is written as ``nan``.
+        """
+        curves = [c for rc in self._runs.values() if rc.visible for c in (rc.train, rc.test)]
+        _CurveCSVExporter(self.plot, curves).export(str(path))
+
+    def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:
+        """Update items to ``runs`` (all runs, list order); ``setData`` only for runs that changed."""
+        self._last_runs = list(runs)
+        seen: set[int] = set()
+        for entry in runs:
+            seen.add(entry.run_id)
+            rc = self._runs.get(entry.run_id)
+            if rc is None or rc.store is not entry.store:
+                if rc is not None:
+                    self._remove(entry.run_id)
+                rc = self._create(entry)
+            self._update_run(rc, entry)
+        for run_id in [r for r in self._runs if r not in seen]:
+            self._remove(run_id)
+        selected_id = selected.run_id if selected is not None else None
+        order = tuple(e.run_id for e in runs)
+        if selected_id != self._selected_id or order != self._order:
+            self._selected_id, self._order = selected_id, order
+            self._restack(runs)
+        self._update_legend(runs)
+        if self._data_changed:
+            self._data_changed = False
+            self._place_marker_texts()
+            if self.isVisible():
+                # settle the auto-range now; left to the paint, the range change it makes schedules a second
+                # full repaint in many frames (measured: 50 paints for 30 frames of growing runs, 30 with this)
+                self.plot.vb.prepareForPaint()
+
+    # --- hover -----------------------------------------------------------------------------------
+    def hover_text(self, view_pos: QtCore.QPointF) -> str:
+        """Readout for the visible run whose curve (thin or bold) is nearest the pointer at its x.
+
+        ``view_pos`` is in view coordinates (iterations; log10 of the value on a log y axis).
+        """
+        x, y = view_pos.x(), view_pos.y()
+        best: tuple[float, RunCurves, int | None] | None = None
+        for rc in self._runs.values():
+            if not rc.visible:
+                continue
+            means = rc.mean.values
+            steps = rc.store.scalar("step")[: len(means)]
+            i: int | None = None
+            dists = []
+            if len(means) and steps[0] - 0.5 <= x <= steps[-1] + 0.5:
+                i = _nearest_index(steps, x)
+                dists.append(self._view_y(means[i]))
+            if len(rc.eval_x) and rc.eval_x[0] <= x <= rc.eval_x[-1]:
+                dists.append(self._view_y(float(np.interp(x, rc.eval_x, rc.eval_y))))
+            dists = [abs(v - y) for v in dists if math.isfinite(v)]
+            if not dists and i is not None:
+                dists = [math.inf]  # over the run's steps but no finite value (e.g. after divergence)
+            if dists and (best is None or min(dists) < best[0]):
+                best = (min(dists), rc, i)
+        if best is None:
+            return ""
+        _, rc, i = best
+        steps = rc.store.scalar("step")
+        step = int(steps[i]) if i is not None else int(round(x))
+        who = rc.name if (not rc.label or rc.label in rc.name) else f"{rc.name} ({rc.label})"
+        mean_words = "mini-batch" if rc.mean.window == 1 else f"mean of {rc.mean.window}"
+        train = rc.mean.values[i] if i is not None else math.nan
+        text = f"{who} — step {step:,}: training {self.format_value(train)} ({mean_words})"
+        if len(rc.eval_x):
+            j = _nearest_index(rc.eval_x, step)
+            text += f", test {self.format_value(rc.eval_y[j])} (at step {int(rc.eval_x[j]):,})"
+        return text
+
+    def on_hover(self, view_pos: QtCore.QPointF) -> None:
+        """Mouse-move handler: show :meth:`hover_text` in the readout line."""
+        self.set_readout(self.hover_text(view_pos))
+
+    def format_value(self, value: float) -> str:
+        """A value in display units, for the readout."""
+        if not math.isfinite(value):
+            return "—"
+        return f"{value:.1f}%" if self.unit == "%" else f"{value:.4g}"
+
+    # --- internals -------------------------------------------------------------------------------
+    def _view_y(self, value: float) -> float:
+        """A value in view coordinates: log10 on a log axis (the plot's context menu can toggle it)."""
+        if self.plot.getAxis("left").logMode:
+            return math.log10(value) if value > 0 else math.nan
+        return value
+
+    def _create(self, entry: RunEntry) -> RunCurves:
+        train, test = _Curve(autoDownsampleFactor=DOWNSAMPLE_BINS_PER_PIXEL), _Curve()
+        marker = _Curve(pen=None, symbol="x", symbolSize=11)
+        for item in (train, test, marker):
+            item.y_cap = self.autorange_max
+        text = pg.TextItem("diverged", anchor=(-0.12, 1.0), fill=pg.mkBrush(255, 255, 255, 225))
+        font = QtGui.QFont(text.textItem.font())
+        font.setPointSize(8)
+        text.setFont(font)
+        for item in (train, test, marker):
+            self.plot.addItem(item)
+        for item in (test, marker):
+            # few points: no clipping/downsampling, so a view change (every frame while x auto-ranges over
+            # a growing run) does not rebuild their symbols (~0.6 ms per curve)
+            item.setDownsampling(auto=False)
+            item.setClipToView(False)
+        self.plot.addItem(text, ignoreBounds=True)
+        marker.setVisible(False)
+        text.setVisible(False)
+        rc = RunCurves(train=train, test=test, marker=marker, marker_text=text,
+                       mean=RunningMean(self.smoothing, scale=self.scale, positive=self.log_y), store=entry.store)
+        try:
+            rc.label = entry.config.label()
+        except Exception:  # noqa: BLE001 — a readout nicety; an odd config must not break drawing
+            rc.label = ""
+        self._runs[entry.run_id] = rc
+        self._restack(self._last_runs)
+        return rc
+
+    def _remove(self, run_id: int) -> None:
+        rc = self._runs.pop(run_id)
+        for item in rc.items():
+            self.plot.removeItem(item)
+
+    def _restack(self, runs: Sequence[RunEntry]) -> None:
+        """Z order: test curves above training curves, runs in list order, the selected run on top."""
+        for order, entry in enumerate(runs):
+            rc = self._runs.get(entry.run_id)
+            if rc is None:
+                continue
+            top = 500 if entry.run_id == self._selected_id else 0
+            rc.train.setZValue(order + top)
+            rc.test.setZValue(1000 + order + top)
+            rc.marker.setZValue(3000 + order)
+            rc.marker_text.setZValue(3000 + order)
+
+    def _update_run(self, rc: RunCurves, entry: RunEntry) -> None:
+        if entry.color != rc.color:
+            rc.color = entry.color
+            color = pg.mkColor(entry.color)
+            rc.train.setPen(pg.mkPen(color, width=THIN_WIDTH))
+            rc.test.setPen(pg.mkPen(color, width=BOLD_WIDTH))
+            rc.test.setSymbol("o")
+            rc.test.setSymbolSize(SYMBOL_SIZE)
+            rc.test.setSymbolPen(None)
+            rc.test.setSymbolBrush(color)
+            rc.marker.setSymbolPen(pg.mkPen(color, width=2))
+            rc.marker.setSymbolBrush(color)
+            rc.marker_text.setColor(color)
+        if entry.visible != rc.visible:
+            rc.visible = entry.visible
+            rc.train.setVisible(entry.visible)
+            rc.test.setVisible(entry.visible)
+            rc.marker.setVisible(entry.visible and rc.diverged)
+            rc.marker_text.setVisible(entry.visible and rc.diverged)
+        if not entry.visible:
+            return  # data catches up when the run is shown again
+        renamed = entry.name != rc.name
+        if renamed or entry.version != rc.version or rc.mean.window != self.smoothing:
+            rc.name = entry.name
+            rc.version = entry.version
+            self._update_data(rc, entry, renamed)
+
+    def _update_data(self, rc: RunCurves, entry: RunEntry, renamed: bool) -> None:
+        self._data_changed = True
+        store = entry.store
+        rc.mean.set_window(self.smoothing)
+        steps = store.scalar("step")
+        n_old, n = len(rc.mean), store.steps_done
+        if n > n_old:
+            samples = store.scalar(self.train_scalar)[n_old:n]
+            loss = store.scalar("loss")[n_old:n]
+            rc.mean.extend(samples, np.isfinite(loss))  # a step with non-finite loss has no meaningful metric
+        window = rc.mean.window
+        words = "mini-batch" if window == 1 else f"mean of {window} steps"
+        rc.train.setData(steps[:n], rc.mean.values,
+                         **_name_if_new(rc.train, f"{entry.name} training {self.metric} {self.unit} ({words})"))
+        if len(store.evals) != rc.n_evals or renamed:
+            rc.n_evals = len(store.evals)
+            rc.eval_x, rc.eval_y = self._eval_series(store.evals)
+            rc.test.setData(rc.eval_x, rc.eval_y,
+                            **_name_if_new(rc.test, f"{entry.name} test {self.metric} {self.unit}"))
+        self._update_marker(rc, entry, steps[:n])
+
+    def _eval_series(self, evals: Sequence[EvalRecord]) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluation steps [E] (float64) and test values [E] in display units (NaN where not drawable)."""
+        x = np.array([e.step for e in evals], dtype=np.float64)
+        y = np.array([getattr(e, self.eval_field) for e in evals], dtype=np.float64) * self.scale
+        return x, (positive_or_nan(y) if self.log_y else finite_or_nan(y))
+
+    def _update_marker(self, rc: RunCurves, entry: RunEntry, steps: np.ndarray) -> None:
+        """Place the "x" + "diverged" at the run's last step, at the height of its last finite value."""
+        last = _last_finite(rc.mean.values) if entry.diverged and len(steps) else None
+        rc.diverged = last is not None
+        if last is not None:
+            x, y = float(steps[-1]), float(rc.mean.values[last])
+            text = "diverged"
+            if self.autorange_max is not None and y > self.autorange_max:  # off the auto-ranged scale
+                text = f"diverged ({self.format_value(y)})"
+                y = self.autorange_max
+            rc.marker.setData([x], [y], name=f"{entry.name} diverged")
+            rc.marker_text.setText(text)
+            rc.marker_text.setPos(x, self._view_y(y))
+        rc.marker.setVisible(rc.diverged and entry.visible)
+        rc.marker_text.setVisible(rc.diverged and entry.visible)
+
+    def _place_marker_texts(self) -> None:
+        """Put each "diverged" label right of its marker, or left of it in the right half of the x range
+        (a run usually diverges at its end, which is often the right edge of the plot)."""
+        diverged = [rc for rc in self._runs.values() if rc.diverged]
+        if not diverged:
+            return
+        x_max = max((float(rc.train.getOriginalDataset()[0][-1]) for rc in self._runs.values()
+                     if rc.visible and rc.train.getOriginalDataset()[0] is not None), default=0.0)
+        for rc in diverged:
+            left = rc.marker_text.pos().x() > 0.5 * x_max
+            rc.marker_text.setAnchor((1.12, 1.0) if left else (-0.12, 1.0))
+
+    def _update_legend(self, runs: Sequence[RunEntry]) -> None:
+        """One entry per visible run (its bold-curve style) + the thin/bold key; rebuilt only on change."""
+        names = display_names(runs)
+        shown = [(e.run_id, names[e.run_id], e.color) for e in runs if e.visible and e.run_id in self._runs]
+        signature = (tuple(shown), self.smoothing)
+        if signature == self._legend_signature:
+            return
+        self._legend_signature = signature
+        self.legend.clear()
+        for run_id, name, _ in shown:
+            self.legend.addItem(self._runs[run_id].test, html.escape(name))
+        words = "per step" if self.smoothing == 1 else f"mean of {self.smoothing} steps"
+        self.legend.addItem(self._key_thin, f'<span style="color:{KEY_COLOR}">thin: training ({words})</span>')
+        self.legend.addItem(self._key_bold, f'<span style="color:{KEY_COLOR}">bold: test</span>')
+
+    def _smoothing_changed(self, _value: int) -> None:
+        if self._last_runs:
+            self.refresh(self._last_runs, self._selected_entry())
+        else:
+            self._update_legend([])
+
+    def _selected_entry(self) -> RunEntry | None:
+        return next((e for e in self._last_runs if e.run_id == self._selected_id), None)
+
+
+def _name_if_new(item: pg.PlotDataItem, name: str) -> dict[str, str]:
+    """``{"name": name}`` when it differs from the item's (a name in setData forces a style update)."""
+    return {} if item.name() == name else {"name": name}
+
+
+def _last_finite(values: np.ndarray) -> int | None:
+    """Index of the last finite element of ``values`` [N] (None if none); looks at the tail first."""
+    for tail in (values[-64:], values):
+        ok = np.flatnonzero(np.isfinite(tail))
+        if len(ok):
+            return len(values) - len(tail) + int(ok[-1])
+    return None
+
+
+def _nearest_index(sorted_x: np.ndarray, x: float) -> int:
+    """Index of the element of an increasing array [N ≥ 1] nearest to ``x``."""
+    i = int(np.searchsorted(sorted_x, x))
+    if i <= 0:
+        return 0
+    if i >= len(sorted_x):
+        return len(sorted_x) - 1
+    return i if sorted_x[i] - x < x - sorted_x[i - 1] else i - 1
+
+
+class ErrorPlot(TrainTestPlot):
+    """Training error (thin, running mean of the mini-batch error) and test error (bold), in %."""
+
+    key = "error"
+    title = "Training and test error"
+    train_scalar = "batch_error"
+    eval_field = "test_error"
+    scale = 100.0
+    y_label = "error (%)"
+    log_y = False
+    metric = "error"
+    unit = "%"
+
+
+class LossPlot(TrainTestPlot):
+    """Training loss (thin, running mean of the mini-batch loss) and test loss (bold), nats, log y."""
+
+    key = "loss"
+    title = "Loss"
+    train_scalar = "loss"
+    eval_field = "test_loss"
+    scale = 1.0
+    y_label = "cross-entropy loss (nats)"
+    log_y = True
+    metric = "loss"
+    unit = "nats"
+    autorange_max = 100.0  # nats; an exploding run shoots off the top instead of squashing the others
+
+
+__all__ = ["ErrorPlot", "LossPlot", "RunCurves", "RunningMean", "TrainTestPlot"]

@@ -1,0 +1,298 @@
+"""ErrorPlot / LossPlot: curve data, incremental updates, visibility, divergence marker, CSV, hover."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6 import QtCore
+
+from resnet_viz.config import RunConfig
+from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot, RunningMean
+from resnet_viz.gui.runs import RunEntry
+from resnet_viz.metrics.records import EvalRecord, TrainChunk
+
+
+def running_mean_reference(values: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
+    """Independent O(N·w) reference: mean of the valid samples among the last ``window`` steps."""
+    out = np.full(len(values), np.nan)
+    for i in range(len(values)):
+        lo = max(0, i + 1 - window)
+        sel = values[lo: i + 1][valid[lo: i + 1]]
+        if valid[i] and len(sel):
+            out[i] = sel.mean()
+    return out
+
+
+def expected_train(entry, scalar: str, scale: float, window: int) -> np.ndarray:
+    store = entry.store
+    values = store.scalar(scalar).astype(np.float64)
+    valid = np.isfinite(values) & np.isfinite(store.scalar("loss"))
+    return running_mean_reference(values, valid, window) * scale
+
+
+def copies(runs, **changes):
+    return [dataclasses.replace(r, **changes) for r in runs]
+
+
+@pytest.fixture
+def error_plot(qtbot):
+    panel = ErrorPlot()
+    qtbot.addWidget(panel)
+    return panel
+
+
+@pytest.fixture
+def loss_plot(qtbot):
+    panel = LossPlot()
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_running_mean_incremental_matches_reference() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.random(500)
+    values[[17, 18, 250]] = [np.nan, np.inf, np.nan]
+    mean = RunningMean(window=7, scale=100.0)
+    for a, b in [(0, 1), (1, 40), (40, 41), (41, 300), (300, 500)]:  # arbitrary chunking
+        mean.extend(values[a:b])
+    ref = running_mean_reference(values, np.isfinite(values), 7) * 100
+    np.testing.assert_allclose(mean.values, ref, rtol=1e-10, equal_nan=True)
+    assert np.isnan(mean.values[[17, 18, 250]]).all()
+    mean.set_window(1)
+    np.testing.assert_allclose(mean.values, np.where(np.isfinite(values), values, np.nan) * 100, equal_nan=True)
+    mean.set_window(1000)  # window longer than the series: mean of everything so far
+    np.testing.assert_allclose(mean.values[-1], np.nanmean(values[np.isfinite(values)]) * 100, rtol=1e-10)
+
+
+def test_error_curves_match_records(error_plot, recorded_runs) -> None:
+    error_plot.refresh(recorded_runs, None)
+    for entry in recorded_runs:
+        rc = error_plot.run_curves(entry.run_id)
+        x, y = rc.train.getOriginalDataset()
+        np.testing.assert_array_equal(x, entry.store.scalar("step"))
+        np.testing.assert_allclose(y, expected_train(entry, "batch_error", 100.0, 20), rtol=1e-10, equal_nan=True)
+        tx, ty = rc.test.getOriginalDataset()
+        evals = entry.store.evals
+        if evals:
+            np.testing.assert_array_equal(tx, [e.step for e in evals])
+            np.testing.assert_allclose(ty, [e.test_error * 100 for e in evals], rtol=1e-12)
+        else:
+            assert tx is None and ty is None
+        assert rc.train.opts["pen"].width() == 1
+        assert rc.test.opts["pen"].width() == 3 and rc.test.opts["symbol"] == "o"
+        assert rc.train.isVisible() and rc.test.isVisible()
+    # real, plausible numbers: errors of a 10-class problem in percent
+    y = error_plot.run_curves(recorded_runs[0].run_id).train.getOriginalDataset()[1]
+    assert 0 <= np.nanmin(y) and np.nanmax(y) <= 100 and np.nanmean(y) > 30
+
+
+def test_smoothing_one_gives_raw_series(error_plot, recorded_runs) -> None:
+    error_plot.refresh(recorded_runs, None)
+    error_plot.set_smoothing(1)  # redraws right away with the last runs
+    entry = recorded_runs[1]
+    _, y = error_plot.run_curves(entry.run_id).train.getOriginalDataset()
+    np.testing.assert_allclose(y, entry.store.scalar("batch_error") * 100, rtol=1e-12)
+    error_plot.set_smoothing(5)
+    _, y = error_plot.run_curves(entry.run_id).train.getOriginalDataset()
+    np.testing.assert_allclose(y, expected_train(entry, "batch_error", 100.0, 5), rtol=1e-10)
+    key = [label.text for _, label in error_plot.legend.items][-2]
+    assert "mean of 5 steps" in key
+
+
+def test_loss_plot_log_mode_positive_or_nan(loss_plot, recorded_runs) -> None:
+    assert loss_plot.plot.getAxis("left").logMode
+    loss_plot.refresh(recorded_runs, None)
+    for entry in recorded_runs:
+        rc = loss_plot.run_curves(entry.run_id)
+        _, y = rc.train.getOriginalDataset()
+        assert np.all(np.isnan(y) | (y > 0))
+        np.testing.assert_allclose(y, expected_train(entry, "loss", 1.0, 20), rtol=1e-10, equal_nan=True)
+        if entry.store.evals:
+            _, ty = rc.test.getOriginalDataset()
+            np.testing.assert_allclose(ty, [e.test_loss for e in entry.store.evals], rtol=1e-12)
+            assert np.all(ty > 0)
+    assert loss_plot.plot.getAxis("left").labelText == "cross-entropy loss (nats)"
+
+
+def test_visibility_and_removal(error_plot, recorded_runs) -> None:
+    error_plot.refresh(recorded_runs, None)
+    hidden = copies(recorded_runs[:1], visible=False) + list(recorded_runs[1:])
+    error_plot.refresh(hidden, None)
+    rc0 = error_plot.run_curves(recorded_runs[0].run_id)
+    assert not rc0.train.isVisible() and not rc0.test.isVisible()
+    assert rc0.train in error_plot.plot.items  # hidden, not deleted
+    labels = [label.text for _, label in error_plot.legend.items]
+    assert not any("plain-8" == t for t in labels) and "resnet-14" in labels
+    error_plot.refresh(recorded_runs, None)
+    assert rc0.train.isVisible() and "plain-8" in [label.text for _, label in error_plot.legend.items]
+    # a run no longer in the list loses its items
+    error_plot.refresh(recorded_runs[1:], None)
+    assert error_plot.run_curves(recorded_runs[0].run_id) is None
+    assert rc0.train not in error_plot.plot.items and rc0.test not in error_plot.plot.items
+    assert "plain-8" not in [label.text for _, label in error_plot.legend.items]
+
+
+def test_no_setdata_without_changes(error_plot, recorded_runs, monkeypatch) -> None:
+    calls = []
+    original = pg.PlotDataItem.setData
+
+    def counting(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pg.PlotDataItem, "setData", counting)
+    error_plot.refresh(recorded_runs, None)
+    assert len(calls) >= 2 * len(recorded_runs)
+    calls.clear()
+    error_plot.refresh(recorded_runs, recorded_runs[0])
+    error_plot.refresh(recorded_runs, recorded_runs[0])
+    assert calls == []
+    # a version bump redraws that run only (its training curve; evaluations unchanged)
+    bumped = list(recorded_runs)
+    bumped[1] = dataclasses.replace(recorded_runs[1], version=recorded_runs[1].version + 1)
+    error_plot.refresh(bumped, None)
+    assert calls == [error_plot.run_curves(recorded_runs[1].run_id).train]
+    calls.clear()
+    # a colour change restyles without new data
+    recoloured = [dataclasses.replace(bumped[0], color="#FF0000")] + bumped[1:]
+    error_plot.refresh(recoloured, None)
+    assert calls == []
+    assert error_plot.run_curves(recorded_runs[0].run_id).train.opts["pen"].color().name() == "#ff0000"
+
+
+def test_incremental_growth_matches_full(error_plot) -> None:
+    """Records arriving chunk by chunk give the same curve as all at once."""
+    rng = np.random.default_rng(1)
+    err = rng.random(1000)
+    entry = RunEntry(run_id=7, config=RunConfig(), name="grow", color="#0072B2")
+    for a in range(0, 1000, 137):
+        b = min(a + 137, 1000)
+        entry.store.add(_chunk(a, b, err[a:b]))
+        entry.version += 1
+        error_plot.refresh([entry], None)
+    _, y = error_plot.run_curves(7).train.getOriginalDataset()
+    np.testing.assert_allclose(y, running_mean_reference(err, np.ones(1000, bool), 20) * 100, rtol=1e-10)
+
+
+def _chunk(a: int, b: int, batch_error: np.ndarray) -> TrainChunk:
+    k = b - a
+    return TrainChunk(step=np.arange(a + 1, b + 1, dtype=np.int64), loss=np.full(k, 2.0),
+                      batch_error=batch_error, lr=np.full(k, 0.1), step_time_s=np.full(k, 0.01))
+
+
+def test_diverged_run_stops_with_marker(error_plot, loss_plot, recorded_runs) -> None:
+    diverged = recorded_runs[2]
+    assert diverged.diverged and not np.isfinite(diverged.store.scalar("loss")[-1])
+    steps = diverged.store.scalar("step")
+    for panel in (error_plot, loss_plot):
+        panel.refresh(recorded_runs, None)
+        rc = panel.run_curves(diverged.run_id)
+        _, y = rc.train.getOriginalDataset()
+        assert np.isnan(y[-1]) and np.isfinite(y[-2])  # the line stops at the last finite value
+        assert rc.marker.isVisible() and rc.marker_text.isVisible()
+        assert rc.marker.opts["symbol"] == "x"
+        mx, my = rc.marker.getOriginalDataset()
+        assert mx[0] == steps[-1]
+        if panel is error_plot:
+            assert my[0] == pytest.approx(y[-2])
+            assert rc.marker_text.textItem.toPlainText() == "diverged"
+        else:  # the loss exploded (~1e25 nats): the marker sits at the auto-range cap and says how far
+            assert y[-2] > 1e20 and my[0] == panel.autorange_max
+            assert rc.marker_text.textItem.toPlainText() == f"diverged ({y[-2]:.4g})"
+            panel.plot.vb.updateAutoRange()  # normally done before the next paint
+            y_lo, y_hi = panel.plot.vb.viewRange()[1]  # log10 nats: the view is not stretched to 1e25
+            assert 0 < y_lo < math.log10(2) and math.log10(panel.autorange_max) <= y_hi < 2.5
+        for entry in recorded_runs[:2]:
+            assert not panel.run_curves(entry.run_id).marker.isVisible()
+    # hiding the diverged run hides its marker too
+    error_plot.refresh(recorded_runs[:2] + copies(recorded_runs[2:], visible=False), None)
+    assert not error_plot.run_curves(diverged.run_id).marker.isVisible()
+
+
+def test_csv_export(error_plot, recorded_runs, tmp_path) -> None:
+    error_plot.refresh(recorded_runs, None)
+    path = tmp_path / "error.csv"
+    error_plot.export_csv(path)
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    for entry in recorded_runs:
+        assert f"{entry.name} training error % (mean of 20 steps)_x" in header
+        assert f"{entry.name} training error % (mean of 20 steps)_y" in header
+    assert "plain-8 test error %_y" in header and "plain-8 diverging test error %_y" not in header  # no evals
+    assert not any("diverged" in h and "diverging" not in h for h in header)  # the marker is not data
+    assert len(body) == max(e.store.steps_done for e in recorded_runs)
+
+    def column(name: str) -> np.ndarray:
+        j = header.index(name)
+        return np.array([float(r[j]) for r in body if r[j] != ""])
+
+    for entry in recorded_runs:
+        stem = f"{entry.name} training error % (mean of 20 steps)"
+        np.testing.assert_array_equal(column(stem + "_x"), entry.store.scalar("step"))
+        np.testing.assert_allclose(column(stem + "_y"), expected_train(entry, "batch_error", 100.0, 20),
+                                   rtol=1e-8, equal_nan=True)
+    entry = recorded_runs[1]
+    np.testing.assert_allclose(column(f"{entry.name} test error %_y"),
+                               [e.test_error * 100 for e in entry.store.evals], rtol=1e-8)
+    # hidden runs are left out
+    error_plot.refresh(copies(recorded_runs[:1], visible=False) + list(recorded_runs[1:]), None)
+    error_plot.export_csv(path)
+    with open(path, newline="") as f:
+        header = next(csv.reader(f))
+    assert not any(h.startswith("plain-8 training") or h.startswith("plain-8 test") for h in header)
+
+
+def test_hover_readout(error_plot, loss_plot, recorded_runs) -> None:
+    for panel in (error_plot, loss_plot):
+        panel.refresh(recorded_runs, None)
+    entry = recorded_runs[1]
+    rc = error_plot.run_curves(entry.run_id)
+    x, y = rc.train.getOriginalDataset()
+    step = 27
+    i = int(np.flatnonzero(x == step)[0])
+    error_plot.on_hover(QtCore.QPointF(step + 0.2, y[i]))
+    text = error_plot.readout.text()
+    assert text.startswith("resnet-14") and "step 27:" in text
+    assert f"training {y[i]:.1f}% (mean of 20)" in text
+    assert f"test {entry.store.evals[2].test_error * 100:.1f}% (at step 30)" in text
+    # log axis: view y is log10 of the value
+    rc = loss_plot.run_curves(entry.run_id)
+    _, ly = rc.train.getOriginalDataset()
+    loss_plot.on_hover(QtCore.QPointF(step, math.log10(ly[i])))
+    assert loss_plot.readout.text().startswith("resnet-14") and f"training {ly[i]:.4g}" in loss_plot.readout.text()
+    # far from every run's steps: nothing to read
+    error_plot.on_hover(QtCore.QPointF(10_000, 50))
+    assert error_plot.readout.text().strip() == ""
+
+
+def test_hover_picks_nearest_run(error_plot) -> None:
+    runs = []
+    for run_id, level in [(1, 0.2), (2, 0.6)]:
+        entry = RunEntry(run_id=run_id, config=RunConfig(), name=f"run{run_id}", color="#000000")
+        entry.store.add(EvalRecord(step=50, train_error=level, train_loss=1.0, test_error=level, test_loss=1.0))
+        entry.store.add(_chunk(0, 100, np.full(100, level)))
+        entry.version = 1
+        runs.append(entry)
+    error_plot.refresh(runs, None)
+    assert error_plot.hover_text(QtCore.QPointF(40, 25)).startswith("run1")
+    assert error_plot.hover_text(QtCore.QPointF(40, 55)).startswith("run2")
+    assert "training 60.0% (mean of 20), test 60.0% (at step 50)" in error_plot.hover_text(QtCore.QPointF(40, 55))
+
+
+def test_render_png(qtbot, recorded_runs) -> None:
+    for cls, name in [(ErrorPlot, "error"), (LossPlot, "loss")]:
+        panel = cls()
+        qtbot.addWidget(panel)
+        panel.refresh(recorded_runs, recorded_runs[1])
+        panel.resize(900, 550)
+        panel.show()
+        qtbot.waitExposed(panel)
+        image = panel.grab().toImage()
+        assert image.width() >= 900 and image.height() >= 550
+        image.save(f"/tmp/curves_{name}.png")
