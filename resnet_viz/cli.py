@@ -156,6 +156,14 @@ def _add_flags(parser: argparse.ArgumentParser, title: str, flags: Sequence[Flag
         group.add_argument(*f.flags, **kwargs)
 
 
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """``--config`` plus every model, training and data flag (the commands that train)."""
+    parser.add_argument("--config", metavar="FILE", help="start from a config file or a run folder's run.json")
+    _add_flags(parser, "model", MODEL_FLAGS)
+    _add_flags(parser, "training", TRAIN_FLAGS)
+    _add_flags(parser, "data", DATA_FLAGS)
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The config file (if ``--config``) or the defaults, with every flag given on top."""
     base = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
@@ -332,13 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Train one network headless and write a run folder (run.json, metrics.csv, "
                                      "layers.npz, summary.json). Exit status 0 when the run finished or was "
                                      "stopped, 1 when it diverged, ran out of memory or failed, 2 for bad input.")
-    run.add_argument("--config", metavar="FILE", help="start from a config file or a run folder's run.json")
     run.add_argument("--out", metavar="DIR", help="run folder (default runs/<name>-<time>)")
     run.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
     run.add_argument("--quiet", action="store_true", help="print only the final summary line")
-    _add_flags(run, "model", MODEL_FLAGS)
-    _add_flags(run, "training", TRAIN_FLAGS)
-    _add_flags(run, "data", DATA_FLAGS)
+    _add_run_flags(run)
     run.set_defaults(func=cmd_run)
 
     describe = sub.add_parser("describe", help="print the layer table of a network",
@@ -365,11 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="train the runs in turn (default) or interleaved")
     snap.add_argument("--select", type=int, metavar="N", help="run (1-based) the gradient heatmap shows")
     snap.add_argument("--session", metavar="FILE", help="show a saved session instead of training")
-    snap.add_argument("--config", metavar="FILE", help="start from a config file or a run folder's run.json")
     snap.add_argument("--quiet", action="store_true", help="no progress lines")
-    _add_flags(snap, "model", MODEL_FLAGS)
-    _add_flags(snap, "training", TRAIN_FLAGS)
-    _add_flags(snap, "data", DATA_FLAGS)
+    _add_run_flags(snap)
     snap.set_defaults(func=cmd_snapshot)
     return parser
 

@@ -41,10 +41,6 @@ class RunEntry:
         return self.status in ACTIVE_STATUSES
 
     @property
-    def ended(self) -> bool:
-        return self.store.finished is not None or self.status in ("failed",)
-
-    @property
     def diverged(self) -> bool:
         return self.status.startswith("diverged")
 
