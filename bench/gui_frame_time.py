@@ -97,6 +97,8 @@ def frame_times(frames: int, size: tuple[int, int]) -> list[float]:
     window.refresh_plots()
     app.processEvents()
     times = []
+    parts: dict[str, list[float]] = {p.key: [] for p in window.panels if p.isVisible()}
+    parts["paint (whole window)"] = []
     next_step = {e.run_id: e.store.steps_done + 1 for e in window.manager.entries}
     for _ in range(frames):
         for e in window.manager.entries:  # 30 new steps per run per frame (~900 steps/s per run)
@@ -104,10 +106,18 @@ def frame_times(frames: int, size: tuple[int, int]) -> list[float]:
             next_step[e.run_id] += 30
             e.version += 1
         t0 = time.perf_counter()
-        window.refresh_plots()
+        for panel in window.panels:
+            if panel.isVisible():
+                t = time.perf_counter()
+                window._refresh_panel(panel)
+                parts[panel.key].append(1000 * (time.perf_counter() - t))
+        window.run_list.sync(window.manager.entries)
+        t = time.perf_counter()
         window.repaint()
         app.processEvents()
+        parts["paint (whole window)"].append(1000 * (time.perf_counter() - t))
         times.append(1000 * (time.perf_counter() - t0))
+    print("median per part: " + ", ".join(f"{k} {statistics.median(v):.1f} ms" for k, v in parts.items()))
     window.manager.entries.clear()
     window.close()
     return times
@@ -132,9 +142,11 @@ def training_speed(steps: int) -> tuple[float, float]:
     window.show()
     window.config_panel.set_config(config)
     window.start()
-    while window.manager.busy or window.manager.queued:
-        app.processEvents()
-        time.sleep(0.005)
+    loop = QtCore.QEventLoop()  # the real event loop (as app.exec() runs it), not a polling loop
+    check = QtCore.QTimer()
+    check.timeout.connect(lambda: (window.manager.busy or window.manager.queued) or loop.quit())
+    check.start(100)
+    loop.exec()
     window.manager.drain()
     finished = window.manager.entries[0].store.finished
     window.close()

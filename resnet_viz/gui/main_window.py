@@ -30,6 +30,11 @@ from resnet_viz.gui.run_list import RunListWidget
 from resnet_viz.gui.runs import ACTIVE_STATUSES, RunEntry
 from resnet_viz.train.device import device_label, resolve_device
 
+#: Redraws while training are spaced so that the GUI thread uses at most this share of one core
+#: (measured with its own CPU clock): a deep net's redraw costs tens of ms on a software-rendered X
+#: server, and the GUI thread competes with training for the same cores.
+GUI_CPU_BUDGET = 0.15
+MIN_REDRAW_S, MAX_REDRAW_S = 1 / 30, 1.0
 SETTINGS_LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is not restored
 SESSION_FILTER = "resnet-viz session (*.rvsession)"
 TRAIN_MODE_LABELS = {"sequential": "in turn", "interleaved": "interleaved"}
@@ -78,9 +83,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
         m = self.manager
         m.runs_changed.connect(self._runs_changed)
-        m.data_changed.connect(self.refresh_plots)
+        m.data_changed.connect(self._schedule_redraw)
         m.message.connect(lambda text: self.show_message(text, "error"))
         m.data_progress.connect(self._data_progress)
+        self._redraw_timer = QtCore.QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.timeout.connect(self._timed_redraw)
+        self.redraw_interval_s = MIN_REDRAW_S
+        self._last_redraw = 0.0
+        self._cpu_mark = (time.thread_time(), time.monotonic())
         self._status_timer = QtCore.QTimer(self)
         self._status_timer.setInterval(500)
         self._status_timer.timeout.connect(self._update_status)
@@ -473,6 +484,25 @@ class MainWindow(QtWidgets.QMainWindow):
         self.reset_button.setEnabled(bool(m.entries))
 
     # --- drawing ----------------------------------------------------------------------------------
+    def _schedule_redraw(self) -> None:
+        """New records: redraw at the next allowed time (at most 30 Hz, less when drawing is costly)."""
+        if not self._redraw_timer.isActive():
+            wait = self._last_redraw + self.redraw_interval_s - time.monotonic()
+            self._redraw_timer.start(max(0, int(1000 * wait)))
+
+    def _timed_redraw(self) -> None:
+        self.refresh_plots()
+        now = time.monotonic()
+        self._last_redraw = now
+        cpu0, wall0 = self._cpu_mark
+        if now - wall0 >= 1.0:  # adapt the interval to the GUI thread's CPU use (paint included)
+            busy = (time.thread_time() - cpu0) / (now - wall0)
+            if busy > GUI_CPU_BUDGET:
+                self.redraw_interval_s = min(MAX_REDRAW_S, self.redraw_interval_s * 1.5)
+            elif busy < GUI_CPU_BUDGET / 2:
+                self.redraw_interval_s = max(MIN_REDRAW_S, self.redraw_interval_s / 1.5)
+            self._cpu_mark = (time.thread_time(), now)
+
     def refresh_plots(self) -> None:
         """Redraw every shown plot (hidden tabs are redrawn when they come to the front)."""
         t0 = time.perf_counter()
