@@ -42,6 +42,18 @@ class LogAxisItem(pg.AxisItem):
         return keep if any(keep) else strings
 
 
+class FittedLegend(pg.LegendItem):
+    """LegendItem whose frame fits its layout (the stock one ignores margins and spacing, and on
+    some platforms' font metrics grows a frame far larger than its entries)."""
+
+    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph naming)
+        if self.size is not None:
+            return
+        self.layout.invalidate()
+        hint = self.layout.effectiveSizeHint(QtCore.Qt.SizeHint.PreferredSize)
+        self.setGeometry(0, 0, hint.width(), hint.height())
+
+
 def style_plot(plot: pg.PlotItem, *, title: str, x_label: str, y_label: str, x_units: str | None = None,
                y_units: str | None = None, log_x: bool = False, log_y: bool = False) -> pg.PlotItem:
     """Labels, grid, log axes, and fast drawing settings (clip to view, peak downsampling) on a PlotItem.

@@ -27,7 +27,7 @@ from pyqtgraph.exporters import CSVExporter
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from resnet_viz.gui.plots.base import PlotPanel, finite_or_nan, positive_or_nan, style_plot
+from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, finite_or_nan, positive_or_nan, style_plot
 from resnet_viz.gui.runs import RunEntry, display_names
 from resnet_viz.metrics.records import EvalRecord
 from resnet_viz.metrics.store import GrowingArray, RunStore
@@ -132,17 +132,6 @@ class _Sample(pg.ItemSample):
         event.accept()
 
 
-class _Legend(pg.LegendItem):
-    """LegendItem whose frame fits its layout (the stock one ignores margins and spacing)."""
-
-    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph naming)
-        if self.size is not None:
-            return
-        self.layout.invalidate()
-        hint = self.layout.effectiveSizeHint(QtCore.Qt.SizeHint.PreferredSize)
-        self.setGeometry(0, 0, hint.width(), hint.height())
-
-
 class _Curve(pg.PlotDataItem):
     """PlotDataItem whose y extent, as seen by auto-range, is capped at ``y_cap`` (data units).
 
@@ -218,7 +207,7 @@ class TrainTestPlot(PlotPanel):
         self.plot: pg.PlotItem = self.graphics.addPlot()
         style_plot(self.plot, title=self.title, x_label="iterations", y_label=self.y_label, log_y=self.log_y)
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # no "(x1e+27)" on a log axis
-        self.legend = _Legend(offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen(190, 190, 190),
+        self.legend = FittedLegend(offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen(190, 190, 190),
                               labelTextSize="8pt", sampleType=_Sample, verSpacing=-7)
         self.legend.layout.setContentsMargins(3, 1, 6, 1)
         self.legend.setParentItem(self.plot.vb)

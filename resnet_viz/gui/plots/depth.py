@@ -28,7 +28,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from resnet_viz.gui.plots.base import PlotPanel, positive_or_nan, style_plot
+from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, positive_or_nan, style_plot
 from resnet_viz.gui.runs import RunEntry, display_names
 from resnet_viz.metrics.store import RunStore
 
@@ -135,7 +135,7 @@ class DepthProfilePlot(PlotPanel):
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # log axis: no "(x1e+27)" scaling
         # The legend sits in the plot's top-right corner on a translucent ground (drag it elsewhere);
         # a row under the plot would set the panel's minimum width and clip narrow docks.
-        self.legend = pg.LegendItem(offset=(-6, 6), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen(190, 190, 190),
+        self.legend = FittedLegend(offset=(-6, 6), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen(190, 190, 190),
                                     labelTextSize="8pt", verSpacing=-8, horSpacing=4,
                                     colCount=2 if self.style_key else 1)
         self.legend.setParentItem(self.plot.vb)
