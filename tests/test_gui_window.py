@@ -309,3 +309,10 @@ def test_records_are_coalesced_no_signal_per_step(qtbot, window):
     assert window.manager.entries[0].store.steps_done == 400
     assert len(emissions) < 400 / 4  # records arrive in chunks, drained at display rate
     assert len(emissions) <= 31 * elapsed + 5
+
+
+def test_a_started_run_shows_preparing_at_once_not_queued(qtbot, window):
+    window.config_panel.set_config(small_setup(steps=10, depth=8))
+    window.start_button.click()
+    assert window.run_list.topLevelItem(0).text(1) in ("preparing", "running")
+    wait_ended(qtbot, window)

@@ -292,6 +292,7 @@ class RunManager(QtCore.QObject):
         entry.status = "preparing"
         entry.version += 1
         worker.start()
+        self.runs_changed.emit()  # the list shows "preparing" while the data loads, not "queued"
 
     def _schedule(self, start_queued: bool = False) -> None:
         """Start what the mode says and, interleaved, hand the time slice to the next run.
