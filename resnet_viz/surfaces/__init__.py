@@ -1,0 +1,1 @@
+"""2D loss surfaces and optimiser races (Qt-free)."""
