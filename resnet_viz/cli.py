@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
 import os
 import re
 import signal
@@ -328,6 +329,87 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pair(text: str) -> tuple[float, float]:
+    values = _floats(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two numbers X,Y, got {text!r}")
+    return values[0], values[1]
+
+
+def _view_range(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    values = _floats(text)
+    if len(values) != 4 or not (values[0] < values[1] and values[2] < values[3]):
+        raise argparse.ArgumentTypeError(f"expected XMIN,XMAX,YMIN,YMAX with XMIN < XMAX and YMIN < YMAX, got {text!r}")
+    return (values[0], values[1]), (values[2], values[3])
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats as the strings "nan", "inf", "-inf" (strict JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def cmd_surfaces(args: argparse.Namespace) -> int:
+    import json
+
+    from resnet_viz.export.trajectories import write_trajectories_csv
+    from resnet_viz.surfaces.functions import SurfaceConfig, build_surface
+    from resnet_viz.surfaces.race import OptimizerRace, RaceConfig, parse_optimizers
+
+    surface_cfg = SurfaceConfig(name=args.surface, condition=args.condition, angle=args.angle,
+                                formula=args.formula if args.formula is not None else SurfaceConfig.formula)
+    specs = parse_optimizers(args.optims)
+    surface = build_surface(surface_cfg)
+    if args.suggested:
+        for spec in specs:
+            spec.hyper = {**surface.suggested.get(spec.key, {}), **spec.hyper}
+    cfg = RaceConfig(surface_cfg, specs, args.start, args.steps)
+    race = OptimizerRace.from_config(cfg)
+    race.run(args.steps)
+    out = Path(args.out or f"races/{args.surface}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_trajectories_csv(out / "trajectories.csv", race.trajectories)]
+    summary = race.summary()
+    record = {"surface": {"name": surface.name, "title": surface.title, "formula": surface.text,
+                          "condition": args.condition if args.surface == "quadratic" else None,
+                          "angle": args.angle if args.surface == "quadratic" else None,
+                          "minima": surface.minima, "min_value": surface.min_value},
+              "start": list(race.start), "steps": args.steps,
+              "optimizers": [{"label": t.label, "name": t.spec.key, "set": t.spec.hyper,
+                              "torch_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                                               for k, v in t.spec.torch_kwargs().items()}}
+                             for t in race.trajectories],
+              "summary": summary}
+    (out / "race.json").write_text(json.dumps(_json_safe(record), indent=2) + "\n", encoding="utf-8")
+    written.append(out / "race.json")
+    if not args.no_figure:
+        try:
+            from resnet_viz.gui.app import application
+            from resnet_viz.gui.race.render import render_race_files
+        except ImportError as exc:
+            print(f"resnet-viz: error: cannot draw the figure ({exc}); data written to {out}", file=sys.stderr)
+            return EXIT_RUN_FAILED
+        application(offscreen=True)
+        x_range, y_range = args.range if args.range else (None, None)
+        written += render_race_files(race, out, size=args.size, mode=args.view, log=args.log,
+                                     x_range=x_range, y_range=y_range, gif=args.gif)
+    if not args.quiet:
+        print(f"{surface.title}: {surface.text}, start ({race.start[0]:g}, {race.start[1]:g}), {args.steps} steps")
+        print(f"  {'optimizer':<14}{'settings':<28}{'x':>11}{'y':>11}{'f':>12}  {'steps to 1e-3 of a minimum':<28}")
+        for row in summary:
+            reach = row["steps_to_minimum_1e-3"]
+            status = "" if row["status"] == "running" else f"  {row['status']}"
+            print(f"  {row['optimizer']:<14}{row['title']:<28}{row['x']:>11.4g}{row['y']:>11.4g}{row['loss']:>12.4g}"
+                  f"  {'not reached' if reach is None else reach!s:<28}{status}")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="resnet-viz",
@@ -373,6 +455,44 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_run_flags(snap)
     snap.set_defaults(func=cmd_snapshot)
+
+    from resnet_viz.surfaces.functions import SURFACES
+    from resnet_viz.surfaces.race import OPTIMIZERS
+
+    surf = sub.add_parser(
+        "surfaces", help="race optimisers on a 2D function; write trajectories.csv and a figure",
+        description="Race torch.optim optimisers on a 2D test function from one start and write "
+                    "trajectories.csv (optimizer, step, x, y, loss; step 0 is the start), race.json (settings and "
+                    "summary), race.png and race.svg (and race.gif with --gif).",
+        epilog="Optimisers: " + ", ".join(OPTIMIZERS) + ". Hyperparameters use torch.optim's names (lr, momentum, "
+               "dampening, weight_decay, eps, alpha, lr_decay, initial_accumulator_value, centered, amsgrad; "
+               "betas=0.9/0.999 or beta1=, beta2=); unset ones take torch.optim's defaults (momentum and nesterov: "
+               "momentum 0.9). Example: resnet-viz surfaces --surface rosenbrock "
+               "--optims \"sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02\" --start=-1.5,2 --steps 500 --out race")
+    surf.add_argument("--surface", choices=SURFACES, default="rosenbrock", help="the function (default rosenbrock)")
+    surf.add_argument("--condition", type=float, default=50.0,
+                      help="quadratic: condition number κ of ½(u² + κv²) (default 50)")
+    surf.add_argument("--angle", type=float, default=0.0, help="quadratic: rotation of the bowl in degrees")
+    surf.add_argument("--formula", metavar="F", help="formula surface: f in x and y, e.g. \"x^2 + 10*sin(y)^2\"")
+    surf.add_argument("--optims", default=",".join(OPTIMIZERS), metavar="SPEC",
+                      help="optimisers and settings, e.g. \"sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02\" "
+                           "(default: all seven with torch.optim's defaults)")
+    surf.add_argument("--suggested", action="store_true",
+                      help="take the surface's suggested learning rates for what --optims leaves unset")
+    surf.add_argument("--start", type=_pair, metavar="X,Y", help="starting point (default: the surface's)")
+    surf.add_argument("--steps", type=int, default=500, help="optimiser steps (default 500)")
+    surf.add_argument("--out", metavar="DIR", help="output folder (default races/<surface>-<time>)")
+    surf.add_argument("--range", type=_view_range, metavar="XMIN,XMAX,YMIN,YMAX", help="view of the figure")
+    surf.add_argument("--view", choices=("contours", "heatmap"), default="contours", help="surface drawing")
+    log = surf.add_mutually_exclusive_group()
+    log.add_argument("--log", dest="log", action="store_true", default=None,
+                     help="log colour scale (default: the surface's own choice)")
+    log.add_argument("--linear", dest="log", action="store_false", help="linear colour scale")
+    surf.add_argument("--size", type=_size, default=(1400, 760), metavar="WxH", help="figure size in pixels")
+    surf.add_argument("--gif", action="store_true", help="also write race.gif, the race step by step")
+    surf.add_argument("--no-figure", action="store_true", help="write only trajectories.csv and race.json")
+    surf.add_argument("--quiet", action="store_true", help="print only the files written")
+    surf.set_defaults(func=cmd_surfaces)
     return parser
 
 

@@ -17,10 +17,27 @@ APP_NAME = "resnet-viz"
 ORG_NAME = "resnet-viz"
 
 
+#: Qt warnings that say nothing to a user (the offscreen platform cannot resize native windows).
+_QUIET_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+_previous_handler = None
+
+
+def _qt_message(mode: QtCore.QtMsgType, context: QtCore.QMessageLogContext, message: str) -> None:
+    if message in _QUIET_QT_MESSAGES:
+        return
+    if _previous_handler is not None:
+        _previous_handler(mode, context, message)
+    else:
+        print(message, file=sys.stderr)
+
+
 def application(offscreen: bool = False) -> QtWidgets.QApplication:
     """The process's QApplication (created once). ``offscreen`` renders without a display."""
+    global _previous_handler
     if offscreen:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if _previous_handler is None:
+        _previous_handler = QtCore.qInstallMessageHandler(_qt_message) or None
     app = QtWidgets.QApplication.instance()
     if app is None:
         app = QtWidgets.QApplication(sys.argv[:1])

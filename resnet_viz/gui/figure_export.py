@@ -15,7 +15,9 @@ import importlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
+import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6 import QtWidgets
 
@@ -50,7 +52,13 @@ def _tolerate_closed_svg_paths() -> None:
 _tolerate_closed_svg_paths()
 
 
-def export_png(panel: PlotPanel, path: str | Path, width: int = DEFAULT_PNG_WIDTH) -> Path:
+class Exportable(Protocol):
+    """Anything with a pyqtgraph item to export: a PlotPanel, the optimiser race figure."""
+
+    def export_item(self) -> pg.GraphicsItem: ...
+
+
+def export_png(panel: Exportable, path: str | Path, width: int = DEFAULT_PNG_WIDTH) -> Path:
     """PNG of the panel's plot at ``width`` pixels (height keeps the on-screen aspect ratio)."""
     exporter = ImageExporter(panel.export_item())
     exporter.parameters()["width"] = int(width)
@@ -58,7 +66,7 @@ def export_png(panel: PlotPanel, path: str | Path, width: int = DEFAULT_PNG_WIDT
     return Path(path)
 
 
-def export_svg(panel: PlotPanel, path: str | Path) -> Path:
+def export_svg(panel: Exportable, path: str | Path) -> Path:
     SVGExporter(panel.export_item()).export(str(path))
     return Path(path)
 
@@ -68,7 +76,7 @@ def export_csv(panel: PlotPanel, path: str | Path) -> Path:
     return Path(path)
 
 
-def copy_image(panel: PlotPanel, width: int | None = None) -> None:
+def copy_image(panel: Exportable, width: int | None = None) -> None:
     """Put a PNG-quality image of the plot on the clipboard."""
     exporter = ImageExporter(panel.export_item())
     if width:
