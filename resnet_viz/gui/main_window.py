@@ -26,6 +26,7 @@ from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
 from resnet_viz.gui.plots.depth import ActStdDepthPlot, GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
+from resnet_viz.gui.race.race_tab import RaceTab
 from resnet_viz.gui.run_list import RunListWidget
 from resnet_viz.gui.runs import ACTIVE_STATUSES, RunEntry
 from resnet_viz.train.device import device_label, resolve_device
@@ -35,7 +36,7 @@ from resnet_viz.train.device import device_label, resolve_device
 #: server, and the GUI thread competes with training for the same cores.
 GUI_CPU_BUDGET = 0.15
 MIN_REDRAW_S, MAX_REDRAW_S = 1 / 30, 1.0
-SETTINGS_LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is not restored
+SETTINGS_LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is not restored
 SESSION_FILTER = "resnet-viz session (*.rvsession)"
 TRAIN_MODE_LABELS = {"sequential": "in turn", "interleaved": "interleaved"}
 
@@ -63,7 +64,10 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else QtCore.QSettings()
         self.setWindowTitle("resnet-viz")
-        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
+        # the network explorer is a main window of its own (docks) in the first tab; the race is the second
+        self.explorer = QtWidgets.QMainWindow()
+        self.explorer.setWindowFlags(QtCore.Qt.WindowType.Widget)
+        self.explorer.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
                             | QtWidgets.QMainWindow.DockOption.AllowNestedDocks
                             | QtWidgets.QMainWindow.DockOption.AllowTabbedDocks)
         self.manager = RunManager(self)
@@ -78,11 +82,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         for p in self.panels:
             self._add_export_button(p)
-            dock = QtWidgets.QDockWidget(p.title, self)
+            dock = QtWidgets.QDockWidget(p.title, self.explorer)
             dock.setObjectName(f"dock_{p.key}")
             dock.setWidget(p)
             dock.visibilityChanged.connect(lambda visible, p=p: visible and self._refresh_panel(p))
             self.docks[p.key] = dock
+        self.race_tab = RaceTab(self.settings)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.explorer, "Networks")
+        self.tabs.addTab(self.race_tab, "Optimiser race")
+        self.tabs.setTabToolTip(0, "Train plain and residual networks and watch their gradients")
+        self.tabs.setTabToolTip(1, "SGD, momentum, AdaGrad, RMSProp and Adam race on 2D loss surfaces")
+        self.tabs.currentChanged.connect(lambda _i: self.race_tab.pause() if self.tabs.currentWidget()
+                                         is not self.race_tab else None)
+        self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status_bar()
         self.resize(1400, 900)
@@ -166,7 +180,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.addWidget(self.message_bar)
         layout.addWidget(self.config_panel, 1)  # it scrolls itself; its error line stays in view
         layout.addLayout(grid)
-        self.setup_dock = QtWidgets.QDockWidget("Run setup", self)
+        self.setup_dock = QtWidgets.QDockWidget("Run setup", self.explorer)
         self.setup_dock.setObjectName("dock_setup")
         self.setup_dock.setWidget(body)
         body.setMinimumWidth(max(330, self.config_panel.sizeHint().width()))
@@ -200,7 +214,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.setSpacing(4)
         layout.addWidget(rl, 1)
         layout.addLayout(row)
-        self.runs_dock = QtWidgets.QDockWidget("Runs", self)
+        self.runs_dock = QtWidgets.QDockWidget("Runs", self.explorer)
         self.runs_dock.setObjectName("dock_runs")
         self.runs_dock.setWidget(body)
 
@@ -244,6 +258,9 @@ class MainWindow(QtWidgets.QMainWindow):
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         view.addAction("Reset layout", self.reset_layout)
+        view.addSeparator()
+        view.addAction("Networks", lambda: self.tabs.setCurrentIndex(0), QtGui.QKeySequence("Ctrl+1"))
+        view.addAction("Optimiser race", lambda: self.tabs.setCurrentIndex(1), QtGui.QKeySequence("Ctrl+2"))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction("About resnet-viz", self._about)
 
@@ -288,35 +305,35 @@ class MainWindow(QtWidgets.QMainWindow):
         everything = (self.setup_dock, self.runs_dock, *self.docks.values())
         for dock in everything:
             dock.setFloating(False)
-            self.removeDockWidget(dock)
-        self.addDockWidget(left, self.setup_dock)
-        self.addDockWidget(left, self.runs_dock)
-        self.splitDockWidget(self.setup_dock, self.runs_dock, v)
+            self.explorer.removeDockWidget(dock)
+        self.explorer.addDockWidget(left, self.setup_dock)
+        self.explorer.addDockWidget(left, self.runs_dock)
+        self.explorer.splitDockWidget(self.setup_dock, self.runs_dock, v)
         d = self.docks
-        self.addDockWidget(right, d["error"])
+        self.explorer.addDockWidget(right, d["error"])
         if compact:
-            self.splitDockWidget(d["error"], d["grad_heatmap"], v)
-            self.splitDockWidget(d["error"], d["grad_norm_depth"], h)
-            self.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], h)
-            self.tabifyDockWidget(d["error"], d["loss"])
-            self.tabifyDockWidget(d["act_std_depth"], d["out_grad_depth"])
-            self.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
+            self.explorer.splitDockWidget(d["error"], d["grad_heatmap"], v)
+            self.explorer.splitDockWidget(d["error"], d["grad_norm_depth"], h)
+            self.explorer.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], h)
+            self.explorer.tabifyDockWidget(d["error"], d["loss"])
+            self.explorer.tabifyDockWidget(d["act_std_depth"], d["out_grad_depth"])
+            self.explorer.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
             rows = [d["error"], d["grad_heatmap"]]
         else:
-            self.splitDockWidget(d["error"], d["grad_heatmap"], v)
-            self.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], v)
-            self.splitDockWidget(d["error"], d["loss"], h)
-            self.splitDockWidget(d["grad_heatmap"], d["grad_norm_depth"], h)
-            self.splitDockWidget(d["act_std_depth"], d["out_grad_depth"], h)
-            self.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
+            self.explorer.splitDockWidget(d["error"], d["grad_heatmap"], v)
+            self.explorer.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], v)
+            self.explorer.splitDockWidget(d["error"], d["loss"], h)
+            self.explorer.splitDockWidget(d["grad_heatmap"], d["grad_norm_depth"], h)
+            self.explorer.splitDockWidget(d["act_std_depth"], d["out_grad_depth"], h)
+            self.explorer.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
             rows = [d["error"], d["grad_heatmap"], d["act_std_depth"]]
         for dock in everything:
             dock.show()
         d["error"].raise_()
         d["act_std_depth"].raise_() if compact else d["out_grad_depth"].raise_()
-        self.resizeDocks([self.setup_dock, d["error"]], [340, max(600, self.width() - 340)], h)
-        self.resizeDocks([self.setup_dock, self.runs_dock], [max(300, self.height() - 300), 200], v)
-        self.resizeDocks(rows, [1000] * len(rows), v)
+        self.explorer.resizeDocks([self.setup_dock, d["error"]], [340, max(600, self.width() - 340)], h)
+        self.explorer.resizeDocks([self.setup_dock, self.runs_dock], [max(300, self.height() - 300), 200], v)
+        self.explorer.resizeDocks(rows, [1000] * len(rows), v)
 
     def reset_layout(self) -> None:
         self.default_layout()
@@ -335,7 +352,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.default_layout()
         state = s.value("window/state")
         if state is not None:
-            self.restoreState(state, SETTINGS_LAYOUT_VERSION)
+            self.explorer.restoreState(state, SETTINGS_LAYOUT_VERSION)
         text = s.value("config/last")
         if text:
             try:
@@ -343,6 +360,10 @@ class MainWindow(QtWidgets.QMainWindow):
             except (ConfigError, ValueError, TypeError) as exc:
                 self.show_message(f"The last setup could not be restored ({exc}); showing the defaults.",
                                   "warning")
+        self.race_tab.restore_settings()
+        tab = s.value("window/tab")
+        if tab in ("0", "1", 0, 1):
+            self.tabs.setCurrentIndex(int(tab))
         mode = s.value("train/mode")
         index = self.mode_box.findData(mode)
         if index >= 0:
@@ -351,12 +372,14 @@ class MainWindow(QtWidgets.QMainWindow):
     def save_settings(self) -> None:
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(SETTINGS_LAYOUT_VERSION))
+        s.setValue("window/state", self.explorer.saveState(SETTINGS_LAYOUT_VERSION))
         try:
             s.setValue("config/last", json.dumps(self.config_panel.config().to_dict()))
         except ConfigError:
             pass  # an unfinished edit: keep the last good one
         s.setValue("train/mode", self.mode_box.currentData())
+        self.race_tab.save_settings()
+        s.setValue("window/tab", self.tabs.currentIndex())
         s.sync()
 
     # --- messages -------------------------------------------------------------------------------
@@ -691,6 +714,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # --- closing ----------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Stop and join every worker, then save the layout and the last setup."""
+        self.race_tab.pause()
         self.manager.shutdown(timeout_s=10.0)
         self.save_settings()
         super().closeEvent(event)
