@@ -361,6 +361,10 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
     from resnet_viz.surfaces.functions import SurfaceConfig, build_surface
     from resnet_viz.surfaces.race import OptimizerRace, RaceConfig, parse_optimizers
 
+    if args.surface is None:
+        args.surface = "formula" if args.formula is not None else "rosenbrock"
+    elif args.formula is not None and args.surface != "formula":
+        raise ConfigError("--formula", args.formula, f"a formula is raced with --surface formula, not {args.surface}")
     surface_cfg = SurfaceConfig(name=args.surface, condition=args.condition, angle=args.angle,
                                 formula=args.formula if args.formula is not None else SurfaceConfig.formula)
     specs = parse_optimizers(args.optims)
@@ -469,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
                "betas=0.9/0.999 or beta1=, beta2=); unset ones take torch.optim's defaults (momentum and nesterov: "
                "momentum 0.9). Example: resnet-viz surfaces --surface rosenbrock "
                "--optims \"sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02\" --start=-1.5,2 --steps 500 --out race")
-    surf.add_argument("--surface", choices=SURFACES, default="rosenbrock", help="the function (default rosenbrock)")
+    surf.add_argument("--surface", choices=SURFACES, help="the function (default rosenbrock, or formula with --formula)")
     surf.add_argument("--condition", type=float, default=50.0,
                       help="quadratic: condition number κ of ½(u² + κv²) (default 50)")
     surf.add_argument("--angle", type=float, default=0.0, help="quadratic: rotation of the bowl in degrees")

@@ -183,7 +183,7 @@ def test_quadratic_condition_changes_the_bowl_and_the_suggested_rates(tab):
     tab.condition.setValue(100.0)
     assert tab.surface.value(0.0, 1.0) == pytest.approx(50.0)
     assert tab.table.fields["sgd"]["lr"].text() == "0.018"  # 1.8 / κ
-    assert tab.log_box.isChecked() is False
+    assert tab.log_box.isChecked() is True  # the bowl's ellipses show on a log scale
 
 
 def test_export_png_svg_csv_gif(tab, tmp_path):

@@ -1,7 +1,7 @@
 """Optimiser-race trajectories as CSV: columns ``optimizer, step, x, y, loss``; step 0 is the start.
 
 Non-finite values are written as ``nan``, ``inf`` and ``-inf`` so a diverged racer's last point is
-kept as it was. Floats are written with 17 significant digits (exact round trip).
+kept as it was. Floats are written in Python's shortest exact form (``repr``), so they read back bit for bit.
 """
 
 from __future__ import annotations

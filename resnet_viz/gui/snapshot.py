@@ -25,7 +25,7 @@ def take_snapshot(configs: Sequence[RunConfig], out: str | Path, *, size: tuple[
     """
     from PySide6 import QtCore
 
-    from resnet_viz.gui.app import application
+    from resnet_viz.gui.app import application, dispose
 
     width, height = max(size[0], MIN_SIZE[0]), max(size[1], MIN_SIZE[1])
     app = application(offscreen=True)
@@ -70,6 +70,5 @@ def take_snapshot(configs: Sequence[RunConfig], out: str | Path, *, size: tuple[
         image = window.grab()
         if not image.save(str(out)):
             raise OSError(f"could not write {out}")
-        window.close()
-        app.processEvents()
+        dispose(window)
     return out

@@ -48,8 +48,9 @@ class SurfaceConfig:
 
     def validate(self) -> None:
         _choice("surface.name", self.name, SURFACES)
-        _number("surface.condition", self.condition, lo=1.0, hi=1e6)
-        _number("surface.angle", self.angle, lo=-90.0, hi=90.0)
+        if self.name == "quadratic":
+            _number("surface.condition", self.condition, lo=1.0, hi=1e6)
+            _number("surface.angle", self.angle, lo=-90.0, hi=90.0)
         if self.name == "formula":
             try:
                 parse_formula(self.formula)
@@ -172,8 +173,8 @@ def build_surface(cfg: SurfaceConfig) -> Surface:
         k = cfg.condition
         rot = f" rotated by {cfg.angle:g}°" if cfg.angle else ""
         return Surface(name, f"{title} (κ = {k:g})", f"½(u² + {k:g}·v²){rot}", _quadratic(k, cfg.angle),
-                       (-2.0, 2.0), (-2.0, 2.0), (-1.8, 0.6),
-                       minima=((0.0, 0.0),), min_value=0.0,
+                       (-2.0, 2.0), (-1.0, 1.0), (-1.8, 0.6),
+                       minima=((0.0, 0.0),), min_value=0.0, log_view=True,
                        suggested=_scaled({"sgd": 1.8, "momentum": 1.8, "nesterov": 1.2, "adagrad": 0.5,
                                           "rmsprop": 0.05, "adam": 0.1, "adamw": 0.1}, 1.0 / k))
     if name == "rosenbrock":
@@ -208,8 +209,8 @@ def build_surface(cfg: SurfaceConfig) -> Surface:
         glob, loc = _two_minima_points()
         fn = _two_minima
         return Surface(name, title, "(x² − 1)² + 0.3·x + y²/2", fn, (-2.0, 2.0), (-2.0, 2.0), (1.9, 1.5),
-                       minima=(glob,), local_minima=(loc,), min_value=float(fn(torch.tensor(glob[0], dtype=torch.float64),
-                                                                             torch.tensor(0.0, dtype=torch.float64))),
+                       minima=(glob,), local_minima=(loc,),
+                       min_value=float(fn(*torch.tensor(glob, dtype=torch.float64))),  # float64, like the race
                        suggested={"sgd": {"lr": 0.01}, "momentum": {"lr": 0.01}, "nesterov": {"lr": 0.01},
                                   "adagrad": {"lr": 0.5}, "rmsprop": {"lr": 0.02}, "adam": {"lr": 0.05},
                                   "adamw": {"lr": 0.05}})

@@ -109,7 +109,7 @@ class OptimizerSpec:
         try:
             return OPTIMIZER_CLASSES[self.key](params, **self.torch_kwargs())
         except ValueError as exc:  # torch's own checks
-            raise ConfigError(f"optimizer.{self.key}", self.torch_kwargs(), str(exc)) from None
+            raise ConfigError(f"optimizers.{self.label or self.key}", self.torch_kwargs(), str(exc)) from None
 
     def describe(self) -> str:
         """``"Adam lr=0.02"``: the title and the values the user set."""
@@ -130,7 +130,8 @@ def assign_labels(specs: list[OptimizerSpec]) -> list[OptimizerSpec]:
     for s in specs:
         if s.label:
             continue
-        base = s.key if counts[s.key] == 1 else f"{s.key}({', '.join(f'{k}={_fmt(v)}' for k, v in s.hyper.items())})"
+        settings = ", ".join(f"{k}={_fmt(v)}" for k, v in s.hyper.items())
+        base = s.key if counts[s.key] == 1 or not settings else f"{s.key}({settings})"
         label, n = base, 2
         while label in used:
             label, n = f"{base}#{n}", n + 1
@@ -164,6 +165,8 @@ def parse_optimizers(text: str) -> list[OptimizerSpec]:
         key, value = key.strip().lower(), value.strip()
         spec = specs[-1]
         if key == "betas":
+            if "beta1" not in HYPERPARAMETERS[spec.key]:
+                raise ConfigError(f"optims.{spec.key}.betas", value, f"{spec.key} takes {', '.join(HYPERPARAMETERS[spec.key])}")
             b = value.split("/")
             if len(b) != 2:
                 raise ConfigError(f"optims.{spec.key}.betas", value, "two numbers as b1/b2, e.g. 0.9/0.999")
@@ -316,7 +319,10 @@ class OptimizerRace:
         loss = self.surface(x, y)
         if loss.requires_grad and torch.isfinite(loss):
             loss.backward()
-        grad = p.grad if p.grad is not None else torch.zeros_like(p)
+        if not torch.isfinite(loss):  # no gradient at a non-finite point: say so rather than 0
+            grad = torch.full_like(p, float("nan"))
+        else:
+            grad = p.grad if p.grad is not None else torch.zeros_like(p)
         pos = p.detach().numpy().copy()
         value = float(loss.detach())
         traj.positions.extend(pos[None])

@@ -186,7 +186,8 @@ class RaceFigure(QtWidgets.QWidget):
         self.scale_plot.setXLink(self.loss_plot)
         self.scale_note = pg.TextItem("", color=(110, 110, 110), anchor=(0.5, 0.5))
         self.scale_plot.addItem(self.scale_note, ignoreBounds=True)
-        self.legend = FittedLegend(offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 215), pen=pg.mkPen(190, 190, 190),
+        # bottom left: loss curves start high on the left and fall to the right, so that corner is free
+        self.legend = FittedLegend(offset=(8, -8), brush=pg.mkBrush(255, 255, 255, 215), pen=pg.mkPen(190, 190, 190),
                                    labelTextSize="8pt", sampleType=_Sample, verSpacing=-7)
         self.legend.layout.setContentsMargins(3, 1, 6, 1)
         self.legend.setParentItem(self.loss_plot.vb)

@@ -104,6 +104,7 @@ def render_race_files(race: OptimizerRace, out_dir: str | Path, *, size: tuple[i
     """Draw ``race`` offscreen and write ``race.png`` (at ``size``), ``race.svg`` and, with ``gif``,
     ``race.gif`` into ``out_dir``. Needs a QApplication. Returns the paths written."""
     from resnet_viz.gui import figure_export
+    from resnet_viz.gui.app import dispose
 
     out_dir = Path(out_dir)
     surface = race.surface
@@ -111,6 +112,7 @@ def render_race_files(race: OptimizerRace, out_dir: str | Path, *, size: tuple[i
         xr, yr = surface.view_containing(race.start)
         x_range, y_range = x_range or xr, y_range or yr
     fig = RaceFigure()
+    fig.readout.hide()  # the hover line is for the screen; the figure then fills ``size`` exactly
     fig.resize(*size)
     fig.set_surface(surface, x_range, y_range, mode=mode, log=surface.log_view if log is None else log)
     fig.set_caption(race_caption(race))
@@ -123,6 +125,5 @@ def render_race_files(race: OptimizerRace, out_dir: str | Path, *, size: tuple[i
         fig.resize(*GIF_SIZE)
         QtGui.QGuiApplication.processEvents()
         written.append(write_gif(fig, race, out_dir / "race.gif", progress=progress))
-    fig.close()
-    fig.deleteLater()
+    dispose(fig)
     return written
