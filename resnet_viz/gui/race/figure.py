@@ -10,6 +10,7 @@ The surface axes have a locked 1:1 aspect, so a gradient arrow is at right angle
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from resnet_viz.gui.plots.base import FittedLegend, style_plot
+from resnet_viz.gui.plots.base import style_plot
 from resnet_viz.surfaces.functions import Surface
 from resnet_viz.surfaces.race import OptimizerRace, Trajectory
 
@@ -82,19 +83,15 @@ def surface_levels(surface: Surface, x_range: tuple[float, float], y_range: tupl
     return SurfaceLevels(xs, ys, levels.transform(z), log, offset)
 
 
-class _Sample(pg.ItemSample):
-    """Legend sample: the racer's line with its current-position dot; clicks do nothing."""
+KEY_PER_LINE = 4
 
-    def paint(self, p: QtGui.QPainter, *args) -> None:
-        opts = self.item.opts
-        p.setPen(pg.mkPen(opts["pen"]))
-        p.drawLine(QtCore.QPointF(1, 10), QtCore.QPointF(19, 10))
-        p.setBrush(pg.mkBrush(opts["symbolBrush"]))
-        p.setPen(pg.mkPen("w"))
-        p.drawEllipse(QtCore.QPointF(10, 10), 3.5, 3.5)
 
-    def mouseClickEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        event.accept()
+def race_key(race: OptimizerRace, colours: Sequence[QtGui.QColor]) -> str:
+    """The figure's key as rich text: a coloured ━● and the racer's settings, four to a line."""
+    items = [f'<span style="color:{QtGui.QColor(c).name()}">━━●</span>&nbsp;{html.escape(t.spec.describe())}'
+             for t, c in zip(race.trajectories, colours)]
+    lines = ["&nbsp;&nbsp;&nbsp;&nbsp;".join(items[i:i + KEY_PER_LINE]) for i in range(0, len(items), KEY_PER_LINE)]
+    return "<br>".join(lines)
 
 
 class _Racer:
@@ -157,7 +154,9 @@ class RaceFigure(QtWidgets.QWidget):
         self.graphics.setMinimumSize(480, 320)
         layout = self.graphics.ci
         self.caption = layout.addLabel("", row=0, col=0, colspan=2, size="10pt")
-        self.surface_plot: pg.PlotItem = layout.addPlot(row=1, col=0, rowspan=2)
+        # the key is a row of its own, under the caption: inside a plot it would hide paths or curves
+        self.key = layout.addLabel("", row=1, col=0, colspan=2, size="9pt")
+        self.surface_plot: pg.PlotItem = layout.addPlot(row=2, col=0, rowspan=2)
         style_plot(self.surface_plot, title="surface", x_label="x", y_label="y")
         self.surface_plot.setDownsampling(auto=False)  # paths are not functions of x: no peak downsampling
         self.surface_plot.setClipToView(False)
@@ -176,22 +175,16 @@ class RaceFigure(QtWidgets.QWidget):
         for item, z in ((self.minima, 30), (self.local_minima, 30), (self.start_mark, 25)):
             item.setZValue(z)
             self.surface_plot.addItem(item)
-        self.loss_plot: pg.PlotItem = layout.addPlot(row=1, col=1)
+        self.loss_plot: pg.PlotItem = layout.addPlot(row=2, col=1)
         style_plot(self.loss_plot, title="loss", x_label="step", y_label="f − f*", log_y=True)
         self.loss_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.scale_plot: pg.PlotItem = layout.addPlot(row=2, col=1)
+        self.scale_plot: pg.PlotItem = layout.addPlot(row=3, col=1)
         style_plot(self.scale_plot, title="adaptive scaling", x_label="step",
                    y_label="accumulated g²  (x —, y - -)", log_y=True)
         self.scale_plot.getAxis("left").enableAutoSIPrefix(False)
         self.scale_plot.setXLink(self.loss_plot)
         self.scale_note = pg.TextItem("", color=(110, 110, 110), anchor=(0.5, 0.5))
         self.scale_plot.addItem(self.scale_note, ignoreBounds=True)
-        # bottom left: loss curves start high on the left and fall to the right, so that corner is free
-        self.legend = FittedLegend(offset=(8, -8), brush=pg.mkBrush(255, 255, 255, 215), pen=pg.mkPen(190, 190, 190),
-                                   labelTextSize="8pt", sampleType=_Sample, verSpacing=-7)
-        self.legend.layout.setContentsMargins(3, 1, 6, 1)
-        self.legend.setParentItem(self.loss_plot.vb)
-        self.legend.setZValue(10_000)
         layout.layout.setColumnStretchFactor(0, 3)
         layout.layout.setColumnStretchFactor(1, 2)
 
@@ -211,15 +204,50 @@ class RaceFigure(QtWidgets.QWidget):
         self._racers: list[_Racer] = []
         self._race: OptimizerRace | None = None
         self._upto: int | None = None
+        self._mode, self._log = "contours", False
+        self._drawn_view: tuple[float, float, float, float] | None = None
+        self._view_timer = QtCore.QTimer(self)
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(120)
+        self._view_timer.timeout.connect(self.redraw_surface)
+        self.surface_plot.vb.sigRangeChanged.connect(self._view_changed)
         self._mouse = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._hover)
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
 
     # --- surface ---------------------------------------------------------------------------------
     def set_surface(self, surface: Surface, x_range: tuple[float, float], y_range: tuple[float, float], *,
                     mode: str = "contours", log: bool = False) -> None:
-        """Draw ``surface`` over the view ranges: ``mode`` "contours" (filled bands and lines) or "heatmap"."""
+        """Show ``surface`` with the view set to the given ranges: ``mode`` "contours" (filled bands and
+        lines) or "heatmap". The 1:1 aspect usually widens one range; the surface is sampled over the
+        whole visible area, and again (debounced) whenever the view is panned, zoomed or resized."""
         self.surface = surface
-        self.levels = lv = surface_levels(surface, x_range, y_range, log)
+        self._mode, self._log = mode, log
+        self.surface_plot.setRange(xRange=x_range, yRange=y_range, padding=0)
+        self.minima.setData(pos=np.array(surface.minima, dtype=float).reshape(-1, 2))
+        self.local_minima.setData(pos=np.array(surface.local_minima, dtype=float).reshape(-1, 2))
+        self.loss_plot.setLabel("left", "f − f*" if surface.min_value is not None else "f")
+        self.loss_plot.setLogMode(y=surface.min_value is not None)
+        self._drawn_view = None
+        self.redraw_surface()
+
+    def redraw_surface(self) -> None:
+        """Sample the surface over the visible view now (skipped when that view is already drawn)."""
+        if self.surface is None:
+            return
+        (x0, x1), (y0, y1) = self.surface_plot.vb.viewRange()
+        view = (x0, x1, y0, y1)
+        if self._drawn_view is not None and np.allclose(view, self._drawn_view, rtol=0, atol=1e-3 * (x1 - x0)):
+            return
+        self._drawn_view = view
+        self._draw_grid((x0, x1), (y0, y1))
+
+    def _view_changed(self) -> None:
+        if self.surface is not None:
+            self._view_timer.start()
+
+    def _draw_grid(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+        log, mode = self._log, self._mode
+        self.levels = lv = surface_levels(self.surface, x_range, y_range, log)
         finite = lv.values[np.isfinite(lv.values)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         if hi <= lo:
@@ -232,10 +260,10 @@ class RaceFigure(QtWidgets.QWidget):
         if mode == "contours":
             cmap = CONTOUR_MAP
             lut = cmap.getLookupTable(nPts=CONTOUR_BANDS, alpha=False)
-            data = np.nan_to_num(lv.values, nan=np.nan)
+            data = np.where(np.isfinite(lv.values), lv.values, hi + 1)
             for level in np.linspace(lo, hi, CONTOUR_BANDS + 1)[1:-1]:
-                iso = pg.IsocurveItem(data=np.where(np.isfinite(data), data, hi + 1), level=float(level),
-                                      pen=pg.mkPen(60, 60, 70, 110, width=1), axisOrder="col-major")
+                iso = pg.IsocurveItem(data=data, level=float(level), pen=pg.mkPen(60, 60, 70, 110, width=1),
+                                      axisOrder="col-major")
                 iso.setParentItem(self.image)
                 self.isocurves.append(iso)
         else:
@@ -249,21 +277,14 @@ class RaceFigure(QtWidgets.QWidget):
         self.colorbar.setColorMap(cmap)
         self.colorbar.setLevels((lo, hi))
         self.colorbar.axis.setLabel("log₁₀(f − f_lo)" if log else "f")
-        self.surface_plot.setRange(xRange=x_range, yRange=y_range, padding=0)
-        self.minima.setData(pos=np.array(surface.minima, dtype=float).reshape(-1, 2))
-        self.local_minima.setData(pos=np.array(surface.local_minima, dtype=float).reshape(-1, 2))
-        self.loss_plot.setLabel("left", "f − f*" if surface.min_value is not None else "f")
-        self.loss_plot.setLogMode(y=surface.min_value is not None)
 
     # --- race ------------------------------------------------------------------------------------
     def set_racers(self, race: OptimizerRace, colours: Sequence[QtGui.QColor]) -> None:
         """New racers (after a reset or a change of optimisers): items in the given colours."""
         for r in self._racers:
             r.remove(self)
-        self.legend.clear()
         self._racers = [_Racer(self, c) for c in colours]
-        for racer, traj in zip(self._racers, race.trajectories):
-            self.legend.addItem(racer.loss, traj.spec.describe())
+        self.key.setText(race_key(race, colours))
         self._race = race
         self.start_mark.setData(pos=np.array([race.start]))
         self.show_race(race)

@@ -119,11 +119,13 @@ def render_race_files(race: OptimizerRace, out_dir: str | Path, *, size: tuple[i
     fig.set_racers(race, racer_colours(race))
     fig.show()
     QtGui.QGuiApplication.processEvents()
+    fig.redraw_surface()  # the laid-out view (not waiting for the debounce timer)
     written = [figure_export.export_png(fig, out_dir / "race.png", size[0]),
                figure_export.export_svg(fig, out_dir / "race.svg")]
     if gif:
         fig.resize(*GIF_SIZE)
         QtGui.QGuiApplication.processEvents()
+        fig.redraw_surface()
         written.append(write_gif(fig, race, out_dir / "race.gif", progress=progress))
     dispose(fig)
     return written
