@@ -36,7 +36,7 @@ _ARROW_STYLE = {"gradient": QtCore.Qt.PenStyle.DashLine, "velocity": QtCore.Qt.P
                 "step": QtCore.Qt.PenStyle.SolidLine}
 
 #: Filled contours: slate blue (low) through pale grey to warm white (high), so coloured paths stand out.
-CONTOUR_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(96, 118, 150), (200, 208, 216), (253, 251, 244)])
+CONTOUR_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(128, 147, 174), (200, 208, 216), (253, 251, 244)])
 
 
 def heatmap_colormap() -> pg.ColorMap:
