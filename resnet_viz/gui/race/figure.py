@@ -251,9 +251,11 @@ class RaceFigure(QtWidgets.QWidget):
         log, mode = self._log, self._mode
         self.levels = lv = surface_levels(self.surface, x_range, y_range, log)
         finite = lv.values[np.isfinite(lv.values)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        # colours span the minimum to the 99th percentile: a pole or a steep rim (log(x) at 0, the
+        # corners of Beale) would otherwise flatten everything else into one colour
+        lo, hi = (float(finite.min()), float(np.percentile(finite, 99))) if finite.size else (0.0, 1.0)
         if hi <= lo:
-            hi = lo + 1.0
+            hi = float(finite.max()) if finite.size and finite.max() > lo else lo + 1.0
         for iso in self.isocurves:
             iso.setParentItem(None)
             if iso.scene() is not None:
