@@ -372,8 +372,8 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
     if args.suggested:
         for spec in specs:
             spec.hyper = {**surface.suggested.get(spec.key, {}), **spec.hyper}
-    cfg = RaceConfig(surface_cfg, specs, args.start, args.steps)
-    race = OptimizerRace.from_config(cfg)
+    RaceConfig(surface_cfg, specs, args.start, args.steps).validate()
+    race = OptimizerRace(surface, args.start if args.start is not None else surface.start, specs)
     race.run(args.steps)
     out = Path(args.out or f"races/{args.surface}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
     out.mkdir(parents=True, exist_ok=True)

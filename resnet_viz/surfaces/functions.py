@@ -175,20 +175,17 @@ def build_surface(cfg: SurfaceConfig) -> Surface:
         return Surface(name, f"{title} (κ = {k:g})", f"½(u² + {k:g}·v²){rot}", _quadratic(k, cfg.angle),
                        (-2.0, 2.0), (-1.0, 1.0), (-1.8, 0.6),
                        minima=((0.0, 0.0),), min_value=0.0, log_view=True,
-                       suggested=_scaled({"sgd": 1.8, "momentum": 1.8, "nesterov": 1.2, "adagrad": 0.5,
-                                          "rmsprop": 0.05, "adam": 0.1, "adamw": 0.1}, 1.0 / k))
+                       # SGD at lr·κ = 1.8 zig-zags across the bowl; Nesterov is stable only below ~1.36
+                       suggested=_rates(sgd=round(1.8 / k, 6), nesterov=round(1.2 / k, 6), adagrad=0.5,
+                                        rmsprop=0.05, adam=0.1))
     if name == "rosenbrock":
         return Surface(name, title, "(1 − x)² + 100·(y − x²)²", _rosenbrock, (-2.0, 2.0), (-1.0, 3.0),
                        (-1.5, 2.0), minima=((1.0, 1.0),), min_value=0.0, log_view=True,
-                       suggested={"sgd": {"lr": 1e-3}, "momentum": {"lr": 1e-3}, "nesterov": {"lr": 1e-3},
-                                  "adagrad": {"lr": 0.5}, "rmsprop": {"lr": 0.01}, "adam": {"lr": 0.02},
-                                  "adamw": {"lr": 0.02}})
+                       suggested=_rates(sgd=1e-3, adagrad=0.5, rmsprop=0.01, adam=0.02))
     if name == "beale":
         return Surface(name, title, "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²", _beale,
                        (-4.5, 4.5), (-4.5, 4.5), (1.0, 1.5), minima=((3.0, 0.5),), min_value=0.0, log_view=True,
-                       suggested={"sgd": {"lr": 1e-3}, "momentum": {"lr": 1e-3}, "nesterov": {"lr": 1e-3},
-                                  "adagrad": {"lr": 0.5}, "rmsprop": {"lr": 0.01}, "adam": {"lr": 0.05},
-                                  "adamw": {"lr": 0.05}})
+                       suggested=_rates(sgd=1e-3, adagrad=0.5, rmsprop=0.01, adam=0.05))
     if name == "himmelblau":
         return Surface(name, title, "(x² + y − 11)² + (x + y² − 7)²", _himmelblau, (-5.0, 5.0), (-5.0, 5.0),
                        (-0.3, -0.9),
@@ -196,34 +193,28 @@ def build_surface(cfg: SurfaceConfig) -> Surface:
                                (-3.779310253377747, -3.2831859912861696),
                                (3.5844283403304917, -1.8481265269644034)),
                        min_value=0.0, log_view=True,
-                       suggested={"sgd": {"lr": 2e-3}, "momentum": {"lr": 2e-3}, "nesterov": {"lr": 2e-3},
-                                  "adagrad": {"lr": 1.0}, "rmsprop": {"lr": 0.05}, "adam": {"lr": 0.1},
-                                  "adamw": {"lr": 0.1}})
+                       suggested=_rates(sgd=2e-3, adagrad=1.0, rmsprop=0.05, adam=0.1))
     if name == "saddle":
         return Surface(name, title, "x² + y⁴/4 − y²/2", _saddle, (-2.0, 2.0), (-2.0, 2.0), (-1.8, 1e-3),
                        minima=((0.0, 1.0), (0.0, -1.0)), min_value=-0.25,
-                       suggested={"sgd": {"lr": 0.05}, "momentum": {"lr": 0.05}, "nesterov": {"lr": 0.05},
-                                  "adagrad": {"lr": 0.5}, "rmsprop": {"lr": 0.02}, "adam": {"lr": 0.05},
-                                  "adamw": {"lr": 0.05}})
+                       suggested=_rates(sgd=0.05, adagrad=0.5, rmsprop=0.02, adam=0.05))
     if name == "two_minima":
         glob, loc = _two_minima_points()
         fn = _two_minima
         return Surface(name, title, "(x² − 1)² + 0.3·x + y²/2", fn, (-2.0, 2.0), (-2.0, 2.0), (1.9, 1.5),
                        minima=(glob,), local_minima=(loc,),
                        min_value=float(fn(*torch.tensor(glob, dtype=torch.float64))),  # float64, like the race
-                       suggested={"sgd": {"lr": 0.01}, "momentum": {"lr": 0.01}, "nesterov": {"lr": 0.01},
-                                  "adagrad": {"lr": 0.5}, "rmsprop": {"lr": 0.02}, "adam": {"lr": 0.05},
-                                  "adamw": {"lr": 0.05}})
+                       suggested=_rates(sgd=0.01, adagrad=0.5, rmsprop=0.02, adam=0.05))
     if name == "plateau":
         return Surface(name, title, "1 − exp(−(x² + y²))", _plateau, (-3.0, 3.0), (-3.0, 3.0), (2.2, 1.6),
                        minima=((0.0, 0.0),), min_value=0.0,
-                       suggested={"sgd": {"lr": 0.1}, "momentum": {"lr": 0.1}, "nesterov": {"lr": 0.1},
-                                  "adagrad": {"lr": 0.5}, "rmsprop": {"lr": 0.02}, "adam": {"lr": 0.05},
-                                  "adamw": {"lr": 0.05}})
+                       suggested=_rates(sgd=0.1, adagrad=0.5, rmsprop=0.02, adam=0.05))
     formula = parse_formula(cfg.formula)
     return Surface(name, title, formula.text, formula, (-2.0, 2.0), (-2.0, 2.0), (-1.5, 1.5))
 
 
-def _scaled(lrs: dict[str, float], factor: float) -> dict[str, dict[str, float]]:
-    return {key: {"lr": round(lr * factor, 6) if key in ("sgd", "momentum", "nesterov") else lr}
-            for key, lr in lrs.items()}
+def _rates(*, sgd: float, adagrad: float, rmsprop: float, adam: float,
+           nesterov: float | None = None) -> dict[str, dict[str, float]]:
+    """Suggested learning rates per racer: the SGD family shares one (Nesterov may differ), AdamW Adam's."""
+    return {"sgd": {"lr": sgd}, "momentum": {"lr": sgd}, "nesterov": {"lr": sgd if nesterov is None else nesterov},
+            "adagrad": {"lr": adagrad}, "rmsprop": {"lr": rmsprop}, "adam": {"lr": adam}, "adamw": {"lr": adam}}

@@ -19,14 +19,15 @@ import torch
 from resnet_viz.config import ConfigError, _choice, _number
 from resnet_viz.metrics.store import GrowingArray
 from resnet_viz.surfaces.functions import Point, Surface, SurfaceConfig, build_surface
+from resnet_viz.train.optim import OPTIMIZER_CLASSES as ENGINE_OPTIMIZERS
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 OPTIMIZER_TITLES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
                     "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW"}
+#: The engine's torch.optim classes, plus the two SGD variants the race shows as racers of their own.
 OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
-    "sgd": torch.optim.SGD, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD,
-    "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW}
+    **ENGINE_OPTIMIZERS, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD}
+REACH_TOL = 1e-3  # a racer has reached a minimum once within this distance of it
 #: Hyperparameters each optimiser takes, in torch.optim's names (Adam's betas as beta1, beta2).
 HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "sgd": ("lr", "weight_decay"),
@@ -225,7 +226,8 @@ class Trajectory:
     m̂), NaN where the optimiser has none; ``accum`` (n+1, 2): the per-coordinate squared-gradient
     estimate that divides the step (AdaGrad's Σg², RMSProp's running mean of g², Adam's bias-corrected
     v̂), NaN where none. ``diverged_at``: the first point whose position or f is not finite; the
-    optimiser stops there and the point is kept.
+    optimiser stops there and the point is kept. ``reached_at``: the first point within ``REACH_TOL``
+    of a known global minimum of the surface (kept up to date as points are added).
     """
 
     spec: OptimizerSpec
@@ -236,6 +238,7 @@ class Trajectory:
     velocity: GrowingArray = field(default_factory=lambda: GrowingArray((2,)))
     accum: GrowingArray = field(default_factory=lambda: GrowingArray((2,)))
     diverged_at: int | None = None
+    reached_at: int | None = None
 
     @property
     def label(self) -> str:
@@ -315,16 +318,15 @@ class OptimizerRace:
 
     def _record(self, traj: Trajectory, p: torch.nn.Parameter, opt: torch.optim.Optimizer) -> None:
         opt.zero_grad()
-        x, y = p[0], p[1]
-        loss = self.surface(x, y)
-        if loss.requires_grad and torch.isfinite(loss):
-            loss.backward()
-        if not torch.isfinite(loss):  # no gradient at a non-finite point: say so rather than 0
+        loss = self.surface(p[0], p[1])
+        value = float(loss.detach())
+        if not math.isfinite(value):  # no gradient at a non-finite point: say so rather than 0
             grad = torch.full_like(p, float("nan"))
         else:
+            if loss.requires_grad:
+                loss.backward()
             grad = p.grad if p.grad is not None else torch.zeros_like(p)
         pos = p.detach().numpy().copy()
-        value = float(loss.detach())
         traj.positions.extend(pos[None])
         traj.losses.extend(np.array([value]))
         traj.grads.extend(grad.detach().numpy()[None].copy())
@@ -333,18 +335,17 @@ class OptimizerRace:
         traj.accum.extend(accum[None])
         if not (math.isfinite(value) and np.isfinite(pos).all()):
             traj.diverged_at = traj.steps
+        elif traj.reached_at is None and any(math.dist(pos, m) <= REACH_TOL for m in self.surface.minima):
+            traj.reached_at = traj.steps
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per optimiser: label, settings, steps, final x, y, f, status and steps to 1e-3 of the nearest known minimum."""
+        """Per optimiser: label, settings, steps, final x, y, f, status and steps to 1e-3 of a known minimum."""
         rows = []
         for t in self.trajectories:
             x, y = t.positions.values[-1]
-            reach = [t.steps_to_reach(m, 1e-3) for m in self.surface.minima]
-            reached = [r for r in reach if r is not None]
             rows.append({"optimizer": t.label, "title": t.spec.describe(), "lr": t.lr, "steps": t.steps,
                          "x": float(x), "y": float(y), "loss": float(t.losses.values[-1]),
-                         "status": t.status,
-                         "steps_to_minimum_1e-3": min(reached) if reached else None})
+                         "status": t.status, "steps_to_minimum_1e-3": t.reached_at})
         return rows
 
 

@@ -393,8 +393,11 @@ class RaceTab(QtWidgets.QWidget):
             return
         self.message_bar.hide()
         self.race = OptimizerRace(self.surface, self.start(), specs)
-        colours = [self.table.colour(t.spec.key) for t in self.race.trajectories]
-        self.figure.set_racers(self.race, colours)
+        self._show_new_racers()
+
+    def _show_new_racers(self) -> None:
+        """Draw the race from step 0: racers in the table's colours, arrows as set."""
+        self.figure.set_racers(self.race, [self.table.colour(t.spec.key) for t in self.race.trajectories])
         self._apply_arrows()
         self._after_steps()
 
@@ -435,9 +438,7 @@ class RaceTab(QtWidgets.QWidget):
             self.rebuild_race()
             return
         self.race.reset()
-        self.figure.set_racers(self.race, [self.table.colour(t.spec.key) for t in self.race.trajectories])
-        self._apply_arrows()
-        self._after_steps()
+        self._show_new_racers()
 
     def step(self, n: int = 1) -> None:
         """Advance every racer by ``n`` steps and redraw."""
@@ -479,10 +480,8 @@ class RaceTab(QtWidgets.QWidget):
         for t in race.trajectories:
             if t.diverged_at is not None:
                 parts.append(f"{t.label}: diverged at step {t.diverged_at} (f or position not finite)")
-            else:
-                reach = [r for r in (t.steps_to_reach(m, 1e-3) for m in race.surface.minima) if r is not None]
-                if reach:
-                    parts.append(f"{t.label} within 1e-3 of a minimum at step {min(reach)}")
+            elif t.reached_at is not None:
+                parts.append(f"{t.label} within 1e-3 of a minimum at step {t.reached_at}")
         self.status.setText("\n".join(parts))
 
     # --- export -----------------------------------------------------------------------------------
