@@ -184,9 +184,12 @@ class RaceFigure(QtWidgets.QWidget):
         style_plot(self.scale_plot, title="adaptive scaling", x_label="step",
                    y_label="accumulated g²  (x —, y - -)", log_y=True)
         self.scale_plot.getAxis("left").enableAutoSIPrefix(False)
+        for plot in (self.loss_plot, self.scale_plot):  # room for "10⁻¹⁵" ticks beside the label, aligned
+            plot.getAxis("left").setWidth(64)
         self.scale_plot.setXLink(self.loss_plot)
         self.scale_note = pg.TextItem("", color=(110, 110, 110), anchor=(0.5, 0.5))
         self.scale_plot.addItem(self.scale_note, ignoreBounds=True)
+        layout.layout.setColumnSpacing(0, 28)  # room between the colour bar's label and the right plots' labels
         layout.layout.setColumnStretchFactor(0, 3)
         layout.layout.setColumnStretchFactor(1, 2)
 
@@ -204,6 +207,7 @@ class RaceFigure(QtWidgets.QWidget):
         self.arrows_on: dict[str, bool] = {k: False for k in ARROW_KINDS}
         self.arrow_scale = 1.0
         self._racers: list[_Racer] = []
+        self._scale_shows_data: bool | None = None
         self._race: OptimizerRace | None = None
         self._upto: int | None = None
         self._mode, self._log = "contours", False
@@ -337,14 +341,15 @@ class RaceFigure(QtWidgets.QWidget):
             else:
                 racer.acc_x.setData([], [])
                 racer.acc_y.setData([], [])
-        self.scale_note.setText("" if any_adaptive else "no adaptive optimiser in the race")
-        if not any_adaptive:
-            self.scale_plot.setLogMode(y=False)
-            self.scale_plot.setRange(xRange=(0, 1), yRange=(0, 1))
-            self.scale_note.setPos(0.5, 0.5)
-        else:
-            self.scale_plot.setLogMode(y=True)
-            self.scale_plot.enableAutoRange()
+        if any_adaptive != self._scale_shows_data:  # switching log mode re-processes every curve: only on change
+            self._scale_shows_data = any_adaptive
+            self.scale_note.setText("" if any_adaptive else "no adaptive optimiser in the race")
+            self.scale_plot.setLogMode(y=any_adaptive)
+            if any_adaptive:
+                self.scale_plot.enableAutoRange()
+            else:
+                self.scale_plot.setRange(xRange=(0, 1), yRange=(0, 1))
+                self.scale_note.setPos(0.5, 0.5)
 
     def _draw_arrows(self, racer: _Racer, traj: Trajectory, n: int, last: int | None) -> None:
         for kind, (line, head) in racer.arrows.items():
