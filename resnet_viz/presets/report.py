@@ -1,0 +1,129 @@
+"""``report.md`` of a preset run: configuration, measured numbers beside the published ones, and
+whether each expected direction held."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from resnet_viz.presets.measures import METRICS, format_value, measure
+from resnet_viz.presets.runner import PresetResult
+
+#: Metrics tabulated for every run, when measured.
+RUN_COLUMNS = ("final_train_error", "final_test_error", "act_var_last_init", "grad_norm_first_init",
+               "grad_norm_last_init")
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _config_row(name: str, config) -> list[str]:
+    c = config.resolved()
+    m, o, t, d = c.model, c.optim, c.train, c.data
+    net = f"{m.arch}-{m.depth}, width {m.width}"
+    extras = []
+    if m.arch != "mlp":
+        extras.append(f"{m.block} block, shortcut {m.shortcut}")
+        if m.shortcut_variant != "identity":
+            extras.append(f"h(x) = {m.shortcut_variant}"
+                          + (f" {m.shortcut_scale:g}" if m.shortcut_variant == "scale" else "")
+                          + (f" p={m.shortcut_dropout:g}" if m.shortcut_variant == "dropout" else ""))
+        extras.append(f"after add: {m.after_add}")
+    elif m.residual:
+        extras.append("residual")
+    extras.append(f"{m.activation}, BN {'on' if m.batch_norm else 'off'}")
+    init = c.init.scheme + (f" std {c.init.std:g}" if c.init.scheme == "normal" else "")
+    if c.init.zero_init_residual:
+        init += ", zero-init residual"
+    optim = f"{o.name} lr {o.lr:g}"
+    if o.momentum:
+        optim += f", momentum {o.momentum:g}"
+    if o.weight_decay:
+        optim += f", wd {o.weight_decay:g}"
+    if o.schedule != "constant":
+        optim += f", {o.schedule} schedule"
+    if o.warmup_steps:
+        optim += f", warm-up {o.warmup_steps}"
+    data = d.dataset + (f" (first {d.subset})" if d.subset else "") + (", augmented" if d.augment else "")
+    steps = t.steps if t.steps is not None else f"{t.epochs:g} epochs"
+    return [name, net + "; " + "; ".join(extras), init, optim, f"{steps} × batch {t.batch_size}", data]
+
+
+def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Path] = (),
+                 command: str = "") -> Path:
+    """Write ``report.md`` into ``out_dir``; ``figures`` are linked (PNG) relative to it."""
+    out_dir = Path(out_dir)
+    p, size = result.preset, result.size
+    spec = p.sizes[size]
+    held = [c for c in result.checks if c.held]
+    lines = [f"# {p.title}", "", f"*Preset `{p.name}`, size `{size}`.* {p.paper}", ""]
+    if p.summary:
+        lines += [p.summary, ""]
+    if p.formula:
+        lines += ["**Formula.** " + p.formula, ""]
+    if p.explanation:
+        lines += [p.explanation, ""]
+    if p.look_for:
+        lines += ["**What to look for**", ""] + [f"- {item}" for item in p.look_for] + [""]
+    if spec.note:
+        lines += [f"**This size ({size}).** {spec.note}", ""]
+
+    lines += [f"## Expected directions: {len(held)} of {len(result.checks)} held", ""]
+    if result.checks:
+        lines += ["| expected | measured | held |", "|---|---|---|"]
+        for c in result.checks:
+            mark = {True: "✓ yes", False: "✗ no", None: "– not measured"}[c.held]
+            lines.append(f"| {_cell(c.check.claim)} | {_cell(c.describe())} | {mark} |")
+        lines.append("")
+
+    lines += ["## Measured", ""]
+    columns = [m for m in RUN_COLUMNS if any(measure(r.store, m) is not None for r in result.runs)]
+    lines += ["| run | status | steps | " + " | ".join(METRICS[m].label for m in columns) + " |",
+              "|---|---|---|" + "---|" * len(columns)]
+    for r in result.runs:
+        vals = [format_value(measure(r.store, m), m) for m in columns]
+        lines.append(f"| {r.name} | {r.status} | {r.store.steps_done} | " + " | ".join(vals) + " |")
+    lines.append("")
+    if p.published:
+        lines += ["## Published", "", "| quantity | published | measured here | source |", "|---|---|---|---|"]
+        stores = result.stores
+        for pub in p.published:
+            here = "–"
+            if pub.run and pub.metric and pub.run in stores:
+                here = format_value(measure(stores[pub.run], pub.metric), pub.metric)
+            lines.append(f"| {_cell(pub.quantity)} | {_cell(pub.value)} | {here} | {_cell(pub.source)} |")
+        lines.append("")
+        if size == "quick":
+            lines += ["The quick size trains smaller networks for far fewer steps on the embedded data, so its "
+                      "numbers are not comparable with the paper's; only the directions are. The `paper` size "
+                      "is the comparable one.", ""]
+    if figures:
+        lines += ["## Figures", ""]
+        for f in figures:
+            if f.suffix == ".png":
+                svg = f.with_suffix(".svg")
+                extra = f" ([SVG]({svg.name}))" if svg.exists() else ""
+                lines += [f"![{f.stem}]({f.name}){extra}", ""]
+    lines += ["## Configuration", "", "| run | network | init | optimiser | steps | data |",
+              "|---|---|---|---|---|---|"]
+    for r in result.runs:
+        lines.append("| " + " | ".join(_cell(x) for x in _config_row(r.name, r.config)) + " |")
+    lines += ["", "Each run's full configuration and metrics are in `runs/NN-name/` (run.json, metrics.csv, "
+              "layers.npz, summary.json).", ""]
+    versions = {}
+    for r in result.runs:
+        if r.store.started is not None:
+            versions = r.store.started.versions
+            break
+    env = ", ".join(f"{k} {v}" for k, v in versions.items())
+    lines += ["## Environment", "",
+              f"- device: {result.device or 'n/a'}; {env}",
+              f"- wall time: {result.elapsed_s / 60:.1f} min; written {_dt.datetime.now().isoformat(timespec='seconds')}"]
+    if command:
+        lines.append(f"- command: `{command}`")
+    lines.append("")
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

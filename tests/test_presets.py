@@ -1,0 +1,206 @@
+"""Presets: the shipped files, validation, checks on synthetic stores, and each phenomenon's
+direction on the quick size (steps reduced where the effect is at initialisation)."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from resnet_viz.config import ConfigError
+from resnet_viz.metrics.records import EvalRecord, LayerInfoRecord, RunStarted
+from resnet_viz.metrics.store import RunStore
+from resnet_viz.presets import Check, PresetError, load_presets, preset_from_dict
+from resnet_viz.presets.measures import METRICS, evaluate_check, measure
+from resnet_viz.presets.preset import PLOTS, merge
+from resnet_viz.presets.runner import PresetRunner, adapt_runs
+
+ISSUE_PRESETS = ["degradation", "residual", "init", "vanishing", "shortcuts", "after-add", "batchnorm", "optimisers"]
+
+
+@pytest.fixture(scope="module")
+def presets():
+    return load_presets()
+
+
+def test_the_eight_presets_ship_in_order_with_both_sizes(presets):
+    assert list(presets) == ISSUE_PRESETS
+    for p in presets.values():
+        assert set(p.sizes) == {"quick", "paper"}
+        assert p.title and p.formula and p.explanation and p.look_for and p.paper
+        assert p.plots and set(p.plots) <= set(PLOTS)
+        quick, paper = p.runs("quick"), p.runs("paper")
+        assert [r.name for r in quick] == [r.name for r in paper]
+        assert "quick" in p.sizes["quick"].note.lower() and p.sizes["quick"].minutes <= 10
+        for r in quick:
+            assert r.config.data.dataset == "embedded", (p.name, r.name)
+        for r in paper:
+            assert r.config.data.dataset == "cifar10", (p.name, r.name)
+
+
+def test_paper_sizes_use_the_papers_depths_and_schedule(presets):
+    deg = {r.name: r.config for r in presets["residual"].runs("paper")}
+    assert [(c.model.arch, c.model.depth) for c in deg.values()] == [
+        ("plain", 20), ("plain", 56), ("resnet", 20), ("resnet", 56)]
+    for c in deg.values():
+        assert (c.model.resolved().width, c.train.batch_size, c.train.steps) == (16, 128, 64000)
+        assert (c.optim.lr, c.optim.momentum, c.optim.weight_decay) == (0.1, 0.9, 1e-4)
+        assert (c.optim.schedule, c.optim.milestones, c.optim.gamma) == ("step", (0.5, 0.75), 0.1)
+    short = {r.name: r.config.model for r in presets["shortcuts"].runs("paper")}
+    assert {m.depth for m in short.values()} == {110}
+    assert [m.shortcut_variant for m in short.values()] == [
+        "identity", "scale", "exclusive_gate", "shortcut_gate", "conv1x1", "dropout"]
+    after = {r.name: r.config.model.resolved() for r in presets["after-add"].runs("paper")}
+    assert [(m.depth, m.block, m.after_add) for m in after.values()] == [
+        (110, "basic", "relu"), (110, "basic", "bn_relu"), (110, "preact", "none")]
+
+
+def test_published_numbers_are_the_papers(presets):
+    pub = {(p.run, p.metric): p.number for p in presets["residual"].published if p.run}
+    assert pub == {("resnet-20", "final_test_error"): 0.0875, ("resnet-56", "final_test_error"): 0.0697}
+    short = {p.run: p.value for p in presets["shortcuts"].published}
+    assert short == {"identity": "6.61%", "scale-0.5": "12.35%", "exclusive-gate": "8.70%",
+                     "shortcut-gate": "12.86%", "conv1x1": "12.22%", "dropout": "> 20%"}
+
+
+MINIMAL = {"name": "t", "title": "T", "runs": [{"name": "a", "config": {"model": {"depth": 8}}},
+                                              {"name": "b", "config": {"model": {"depth": 14}}}],
+           "base": {"model": {"arch": "plain", "width": 4}},
+           "sizes": {"quick": {"config": {"train": {"steps": 5}}, "runs": {"b": {"model": {"width": 6}}}}}}
+
+
+def test_a_runs_config_is_base_then_size_then_run_then_size_entry():
+    p = preset_from_dict(MINIMAL)
+    a, b = p.runs("quick")
+    assert (a.config.model.arch, a.config.model.depth, a.config.model.width, a.config.train.steps) == ("plain", 8, 4, 5)
+    assert (b.config.model.depth, b.config.model.width) == (14, 6)
+    assert merge({"x": {"y": 1, "z": 2}}, {"x": {"y": 3}}) == {"x": {"y": 3, "z": 2}}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["runs"][0]["config"]["model"].update(depth=9), "model.depth = 9"),
+    (lambda d: d["sizes"].update(huge={}), "size 'huge'"),
+    (lambda d: d.update(plots=["error", "nope"]), "plot 'nope'"),
+    (lambda d: d.update(checks=[{"claim": "c", "left": ["a", "final_train_error"], "relation": "!=",
+                                 "right": ["b", "final_train_error"]}]), "relation '!='"),
+    (lambda d: d.update(checks=[{"claim": "c", "left": ["zz", "final_train_error"], "relation": "<",
+                                 "right": ["b", "final_train_error"]}]), "unknown run 'zz'"),
+    (lambda d: d.update(checks=[{"claim": "c", "left": ["a", "speed"], "relation": "<",
+                                 "right": ["b", "final_train_error"]}]), "unknown metric 'speed'"),
+    (lambda d: d["sizes"]["quick"]["runs"].update(c={}), "unknown runs ['c']"),
+    (lambda d: d.update(runs=[{"name": "a"}, {"name": "a"}]), "distinct names"),
+])
+def test_a_bad_preset_names_the_file_and_the_field(change, message):
+    import copy
+
+    data = copy.deepcopy(MINIMAL)
+    change(data)
+    with pytest.raises(PresetError) as err:
+        preset_from_dict(data, source="t.json")
+    assert "t.json" in str(err.value) and message in str(err.value)
+
+
+def _store(errors=(), act_std=(1.0,), grad=(1.0,), out_grad=(1.0,), stages=None, roles=None):
+    n = len(grad)
+    store = RunStore()
+    layers = LayerInfoRecord(names=[f"l{i}" for i in range(n)], kinds=["linear"] * n,
+                             roles=list(roles) if roles else ["hidden"] * n,
+                             stages=np.array(stages if stages is not None else range(n)),
+                             blocks=-np.ones(n, dtype=np.int64), fan_in=np.ones(n, dtype=np.int64),
+                             params=np.ones(n, dtype=np.int64))
+    z = np.zeros(n)
+    store.add(RunStarted(label="x", config={}, resolved={}, device="cpu", versions={}, layers=layers, params=1,
+                         total_steps=1, act_mean_init=z, act_std_init=np.array(act_std, float),
+                         out_grad_norm_init=np.array(out_grad, float), grad_norm_init=np.array(grad, float),
+                         theory_act_std_init=z))
+    for step, (train, test) in enumerate(errors, 1):
+        store.add(EvalRecord(step=step, train_error=train, train_loss=1.0, test_error=test, test_loss=1.0))
+    return store
+
+
+def test_metrics_read_the_right_numbers():
+    s = _store(errors=[(0.5, 0.6), (0.2, 0.3)], act_std=(1.0, 0.5, 0.1), grad=(1e-6, 1e-3, 2.0),
+               out_grad=(4.0, 2.0, 1.0), stages=(0, 1, 2), roles=("stem", "branch", "head"))
+    assert measure(s, "final_train_error") == 0.2 and measure(s, "final_test_error") == 0.3
+    assert measure(s, "best_test_error") == 0.3
+    assert measure(s, "act_var_last_init") == pytest.approx(0.01)
+    assert measure(s, "grad_norm_first_init") == 1e-6 and measure(s, "grad_norm_last_init") == 2.0
+    assert measure(s, "grad_norm_early_init") == pytest.approx(math.sqrt(1e-6 * 1e-3))  # stages 0 and 1
+    assert measure(s, "out_grad_first_init") == 4.0 and measure(s, "out_grad_last_init") == 1.0
+    mlp = _store(grad=(1e-6, 1e-3, 2.0), stages=(0, 1, 2))
+    assert measure(mlp, "grad_norm_early_init") == pytest.approx(1e-6)  # no stem: the first layer
+    assert measure(s, "grad_norm_first_live") is None  # no probed steps recorded
+    assert measure(RunStore(), "final_train_error") is None
+    assert set(METRICS) >= {"final_train_error", "act_var_last_init", "grad_norm_early_init", "out_grad_first_live"}
+
+
+def test_checks_compare_with_factor_and_margin():
+    stores = {"a": _store(errors=[(0.30, 0.3)]), "b": _store(errors=[(0.29, 0.3)])}
+    c = Check("a at or below b", ("a", "final_train_error"), "<=", ("b", "final_train_error"))
+    assert evaluate_check(c, stores).held is False
+    r = evaluate_check(dataclasses.replace(c, margin=0.02), stores)
+    assert r.held is True and "+ 2.0 points" in r.describe() and "30.00%" in r.describe()
+    far = Check("far below", ("a", "grad_norm_first_init"), "<", ("b", "grad_norm_first_init"), factor=0.01)
+    stores = {"a": _store(grad=(1e-3,)), "b": _store(grad=(1.0,))}
+    assert evaluate_check(far, stores).held is True
+    stores["a"] = _store(grad=(0.02,))
+    assert evaluate_check(far, stores).held is False
+    assert evaluate_check(far, {"b": stores["b"]}).held is None  # a run missing: not measured
+
+
+def test_adapt_runs_overrides_steps_dataset_and_validates(presets):
+    runs = presets["degradation"].runs("quick")
+    quick = runs[0].config
+    short = adapt_runs(runs, steps=60, dataset="cifar10", device="cpu")
+    c = short[0].config
+    assert (c.train.steps, c.data.dataset, c.train.device) == (60, "cifar10", "cpu")
+    n_evals = quick.train.steps // quick.train.eval_every
+    assert c.train.eval_every == 60 // n_evals
+    assert c.optim.warmup_steps == round(quick.optim.warmup_steps * 60 / quick.train.steps)
+    with pytest.raises(ConfigError, match="data.dataset"):
+        adapt_runs(runs, dataset="imagenet")
+
+
+def _run(preset, names, steps=1):
+    runs = [r for r in adapt_runs(preset.runs("quick"), steps=steps) if r.name in names]
+    runs = [dataclasses.replace(r, config=dataclasses.replace(
+        r.config, train=dataclasses.replace(r.config.train, eval_train_samples=200))) for r in runs]
+    return PresetRunner(preset, "quick", runs).run()
+
+
+def test_init_xavier_relu_30_layers_collapses_the_variance_as_theory_says(presets):
+    result = _run(presets["init"], {"he", "xavier", "normal-0.01"})
+    checks = {c.check.claim: c for c in result.checks}
+    assert all(c.held for claim, c in checks.items() if "variance" in claim or "collapses" in claim)
+    he, xavier = (measure(result.stores[n], "act_var_last_init") for n in ("he", "xavier"))
+    assert 0.3 < he < 3  # He keeps the second moment
+    # Xavier halves it at each of the 29 hidden layers: 2^-29 ≈ 1.9e-9 (input and head layers differ a little)
+    assert 2.0 ** -32 < xavier / he < 2.0 ** -26
+    started = result.stores["xavier"].started
+    measured, theory = started.act_std_init, started.theory_act_std_init
+    ok = np.isfinite(theory)
+    assert ok.sum() >= 25
+    np.testing.assert_allclose(np.log2(measured[ok] / measured[0]), np.log2(theory[ok] / theory[0]), atol=1.0)
+
+
+def test_vanishing_sigmoid_gradient_dies_towards_the_input_and_the_residual_one_does_not(presets):
+    result = _run(presets["vanishing"], {"sigmoid", "relu", "residual-sigmoid"}, steps=2)
+    assert [c.held for c in result.checks] == [True] * len(result.checks)
+    s = result.stores
+    ratio = lambda name: measure(s[name], "out_grad_first_init") / measure(s[name], "out_grad_last_init")
+    assert ratio("sigmoid") < 1e-6  # ≤ ¼ per layer over 19 layers
+    assert ratio("residual-sigmoid") > 0.1 and 0.1 < ratio("relu") < 10
+    w = lambda name, where: measure(s[name], f"grad_norm_{where}_init")
+    assert w("sigmoid", "first") < 1e-4 * w("sigmoid", "last")
+
+
+def test_shortcut_scaled_by_half_starves_early_layers_by_lambda_to_the_blocks(presets):
+    result = _run(presets["shortcuts"], {"identity", "scale-0.5"})
+    (check,) = result.checks
+    assert check.held
+    identity = measure(result.stores["identity"], "grad_norm_early_init")
+    scaled = measure(result.stores["scale-0.5"], "grad_norm_early_init")
+    # branches start at zero, so the stem's gradient crosses 15 blocks of h(x) = 0.5 x: 0.5^15 ≈ 3.1e-5
+    stem = lambda name: measure(result.stores[name], "grad_norm_first_init")
+    assert stem("scale-0.5") / stem("identity") == pytest.approx(0.5 ** 15, rel=0.5)
+    assert scaled < 1e-2 * identity
