@@ -414,6 +414,122 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_gallery_index(index: Path, results: list[tuple[Any, Path, list[Path]]], command: str) -> Path:
+    """A Markdown page showing every preset's figures and checks, linking each report."""
+    import os
+
+    def rel(path: Path) -> str:
+        return Path(os.path.relpath(path, index.parent)).as_posix()
+
+    lines = ["# Gallery: the guided experiments, quick size", "",
+             "Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with",
+             "", f"    {command}", "",
+             "Each preset's `report.md` has the configuration, the measured numbers beside the published ones, "
+             "and whether the expected direction held.", ""]
+    for result, out, figures in results:
+        p = result.preset
+        held = sum(1 for c in result.checks if c.held)
+        lines += [f"## {p.title}", "", f"`{p.name}` · {p.paper} · [report]({rel(out / 'report.md')}) · "
+                  f"{result.elapsed_s / 60:.1f} min", ""]
+        if result.checks:
+            lines += [f"Expected directions: **{held} of {len(result.checks)} held**", ""]
+            for c in result.checks:
+                mark = {True: "✓", False: "✗", None: "–"}[c.held]
+                lines.append(f"- {mark} {c.check.claim}: {c.describe()}")
+            lines.append("")
+        pngs = [f for f in figures if f.suffix == ".png"]
+        for f in pngs:
+            lines += [f"![{p.name} {f.stem}]({rel(f)})", ""]
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text("\n".join(lines), encoding="utf-8")
+    return index
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from resnet_viz.export.replay import write_run_folder
+    from resnet_viz.presets import load_presets
+    from resnet_viz.presets.report import write_report
+    from resnet_viz.presets.runner import PresetRunner, adapt_runs
+
+    presets = load_presets()
+    if args.list or args.name is None:
+        for p in presets.values():
+            quick = p.sizes["quick"].minutes
+            print(f"{p.name:<12} {p.title}" + (f"  (quick: about {quick:g} min)" if quick else ""))
+        return EXIT_OK
+    if args.name != "all" and args.name not in presets:
+        raise ConfigError("NAME", args.name, "one of " + ", ".join(presets) + ", or all")
+    chosen = list(presets.values()) if args.name == "all" else [presets[args.name]]
+    for p in chosen:
+        if args.size not in p.sizes:
+            raise ConfigError("--size", args.size, f"{p.name} has sizes " + ", ".join(p.sizes))
+    if args.steps is not None and args.steps < 1:
+        raise ConfigError("--steps", args.steps, "a positive number of steps")
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(args.out) if args.out else Path("reproductions") / (
+        f"{args.name}-{args.size}-{stamp}")
+    command = "resnet-viz " + " ".join(args.argv)
+    # every run of every chosen preset is validated before the first one trains
+    plans = [(p, adapt_runs(p.runs(args.size), dataset=args.dataset, data_root=args.data_root,
+                            download=True if args.download else None, steps=args.steps, device=args.device))
+             for p in chosen]
+    app = None
+    if not args.no_figures:
+        try:
+            from resnet_viz.gui.app import application
+            from resnet_viz.gui.preset_figures import render_preset_figures, render_preset_race
+        except ImportError as exc:
+            print(f"resnet-viz: error: cannot draw figures ({exc}); add --no-figures", file=sys.stderr)
+            return EXIT_RUN_FAILED
+        app = application(offscreen=True)
+    done = []
+    any_failed = False
+    for preset, runs in plans:
+        out = base / preset.name if len(plans) > 1 else base
+        out.mkdir(parents=True, exist_ok=True)
+        runner = PresetRunner(preset, args.size, runs)
+        if not args.quiet:
+            note = preset.sizes[args.size].note
+            print(f"{preset.title} ({args.size}): {len(runs)} runs → {out}\n  {note}", file=sys.stderr)
+        consoles: dict[str, ConsoleProgress] = {}
+
+        def on_record(name: str, record: Any) -> None:
+            consoles.setdefault(name, ConsoleProgress(args.quiet))(record)
+
+        def on_sigint(_signum: int, _frame: Any, runner: PresetRunner = runner) -> None:
+            if runner.stopped:
+                raise KeyboardInterrupt
+            print("\nstopping this run (evaluating first) and skipping the rest; Ctrl-C again to stop at once",
+                  file=sys.stderr)
+            runner.stop()
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            result = runner.run(on_record)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        for i, run in enumerate(result.runs):
+            if run.store.started is not None:
+                write_run_folder(run.store, out / "runs" / f"{i + 1:02d}-{_slug(run.name)}")
+            any_failed |= run.store.finished is not None and not run.store.finished.ok
+        figures: list[Path] = []
+        if app is not None:
+            figures = render_preset_figures(result, out)
+            figures += render_preset_race(result, out)
+        report = write_report(result, out, figures, command=command)
+        done.append((result, out, figures))
+        print(f"{preset.name}: {', '.join(f'{r.name} {r.status}' for r in result.runs)}; "
+              f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held "
+              f"({result.elapsed_s / 60:.1f} min) → {report}")
+        for c in result.checks:
+            print(f"  {'✓' if c.held else '✗' if c.held is False else '–'} {c.describe()}")
+        if runner.stopped:
+            break
+    if args.index:
+        print(f"wrote {_write_gallery_index(Path(args.index), done, command)}")
+    return EXIT_RUN_FAILED if any_failed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="resnet-viz",
@@ -497,12 +613,40 @@ def build_parser() -> argparse.ArgumentParser:
     surf.add_argument("--no-figure", action="store_true", help="write only trajectories.csv and race.json")
     surf.add_argument("--quiet", action="store_true", help="print only the files written")
     surf.set_defaults(func=cmd_surfaces)
+    from resnet_viz.presets.preset import SIZES
+
+    rep = sub.add_parser(
+        "reproduce", help="run a guided experiment (preset) headless; write its figures and report.md",
+        description="Run a preset's networks headless, one after another, then write every figure (PNG and SVG), "
+                    "each run's folder (runs/NN-name/) and report.md: the configuration, the measured numbers next "
+                    "to the published ones, and whether each expected direction held. Exit status 0 when every run "
+                    "finished, 1 when one diverged or failed, 2 for bad input.",
+        epilog="Presets: resnet-viz reproduce --list. Example: resnet-viz reproduce degradation --out repro/deg")
+    rep.add_argument("name", nargs="?", metavar="NAME", help="preset name, or 'all' (see --list)")
+    rep.add_argument("--list", action="store_true", help="list the presets and exit")
+    rep.add_argument("--size", choices=SIZES, default="quick",
+                     help="quick: a 2-core CPU in minutes on the embedded data (default); paper: the paper's depths, "
+                          "CIFAR-10 and schedule, for a GPU")
+    rep.add_argument("--dataset", choices=DATASETS, help="train on this dataset instead of the preset's")
+    rep.add_argument("--data-root", metavar="DIR", help="where the dataset is (default: the per-user cache)")
+    rep.add_argument("--download", action="store_true", help="download the dataset if it is missing")
+    rep.add_argument("--steps", type=int, metavar="N", help="train every run for N steps instead (evaluations "
+                                                              "and warm-up scale along)")
+    rep.add_argument("--device", choices=DEVICES, help="auto (default), cpu, cuda or mps")
+    rep.add_argument("--out", metavar="DIR", help="output folder (default reproductions/<name>-<size>-<time>); "
+                                                  "with 'all', one sub-folder per preset")
+    rep.add_argument("--index", metavar="FILE", help="also write a Markdown page with every preset's figures "
+                                                     "(docs/gallery.md)")
+    rep.add_argument("--no-figures", action="store_true", help="write the report and run folders only")
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.set_defaults(func=cmd_reproduce)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.command is None:
         args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
     from resnet_viz.data import DataError
