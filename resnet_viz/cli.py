@@ -509,7 +509,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGINT, previous)
         for i, run in enumerate(result.runs):
-            if run.store.started is not None:
+            if run.store.started is not None and not args.no_run_folders:
                 write_run_folder(run.store, out / "runs" / f"{i + 1:02d}-{_slug(run.name)}")
             any_failed |= run.store.finished is not None and not run.store.finished.ok
         figures: list[Path] = []
@@ -638,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--index", metavar="FILE", help="also write a Markdown page with every preset's figures "
                                                      "(docs/gallery.md)")
     rep.add_argument("--no-figures", action="store_true", help="write the report and run folders only")
+    rep.add_argument("--no-run-folders", action="store_true", help="write the figures and report only")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(func=cmd_reproduce)
     return parser

@@ -161,10 +161,11 @@ def test_adapt_runs_overrides_steps_dataset_and_validates(presets):
         adapt_runs(runs, dataset="imagenet")
 
 
-def _run(preset, names, steps=1):
+def _run(preset, names, steps=1, eval_train_samples=200):
+    """The quick size's runs named ``names``, shortened to ``steps`` with one evaluation at the end."""
     runs = [r for r in adapt_runs(preset.runs("quick"), steps=steps) if r.name in names]
-    runs = [dataclasses.replace(r, config=dataclasses.replace(
-        r.config, train=dataclasses.replace(r.config.train, eval_train_samples=200))) for r in runs]
+    runs = [dataclasses.replace(r, config=dataclasses.replace(r.config, train=dataclasses.replace(
+        r.config.train, eval_train_samples=eval_train_samples, eval_every=steps))) for r in runs]
     return PresetRunner(preset, "quick", runs).run()
 
 
@@ -204,3 +205,15 @@ def test_shortcut_scaled_by_half_starves_early_layers_by_lambda_to_the_blocks(pr
     stem = lambda name: measure(result.stores[name], "grad_norm_first_init")
     assert stem("scale-0.5") / stem("identity") == pytest.approx(0.5 ** 15, rel=0.5)
     assert scaled < 1e-2 * identity
+
+
+def test_degradation_plain_56_trains_worse_than_plain_20(presets):
+    """The quick size shortened to 150 steps (of 600): plain-20 is learning, plain-56 is not."""
+    result = _run(presets["degradation"], {"plain-20", "plain-56"}, steps=150, eval_train_samples=1000)
+    train = {n: measure(result.stores[n], "final_train_error") for n in ("plain-20", "plain-56")}
+    assert train["plain-56"] > train["plain-20"] + 0.05, train
+    assert [c.held for c in result.checks] == [True, True]
+    # why: at initialisation the deep plain net's early gradients dwarf its last conv's (BN plain nets explode)
+    g = result.stores["plain-56"].started.grad_norm_init
+    g20 = result.stores["plain-20"].started.grad_norm_init
+    assert g[0] / g[-2] > 30 * (g20[0] / g20[-2])

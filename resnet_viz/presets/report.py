@@ -110,8 +110,10 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
               "|---|---|---|---|---|---|"]
     for r in result.runs:
         lines.append("| " + " | ".join(_cell(x) for x in _config_row(r.name, r.config)) + " |")
-    lines += ["", "Each run's full configuration and metrics are in `runs/NN-name/` (run.json, metrics.csv, "
-              "layers.npz, summary.json).", ""]
+    lines.append("")
+    if (out_dir / "runs").is_dir():
+        lines += ["Each run's full configuration and metrics are in `runs/NN-name/` (run.json, metrics.csv, "
+                  "layers.npz, summary.json).", ""]
     versions = {}
     for r in result.runs:
         if r.store.started is not None:

@@ -1,0 +1,57 @@
+"""``resnet-viz reproduce``: list, bad input, and a preset run end to end (figures, report, runs, index)."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from resnet_viz.cli import main
+from resnet_viz.export.run_folder import read_run_folder
+
+
+def test_list_names_every_preset(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("degradation", "residual", "init", "vanishing", "shortcuts", "after-add", "batchnorm", "optimisers"):
+        assert name in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["reproduce", "nope"], "NAME = 'nope' is not allowed"),
+    (["reproduce", "init", "--steps", "0"], "--steps = 0"),
+])
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_reproduce_writes_figures_report_runs_and_index(tmp_path, capsys):
+    out = tmp_path / "van"
+    index = tmp_path / "docs" / "gallery.md"
+    assert main(["reproduce", "vanishing", "--steps", "2", "--out", str(out), "--index", str(index), "--quiet"]) == 0
+    stdout = capsys.readouterr().out
+    assert "3 of 3 expected directions held" in stdout
+    for key in ("out_grad_depth", "grad_norm_depth", "error"):
+        assert (out / f"{key}.png").stat().st_size > 5000
+        ET.parse(out / f"{key}.svg")  # well-formed SVG
+    for run in ("sigmoid", "relu", "residual-sigmoid"):
+        assert (out / f"grad_heatmap-{run}.png").exists()
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Expected directions: 3 of 3 held" in report
+    assert "![out_grad_depth](out_grad_depth.png)" in report and "size `quick`" in report
+    assert report.count("✓ yes") == 3
+    folders = sorted((out / "runs").iterdir())
+    assert [f.name for f in folders] == ["01-sigmoid", "02-relu", "03-residual-sigmoid"]
+    run = read_run_folder(folders[0])
+    assert run.run["config"]["model"]["activation"] == "sigmoid" and run.summary["steps"] == 2
+    page = index.read_text(encoding="utf-8")
+    assert "](../van/out_grad_depth.png)" in page and "3 of 3 held" in page
+
+
+def test_optimisers_preset_also_races_in_2d(tmp_path, capsys):
+    out = tmp_path / "opt"
+    assert main(["reproduce", "optimisers", "--steps", "1", "--out", str(out), "--quiet", "--no-run-folders"]) == 0
+    assert (out / "race.png").stat().st_size > 10000 and (out / "race-trajectories.csv").exists()
+    rows = (out / "race-trajectories.csv").read_text().splitlines()
+    assert len(rows) == 1 + 5 * 501  # five racers, start + 500 steps each
+    assert not (out / "runs").exists()
