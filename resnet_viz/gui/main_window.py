@@ -3,7 +3,8 @@
 The window never trains: :class:`RunManager` runs each engine in a worker thread and drains its
 records at display rate; the window redraws the plots it shows after each drain (≤ 30 Hz), and only
 the runs that changed. The last configuration, the train mode and the window layout persist across
-launches (QSettings).
+launches (QSettings). Experiments ▸ Guided experiments loads a preset: its runs, train mode and
+plots, and the Experiment dock that explains it and re-evaluates its checks as the runs train.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ from resnet_viz.config import ConfigError, OptimConfig, RunConfig
 from resnet_viz.export.session import Session, SessionError, SessionRun, load_session, save_session
 from resnet_viz.gui import figure_export
 from resnet_viz.gui.controls import ConfigPanel
+from resnet_viz.gui.experiment_panel import ExperimentPanel, race_state
 from resnet_viz.gui.manager import RunManager
 from resnet_viz.gui.message_bar import MessageBar
 from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
 from resnet_viz.gui.plots.depth import ActStdDepthPlot, GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
+from resnet_viz.gui.presets_dialog import PresetGallery, cuda_available, size_summary
 from resnet_viz.gui.race.race_tab import RaceTab
 from resnet_viz.gui.run_list import RunListWidget
-from resnet_viz.gui.runs import ACTIVE_STATUSES, RunEntry
+from resnet_viz.gui.runs import ACTIVE_STATUSES, PALETTE, RunEntry
+from resnet_viz.presets.preset import Preset, PresetError, PresetRun, RaceSetup, load_presets
 from resnet_viz.train.device import device_label, resolve_device
 
 #: Redraws while training are spaced so that the GUI thread uses at most this share of one core
@@ -36,7 +40,7 @@ from resnet_viz.train.device import device_label, resolve_device
 #: server, and the GUI thread competes with training for the same cores.
 GUI_CPU_BUDGET = 0.15
 MIN_REDRAW_S, MAX_REDRAW_S = 1 / 30, 1.0
-SETTINGS_LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is not restored
+SETTINGS_LAYOUT_VERSION = 3  # bump when the docks change, so an old saved layout is not restored
 SESSION_FILTER = "resnet-viz session (*.rvsession)"
 TRAIN_MODE_LABELS = {"sequential": "in turn", "interleaved": "interleaved"}
 
@@ -79,6 +83,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel = {p.key: p for p in self.panels}
         self._build_setup_dock()
         self._build_runs_dock()
+        self._build_experiment_dock()
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         for p in self.panels:
             self._add_export_button(p)
@@ -107,6 +112,12 @@ class MainWindow(QtWidgets.QMainWindow):
         m.data_changed.connect(self._schedule_redraw)
         m.message.connect(lambda text: self.show_message(text, "error"))
         m.data_progress.connect(self._data_progress)
+        self._checks_timer = QtCore.QTimer(self)  # the experiment's checks follow new records at most 1/s
+        self._checks_timer.setSingleShot(True)
+        self._checks_timer.setInterval(1000)
+        self._checks_timer.timeout.connect(self._update_experiment)
+        m.runs_changed.connect(self._update_experiment)
+        m.data_changed.connect(lambda: self._checks_timer.isActive() or self._checks_timer.start())
         self._redraw_timer = QtCore.QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.timeout.connect(self._timed_redraw)
@@ -218,6 +229,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.runs_dock.setObjectName("dock_runs")
         self.runs_dock.setWidget(body)
 
+    def _build_experiment_dock(self) -> None:
+        self.experiment: tuple[Preset, str] | None = None  # the loaded preset and its size
+        self._experiment_ids: dict[str, int] = {}  # its run names -> the run ids it created
+        self.gallery: PresetGallery | None = None
+        try:
+            self.presets: dict[str, Preset] = load_presets()
+            self._presets_error = ""
+        except PresetError as exc:
+            self.presets, self._presets_error = {}, str(exc)
+        self.experiment_panel = ExperimentPanel()
+        self.experiment_panel.race_requested.connect(self.open_race)
+        self.experiment_panel.details_requested.connect(self.open_gallery)
+        self.experiment_dock = QtWidgets.QDockWidget("Experiment", self.explorer)
+        self.experiment_dock.setObjectName("dock_experiment")
+        self.experiment_dock.setWidget(self.experiment_panel)
+
     def _add_export_button(self, panel: PlotPanel) -> None:
         tool = QtWidgets.QToolButton()
         tool.setText("Export")
@@ -241,7 +268,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addAction("&Open session…", self.open_session_dialog, QtGui.QKeySequence.StandardKey.Open)
         file_menu.addAction("&Save session…", self.save_session_dialog, QtGui.QKeySequence.StandardKey.Save)
         file_menu.addSeparator()
-        file_menu.addAction("&Export all…", self.export_all_dialog, QtGui.QKeySequence("Ctrl+E"))
+        file_menu.addAction("&Export all…", self.export_all_dialog, QtGui.QKeySequence("Ctrl+Shift+E"))
         file_menu.addSeparator()
         file_menu.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         runs_menu = bar.addMenu("&Runs")
@@ -253,8 +280,9 @@ class MainWindow(QtWidgets.QMainWindow):
         runs_menu.addSeparator()
         runs_menu.addAction("Setup to the starting ResNet-20 recipe",
                             lambda: self.config_panel.set_config(starting_setup()))
+        self._build_experiments_menu(bar.addMenu("&Experiments"))
         view = bar.addMenu("&View")
-        for dock in (self.setup_dock, self.runs_dock, *self.docks.values()):
+        for dock in (self.setup_dock, self.runs_dock, self.experiment_dock, *self.docks.values()):
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         view.addAction("Reset layout", self.reset_layout)
@@ -263,6 +291,16 @@ class MainWindow(QtWidgets.QMainWindow):
         view.addAction("Optimiser race", lambda: self.tabs.setCurrentIndex(1), QtGui.QKeySequence("Ctrl+2"))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction("About resnet-viz", self._about)
+
+    def _build_experiments_menu(self, menu: QtWidgets.QMenu) -> None:
+        menu.setToolTipsVisible(True)
+        menu.addAction("&Guided experiments…", self.open_gallery, QtGui.QKeySequence("Ctrl+E"))
+        menu.addSeparator()
+        for preset in self.presets.values():
+            action = menu.addAction(preset.title.replace("&", "&&"), lambda p=preset: self.open_gallery(p.name))
+            action.setToolTip(preset.summary)
+        if self._presets_error:
+            menu.addAction("(no presets: see the message)").setEnabled(False)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -302,13 +340,14 @@ class MainWindow(QtWidgets.QMainWindow):
         left = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea
         right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         h, v = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
-        everything = (self.setup_dock, self.runs_dock, *self.docks.values())
+        everything = (self.setup_dock, self.runs_dock, self.experiment_dock, *self.docks.values())
         for dock in everything:
             dock.setFloating(False)
             self.explorer.removeDockWidget(dock)
         self.explorer.addDockWidget(left, self.setup_dock)
         self.explorer.addDockWidget(left, self.runs_dock)
         self.explorer.splitDockWidget(self.setup_dock, self.runs_dock, v)
+        self.explorer.tabifyDockWidget(self.runs_dock, self.experiment_dock)
         d = self.docks
         self.explorer.addDockWidget(right, d["error"])
         if compact:
@@ -329,6 +368,8 @@ class MainWindow(QtWidgets.QMainWindow):
             rows = [d["error"], d["grad_heatmap"], d["act_std_depth"]]
         for dock in everything:
             dock.show()
+        self.experiment_dock.setVisible(self.experiment is not None)
+        (self.experiment_dock if self.experiment is not None else self.runs_dock).raise_()
         d["error"].raise_()
         d["act_std_depth"].raise_() if compact else d["out_grad_depth"].raise_()
         self.explorer.resizeDocks([self.setup_dock, d["error"]], [340, max(600, self.width() - 340)], h)
@@ -337,6 +378,35 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def reset_layout(self) -> None:
         self.default_layout()
+        if self.experiment is not None:
+            self.arrange_plots(self.experiment[0].plots)
+
+    def arrange_plots(self, keys: tuple[str, ...] | list[str]) -> None:
+        """The first four plots of ``keys`` in a 2×2 grid on the right (first top-left, second top-right,
+        third bottom-left, fourth bottom-right); every other plot in tabs behind the fourth."""
+        order = list(dict.fromkeys(k for k in keys if k in self.docks))
+        order += [k for k in self.docks if k not in order]
+        d = [self.docks[k] for k in order]
+        right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        h, v = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
+        for dock in d:
+            dock.setFloating(False)
+            self.explorer.removeDockWidget(dock)
+        self.explorer.addDockWidget(right, d[0])
+        self.explorer.splitDockWidget(d[0], d[2], v)
+        self.explorer.splitDockWidget(d[0], d[1], h)
+        self.explorer.splitDockWidget(d[2], d[3], h)
+        for dock in d[4:]:
+            self.explorer.tabifyDockWidget(d[3], dock)
+        for dock in d:
+            dock.show()
+        d[3].raise_()
+        left = max(340, min(440, self.explorer.width() // 4))  # room for the Experiment dock's checks
+        width = max(600, self.explorer.width() - left)
+        self.explorer.resizeDocks([self.setup_dock, d[0]], [left, width], h)
+        self.explorer.resizeDocks([d[0], d[1]], [width // 2, width // 2], h)
+        self.explorer.resizeDocks([d[2], d[3]], [width // 2, width // 2], h)
+        self.explorer.resizeDocks([d[0], d[2]], [1000, 1000], v)
 
     # --- settings -------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -393,6 +463,104 @@ class MainWindow(QtWidgets.QMainWindow):
             "per-layer gradient norms, activation statistics across depth.</p>"
             "<p>He, Zhang, Ren, Sun: Deep Residual Learning for Image Recognition (2016); "
             "Identity Mappings in Deep Residual Networks (2016); Delving Deep into Rectifiers (2015).</p>")
+
+    # --- guided experiments -----------------------------------------------------------------------
+    def open_gallery(self, name: str | None = None) -> PresetGallery:
+        """Open the Guided experiments gallery (window-modal, returns at once) showing preset ``name``."""
+        if self._presets_error:
+            self.show_message(f"The guided experiments could not be read: {self._presets_error}", "error")
+        if self.gallery is not None:
+            self.gallery.close()
+        if not isinstance(name, str):
+            name = self.experiment[0].name if self.experiment is not None else None
+        size = self.settings.value("experiments/size", "quick")
+        self.gallery = PresetGallery(self.presets, self, current=name, size=size if isinstance(size, str) else "quick")
+        self.gallery.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.gallery.run_requested.connect(lambda preset, size: self.load_preset(preset, size))
+        self.gallery.destroyed.connect(lambda *_a: setattr(self, "gallery", None))
+        self.gallery.open()
+        return self.gallery
+
+    def load_preset(self, preset: Preset, size: str = "quick", start: bool = True, confirm: bool = True,
+                    runs: list[PresetRun] | tuple[PresetRun, ...] | None = None) -> bool:
+        """Replace the runs with ``preset``'s at ``size`` (``runs``: instead of the size's, e.g. shortened),
+        set its train mode, arrange its plots, show the Experiment dock and, if ``start``, train.
+
+        With ``confirm``, asks first when runs are training or have recorded steps; False if declined."""
+        if size not in preset.sizes:
+            self.show_message(f"The experiment “{preset.title}” has no {size} size.", "error")
+            return False
+        m = self.manager
+        if confirm and (m.busy or any(e.store.steps_done for e in m.entries)):
+            text = ("Runs are training. Stop them and replace every run with this experiment's?" if m.busy else
+                    "Replace the current runs and their curves with this experiment's?")
+            answer = QtWidgets.QMessageBox.question(
+                self, preset.title, text + "\n(Save the session or export first to keep them.)")
+            if answer != QtWidgets.QMessageBox.StandardButton.Yes:
+                return False
+        runs = list(runs) if runs is not None else list(preset.runs(size))
+        m.clear()
+        self._selected_id = None
+        self.message_bar.hide()
+        self._experiment_ids = {}
+        self.experiment = (preset, size)
+        self.experiment_panel.set_preset(preset, size, runs)
+        for i, run in enumerate(runs):
+            try:
+                entry = m.add(run.config, name=run.name, color=PALETTE[i % len(PALETTE)])
+            except ConfigError as exc:
+                self.show_message(f"{preset.title}: run {run.name} is not valid: {exc}", "error")
+                continue
+            self._experiment_ids[run.name] = entry.run_id
+        index = self.mode_box.findData(preset.mode)
+        if index >= 0:
+            self.mode_box.setCurrentIndex(index)
+        m.set_mode(preset.mode)
+        self.tabs.setCurrentIndex(0)
+        self.arrange_plots(preset.plots)
+        self.experiment_dock.show()
+        self.experiment_dock.raise_()
+        self.explorer.resizeDocks([self.setup_dock, self.runs_dock], [35, 65], QtCore.Qt.Orientation.Vertical)
+        self.settings.setValue("experiments/size", size)
+        text = f"Experiment: {preset.title} — {size_summary(preset, size)}"
+        if size == "paper" and not cuda_available():
+            self.show_message(f"{preset.title}: the paper size needs a GPU (no CUDA device here: it would take "
+                              "days) and CIFAR-10 on disk.", "warning")
+        self.statusBar().showMessage(text, 15000)
+        self._update_experiment()
+        if start and m.queued:
+            m.start()
+        self._update_buttons()
+        self.refresh_plots()
+        return True
+
+    def experiment_entries(self) -> dict[str, RunEntry]:
+        """The loaded experiment's runs that still exist: run name -> RunEntry."""
+        out = {}
+        for name, run_id in self._experiment_ids.items():
+            entry = self.manager.entry(run_id)
+            if entry is not None:
+                out[name] = entry
+        return out
+
+    def _update_experiment(self) -> None:
+        """Re-evaluate the loaded experiment's checks on its runs' records."""
+        if self.experiment is None:
+            return
+        entries = self.experiment_entries()
+        finished = all(e.status not in ("queued", *ACTIVE_STATUSES) for e in entries.values())
+        self.experiment_panel.update_checks({n: e.store for n, e in entries.items()}, finished)
+
+    def open_race(self, setup: RaceSetup) -> None:
+        """Set the Optimiser race tab to ``setup`` (surface, start, steps, racers) and switch to it."""
+        try:
+            state = race_state(setup)
+        except ConfigError as exc:
+            self.show_message(f"The experiment's race could not be set up: {exc}", "error")
+            return
+        self.race_tab.pause()
+        self.race_tab.set_state(state)
+        self.tabs.setCurrentWidget(self.race_tab)
 
     # --- runs -------------------------------------------------------------------------------------
     def _setup_config(self) -> RunConfig | None:
@@ -663,6 +831,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """Replace the runs with a saved session's (raises SessionError for a bad file)."""
         session = load_session(path)
         self.manager.clear()
+        self.experiment, self._experiment_ids = None, {}
+        self.experiment_panel.set_preset(None)
         for run in session.runs:
             status = run.status if run.status not in ACTIVE_STATUSES else "stopped"
             entry = RunEntry(run_id=0, config=run.config, name=run.name, color=run.color, status=status,
