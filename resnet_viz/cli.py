@@ -414,9 +414,9 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_gallery_index(index: Path, results: list[tuple[Any, Path, list[Path]]], command: str) -> Path:
-    """A Markdown page showing every preset's figures and checks, linking each report."""
-    import os
+def _write_gallery_index(index: Path, folders: list[Path], command: str) -> Path:
+    """A Markdown page with every preset folder's figures and checks (from its ``preset.json``)."""
+    import json
 
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, index.parent)).as_posix()
@@ -426,23 +426,37 @@ def _write_gallery_index(index: Path, results: list[tuple[Any, Path, list[Path]]
              "", f"    {command}", "",
              "Each preset's `report.md` has the configuration, the measured numbers beside the published ones, "
              "and whether the expected direction held.", ""]
-    for result, out, figures in results:
-        p = result.preset
-        held = sum(1 for c in result.checks if c.held)
-        lines += [f"## {p.title}", "", f"`{p.name}` · {p.paper} · [report]({rel(out / 'report.md')}) · "
-                  f"{result.elapsed_s / 60:.1f} min", ""]
-        if result.checks:
-            lines += [f"Expected directions: **{held} of {len(result.checks)} held**", ""]
-            for c in result.checks:
-                mark = {True: "✓", False: "✗", None: "–"}[c.held]
-                lines.append(f"- {mark} {c.check.claim}: {c.describe()}")
+    for out in folders:
+        info = json.loads((out / "preset.json").read_text(encoding="utf-8"))
+        lines += [f"## {info['title']}", "", f"`{info['name']}` · {info['paper']} · [report]({rel(out / 'report.md')})"
+                  f" · {info['elapsed_s'] / 60:.1f} min", ""]
+        checks = info["checks"]
+        if checks:
+            held = sum(1 for c in checks if c["held"])
+            lines += [f"Expected directions: **{held} of {len(checks)} held**", ""]
+            for c in checks:
+                mark = {True: "✓", False: "✗", None: "–"}[c["held"]]
+                lines.append(f"- {mark} {c['claim']}: {c['measured']}")
             lines.append("")
-        pngs = [f for f in figures if f.suffix == ".png"]
-        for f in pngs:
-            lines += [f"![{p.name} {f.stem}]({rel(f)})", ""]
+        for name in info["figures"]:
+            if name.endswith(".png"):
+                lines += [f"![{info['name']} {name[:-4]}]({rel(out / name)})", ""]
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text("\n".join(lines), encoding="utf-8")
     return index
+
+
+def _write_preset_summary(result: Any, out: Path, figures: list[Path]) -> Path:
+    import json
+
+    p = result.preset
+    info = {"name": p.name, "title": p.title, "paper": p.paper, "size": result.size,
+            "elapsed_s": result.elapsed_s, "runs": {r.name: r.status for r in result.runs},
+            "checks": [{"claim": c.check.claim, "measured": c.describe(), "held": c.held} for c in result.checks],
+            "figures": [f.name for f in figures if f.parent == out]}
+    path = out / "preset.json"
+    path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -517,7 +531,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             figures = render_preset_figures(result, out)
             figures += render_preset_race(result, out)
         report = write_report(result, out, figures, command=command)
-        done.append((result, out, figures))
+        _write_preset_summary(result, out, figures)
+        done.append(out)
+        if args.index:  # after every preset, so an interrupted gallery still shows what was made
+            _write_gallery_index(Path(args.index), done, command)
         print(f"{preset.name}: {', '.join(f'{r.name} {r.status}' for r in result.runs)}; "
               f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held "
               f"({result.elapsed_s / 60:.1f} min) → {report}")
@@ -526,7 +543,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         if runner.stopped:
             break
     if args.index:
-        print(f"wrote {_write_gallery_index(Path(args.index), done, command)}")
+        print(f"wrote {args.index}")
     return EXIT_RUN_FAILED if any_failed else EXIT_OK
 
 
