@@ -159,6 +159,10 @@ def test_adapt_runs_overrides_steps_dataset_and_validates(presets):
     assert c.optim.warmup_steps == round(quick.optim.warmup_steps * 60 / quick.train.steps)
     with pytest.raises(ConfigError, match="data.dataset"):
         adapt_runs(runs, dataset="imagenet")
+    by_epochs = presets["optimisers"].runs("paper")[0].config  # 30 epochs, evaluation every 500 steps
+    (short,) = adapt_runs([presets["optimisers"].runs("paper")[0]], steps=50)
+    assert by_epochs.train.epochs == 30 and by_epochs.train.steps is None
+    assert (short.config.train.steps, short.config.train.epochs, short.config.train.eval_every) == (50, None, 50)
 
 
 def _run(preset, names, steps=1, eval_train_samples=200):

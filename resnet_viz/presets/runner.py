@@ -31,14 +31,16 @@ def adapt_runs(runs: Sequence[PresetRun], *, dataset: str | None = None, data_ro
                                                                   ("download", download)) if v is not None})
         train = c.train
         if steps is not None:
-            before = c.resolved().train.steps or 1
-            n_evals = max(1, round(before / max(1, train.eval_every)))
-            train = dataclasses.replace(train, steps=steps, epochs=None,
-                                        eval_every=max(1, steps // n_evals))
-            optim = c.optim
-            if optim.warmup_steps:
-                optim = dataclasses.replace(optim, warmup_steps=max(1, round(optim.warmup_steps * steps / before)))
-            c = dataclasses.replace(c, optim=optim)
+            before = c.train.steps  # None for a run given in epochs: nothing to scale from
+            if before:
+                n_evals = max(1, round(before / max(1, train.eval_every)))
+                eval_every = max(1, steps // n_evals)
+                if c.optim.warmup_steps:
+                    c = dataclasses.replace(c, optim=dataclasses.replace(
+                        c.optim, warmup_steps=max(1, round(c.optim.warmup_steps * steps / before))))
+            else:
+                eval_every = min(train.eval_every, steps)
+            train = dataclasses.replace(train, steps=steps, epochs=None, eval_every=eval_every)
         if device is not None:
             train = dataclasses.replace(train, device=device)
         if seed is not None:
