@@ -418,6 +418,8 @@ def _write_gallery_index(index: Path, folders: list[Path], command: str) -> Path
     """A Markdown page with every preset folder's figures and checks (from its ``preset.json``)."""
     import json
 
+    from resnet_viz.presets.measures import MARKS
+
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, index.parent)).as_posix()
 
@@ -435,8 +437,7 @@ def _write_gallery_index(index: Path, folders: list[Path], command: str) -> Path
             held = sum(1 for c in checks if c["held"])
             lines += [f"Expected directions: **{held} of {len(checks)} held**", ""]
             for c in checks:
-                mark = {True: "✓", False: "✗", None: "–"}[c["held"]]
-                lines.append(f"- {mark} {c['claim']}: {c['measured']}")
+                lines.append(f"- {MARKS[c['held']]} {c['claim']}: {c['measured']}")
             lines.append("")
         for name in info["figures"]:
             if name.endswith(".png"):
@@ -539,7 +540,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
               f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held "
               f"({result.elapsed_s / 60:.1f} min) → {report}")
         for c in result.checks:
-            print(f"  {'✓' if c.held else '✗' if c.held is False else '–'} {c.describe()}")
+            print(f"  {c.mark} {c.describe()}")
         if runner.stopped:
             break
     if args.index:

@@ -115,6 +115,10 @@ def format_value(value: float | None, metric: str) -> str:
     return f"{value:.3g}"
 
 
+#: How a check's outcome (held: True / False / None for not measured) is marked in text.
+MARKS = {True: "✓", False: "✗", None: "–"}
+
+
 @dataclass(frozen=True)
 class CheckResult:
     check: Check
@@ -125,6 +129,10 @@ class CheckResult:
     @property
     def verdict(self) -> str:
         return {True: "held", False: "did not hold", None: "not measured"}[self.held]
+
+    @property
+    def mark(self) -> str:
+        return MARKS[self.held]
 
     def describe(self) -> str:
         """E.g. ``plain-56 final training error 31.20% > plain-20 final training error 12.05%``."""

@@ -74,7 +74,7 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
     if result.checks:
         lines += ["| expected | measured | held |", "|---|---|---|"]
         for c in result.checks:
-            mark = {True: "✓ yes", False: "✗ no", None: "– not measured"}[c.held]
+            mark = f"{c.mark} {'yes' if c.held else 'no' if c.held is False else 'not measured'}"
             lines.append(f"| {_cell(c.check.claim)} | {_cell(c.describe())} | {mark} |")
         lines.append("")
 
