@@ -47,3 +47,11 @@ def recorded_runs():
         entry.version = 1
         entries.append(entry)
     return entries
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """A private QSettings file: nothing of the user's is read or changed."""
+    from PySide6 import QtCore
+
+    return QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)

@@ -23,11 +23,6 @@ def presets():
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-
-
-@pytest.fixture
 def window(qtbot, settings):
     win = MainWindow(settings)
     qtbot.addWidget(win)

@@ -18,11 +18,6 @@ from resnet_viz.surfaces.race import OPTIMIZERS, OptimizerRace, OptimizerSpec
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return QtCore.QSettings(str(tmp_path / "race.ini"), QtCore.QSettings.Format.IniFormat)
-
-
-@pytest.fixture
 def tab(qtbot, settings):
     t = RaceTab(settings)
     qtbot.addWidget(t)

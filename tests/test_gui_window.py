@@ -29,11 +29,6 @@ def small_setup(steps: int = 30, **model) -> RunConfig:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-
-
-@pytest.fixture
 def window(qtbot, settings):
     win = MainWindow(settings)
     qtbot.addWidget(win)
