@@ -97,6 +97,8 @@ def test_load_preset_creates_its_runs_mode_plots_and_experiment_dock(window, pre
     assert [e.color for e in entries] == list(PALETTE[:len(entries)])
     assert all(e.status == "queued" for e in entries)
     assert window.manager.mode == p.mode == window.mode_box.currentData()
+    shown = window.config_panel.config()  # the Setup panel shows the first run (plain-20), not the last manual one
+    assert (shown.model, shown.optim, shown.train.steps) == (entries[0].config.model, entries[0].config.optim, 600)
 
     ex = window.explorer
     docks = window.docks
