@@ -131,6 +131,23 @@ def test_load_preset_creates_its_runs_mode_plots_and_experiment_dock(window, pre
     assert not window.manager.busy
 
 
+def test_plots_in_background_tabs_are_redrawn_only_when_brought_to_the_front(window, presets, monkeypatch):
+    p = presets["residual"]
+    window.load_preset(p, "quick", start=False)
+    calls = []
+    for panel in window.panels:
+        monkeypatch.setattr(panel, "refresh", lambda *a, key=panel.key: calls.append(key))
+    window.refresh_plots()
+    assert sorted(calls) == sorted(p.plots[:4])  # the three in back tabs are skipped
+    calls.clear()
+    window.docks["act_std_depth"].raise_()  # its tab comes to the front
+    QtWidgets.QApplication.processEvents()
+    assert "act_std_depth" in calls
+    calls.clear()
+    window.refresh_plots()
+    assert "act_std_depth" in calls and p.plots[3] not in calls  # it took the place of the fourth
+
+
 def test_loading_another_preset_replaces_the_runs_and_rearranges(window, presets):
     window.load_preset(presets["residual"], start=False)
     p = presets["init"]

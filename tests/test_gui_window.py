@@ -82,6 +82,8 @@ def test_pick_plain20_and_plain56_start_both_and_every_plot_holds_both(qtbot, wi
     assert a.store.steps_done == b.store.steps_done == 30
     window.refresh_plots()
     for key in ("error", "loss", "grad_norm_depth", "act_std_depth", "out_grad_depth"):
+        window.docks[key].raise_()  # a plot in a back tab is drawn when it comes to the front
+        qtbot.wait(20)
         counts = colour_items(window.panel[key])
         for e in (a, b):
             assert counts.get(e.color.lower(), 0) > 0, (key, e.name, counts)
@@ -179,7 +181,8 @@ def test_a_diverging_run_is_marked_and_keeps_its_curves(qtbot, window):
     assert row.foreground(1).color().name() == "#c62828"
     assert "diverged" in window.message_bar.text
     assert entry.store.steps_done >= 1
-    window.refresh_plots()
+    window.docks["loss"].raise_()  # the loss plot sits in a back tab of the default layout
+    qtbot.wait(20)
     assert colour_items(window.panel["loss"]).get(entry.color.lower(), 0) > 0
 
 

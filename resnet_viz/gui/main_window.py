@@ -707,10 +707,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self._cpu_mark = (time.thread_time(), now)
 
     def refresh_plots(self) -> None:
-        """Redraw every shown plot (hidden tabs are redrawn when they come to the front)."""
+        """Redraw every plot on screen. A plot in a tab behind another is skipped (Qt still calls it
+        visible, but its visible region is empty) and redrawn when its tab comes to the front."""
         t0 = time.perf_counter()
         for panel in self.panels:
-            if panel.isVisible():
+            if panel.isVisible() and not panel.visibleRegion().isEmpty():
                 self._refresh_panel(panel)
         self.run_list.sync(self.manager.entries)
         self.frame_ms.append(1000 * (time.perf_counter() - t0))
