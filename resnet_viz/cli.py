@@ -414,7 +414,25 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_gallery_index(index: Path, folders: list[Path], command: str) -> Path:
+def _gallery_folders(written: list[Path], order: list[str]) -> list[Path]:
+    """The folders just ``written`` plus every other preset folder beside them (a folder with a
+    ``preset.json`` in the same parent), in preset order: re-running one preset into a gallery keeps
+    the others in its index."""
+    import json
+
+    found = {p.resolve(): p for p in written}
+    for parent in {p.parent for p in written}:
+        for info in parent.glob("*/preset.json"):
+            found.setdefault(info.parent.resolve(), info.parent)
+
+    def key(folder: Path) -> tuple[int, str]:
+        name = json.loads((folder / "preset.json").read_text(encoding="utf-8")).get("name", "")
+        return (order.index(name) if name in order else len(order), folder.name)
+
+    return sorted(found.values(), key=key)
+
+
+def _write_gallery_index(index: Path, folders: list[Path]) -> Path:
     """A Markdown page with every preset folder's figures and checks (from its ``preset.json``)."""
     import json
 
@@ -423,15 +441,18 @@ def _write_gallery_index(index: Path, folders: list[Path], command: str) -> Path
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, index.parent)).as_posix()
 
+    infos = [(out, json.loads((out / "preset.json").read_text(encoding="utf-8"))) for out in folders]
+    commands = list(dict.fromkeys(info.get("command", "") for _, info in infos))
     lines = ["# Gallery: the guided experiments, quick size", "",
-             "Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with",
-             "", f"    {command}", "",
-             "Each preset's `report.md` has the configuration, the measured numbers beside the published ones, "
-             "and whether the expected direction held.", ""]
-    for out in folders:
-        info = json.loads((out / "preset.json").read_text(encoding="utf-8"))
+             "Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with", ""]
+    lines += [f"    {c}" for c in commands if c] + [""]
+    lines += ["Each preset's `report.md` has the configuration, the measured numbers beside the published ones, "
+              "and whether the expected direction held.", ""]
+    for out, info in infos:
         lines += [f"## {info['title']}", "", f"`{info['name']}` · {info['paper']} · [report]({rel(out / 'report.md')})"
                   f" · {info['elapsed_s'] / 60:.1f} min", ""]
+        if len(commands) > 1 and info.get("command"):
+            lines += [f"Made with `{info['command']}`.", ""]
         checks = info["checks"]
         if checks:
             held = sum(1 for c in checks if c["held"])
@@ -447,14 +468,14 @@ def _write_gallery_index(index: Path, folders: list[Path], command: str) -> Path
     return index
 
 
-def _write_preset_summary(result: Any, out: Path, figures: list[Path]) -> Path:
+def _write_preset_summary(result: Any, out: Path, figures: list[Path], command: str) -> Path:
     import json
 
     p = result.preset
     info = {"name": p.name, "title": p.title, "paper": p.paper, "size": result.size,
             "elapsed_s": result.elapsed_s, "runs": {r.name: r.status for r in result.runs},
             "checks": [{"claim": c.check.claim, "measured": c.describe(), "held": c.held} for c in result.checks],
-            "figures": [f.name for f in figures if f.parent == out]}
+            "figures": [f.name for f in figures if f.parent == out], "command": command}
     path = out / "preset.json"
     path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
@@ -532,10 +553,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             figures = render_preset_figures(result, out)
             figures += render_preset_race(result, out)
         report = write_report(result, out, figures, command=command)
-        _write_preset_summary(result, out, figures)
+        _write_preset_summary(result, out, figures, command)
         done.append(out)
         if args.index:  # after every preset, so an interrupted gallery still shows what was made
-            _write_gallery_index(Path(args.index), done, command)
+            _write_gallery_index(Path(args.index), _gallery_folders(done, list(presets)))
         print(f"{preset.name}: {', '.join(f'{r.name} {r.status}' for r in result.runs)}; "
               f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held "
               f"({result.elapsed_s / 60:.1f} min) → {report}")
@@ -653,8 +674,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--device", choices=DEVICES, help="auto (default), cpu, cuda or mps")
     rep.add_argument("--out", metavar="DIR", help="output folder (default reproductions/<name>-<size>-<time>); "
                                                   "with 'all', one sub-folder per preset")
-    rep.add_argument("--index", metavar="FILE", help="also write a Markdown page with every preset's figures "
-                                                     "(docs/gallery.md)")
+    rep.add_argument("--index", metavar="FILE", help="also write a Markdown page with the figures and checks of "
+                                                     "every preset folder beside the ones written (docs/gallery.md)")
     rep.add_argument("--no-figures", action="store_true", help="write the report and run folders only")
     rep.add_argument("--no-run-folders", action="store_true", help="write the figures and report only")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")

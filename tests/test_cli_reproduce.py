@@ -46,6 +46,12 @@ def test_reproduce_writes_figures_report_runs_and_index(tmp_path, capsys):
     assert run.run["config"]["model"]["activation"] == "sigmoid" and run.summary["steps"] == 2
     page = index.read_text(encoding="utf-8")
     assert "](../van/out_grad_depth.png)" in page and "3 of 3 held" in page
+    # a second preset written beside it: the index keeps both, in preset order, each with its command
+    assert main(["reproduce", "init", "--steps", "1", "--out", str(tmp_path / "init"), "--index", str(index),
+                 "--quiet", "--no-figures", "--no-run-folders"]) == 0
+    page = index.read_text(encoding="utf-8")
+    assert page.index("`init`") < page.index("`vanishing`") and page.count("## ") == 2
+    assert "Made with `resnet-viz reproduce vanishing --steps 2" in page and "2 of 2 held" in page
 
 
 def test_optimisers_preset_also_races_in_2d(tmp_path, capsys):
