@@ -223,15 +223,16 @@ def test_degradation_plain_56_trains_worse_than_plain_20(presets):
     assert g[0] / g[-2] > 30 * (g20[0] / g20[-2])
 
 
-def test_residual_resnet_56_trains_at_least_as_well_as_resnet_20(presets):
-    """The quick size at its full 600 steps (about 3 CPU-minutes): shortened, the deeper ResNet is still behind.
+def test_residual_resnet_56_trains_where_plain_56_cannot(presets):
+    """The quick size at its full 600 steps (about 4 CPU-minutes): plain-56 stays at chance, resnet-56 trains.
 
-    Measured with seeds 0, 1, 2 (one thread): resnet-56 15.1%, 20.3%, 22.4% against resnet-20's 16.0%,
-    62.8% (a late spike), 25.0% training error."""
+    Not asserted: resnet-56 at or below resnet-20 (the paper size's check). At 600 steps the ResNets
+    are mid-descent and their order changes with the seed: resnet-56 minus resnet-20 measured −0.9,
+    −42.5, −2.6 and +17.7 points (seeds 0, 1, 2 on one thread; seed 0 on two)."""
     preset = presets["residual"]
-    result = _run(preset, {"resnet-20", "resnet-56"}, steps=preset.runs("quick")[0].config.train.steps,
+    result = _run(preset, {"plain-56", "resnet-56"}, steps=preset.runs("quick")[0].config.train.steps,
                   eval_train_samples=2000)
     (check,) = [c for c in result.checks if c.check.left[0] == "resnet-56"]
     assert check.held, check.describe()
-    train = {n: measure(result.stores[n], "final_train_error") for n in ("resnet-20", "resnet-56")}
-    assert max(train.values()) < 0.5, train  # both ResNets have left chance level (90%) far behind
+    train = {n: measure(result.stores[n], "final_train_error") for n in ("plain-56", "resnet-56")}
+    assert train["plain-56"] > 0.8, train  # still at chance (90%): the degradation the shortcuts remove
