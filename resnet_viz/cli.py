@@ -443,9 +443,16 @@ def _write_gallery_index(index: Path, folders: list[Path]) -> Path:
 
     infos = [(out, json.loads((out / "preset.json").read_text(encoding="utf-8"))) for out in folders]
     commands = list(dict.fromkeys(info.get("command", "") for _, info in infos))
-    lines = ["# Gallery: the guided experiments, quick size", "",
-             "Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with", ""]
-    lines += [f"    {c}" for c in commands if c] + [""]
+    lines = ["# Gallery: the guided experiments, quick size", ""]
+    if len(commands) == 1:
+        lines += ["Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with", "",
+                  f"    {commands[0]}", ""]
+    else:
+        parent = Path(os.path.commonpath([str(out.parent) for out, _ in infos])) if infos else index.parent
+        lines += ["Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with the "
+                  "command named under each heading. One command regenerates them all:", "",
+                  f"    resnet-viz reproduce all --out {parent.as_posix()} --index {index.as_posix()} --no-run-folders",
+                  ""]
     lines += ["Each preset's `report.md` has the configuration, the measured numbers beside the published ones, "
               "and whether the expected direction held.", ""]
     for out, info in infos:
@@ -454,6 +461,9 @@ def _write_gallery_index(index: Path, folders: list[Path]) -> Path:
         if len(commands) > 1 and info.get("command"):
             lines += [f"Made with `{info['command']}`.", ""]
         checks = info["checks"]
+        if not checks:
+            lines += [f"No expected direction is checked at the {info.get('size', 'quick')} size (the report's note "
+                      "says why).", ""]
         if checks:
             held = sum(1 for c in checks if c["held"])
             lines += [f"Expected directions: **{held} of {len(checks)} held**", ""]
@@ -557,8 +567,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         done.append(out)
         if args.index:  # after every preset, so an interrupted gallery still shows what was made
             _write_gallery_index(Path(args.index), _gallery_folders(done, list(presets)))
-        print(f"{preset.name}: {', '.join(f'{r.name} {r.status}' for r in result.runs)}; "
-              f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held "
+        held = (f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held"
+                if result.checks else f"no expected direction is checked at the {args.size} size")
+        print(f"{preset.name}: {', '.join(f'{r.name} {r.status}' for r in result.runs)}; {held} "
               f"({result.elapsed_s / 60:.1f} min) → {report}")
         for c in result.checks:
             print(f"  {c.mark} {c.describe()}")

@@ -61,3 +61,12 @@ def test_optimisers_preset_also_races_in_2d(tmp_path, capsys):
     rows = (out / "race-trajectories.csv").read_text().splitlines()
     assert len(rows) == 1 + 5 * 501  # five racers, start + 500 steps each
     assert not (out / "runs").exists()
+
+
+def test_a_preset_without_checks_at_this_size_says_so(tmp_path, capsys):
+    out, index = tmp_path / "after-add", tmp_path / "gallery.md"
+    assert main(["reproduce", "after-add", "--steps", "1", "--out", str(out), "--index", str(index),
+                 "--quiet", "--no-figures", "--no-run-folders"]) == 0
+    assert "no expected direction is checked at the quick size" in capsys.readouterr().out
+    assert "None is checked at the quick size" in (out / "report.md").read_text(encoding="utf-8")
+    assert "No expected direction is checked at the quick size" in index.read_text(encoding="utf-8")

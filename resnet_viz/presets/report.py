@@ -70,7 +70,10 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
     if spec.note:
         lines += [f"**This size ({size}).** {spec.note}", ""]
 
-    lines += [f"## Expected directions: {len(held)} of {len(result.checks)} held", ""]
+    if result.checks:
+        lines += [f"## Expected directions: {len(held)} of {len(result.checks)} held", ""]
+    else:
+        lines += ["## Expected directions", "", f"None is checked at the {size} size (see the note above).", ""]
     if result.checks:
         lines += ["| expected | measured | held |", "|---|---|---|"]
         for c in result.checks:
