@@ -10,7 +10,7 @@ from PySide6 import QtGui
 
 from resnet_viz.gui import figure_export
 from resnet_viz.gui.app import dispose
-from resnet_viz.gui.plots.base import PlotPanel
+from resnet_viz.gui.plots.base import FittedLegend, PlotPanel
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
 from resnet_viz.gui.plots.depth import ActStdDepthPlot, GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
@@ -41,6 +41,10 @@ def _draw(panel: PlotPanel, entries: Sequence[RunEntry], selected: RunEntry | No
     QtGui.QGuiApplication.processEvents()
     panel.refresh(entries, selected)
     QtGui.QGuiApplication.processEvents()
+    legend = getattr(panel, "legend", None)
+    if isinstance(legend, FittedLegend):  # a figure cannot be dragged: put the legend where it hides least
+        legend.move_to_clearest_corner()
+        QtGui.QGuiApplication.processEvents()
     return [figure_export.export_png(panel, out.with_suffix(".png"), png_width),
             figure_export.export_svg(panel, out.with_suffix(".svg"))]
 

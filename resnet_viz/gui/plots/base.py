@@ -53,6 +53,49 @@ class FittedLegend(pg.LegendItem):
         hint = self.layout.effectiveSizeHint(QtCore.Qt.SizeHint.PreferredSize)
         self.setGeometry(0, 0, hint.width(), hint.height())
 
+    #: Corners in order of preference on a tie: top-right (where the window puts it), top-left,
+    #: bottom-right, bottom-left; (x, y) with 0 = left/top and 1 = right/bottom.
+    CORNERS = ((1, 0), (0, 0), (1, 1), (0, 1))
+
+    def data_points_under(self, corner: tuple[int, int], margin: float = 8.0) -> int:
+        """How many points of the curves in the parent ViewBox the legend would cover at ``corner``
+        (curves are sampled 8 times per segment, so a line crossing the box counts too)."""
+        vb = self.parentItem()
+        if not isinstance(vb, pg.ViewBox):
+            return 0
+        w, h = vb.width(), vb.height()
+        lw, lh = self.width(), self.height()
+        vr = vb.viewRect()
+        if w <= 0 or h <= 0 or vr.width() <= 0 or vr.height() <= 0:
+            return 0
+        x0 = margin if corner[0] == 0 else w - margin - lw
+        y0 = margin if corner[1] == 0 else h - margin - lh
+        count = 0
+        for item in vb.addedItems:
+            if not isinstance(item, pg.PlotDataItem) or not item.isVisible():
+                continue
+            x, y = item.getData()
+            if x is None or len(x) == 0:
+                continue
+            x, y = np.asarray(x, float), np.asarray(y, float)
+            if 1 < len(x) <= 5000:  # sample the segments between the points
+                t = np.linspace(0.0, 1.0, 8, endpoint=False)
+                x = np.concatenate([(x[:-1, None] + (x[1:] - x[:-1])[:, None] * t).ravel(), x[-1:]])
+                y = np.concatenate([(y[:-1, None] + (y[1:] - y[:-1])[:, None] * t).ravel(), y[-1:]])
+            px = (x - vr.left()) / vr.width() * w
+            py = (vr.bottom() - y) / vr.height() * h
+            inside = (px >= x0) & (px <= x0 + lw) & (py >= y0) & (py <= y0 + lh)
+            count += int(np.count_nonzero(inside))
+        return count
+
+    def move_to_clearest_corner(self, margin: float = 8.0) -> tuple[int, int]:
+        """Anchor the legend in the corner of the plot where it hides the fewest data points (for
+        exported figures; in the window the user drags it). Returns the corner chosen."""
+        corner = min(self.CORNERS, key=lambda c: self.data_points_under(c, margin))
+        offset = (margin if corner[0] == 0 else -margin, margin if corner[1] == 0 else -margin)
+        self.anchor(itemPos=corner, parentPos=corner, offset=offset)
+        return corner
+
 
 def style_plot(plot: pg.PlotItem, *, title: str, x_label: str, y_label: str, x_units: str | None = None,
                y_units: str | None = None, log_x: bool = False, log_y: bool = False) -> pg.PlotItem:
