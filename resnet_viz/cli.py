@@ -414,26 +414,10 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _gallery_folders(written: list[Path], order: list[str]) -> list[Path]:
-    """The folders just ``written`` plus every other preset folder beside them (a folder with a
-    ``preset.json`` in the same parent), in preset order: re-running one preset into a gallery keeps
-    the others in its index."""
-    import json
-
-    found = {p.resolve(): p for p in written}
-    for parent in {p.parent for p in written}:
-        for info in parent.glob("*/preset.json"):
-            found.setdefault(info.parent.resolve(), info.parent)
-
-    def key(folder: Path) -> tuple[int, str]:
-        name = json.loads((folder / "preset.json").read_text(encoding="utf-8")).get("name", "")
-        return (order.index(name) if name in order else len(order), folder.name)
-
-    return sorted(found.values(), key=key)
-
-
-def _write_gallery_index(index: Path, folders: list[Path]) -> Path:
-    """A Markdown page with every preset folder's figures and checks (from its ``preset.json``)."""
+def _write_gallery_index(index: Path, written: list[Path], order: list[str]) -> Path:
+    """A Markdown page with the figures and checks (from each ``preset.json``) of the folders just
+    ``written`` and of every other preset folder beside them, in preset ``order``: re-running one
+    preset into a gallery keeps the others in its index."""
     import json
 
     from resnet_viz.presets.measures import MARKS
@@ -441,7 +425,13 @@ def _write_gallery_index(index: Path, folders: list[Path]) -> Path:
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, index.parent)).as_posix()
 
-    infos = [(out, json.loads((out / "preset.json").read_text(encoding="utf-8"))) for out in folders]
+    folders = {p.resolve(): p for p in written}
+    for parent in {p.parent for p in written}:
+        for info in parent.glob("*/preset.json"):
+            folders.setdefault(info.parent.resolve(), info.parent)
+    infos = [(out, json.loads((out / "preset.json").read_text(encoding="utf-8"))) for out in folders.values()]
+    infos.sort(key=lambda item: (order.index(item[1].get("name")) if item[1].get("name") in order else len(order),
+                                 item[0].name))
     commands = list(dict.fromkeys(info.get("command", "") for _, info in infos))
     lines = ["# Gallery: the guided experiments, quick size", ""]
     if len(commands) == 1:
@@ -464,7 +454,7 @@ def _write_gallery_index(index: Path, folders: list[Path]) -> Path:
         if not checks:
             lines += [f"No expected direction is checked at the {info.get('size', 'quick')} size (the report's note "
                       "says why).", ""]
-        if checks:
+        else:
             held = sum(1 for c in checks if c["held"])
             lines += [f"Expected directions: **{held} of {len(checks)} held**", ""]
             for c in checks:
@@ -566,7 +556,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         _write_preset_summary(result, out, figures, command)
         done.append(out)
         if args.index:  # after every preset, so an interrupted gallery still shows what was made
-            _write_gallery_index(Path(args.index), _gallery_folders(done, list(presets)))
+            _write_gallery_index(Path(args.index), done, list(presets))
         held = (f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held"
                 if result.checks else f"no expected direction is checked at the {args.size} size")
         print(f"{preset.name}: {', '.join(f'{r.name} {r.status}' for r in result.runs)}; {held} "

@@ -512,9 +512,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.show_message(f"{preset.title}: run {run.name} is not valid: {exc}", "error")
                 continue
             self._experiment_ids[run.name] = entry.run_id
-        first = self.experiment_entries()
-        if first:  # the Setup panel shows the experiment's first run, ready to vary and add
-            self.config_panel.set_config(next(iter(first.values())).config)
+        added = list(self.experiment_entries().values())
+        if added:  # the Setup panel shows the experiment's first run, ready to vary and add
+            self.config_panel.set_config(added[0].config)
         index = self.mode_box.findData(preset.mode)
         if index >= 0:
             self.mode_box.setCurrentIndex(index)

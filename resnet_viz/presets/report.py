@@ -70,11 +70,10 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
     if spec.note:
         lines += [f"**This size ({size}).** {spec.note}", ""]
 
-    if result.checks:
-        lines += [f"## Expected directions: {len(held)} of {len(result.checks)} held", ""]
-    else:
+    if not result.checks:
         lines += ["## Expected directions", "", f"None is checked at the {size} size (see the note above).", ""]
-    if result.checks:
+    else:
+        lines += [f"## Expected directions: {len(held)} of {len(result.checks)} held", ""]
         lines += ["| expected | measured | held |", "|---|---|---|"]
         for c in result.checks:
             mark = f"{c.mark} {'yes' if c.held else 'no' if c.held is False else 'not measured'}"
