@@ -55,3 +55,17 @@ def settings(tmp_path):
     from PySide6 import QtCore
 
     return QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """The main window on private settings, shown at 1600x1000; its training threads end with the test."""
+    from resnet_viz.gui.main_window import MainWindow
+
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.resize(1600, 1000)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.manager.shutdown()

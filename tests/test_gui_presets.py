@@ -23,17 +23,6 @@ def presets():
 
 
 @pytest.fixture
-def window(qtbot, settings):
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.resize(1600, 1000)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.manager.shutdown()
-
-
-@pytest.fixture
 def gallery(qtbot, presets):
     dialog = PresetGallery(presets, cuda=False)
     qtbot.addWidget(dialog)

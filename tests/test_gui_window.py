@@ -28,17 +28,6 @@ def small_setup(steps: int = 30, **model) -> RunConfig:
                      train=TrainConfig(batch_size=32, steps=steps, eval_every=10, eval_train_samples=200))
 
 
-@pytest.fixture
-def window(qtbot, settings):
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.manager.shutdown()
-
-
 def wait_ended(qtbot, win: MainWindow, timeout: int = WAIT_MS) -> None:
     qtbot.waitUntil(lambda: not win.manager.busy and not win.manager.queued, timeout=timeout)
     win.manager.drain()
