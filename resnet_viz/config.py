@@ -7,13 +7,24 @@ the field, the value and what is allowed. ``to_dict``/``from_dict`` round-trip t
 Fields left at ``None`` mean "the default": :meth:`RunConfig.resolved` fills the defaults that depend
 on other fields (width, after-add mapping, batch norm), optimiser hyperparameters left unset take
 ``torch.optim``'s own defaults.
+
+Types are checked from the dataclass annotations in one place (:func:`check_field_types`): JSON
+``true``/``false`` only for booleans, integers for ints, finite numbers for floats, text for strings.
+Sizes are bounded (:data:`MAX_DEPTH`, :data:`MAX_STEPS`, ...) so that no check allocates in proportion
+to a value; whether a valid config fits this machine's memory is :mod:`resnet_viz.models.budget`'s job.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
+import os
+import reprlib
+import stat
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -37,15 +48,55 @@ DEFAULT_CONV_WIDTH = 16
 DEFAULT_MLP_WIDTH = 256
 DEFAULT_STEPS = 2000
 
+#: Upper bounds, chosen far above any sensible run so that they only stop absurd values. The deepest
+#: nets of the papers have 1202 (He et al. 2016a) and 1001 (He et al. 2016b) weight layers.
+MAX_DEPTH = 10_000
+MAX_WIDTH = 4096
+MAX_BATCH_SIZE = 65_536
+MAX_STEPS = 1_000_000_000  # also bounds eval_every, warmup_steps, probe_every, histogram_every
+MAX_EPOCHS = 100_000
+MAX_SAMPLES = 1_000_000_000  # subset, eval_train_samples (no dataset here has more images)
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take it (the engine also uses seed + 1)
+#: Largest config file read (a run folder's run.json of a 1202-layer net is well under 1 MB).
+MAX_CONFIG_BYTES = 16 * 2**20
+#: First bytes of a zip file: a saved session (.rvsession) is one.
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 300  # file paths are shown whole
+_SHORT.maxother = 80
+_SHORT.maxlevel = 2
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to 300 characters of text, 80 of anything else and two levels of nesting (never raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails still gets a message
+        return f"<{type(value).__name__}>"
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """``text`` with every line break replaced by a space, cut to ``limit`` characters."""
+    text = " ".join(str(text).splitlines())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class ConfigError(ValueError):
-    """A configuration value is not allowed. ``field`` is its dotted path, e.g. ``model.depth``."""
+    """A configuration value is not allowed. ``field`` is its dotted path, e.g. ``model.depth``.
+
+    The message is always one line: ``field = value is not allowed: allowed`` with the value's repr
+    shortened (:func:`short_repr`).
+    """
 
     def __init__(self, field_name: str, value: Any, allowed: str) -> None:
         self.field = field_name
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field_name} = {value!r} is not allowed: {allowed}")
+        super().__init__(one_line(f"{one_line(field_name, 80)} = {short_repr(value)} is not allowed: {allowed}", 1000))
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -64,10 +115,23 @@ def _number(name: str, value: Any, *, lo: float | None = None, hi: float | None 
     if below or above:
         parts = []
         if lo is not None:
-            parts.append(f"{'>' if lo_open else '≥'} {lo:g}")
+            parts.append(f"{'>' if lo_open else '≥'} {_bound(lo)}")
         if hi is not None:
-            parts.append(f"{'<' if hi_open else '≤'} {hi:g}")
+            parts.append(f"{'<' if hi_open else '≤'} {_bound(hi)}")
         raise ConfigError(name, value, f"must be {kind} " + " and ".join(parts))
+
+
+def is_valid_depth(depth: int, arch: str, block: str) -> bool:
+    """Whether ``depth`` weight layers make a net of this arch and block (arithmetic, O(1))."""
+    if arch == "mlp":
+        return 1 <= depth <= MAX_DEPTH
+    step = 9 if block == "bottleneck" else 6
+    return step + 2 <= depth <= MAX_DEPTH and (depth - 2) % step == 0
+
+
+def _bound(x: float) -> str:
+    """A bound as text: ``1000000000`` (not ``1e+09``) for whole numbers, ``0.5`` otherwise."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
 def valid_depths(arch: str, block: str, limit: int = 2000) -> list[int]:
@@ -93,8 +157,61 @@ def nearest_valid_depths(depth: int, arch: str, block: str) -> list[int]:
         return [max(1, depth)]
     step = 9 if block == "bottleneck" else 6
     lower = ((depth - 2) // step) * step + 2
-    out = [d for d in (lower, lower + step) if d >= step + 2]
+    out = [d for d in (lower, lower + step) if step + 2 <= d <= MAX_DEPTH]
     return out or [step + 2]
+
+
+def _describe_type(hint: Any) -> str:
+    """What a value of type ``hint`` looks like in JSON, e.g. ``an integer or null``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe_type(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return "a list of finite numbers"
+        return f"a list of {len(args)} finite numbers"
+    return {bool: "true or false (a JSON boolean)", int: "an integer", float: "a finite number",
+            str: "text", type(None): "null (the default)"}[hint]
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of the (annotation) type ``hint``; floats must be finite, ints are not bools."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, a) for a in args)
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            return False
+        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        return len(items) == len(value) and all(_has_type(v, h) for v, h in zip(value, items))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        try:
+            return math.isfinite(float(value))
+        except OverflowError:  # an integer beyond the float range
+            return False
+    return isinstance(value, hint)
+
+
+@functools.cache
+def _field_types(klass: type) -> dict[str, Any]:
+    return typing.get_type_hints(klass)
+
+
+def check_field_types(section: str, obj: Any) -> None:
+    """Every field of the dataclass ``obj`` has its annotated type (JSON booleans for bools, integers
+    for ints, finite numbers for floats, ...); else :class:`ConfigError` naming ``section.field``."""
+    for name, hint in _field_types(type(obj)).items():
+        value = getattr(obj, name)
+        if not _has_type(value, hint):
+            raise ConfigError(f"{section}.{name}", value, "must be " + _describe_type(hint))
 
 
 @dataclass
@@ -117,15 +234,19 @@ class ModelConfig:
     residual: bool = False  # mlp only: identity skip around every hidden layer
 
     def validate(self) -> None:
+        check_field_types("model", self)
         _choice("model.arch", self.arch, ARCHS)
         _choice("model.block", self.block, BLOCKS)
         _number("model.depth", self.depth, lo=1, integer=True)
-        if self.depth not in valid_depths(self.arch, self.block, limit=max(self.depth, 20)):
+        if self.depth > MAX_DEPTH:
+            raise ConfigError("model.depth", self.depth, f"at most {MAX_DEPTH} weight layers (the deepest nets of "
+                                                         "the papers have 1202 and 1001)")
+        if not is_valid_depth(self.depth, self.arch, self.block):
             near = " and ".join(str(d) for d in nearest_valid_depths(self.depth, self.arch, self.block))
             raise ConfigError("model.depth", self.depth,
                               f"depth must be {depth_rule(self.arch, self.block)}; nearest valid: {near}")
         if self.width is not None:
-            _number("model.width", self.width, lo=1, hi=4096, integer=True)
+            _number("model.width", self.width, lo=1, hi=MAX_WIDTH, integer=True)
         _choice("model.shortcut", self.shortcut, SHORTCUTS)
         _choice("model.shortcut_variant", self.shortcut_variant, SHORTCUT_VARIANTS)
         _number("model.shortcut_scale", self.shortcut_scale, lo=0.0)
@@ -169,6 +290,7 @@ class InitConfig:
     zero_init_residual: bool = False  # last BN of each residual branch starts at gamma = 0
 
     def validate(self) -> None:
+        check_field_types("init", self)
         _choice("init.scheme", self.scheme, INITS)
         _choice("init.mode", self.mode, INIT_MODES)
         _choice("init.distribution", self.distribution, INIT_DISTRIBUTIONS)
@@ -197,6 +319,7 @@ class OptimConfig:
     warmup_steps: int = 0  # linear warm-up from lr/10 over this many steps, before the schedule
 
     def validate(self) -> None:
+        check_field_types("optim", self)
         _choice("optim.name", self.name, OPTIMIZERS)
         if self.lr is not None:
             _number("optim.lr", self.lr, lo=0.0, lo_open=True)
@@ -233,7 +356,7 @@ class OptimConfig:
                                   "increasing fractions of the run in (0, 1), e.g. 0.5,0.75")
             prev = m
         _number("optim.gamma", self.gamma, lo=0.0, hi=1.0, lo_open=True)
-        _number("optim.warmup_steps", self.warmup_steps, lo=0, integer=True)
+        _number("optim.warmup_steps", self.warmup_steps, lo=0, hi=MAX_STEPS, integer=True)
 
     def torch_kwargs(self) -> dict[str, Any]:
         """Only the hyperparameters the user set, named as torch.optim names them."""
@@ -262,12 +385,15 @@ class DataConfig:
     embedded_seed: int = 0  # the embedded set is the same for every run unless this changes
 
     def validate(self) -> None:
+        check_field_types("data", self)
         _choice("data.dataset", self.dataset, DATASETS)
         if self.dataset == "folder" and not self.root:
             raise ConfigError("data.root", self.root, "dataset 'folder' needs --data-root with an ImageFolder tree")
+        if self.root is not None and ("\x00" in self.root or len(self.root) > 4096):
+            raise ConfigError("data.root", self.root, "a folder path (no NUL character, at most 4096 characters)")
         if self.subset is not None:
-            _number("data.subset", self.subset, lo=1, integer=True)
-        _number("data.embedded_seed", self.embedded_seed, lo=0, integer=True)
+            _number("data.subset", self.subset, lo=1, hi=MAX_SAMPLES, integer=True)
+        _number("data.embedded_seed", self.embedded_seed, lo=0, hi=MAX_SEED, integer=True)
 
 
 @dataclass
@@ -291,21 +417,22 @@ class TrainConfig:
     deterministic: bool = True  # torch.use_deterministic_algorithms where the device allows
 
     def validate(self) -> None:
-        _number("train.batch_size", self.batch_size, lo=1, hi=65536, integer=True)
+        check_field_types("train", self)
+        _number("train.batch_size", self.batch_size, lo=1, hi=MAX_BATCH_SIZE, integer=True)
         if self.steps is not None and self.epochs is not None:
             raise ConfigError("train.epochs", self.epochs, "set either steps or epochs, not both")
         if self.steps is not None:
-            _number("train.steps", self.steps, lo=1, integer=True)
+            _number("train.steps", self.steps, lo=1, hi=MAX_STEPS, integer=True)
         if self.epochs is not None:
-            _number("train.epochs", self.epochs, lo=0.0, lo_open=True)
-        _number("train.eval_every", self.eval_every, lo=1, integer=True)
-        _number("train.eval_train_samples", self.eval_train_samples, lo=1, integer=True)
+            _number("train.epochs", self.epochs, lo=0.0, hi=MAX_EPOCHS, lo_open=True)
+        _number("train.eval_every", self.eval_every, lo=1, hi=MAX_STEPS, integer=True)
+        _number("train.eval_train_samples", self.eval_train_samples, lo=1, hi=MAX_SAMPLES, integer=True)
         dev = self.device
         if not (isinstance(dev, str) and (dev in DEVICES or (dev.startswith("cuda:") and dev[5:].isdigit()))):
             raise ConfigError("train.device", dev, "choose one of " + ", ".join(DEVICES) + " (or cuda:N)")
-        _number("train.seed", self.seed, lo=0, integer=True)
-        _number("train.probe_every", self.probe_every, lo=1, integer=True)
-        _number("train.histogram_every", self.histogram_every, lo=0, integer=True)
+        _number("train.seed", self.seed, lo=0, hi=MAX_SEED, integer=True)
+        _number("train.probe_every", self.probe_every, lo=1, hi=MAX_STEPS, integer=True)
+        _number("train.histogram_every", self.histogram_every, lo=0, hi=MAX_STEPS, integer=True)
         _number("train.histogram_bins", self.histogram_bins, lo=2, hi=4096, integer=True)
 
 
@@ -401,24 +528,74 @@ class RunConfig:
                 if key not in known:
                     raise ConfigError(f"{name}.{key}", section[key], "unknown field; allowed: " + ", ".join(sorted(known)))
             values = dict(section)
-            for key in ("betas", "milestones"):
-                if isinstance(values.get(key), list):
-                    values[key] = tuple(values[key])
+            hints = _field_types(klass)
+            for key, value in values.items():  # JSON lists become the tuples the annotations name
+                if isinstance(value, list) and "tuple" in str(hints[key]):
+                    values[key] = tuple(value)
             parts[name] = klass(**values)
         return cls(**parts).validate()
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
-        """Read a config JSON file, or a run folder's ``run.json`` (its ``config`` entry)."""
+        """Read a config JSON file, or a run folder's ``run.json`` (its ``config`` entry). Validates.
+
+        Anything that is not a readable UTF-8 JSON file of at most :data:`MAX_CONFIG_BYTES` (a folder
+        without run.json, a FIFO or device, a saved session, binary data, nesting too deep for the
+        parser) raises :class:`ConfigError` naming the file.
+        """
         path = Path(path)
-        if path.is_dir():
-            path = path / "run.json"
+        text = read_config_text(path)
         try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError("config", str(path), "an existing JSON file (e.g. a run folder's run.json)") from None
-        except json.JSONDecodeError as exc:
+            data = json.loads(text)
+        except RecursionError:
+            raise ConfigError("config", str(path), "JSON nested less deeply (the parser's recursion limit was "
+                                                   "reached)") from None
+        except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
             raise ConfigError("config", str(path), f"valid JSON ({exc})") from None
         if isinstance(data, dict) and "config" in data:
             data = data["config"]
         return cls.from_dict(data)
+
+
+def read_config_text(path: Path) -> str:
+    """The text of config file ``path`` (a run folder means its run.json); :class:`ConfigError` if it is
+    missing, not a regular file (a FIFO is refused without opening it for a blocking read), unreadable,
+    larger than :data:`MAX_CONFIG_BYTES`, a zip (a saved session), binary or not UTF-8."""
+    shown = str(path)
+    try:
+        if path.is_dir():
+            if not (path / "run.json").is_file():
+                raise ConfigError("config", shown, "a config JSON file, or a run folder containing run.json "
+                                                   "(this folder has no run.json)")
+            path = path / "run.json"
+            shown = str(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise ConfigError("config", shown, "an existing JSON file (e.g. a run folder's run.json)") from None
+    except PermissionError:
+        raise ConfigError("config", shown, "a readable file (permission denied)") from None
+    except OSError as exc:
+        raise ConfigError("config", shown, f"a readable file ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) \
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+            raise ConfigError("config", shown, f"a regular JSON file (this is {kind})")
+        try:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError("config", shown, f"a readable file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError("config", shown, f"a config file of at most {MAX_CONFIG_BYTES // 2**20} MB "
+                                           "(this one is larger)")
+    if raw.startswith(ZIP_MAGIC):
+        raise ConfigError("config", shown, "a JSON config; this is a saved session (a zip file): open it with "
+                                           f"resnet-viz gui --session {shown}")
+    if b"\x00" in raw:
+        raise ConfigError("config", shown, "a JSON text file (this one holds NUL bytes: a binary file?)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", shown, f"UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start} "
+                                           "is not UTF-8)") from None

@@ -39,7 +39,8 @@ from resnet_viz.config import (
 )
 from resnet_viz.data import default_data_root
 from resnet_viz.data.torchvision_sets import TORCHVISION_SETS
-from resnet_viz.train.device import available_devices, device_label
+from resnet_viz.models.budget import check_fits
+from resnet_viz.train.device import available_devices, device_label, resolve_device
 
 MAX_DEPTH = 2000
 QUICK_DEPTHS = (20, 32, 44, 56, 110)
@@ -944,7 +945,12 @@ class ConfigPanel(QtWidgets.QWidget):
 
     def _update_error(self) -> None:
         try:
-            self.config()
+            config = self.config()
+            try:
+                device = resolve_device(config.train.device)
+            except ConfigError:  # a device of another machine (shown, not an error): check building only
+                device = None
+            check_fits(config, device)  # a run that cannot fit in this machine's memory is refused here
             self._error = ""
         except ConfigError as exc:
             self._error = str(exc)
@@ -956,7 +962,8 @@ class ConfigPanel(QtWidgets.QWidget):
     # ------------------------------------------------------------------------------------------ API
 
     def error_text(self) -> str:
-        """``""`` when the controls make a valid config, else the :class:`ConfigError` message."""
+        """``""`` when the controls make a valid config that fits this machine's memory, else the
+        :class:`ConfigError` message (one line)."""
         return self._error
 
     def config(self) -> RunConfig:
