@@ -358,6 +358,26 @@ def test_setup_panel_refuses_a_width_that_cannot_fit(qtbot, monkeypatch):
     assert panel.error_text() == ""
 
 
+def test_starting_a_run_that_cannot_fit_shows_one_line_in_the_window(window, qtbot, monkeypatch, capfd):
+    from types import SimpleNamespace
+
+    from resnet_viz.gui import manager
+    from resnet_viz.models import budget
+
+    monkeypatch.setattr(budget, "host_available_bytes", lambda: (8 * GB, "available"))
+    # the data set's shape is all the check reads (generating the embedded set would take seconds)
+    monkeypatch.setattr(manager, "load_dataset", lambda *a, **k: SimpleNamespace(input_shape=(3, 32, 32),
+                                                                                   num_classes=10))
+    window.config_panel.set_config(RunConfig(model=ModelConfig(width=4096), train=TrainConfig(device="cpu")))
+    assert window.config_panel.error_text().startswith("model.width = 4096")
+    window.start()  # queued (the config is valid) and refused by Engine.prepare, before any weight exists
+    qtbot.waitUntil(lambda: "model.width" in window.message_bar.text, timeout=60_000)
+    text = window.message_bar.text
+    assert len(text.splitlines()) == 1 and "this machine has 8 GB available" in text
+    qtbot.waitUntil(lambda: window.manager.entries[0].status == "failed", timeout=10_000)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 # ------------------------------------------------------------------------------------------- properties
 
 json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**30), max_value=10**30)

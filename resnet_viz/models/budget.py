@@ -66,7 +66,8 @@ class MemoryEstimate:
         return self.param_bytes
 
     def describe(self) -> str:
-        """e.g. ``about 61 GB (parameters 2.4 GB, gradients and optimiser state 4.8 GB, activations 54 GB at batch 128)``."""
+        """e.g. ``about 254 GB (parameters 70 GB, gradients and optimiser state 70 GB, activations 114 GB at
+        batch 128)``."""
         return (f"about {gb(self.total_bytes)} (parameters {gb(self.param_bytes)}, gradients and optimiser state "
                 f"{gb(self.state_bytes)}, activations {gb(self.activation_bytes)} at batch {self.batch_size})")
 
