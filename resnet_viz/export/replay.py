@@ -6,7 +6,9 @@
 - :func:`write_run_folder` writes the engine's run-folder format from a store, through
   ``RunFolderWriter``; a run still training gets a provisional summary (status ``"running"``).
 - :func:`store_from_run_folder` is the inverse: the store a run folder describes
-  (:func:`records_from_run_folder`: the same as records).
+  (:func:`records_from_run_folder`: the same as records). An interrupted folder (its writer was
+  killed or crashed: ``RunFolder.interrupted``) reads back with a ``RunFinished`` of status
+  ``interrupted at step k``, so a window or a session shows it as ended, with everything on disk.
 
 Round-trip precision through a folder: metrics.csv keeps 9 significant digits of the float64
 per-step values and of the evaluation values (NaN written empty, ±inf as ``inf``/``-inf``, both
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from resnet_viz.config import ConfigError, RunConfig
-from resnet_viz.export.run_folder import EVAL_COLUMNS, RunFolderWriter, read_run_folder
+from resnet_viz.export.run_folder import EVAL_COLUMNS, INIT_ARRAYS, RunFolder, RunFolderWriter, read_run_folder
 from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
@@ -43,7 +45,7 @@ from resnet_viz.metrics.store import RunStore
 RUNNING_STATUS = "running"
 
 _STEP_SCALARS = ("step", "loss", "batch_error", "lr", "step_time_s")
-_INIT_ARRAYS = ("act_mean_init", "act_std_init", "out_grad_norm_init", "grad_norm_init", "theory_act_std_init")
+_INIT_ARRAYS = INIT_ARRAYS
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -134,11 +136,12 @@ def write_run_folder(store: RunStore, out_dir: str | Path) -> Path:
     The records of :func:`records_from_store` go through a ``RunFolderWriter``, so the files are
     those the engine writes while training (run.json's ``created`` is now). A run without
     ``RunFinished`` (still training) is closed with :func:`provisional_finished`: the folder is
-    complete, its summary.json says ``"running"``. Raises ``ValueError`` if the run has not started.
+    complete, its summary.json says ``"running"``. Raises ``ValueError`` if the run has not started,
+    ``OSError`` when a file cannot be written (the folder keeps what was written).
     """
     if store.started is None:
         raise ValueError("nothing to write: the run has not started")
-    writer = RunFolderWriter(out_dir)
+    writer = RunFolderWriter(out_dir, durable=False)
     finished = None
     for record in records_from_store(store):
         if isinstance(record, RunFinished):
@@ -146,6 +149,8 @@ def write_run_folder(store: RunStore, out_dir: str | Path) -> Path:
         writer(record)
     if finished is None:
         writer(provisional_finished(store))
+    if writer.error is not None:
+        raise writer.error
     return writer.out_dir
 
 
@@ -173,6 +178,21 @@ def _started_from_folder(run: dict[str, Any], layers: dict[str, np.ndarray] | No
     return RunStarted(label=run.get("label", ""), config=config, resolved=resolved, device=run.get("device", ""),
                       versions=run.get("versions", {}), layers=info, params=int(params),
                       total_steps=int(resolved.get("total_steps", 0)), **init)
+
+
+def _interrupted(folder: RunFolder, evals: list[EvalRecord], step_time_s: np.ndarray) -> RunFinished:
+    """The end of a run whose writer died: what is on disk, with the latest evaluation."""
+    ev = max(evals, key=lambda e: e.step) if evals else None
+    resolved = folder.run.get("resolved") or {}
+    train_time = float(np.nansum(step_time_s))
+    n = int(step_time_s.shape[0])
+    return RunFinished(
+        status=folder.status, steps=folder.last_step,
+        final_train_error=ev.train_error if ev else None, final_test_error=ev.test_error if ev else None,
+        final_train_loss=ev.train_loss if ev else None, final_test_loss=ev.test_loss if ev else None,
+        steps_per_s=n / train_time if train_time > 0 else 0.0, elapsed_s=train_time,
+        params=int(resolved.get("params", 0)), device=str(folder.run.get("device", "")),
+        message=folder.message, extra={"final_eval_step": ev.step if ev else None})
 
 
 def _finished_from_folder(summary: dict[str, Any] | None, traceback_text: str | None) -> RunFinished | None:
@@ -203,9 +223,10 @@ def _histograms_from_npz(path: Path) -> list[HistogramRecord]:
     return out
 
 
-def records_from_run_folder(path: str | Path, chunk_steps: int = 4096) -> Iterator[Record]:
-    """The records a run folder describes, in the engine's order (see :func:`store_from_run_folder`)."""
-    folder = read_run_folder(path)
+def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 4096) -> Iterator[Record]:
+    """The records a run folder (a path, or one read already) describes, in the engine's order (see
+    :func:`store_from_run_folder`)."""
+    folder = path if isinstance(path, RunFolder) else read_run_folder(path)
     m = folder.metrics
     n = int(m["step"].shape[0])
     scalars = {name: (m[name] if name in m else np.full(n, np.nan)) for name in _STEP_SCALARS}
@@ -226,21 +247,28 @@ def records_from_run_folder(path: str | Path, chunk_steps: int = 4096) -> Iterat
     histograms = _histograms_from_npz(hist_path) if hist_path.exists() else []
     error_log = folder.path / "error.log"
     traceback_text = error_log.read_text() if error_log.exists() else None
+    finished = (_interrupted(folder, evals, scalars["step_time_s"]) if folder.interrupted
+                else _finished_from_folder(folder.summary, traceback_text))
     yield from _replay(_started_from_folder(folder.run, folder.layers, folder.summary), scalars, layer_step, layers,
-                       evals, histograms, _finished_from_folder(folder.summary, traceback_text), chunk_steps)
+                       evals, histograms, finished, chunk_steps)
 
 
-def store_from_run_folder(path: str | Path) -> RunStore:
+def store_from_run_folder(path: str | Path | RunFolder) -> RunStore:
     """The store of a run folder (the inverse of :func:`write_run_folder`, up to the module doc's precision).
 
     - ``RunStarted`` from run.json (config re-normalised through ``RunConfig`` when valid) and
       layers.npz (layer info, step-0 arrays); ``params`` and ``total_steps`` from run.json's resolved.
-    - ``TrainChunk`` from metrics.csv and layers.npz; ``EvalRecord`` from metrics.csv rows with
-      evaluation values (``eval_time_s`` 0.0); ``HistogramRecord`` from histograms.npz when present.
-    - ``RunFinished`` from summary.json (error.log's text as ``extra["traceback"]``). None when there
-      is no summary.json (the process was killed) or it says ``"running"`` (exported while training).
-    - Without layers.npz (killed process) the store has what metrics.csv has, and ``RunStarted``
-      describes zero layers (empty layer info and step-0 arrays, no layer statistics).
+    - ``TrainChunk`` from metrics.csv and layers.npz (else layers.json + layers.bin, as streamed);
+      ``EvalRecord`` from metrics.csv rows with evaluation values (``eval_time_s`` 0.0);
+      ``HistogramRecord`` from histograms.npz when present.
+    - ``RunFinished`` from summary.json (error.log's text as ``extra["traceback"]``). For an
+      interrupted folder (summary.json says ``"running"`` but its writer is gone, or is missing):
+      status ``interrupted at step k`` (k the last step on disk), the latest evaluation on disk,
+      ``steps_per_s`` / ``elapsed_s`` from the recorded step times, ``params`` and ``device`` from
+      run.json. None while a process still writes the folder, or for a snapshot of a training run
+      (summary.json ``"running"`` without a writer: :func:`write_run_folder`).
+    - Without any layer file (an old killed run) the store has what metrics.csv has, and
+      ``RunStarted`` describes zero layers (empty layer info and step-0 arrays, no layer statistics).
 
     Raises ``FileNotFoundError`` without run.json or metrics.csv.
     """

@@ -1,35 +1,122 @@
 """The run folder: the on-disk format of one run, written as the run goes and read back.
 
-- ``run.json``: ``{"config": RunConfig dict, "resolved": derived values, "device", "versions", "label", "created"}``
-- ``metrics.csv``: one row per step: step, loss, batch_error, lr, step_time_s, then train_error,
-  test_error, train_loss, test_loss filled on evaluation rows (empty elsewhere). Errors are fractions.
-- ``layers.npz``: layer_names [L] (weight layers in forward order) and per-layer info; ``step`` [K];
-  grad_norm, out_grad_norm, act_mean, act_std, response_std, update_ratio [K, L];
-  act_std_init, act_mean_init, out_grad_norm_init, grad_norm_init, theory_act_std_init [L] (step 0).
-- ``summary.json``: status, steps, final errors and losses, steps_per_s, params, device, ...
-- ``histograms.npz`` (only with histograms on), ``error.log`` (only when the run failed).
+==================  ======================================================================================
+``run.json``        ``{"config": RunConfig dict, "resolved": derived values, "device", "versions", "label",
+                    "created"}``; written when the run starts.
+``summary.json``    status, steps, final errors and losses, steps_per_s, params, device, message. Written when
+                    the run starts with status ``"running"`` and ``"writer": {"pid", "host", "started"}``,
+                    rewritten when it ends with the final status (``finished``, ``stopped``, ``diverged at
+                    step k``, ``out of memory``, ``failed``, ``write failed at step k: <reason> (<path>)``).
+``metrics.csv``     header, then one row per step: step, loss, batch_error, lr, step_time_s, then
+                    train_error, test_error, train_loss, test_loss on evaluation rows (empty elsewhere).
+                    Errors are fractions. Rows are written as the steps are reported (≤ 10 times a second).
+``layers.json``     the layout of layers.bin and the layers: ``{"format": "resnet-viz layers.bin",
+                    "version": 1, "byte_order": "little", "step_dtype": "int64", "dtype": "float32",
+                    "quantities": [Q names], "n_layers": L, "record_bytes": 8 + 4·Q·L, "layer_names",
+                    "layer_kinds", "layer_roles", "layer_stages", "layer_blocks", "layer_fan_in",
+                    "layer_params"`` [L], ``"act_mean_init", "act_std_init", "out_grad_norm_init",
+                    "grad_norm_init", "theory_act_std_init"`` [L] (step 0; non-finite values as the
+                    strings ``"nan"``, ``"inf"``, ``"-inf"``)}; written when the run starts.
+``layers.bin``      one fixed-size record per probed step, appended as the steps are reported: int64 step,
+                    then float32 [Q, L] (quantities in the order of ``layers.json``, which is
+                    ``LAYER_QUANTITIES``), little-endian, no padding. ``numpy.fromfile(path, dtype=[("step",
+                    "<i8"), ("values", "<f4", (Q, L))])`` reads it.
+``layers.npz``      the same statistics as one archive, written when the run ends (compatibility; readers
+                    use layers.json + layers.bin without it): layer_names [L], ``step`` [K]; grad_norm,
+                    out_grad_norm, act_mean, act_std, response_std, update_ratio [K, L]; the step-0
+                    arrays [L].
+``histograms.npz``  only with histograms on; written when the run ends.
+``error.log``       only when the run failed: the traceback.
+``run.lock``        exists while a process writes the folder, which holds an exclusive ``fcntl.flock`` on
+                    it for the whole run; removed when the run ends.
+==================  ======================================================================================
 
-metrics.csv is appended and flushed as records arrive, so even a killed process leaves it behind;
-layers.npz and summary.json are written when the run ends, whatever the way it ends.
+What survives a kill (SIGKILL, a crash, a power cut). Every record is written with ``os.write`` as
+it arrives (no buffering in the process), so after SIGKILL everything reported so far is on disk;
+the data files are also ``fsync``-ed at most once a second (``fsync_interval_s``) and at the end, so
+a power cut loses at most about the last second. Why fixed-size records and not a well-kept archive
+format: a zip (npz) or HDF5 file is readable only once its index or metadata is written at close, so
+a killed writer leaves nothing usable; a file of fixed-size records needs no index, its length alone
+says how many whole records it holds, and a record cut by a kill is a short tail the reader ignores.
+The reader keeps the longest prefix of records whose steps are ≥ 1 and increasing (a tail of zeros
+that a power cut can leave is dropped) and, in metrics.csv, only lines that end with a newline and
+parse. summary.json, run.json, layers.json, layers.npz and histograms.npz are written to a temporary
+file and moved over the old one (``os.replace``), so each is either the old or the new file, whole.
+metrics.csv's only rewrite: an evaluation reported after its step's row (the final evaluation of a
+stopped run) replaces that last row in place. A killed run thus loses at most the rows whose write it
+interrupted (the reader drops a torn row), and its summary.json says ``"running"``.
+
+Live or dead. A folder whose summary.json says ``"running"`` is being written when another process
+holds the lock on run.lock (a flock ends with its process, whatever the way, so a reused pid cannot
+fool it); otherwise (or when summary.json is missing) the run was interrupted: :func:`read_run_folder`
+reports status ``interrupted at step k``, k the last step on disk. Without ``fcntl`` (Windows) the
+writer's pid and host stand in (same host and the pid exists). A ``"running"`` summary without a
+``writer`` is a snapshot of a run that was training (``resnet_viz.export.replay.write_run_folder``).
+
+Writing never raises into the run: a failed write (``OSError``: disk full, folder removed, ...) stops
+writing, calls ``on_write_error`` (the CLI stops the engine), keeps the files written so far, and the
+final summary.json says ``write failed at step k: <reason> (<path>)`` when it can still be written.
+:func:`check_run_folder` and :func:`check_free_space` find most of these before training starts.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import datetime as _dt
+import io
 import json
 import math
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from resnet_viz.metrics.records import EvalRecord, Record, RunFinished, RunStarted, TrainChunk
+from resnet_viz.metrics.records import (
+    LAYER_QUANTITIES,
+    EvalRecord,
+    Record,
+    RunFinished,
+    RunStarted,
+    TrainChunk,
+)
 from resnet_viz.metrics.store import METRIC_COLUMNS, RunStore
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the writer's pid and host stand in
+    fcntl = None  # type: ignore[assignment]
+
 EVAL_COLUMNS = ("train_error", "test_error", "train_loss", "test_loss")
+#: The files of a complete run folder (what sessions and exports carry).
 RUN_FILES = ("run.json", "metrics.csv", "layers.npz", "summary.json", "histograms.npz", "error.log")
+#: Files streamed while the run trains (readers use them when layers.npz is missing).
+STREAM_FILES = ("layers.json", "layers.bin")
+LOCK_FILE = "run.lock"
+#: Every file name the writer writes: the only files it removes from a folder before a new run.
+TOOL_FILES = RUN_FILES + STREAM_FILES + (LOCK_FILE,)
+RUNNING = "running"
+LAYERS_FORMAT = "resnet-viz layers.bin"
+#: Step-0 arrays [L] of RunStarted, kept in layers.json and layers.npz.
+INIT_ARRAYS = ("act_mean_init", "act_std_init", "out_grad_norm_init", "grad_norm_init", "theory_act_std_init")
+#: bytes of one metrics.csv row, an upper estimate for :func:`estimate_run_bytes`
+CSV_ROW_BYTES = 160
+
+
+class RunFolderError(ValueError):
+    """A run folder cannot be written: ``path`` and the ``reason`` (one line). ``previous_run``: the
+    folder holds a run that would be replaced."""
+
+    def __init__(self, path: Path, reason: str, previous_run: bool = False) -> None:
+        self.path, self.reason, self.previous_run = Path(path), reason, previous_run
+        super().__init__(f"{path}: {reason}")
 
 
 def _fmt(value: float) -> str:
@@ -76,65 +163,179 @@ def summary_dict(finished: RunFinished, label: str = "") -> dict[str, Any]:
     return out
 
 
+def _json_floats(values: np.ndarray) -> list[float | str]:
+    """Exact floats for JSON; non-finite ones as "nan", "inf", "-inf" so the JSON stays standard."""
+    return [v if math.isfinite(v) else str(v) for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make created, replaced and removed names in ``path`` durable (best effort; not on Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, write: Callable[[Any], None], durable: bool = True) -> None:
+    """Write ``path`` through ``write(binary file)`` into a temporary file beside it, then move it over."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_json_atomic(path: Path, doc: dict[str, Any], durable: bool = True, indent: int | None = 2) -> None:
+    data = (json.dumps(doc, indent=indent, default=_json_default) + "\n").encode("utf-8")
+    _write_atomic(path, lambda f: f.write(data), durable)
+
+
+def layers_record_dtype(n_quantities: int, n_layers: int) -> np.dtype:
+    """One layers.bin record: int64 step, float32 [Q, L]; little-endian, 8 + 4·Q·L bytes."""
+    return np.dtype([("step", "<i8"), ("values", "<f4", (n_quantities, n_layers))])
+
+
 class RunFolderWriter:
-    """A record callback that writes a run folder. Keeps a :class:`RunStore` of everything as ``store``."""
+    """A record callback that writes a run folder (format: module doc). Keeps a :class:`RunStore` of
+    everything as ``store``.
 
-    def __init__(self, out_dir: str | Path) -> None:
+    Nothing on disk is touched before ``RunStarted`` (the run has loaded its data and built its model):
+    then the folder is created, the files of a previous run (``TOOL_FILES``, nothing else) are removed
+    and the new ones started. ``OSError`` while writing never propagates: it stops the writing, sets
+    ``error`` (the exception) and ``write_error`` (the status line), and calls ``on_write_error``.
+    ``durable``: fsync the data files at most every ``fsync_interval_s`` seconds and at the end.
+    """
+
+    def __init__(self, out_dir: str | Path, on_write_error: Callable[[], None] | None = None, *,
+                 durable: bool = True, fsync_interval_s: float = 1.0) -> None:
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        for name in RUN_FILES:  # a run folder holds one run: nothing of a previous one survives
-            (self.out_dir / name).unlink(missing_ok=True)
+        self.on_write_error = on_write_error
+        self.durable = durable
+        self.fsync_interval_s = fsync_interval_s
         self.store = RunStore()
-        self._csv_file = None
-        self._csv = None
-        self._held: dict[str, Any] | None = None  # last row, held back until its evaluation is known
+        self.error: OSError | None = None
+        self.write_error: str | None = None
+        self.error_path: Path | None = None  # the file whose write failed
+        self._writing = False  # files opened (after RunStarted), and no write failed since
+        self._lock_fd: int | None = None
+        self._locked = False  # this writer holds run.lock (and so may write the folder)
+        self._csv_fd: int | None = None
+        self._bin_fd: int | None = None
+        self._csv_size = 0
+        self._bin_size = 0
+        self._last_row: dict[str, Any] | None = None  # the last row written, and where it starts
+        self._last_row_at = 0
         self._evals: dict[int, EvalRecord] = {}
+        self._current = self.out_dir  # the file being written, for the error message
+        self.steps_on_disk = 0  # the last step whose metrics.csv row is written
+        self._last_fsync = 0.0
 
+    # --- records ---------------------------------------------------------------------------------
     def __call__(self, record: Record) -> None:
         self.store.add(record)
-        if isinstance(record, RunStarted):
-            self._write_run_json(record)
-            self._csv_file = open(self.out_dir / "metrics.csv", "w", newline="")
-            self._csv = csv.writer(self._csv_file)
-            self._csv.writerow(METRIC_COLUMNS)
-        elif isinstance(record, EvalRecord):
-            self._evals[record.step] = record
-            if self._held is not None and self._held["step"] == record.step:
-                self._fill(self._held, record)
-        elif isinstance(record, TrainChunk):
-            self._append(record)
-        elif isinstance(record, RunFinished):
+        if isinstance(record, RunFinished):
             self._finish(record)
-
-    # --- metrics.csv ---------------------------------------------------------------------------
-    def _fill(self, row: dict[str, Any], ev: EvalRecord) -> None:
-        for col in EVAL_COLUMNS:
-            row[col] = getattr(ev, col)
-
-    def _append(self, chunk: TrainChunk) -> None:
-        if self._csv is None:
             return
-        rows = []
-        if self._held is not None:
-            rows.append(self._held)
-        for i in range(len(chunk)):
-            row = {"step": int(chunk.step[i]), "loss": chunk.loss[i], "batch_error": chunk.batch_error[i],
-                   "lr": chunk.lr[i], "step_time_s": chunk.step_time_s[i]}
-            ev = self._evals.get(row["step"])
-            if ev is not None:
-                self._fill(row, ev)
-            rows.append(row)
-        self._held = rows.pop()
-        self._write_rows(rows)
+        if not self._writing and not isinstance(record, RunStarted):
+            return  # before the run started, or after a write failed
+        try:
+            if isinstance(record, RunStarted):
+                self._start(record)
+            elif isinstance(record, EvalRecord):
+                self._evals[record.step] = record
+                if self._last_row is not None and self._last_row["step"] == record.step:
+                    self._rewrite_last_row(record)
+            elif isinstance(record, TrainChunk):
+                self._append_chunk(record)
+        except OSError as exc:
+            self._failed(exc)
 
-    def _write_rows(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            self._csv.writerow([_fmt(row.get(col, float("nan"))) for col in METRIC_COLUMNS])
-        self._csv_file.flush()
+    def _failed(self, exc: OSError) -> None:
+        if self.error is not None:
+            return
+        self.error = exc
+        where = self.error_path = Path(exc.filename or self._current)
+        self.write_error = (f"write failed at step {self.store.steps_done}: "
+                            f"{exc.strerror or type(exc).__name__} ({where})")
+        self._writing = False
+        self._close_files()
+        if self.on_write_error is not None:
+            self.on_write_error()
 
-    # --- files at start and end ------------------------------------------------------------------
-    def _write_run_json(self, started: RunStarted) -> None:
-        doc = {
+    # --- start -----------------------------------------------------------------------------------
+    def _start(self, started: RunStarted) -> None:
+        out = self.out_dir
+        out.mkdir(parents=True, exist_ok=True)
+        self._current = out / LOCK_FILE
+        self._lock_fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OSError(errno.EBUSY, "another process is writing a run there", str(out)) from None
+        self._locked = True
+        os.ftruncate(self._lock_fd, 0)
+        os.write(self._lock_fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        for name in TOOL_FILES:  # a run folder holds one run: the files of a previous one go, nothing else
+            if name != LOCK_FILE:
+                (out / name).unlink(missing_ok=True)
+                (out / f".{name}.tmp").unlink(missing_ok=True)
+        self._current = out / "summary.json"
+        _write_json_atomic(out / "summary.json", self._running_summary(started), self.durable)
+        self._current = out / "layers.json"
+        _write_json_atomic(out / "layers.json", self._layers_header(started), self.durable, indent=None)
+        self._current = out / "layers.bin"
+        self._bin_fd = os.open(out / "layers.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self._current = out / "metrics.csv"
+        self._csv_fd = os.open(out / "metrics.csv", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self._writing = True
+        self._csv_size = self._append(self._csv_fd, self._csv_bytes([list(METRIC_COLUMNS)]), 0)
+        self._current = out / "run.json"
+        _write_json_atomic(out / "run.json", self._run_doc(started), self.durable)
+        if self.durable:
+            _fsync_dir(out)
+        self._last_fsync = time.monotonic()
+
+    def _running_summary(self, started: RunStarted) -> dict[str, Any]:
+        return {
+            "label": started.label, "status": RUNNING, "steps": 0,
+            "final_train_error": None, "final_test_error": None, "final_train_loss": None, "final_test_loss": None,
+            "final_eval_step": None, "steps_per_s": 0.0, "elapsed_s": 0.0, "params": started.params,
+            "device": started.device, "message": f"training: {started.total_steps} steps; this file is rewritten "
+                                                 "when the run ends",
+            "writer": {"pid": os.getpid(), "host": socket.gethostname(),
+                       "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds")},
+        }
+
+    @staticmethod
+    def _layers_header(started: RunStarted) -> dict[str, Any]:
+        info = started.layers
+        n = len(info.names)
+        return {
+            "format": LAYERS_FORMAT, "version": 1, "byte_order": "little", "step_dtype": "int64",
+            "dtype": "float32", "quantities": list(LAYER_QUANTITIES), "n_layers": n,
+            "record_bytes": layers_record_dtype(len(LAYER_QUANTITIES), n).itemsize,
+            "layer_names": list(info.names), "layer_kinds": list(info.kinds), "layer_roles": list(info.roles),
+            "layer_stages": np.asarray(info.stages).tolist(), "layer_blocks": np.asarray(info.blocks).tolist(),
+            "layer_fan_in": np.asarray(info.fan_in).tolist(), "layer_params": np.asarray(info.params).tolist(),
+            **{name: _json_floats(getattr(started, name)) for name in INIT_ARRAYS},
+        }
+
+    @staticmethod
+    def _run_doc(started: RunStarted) -> dict[str, Any]:
+        return {
             "label": started.label,
             "config": started.config,
             "resolved": started.resolved,
@@ -142,28 +343,148 @@ class RunFolderWriter:
             "versions": started.versions,
             "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
-        (self.out_dir / "run.json").write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
 
+    # --- while training --------------------------------------------------------------------------
+    def _append(self, fd: int, data: bytes, size: int) -> int:
+        """Append ``data`` to a file of ``size`` bytes; returns the new size. Whatever interrupts the
+        write (an error, Ctrl-C) cuts the file back to ``size``: no partial record stays behind."""
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass
+            raise
+        return size + len(data)
+
+    @staticmethod
+    def _csv_bytes(rows: list[list[str]]) -> bytes:
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        return text.getvalue().encode("utf-8")
+
+    @staticmethod
+    def _row_cells(row: dict[str, Any]) -> list[str]:
+        return [_fmt(row.get(col, float("nan"))) for col in METRIC_COLUMNS]
+
+    def _append_chunk(self, chunk: TrainChunk) -> None:
+        rows = []
+        for i in range(len(chunk)):
+            row = {"step": int(chunk.step[i]), "loss": chunk.loss[i], "batch_error": chunk.batch_error[i],
+                   "lr": chunk.lr[i], "step_time_s": chunk.step_time_s[i]}
+            ev = self._evals.get(row["step"])
+            if ev is not None:
+                for col in EVAL_COLUMNS:
+                    row[col] = getattr(ev, col)
+            rows.append(row)
+        if rows:
+            self._current = self.out_dir / "metrics.csv"
+            head = self._csv_bytes([self._row_cells(r) for r in rows[:-1]])
+            last = self._csv_bytes([self._row_cells(rows[-1])])
+            self._csv_size = self._append(self._csv_fd, head + last, self._csv_size)
+            self._last_row, self._last_row_at = rows[-1], self._csv_size - len(last)
+        if chunk.layers is not None and chunk.layer_step is not None and len(chunk.layer_step):
+            self._current = self.out_dir / "layers.bin"
+            k, n = len(chunk.layer_step), chunk.layers.grad_norm.shape[1]
+            records = np.empty(k, dtype=layers_record_dtype(len(LAYER_QUANTITIES), n))
+            records["step"] = chunk.layer_step
+            for qi, q in enumerate(LAYER_QUANTITIES):
+                records["values"][:, qi, :] = getattr(chunk.layers, q)
+            self._bin_size = self._append(self._bin_fd, records.tobytes(), self._bin_size)
+        if rows:
+            self.steps_on_disk = rows[-1]["step"]
+        if self.durable and time.monotonic() - self._last_fsync >= self.fsync_interval_s:
+            self._fsync_files()
+
+    def _rewrite_last_row(self, ev: EvalRecord) -> None:
+        """An evaluation of the step already written last (the final evaluation of a stopped run)."""
+        row = dict(self._last_row)
+        for col in EVAL_COLUMNS:
+            row[col] = getattr(ev, col)
+        self._current = self.out_dir / "metrics.csv"
+        os.ftruncate(self._csv_fd, self._last_row_at)
+        self._csv_size = self._append(self._csv_fd, self._csv_bytes([self._row_cells(row)]), self._last_row_at)
+        self._last_row = row
+
+    def _fsync_files(self) -> None:
+        for fd in (self._csv_fd, self._bin_fd):
+            if fd is not None:
+                os.fsync(fd)
+        self._last_fsync = time.monotonic()
+
+    def _close_files(self) -> None:
+        for name in ("_csv_fd", "_bin_fd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, name, None)
+
+    # --- end -------------------------------------------------------------------------------------
     def _finish(self, finished: RunFinished) -> None:
-        if self._held is not None and self._csv is not None:
-            self._write_rows([self._held])
-            self._held = None
-        if self._csv_file is not None:
-            self._csv_file.close()
-            self._csv_file = self._csv = None
-        label = self.store.started.label if self.store.started else ""
-        if self.store.started is not None:
-            np.savez(self.out_dir / "layers.npz", **self.store.layer_arrays())
-        if self.store.histograms:
-            write_histograms_npz(self.out_dir / "histograms.npz", self.store)
-        if "traceback" in finished.extra:
-            (self.out_dir / "error.log").write_text(finished.extra["traceback"])
-        (self.out_dir / "summary.json").write_text(
-            json.dumps(summary_dict(finished, label), indent=2, default=_json_default) + "\n")
+        if self.store.started is None or not self._locked:
+            self._release_lock()
+            return  # nothing of this run is on disk (it failed before its first step, or writing could not start)
+        out = self.out_dir
+        if self._writing:
+            try:
+                if self.durable:
+                    self._current = out / "metrics.csv"
+                    self._fsync_files()
+                self._close_files()
+                self._current = out / "layers.npz"
+                arrays = self.store.layer_arrays()
+                _write_atomic(out / "layers.npz", lambda f: np.savez(f, **arrays), self.durable)
+                if self.store.histograms:
+                    self._current = out / "histograms.npz"
+                    _write_atomic(out / "histograms.npz", lambda f: write_histograms_npz(f, self.store),
+                                  self.durable)
+                if "traceback" in finished.extra:
+                    self._current = out / "error.log"
+                    _write_atomic(out / "error.log", lambda f: f.write(finished.extra["traceback"].encode()),
+                                  self.durable)
+            except OSError as exc:
+                self._failed(exc)
+        self._close_files()
+        self._writing = False
+        doc = summary_dict(finished, self.store.started.label)
+        if self.write_error is not None:
+            doc["status"] = self.write_error
+            doc["message"] = (f"writing {self.error_path} failed "
+                              f"({self.error.strerror or self.error}), so the run was stopped; "
+                              f"the files keep every step up to {self.steps_on_disk}")
+        try:
+            _write_json_atomic(out / "summary.json", doc, self.durable)
+            if self.durable:
+                _fsync_dir(out)
+        except OSError as exc:  # the folder keeps summary.json "running": it reads as interrupted
+            self._failed(exc)
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is None:
+            return
+        if self._locked:
+            try:
+                (self.out_dir / LOCK_FILE).unlink(missing_ok=True)
+            except OSError:
+                pass
+        try:
+            os.close(self._lock_fd)  # releases the flock
+        except OSError:
+            pass
+        self._lock_fd = None
+        self._locked = False
 
 
-def write_histograms_npz(path: Path, store: RunStore) -> None:
-    """``{kind}_step`` [H], ``{kind}_edges`` [H, L, B+1], ``{kind}_counts`` [H, L, B] per kind."""
+def write_histograms_npz(path: Path | Any, store: RunStore) -> None:
+    """``{kind}_step`` [H], ``{kind}_edges`` [H, L, B+1], ``{kind}_counts`` [H, L, B] per kind
+    (``path``: a path or a binary file)."""
     out: dict[str, np.ndarray] = {}
     for kind in sorted({h.kind for h in store.histograms}):
         hs = [h for h in store.histograms if h.kind == kind]
@@ -173,32 +494,258 @@ def write_histograms_npz(path: Path, store: RunStore) -> None:
     np.savez(path, **out)
 
 
+# --- before a run --------------------------------------------------------------------------------
+def _holds_previous_run(path: Path) -> bool:
+    """Whether ``path`` holds a run this tool wrote (its run.json, or its lock file of a run starting)."""
+    if (path / LOCK_FILE).exists():
+        return True
+    try:
+        doc = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("config"), dict) and "resolved" in doc
+
+
+def check_run_folder(path: str | Path, replace: bool = False) -> None:
+    """Raise :class:`RunFolderError` unless a run folder can be written at ``path`` (before training).
+
+    Refused: ``path`` or a folder above it is a file; the nearest existing folder cannot take a new file
+    (a probe file is created, written, synced and removed: read-only, no permission, disk full);
+    another process is writing a run there; files with the run folder's names that this tool did not
+    write; a previous run when not ``replace`` (``previous_run`` set). Creates nothing (missing folders
+    are created when the run starts).
+    """
+    path = Path(path)
+    base = path
+    try:
+        while not base.exists():
+            if base.is_symlink():
+                raise RunFolderError(path, f"{base} is a broken symbolic link")
+            base = base.parent
+        if not base.is_dir():
+            what = "is a file, not a folder" if base == path else f"cannot be created: {base} is a file, not a folder"
+            raise RunFolderError(path, what)
+    except OSError as exc:
+        raise RunFolderError(path, f"cannot look at {exc.filename or base}: {exc.strerror or exc}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".resnet-viz-probe-", dir=base)
+        try:
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise RunFolderError(path, f"cannot write in {base}: {exc.strerror or exc}") from None
+    if base != path:
+        return
+    if writer_alive(path):
+        raise RunFolderError(path, "another process is writing a run there (its run.lock is held)")
+    ours = _holds_previous_run(path)
+    found = [name for name in TOOL_FILES if (path / name).exists()]
+    if found and not ours:
+        raise RunFolderError(path, f"holds {', '.join(found)}, which resnet-viz did not write; "
+                                   "choose another folder")
+    if ours and not replace:
+        raise RunFolderError(path, "holds a previous run", previous_run=True)
+
+
+def estimate_run_bytes(total_steps: int, n_layers: int, probe_every: int = 1, probes: bool = True,
+                       histogram_every: int = 0, histogram_bins: int = 64) -> int:
+    """Bytes a run folder will take at most: metrics.csv rows, layers.bin and layers.npz (the same
+    statistics twice), histograms.npz, plus 64 KiB for the small files."""
+    rows = total_steps * CSV_ROW_BYTES
+    probed = math.ceil(total_steps / max(probe_every, 1)) if probes else 0
+    layer_bytes = 2 * probed * layers_record_dtype(len(LAYER_QUANTITIES), n_layers).itemsize
+    hist = 0
+    if probes and histogram_every > 0:
+        per_step = 2 * n_layers * ((histogram_bins + 1) + histogram_bins) * 8 + 16
+        hist = (total_steps // histogram_every) * per_step
+    return rows + layer_bytes + hist + (64 << 10)
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+def check_free_space(path: str | Path, need_bytes: int) -> None:
+    """Raise :class:`RunFolderError` when the disk of ``path`` (or of its nearest existing folder) has
+    less free space than ``need_bytes``, naming both."""
+    path = Path(path)
+    base = path
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    try:
+        free = shutil.disk_usage(base).free
+    except OSError:
+        return  # no figure to compare with; writing errors are still caught while training
+    if free < need_bytes:
+        raise RunFolderError(path, f"the run will write about {_mb(need_bytes)}, but only {_mb(free)} "
+                                   f"is free on the disk of {base}")
+
+
+# --- reading -------------------------------------------------------------------------------------
+def writer_alive(path: str | Path, summary: dict[str, Any] | None = None) -> bool:
+    """Whether a process is writing the run folder ``path`` now: it holds the flock on run.lock.
+    Without ``fcntl``: the summary's writer runs on this host and its pid exists (POSIX only)."""
+    lock = Path(path) / LOCK_FILE
+    if fcntl is not None:
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            for _ in range(3):  # a second reader can hold it for an instant
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    time.sleep(0.02)
+                    continue
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return False
+            return True
+        finally:
+            os.close(fd)
+    writer = (summary or {}).get("writer") or {}
+    if os.name != "posix" or writer.get("host") != socket.gethostname() or not isinstance(writer.get("pid"), int):
+        return False
+    try:
+        os.kill(writer["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 @dataclass
 class RunFolder:
-    """A run folder read back from disk."""
+    """A run folder read back from disk.
+
+    ``status``: summary.json's final status; ``"running"`` while a process writes the folder
+    (``live``) or for a snapshot of a training run; ``interrupted at step k`` when summary.json says
+    ``"running"`` but its writer is gone, or there is no summary.json. ``last_step``: the last step on
+    disk (metrics.csv or layers.bin); ``message``: a sentence about the status.
+    """
 
     path: Path
     run: dict[str, Any]
     metrics: dict[str, np.ndarray]  # METRIC_COLUMNS -> [N]; NaN where empty
     layers: dict[str, np.ndarray] | None
     summary: dict[str, Any] | None
+    status: str = ""
+    message: str = ""
+    live: bool = False
+    last_step: int = 0
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status.startswith("interrupted")
+
+
+def _read_metrics(path: Path) -> dict[str, np.ndarray]:
+    """metrics.csv: the lines that end with a newline and parse; a torn or damaged tail is dropped."""
+    data = path.read_bytes()
+    end = data.rfind(b"\n")
+    lines = data[: end + 1].decode("utf-8", errors="replace").splitlines() if end >= 0 else []
+    parsed: list[list[str]] = []
+    for line in lines:
+        try:
+            parsed.append(next(csv.reader([line]), []))
+        except csv.Error:  # e.g. NUL bytes: damage from here on
+            break
+    header = parsed[0] if parsed and parsed[0] and parsed[0][0] == "step" else list(METRIC_COLUMNS)
+    columns: list[list[float]] = [[] for _ in header]
+    for cells in parsed[1:]:
+        if len(cells) != len(header):
+            break
+        try:
+            values = [float(c) if c != "" else np.nan for c in cells]
+        except ValueError:
+            break
+        if columns[0] and values[0] <= columns[0][-1]:
+            break
+        for j, v in enumerate(values):
+            columns[j].append(v)
+    return {col: np.array(columns[j], dtype=np.int64 if col == "step" else np.float64)
+            for j, col in enumerate(header)}
+
+
+def _read_streamed_layers(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of layers.npz, from layers.json and layers.bin (whole records only)."""
+    try:
+        head = json.loads((path / "layers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(head, dict) or head.get("format") != LAYERS_FORMAT:
+        return None
+    quantities, n = list(head["quantities"]), int(head["n_layers"])
+    dtype = layers_record_dtype(len(quantities), n)
+    if int(head.get("record_bytes", dtype.itemsize)) != dtype.itemsize:
+        raise ValueError(f"{path / 'layers.json'}: record_bytes {head.get('record_bytes')} does not match "
+                         f"{len(quantities)} quantities × {n} layers ({dtype.itemsize} bytes)")
+    bin_path = path / "layers.bin"
+    size = bin_path.stat().st_size if bin_path.exists() else 0
+    records = np.fromfile(bin_path, dtype=dtype, count=size // dtype.itemsize) if size >= dtype.itemsize \
+        else np.zeros(0, dtype=dtype)
+    steps = records["step"]
+    bad = np.flatnonzero((steps < 1) | (np.diff(steps, prepend=0) <= 0))
+    keep = int(bad[0]) if bad.size else steps.shape[0]
+    records = records[:keep]
+    out: dict[str, np.ndarray] = {
+        **{k: np.array(head[k], dtype=str) for k in ("layer_names", "layer_kinds", "layer_roles")},
+        **{k: np.array(head[k], dtype=np.int64) for k in ("layer_stages", "layer_blocks", "layer_fan_in",
+                                                          "layer_params")},
+        "step": records["step"].astype(np.int64),
+    }
+    for q in LAYER_QUANTITIES:
+        out[q] = (records["values"][:, quantities.index(q), :].astype(np.float32) if q in quantities
+                  else np.full((keep, n), np.nan, dtype=np.float32))
+    for name in INIT_ARRAYS:
+        out[name] = np.array([float(v) for v in head[name]], dtype=np.float64)
+    return out
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:  # not written by an atomic replace: damaged; treat as absent
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def read_run_folder(path: str | Path) -> RunFolder:
-    """Load run.json, metrics.csv, and (when present) layers.npz and summary.json."""
+    """Load run.json, metrics.csv, the layers (layers.npz, else layers.json + layers.bin) and summary.json,
+    and say what state the run is in (see :class:`RunFolder`). Raises ``FileNotFoundError`` without
+    run.json or metrics.csv."""
     path = Path(path)
-    run = json.loads((path / "run.json").read_text())
-    with open(path / "metrics.csv", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        rows = list(reader)
-    metrics: dict[str, np.ndarray] = {}
-    for j, col in enumerate(header):
-        values = [float(r[j]) if r[j] != "" else np.nan for r in rows]
-        metrics[col] = np.array(values, dtype=np.int64 if col == "step" else np.float64)
+    run = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    metrics = _read_metrics(path / "metrics.csv")
     layers = None
     if (path / "layers.npz").exists():
         with np.load(path / "layers.npz") as npz:
             layers = {k: npz[k] for k in npz.files}
-    summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else None
-    return RunFolder(path=path, run=run, metrics=metrics, layers=layers, summary=summary)
+    else:
+        layers = _read_streamed_layers(path)
+    summary = _read_json(path / "summary.json")
+    last_step = max(int(metrics["step"][-1]) if metrics["step"].shape[0] else 0,
+                    int(layers["step"][-1]) if layers is not None and layers["step"].shape[0] else 0)
+    folder = RunFolder(path=path, run=run, metrics=metrics, layers=layers, summary=summary, last_step=last_step)
+    total = (run.get("resolved") or {}).get("total_steps") if isinstance(run, dict) else None
+    of_total = f" of {total}" if total else ""
+    if summary is not None and summary.get("status") != RUNNING:
+        folder.status, folder.message = str(summary.get("status")), str(summary.get("message", ""))
+    elif summary is not None and "writer" not in summary:
+        folder.status, folder.message = RUNNING, str(summary.get("message", ""))
+    elif summary is not None and writer_alive(path, summary):
+        writer = summary["writer"]
+        folder.status, folder.live = RUNNING, True
+        folder.message = (f"being written by process {writer.get('pid')} on {writer.get('host')}: "
+                          f"step {last_step}{of_total} when read")
+    else:
+        folder.status = f"interrupted at step {last_step}"
+        folder.message = (f"the process writing this run folder ended before the run did (killed, crashed or the "
+                          f"machine stopped) after step {last_step}{of_total}; everything up to there is kept")
+    return folder
