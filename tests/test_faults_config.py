@@ -272,6 +272,13 @@ def test_estimate_is_closed_form_and_grows_with_width_depth_and_batch():
     assert adam.state_bytes == 3 * adam.param_bytes and base.state_bytes == base.param_bytes
 
 
+def test_estimate_counts_the_engines_evaluation_batch():
+    from resnet_viz.models import budget
+    from resnet_viz.train import engine
+
+    assert budget.EVAL_BATCH == engine.EVAL_BATCH_SIZE
+
+
 def test_too_wide_names_width_the_estimate_and_what_the_machine_has():
     config = RunConfig(model=ModelConfig(width=4096)).validate()
     err = pytest.raises(ConfigError, check_fits, config, "cpu", available=23 * GB).value

@@ -13,8 +13,8 @@ build them, and the float32 activations of one training step:
 * a safety factor :data:`ACTIVATION_FACTOR` = 1.25 on activations for allocator rounding and the
   workspaces of convolution algorithms. Measured on CPU (peak resident memory of two SGD-momentum
   steps, float32): ResNet-20 width 64 batch 128 used 1.15 GB, estimated 1.84 GB; ResNet-56 batch 128
-  0.92 GB, estimated 1.23 GB; MLP-10 width 2048 0.54 GB, estimated 0.54 GB; evaluating 1000 images
-  with ResNet-20 width 64 1.32 GB, estimated 1.31 GB. The estimate errs on the generous side.
+  0.92 GB, estimated 1.23 GB; MLP-10 width 2048 0.54 GB, estimated 0.54 GB; evaluating a batch of
+  1000 images with ResNet-20 width 64 1.32 GB, estimated 1.31 GB. The estimate errs on the generous side.
 
 :func:`check_fits` compares the estimate with what the device has: free CUDA memory
 (``torch.cuda.mem_get_info`` plus what this process's allocator holds unused) or the host's available
@@ -35,8 +35,8 @@ from resnet_viz.config import ConfigError, RunConfig
 
 #: Bytes per float32 value (parameters, gradients, optimiser state and activations are float32).
 FLOAT_BYTES = 4
-#: Images per evaluation batch (``DeviceDataset.eval_batches``' default, used by the engine).
-EVAL_BATCH = 1000
+#: Images per evaluation batch (the engine's ``EVAL_BATCH_SIZE``; a test keeps the two equal).
+EVAL_BATCH = 256
 #: Tensors of the largest size alive at once in a no-gradient forward pass (input, branch, shortcut, sum).
 EVAL_LIVE_TENSORS = 4
 #: Safety factor on activation memory (allocator rounding, convolution workspaces).
