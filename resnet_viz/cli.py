@@ -42,6 +42,7 @@ from resnet_viz.config import (
 from resnet_viz.metrics.records import EvalRecord, RunFinished, RunStarted, TrainChunk
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -166,14 +167,19 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The config file (if ``--config``) or the defaults, with every flag given on top."""
+    """The config file (if ``--config``) or the defaults, with every flag given on top. Validated, and
+    refused (``ConfigError``) when even building its model cannot fit in this machine's memory."""
+    from resnet_viz.models.budget import check_fits
+
     base = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
     data = base.to_dict()
     for key, value in vars(args).items():
         if "." in key:
             section, name = key.split(".", 1)
             data[section][name] = value
-    return RunConfig.from_dict(data)
+    config = RunConfig.from_dict(data)
+    check_fits(config)  # training on the device is checked by Engine.prepare
+    return config
 
 
 def _slug(text: str) -> str:
@@ -221,16 +227,33 @@ class ConsoleProgress:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from resnet_viz.data import DataError
-    from resnet_viz.export.run_folder import RunFolderWriter
+    from resnet_viz.export.run_folder import (
+        RunFolderError,
+        RunFolderWriter,
+        check_free_space,
+        check_run_folder,
+        estimate_run_bytes,
+    )
     from resnet_viz.train.engine import Engine
 
     config = config_from_args(args)
     out = Path(args.out) if args.out else Path("runs") / (
         _slug(config.label()) + _dt.datetime.now().strftime("-%Y%m%d-%H%M%S"))
-    if (out / "run.json").exists() and not args.overwrite:
-        raise ConfigError("--out", str(out), "a folder without a previous run (or add --overwrite)")
-    writer = RunFolderWriter(out)
+
+    def refuse(exc: RunFolderError) -> int:
+        hint = "; add --overwrite to replace it" if exc.previous_run else ""
+        print(f"resnet-viz: error: --out {exc}{hint}", file=sys.stderr)
+        return EXIT_USAGE
+
+    try:  # before anything is loaded: a folder that cannot take the run is refused at once
+        check_run_folder(out, replace=args.overwrite)
+    except RunFolderError as exc:
+        return refuse(exc)
     console = ConsoleProgress(args.quiet)
+    engine: Engine | None = None
+    # the writer touches the folder only when the run starts (data loaded, model built); a failed
+    # write stops the run at once, keeping what is on disk
+    writer = RunFolderWriter(out, on_write_error=lambda: engine.stop(evaluate=False))
 
     def emit(record: Any) -> None:
         writer(record)
@@ -238,26 +261,46 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     engine = Engine(config, emit)
 
-    def on_sigint(_signum: int, _frame: Any) -> None:
+    def on_signal(signum: int, _frame: Any) -> None:
         if engine.stop_requested:
             raise KeyboardInterrupt
-        print("\nstopping after this step (evaluating first); press Ctrl-C again to stop at once", file=sys.stderr)
-        engine.stop(evaluate=True)
+        if signum == signal.SIGINT:
+            print("\nstopping after this step (evaluating first); press Ctrl-C again to stop at once", file=sys.stderr)
+            engine.stop(evaluate=True)
+        else:  # SIGTERM: the system or a job scheduler wants the process gone soon: no final evaluation
+            print(f"\n{signal.Signals(signum).name}: stopping after this step", file=sys.stderr)
+            engine.stop(evaluate=False)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    handled = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {signum: signal.signal(signum, on_signal) for signum in handled}
     try:
         try:
             engine.prepare()
         except DataError as exc:
             print(f"resnet-viz: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except KeyboardInterrupt:
+            engine.stop(evaluate=False)
+        if engine.stop_requested:
+            print(f"stopped before the first step; nothing was written to {out}", file=sys.stderr)
+            return EXIT_OK
+        train = engine.config.train
+        try:
+            check_free_space(out, estimate_run_bytes(engine.total_steps, len(engine.layers), train.probe_every,
+                                                     train.probes, train.histogram_every, train.histogram_bins))
+        except RunFolderError as exc:
+            return refuse(exc)
         result = engine.run()
     finally:
-        signal.signal(signal.SIGINT, previous)
-    print(f"{result.status} · {config.label()} · {result.steps} steps · train error {_pct(result.final_train_error)}"
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    status = writer.write_error or result.status
+    message = (f"the run was stopped; {out} keeps every step up to {writer.steps_on_disk}" if writer.write_error
+               else result.message if status != "finished" else "")
+    print(f"{status} · {config.label()} · {result.steps} steps · train error {_pct(result.final_train_error)}"
           f" · test error {_pct(result.final_test_error)} · {result.steps_per_s:.2f} steps/s on {result.device}"
-          f" → {out}" + (f"\n  {result.message}" if result.message and result.status != "finished" else ""))
-    return EXIT_OK if result.ok else EXIT_RUN_FAILED
+          f" → {out}" + (f"\n  {message}" if message else ""))
+    return EXIT_OK if result.ok and writer.write_error is None else EXIT_RUN_FAILED
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
@@ -284,7 +327,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:  # e.g. a Qt library missing on this system
         print(f"resnet-viz: error: cannot open the window: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    return run_app(session=args.session)
+    return run_app(session=args.session, runs=args.run or [])
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -309,9 +352,19 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     from resnet_viz.gui.snapshot import MIN_SIZE, take_snapshot
 
+    from resnet_viz.export.image_limits import image_size_problem
+    from resnet_viz.export.written import WriteError, check_writable
+
     if args.size[0] < MIN_SIZE[0] or args.size[1] < MIN_SIZE[1]:
         raise ConfigError("--size", f"{args.size[0]}x{args.size[1]}",
                           f"at least {MIN_SIZE[0]}x{MIN_SIZE[1]} pixels")
+    problem = image_size_problem(*args.size)
+    if problem is not None:
+        raise ConfigError("--size", f"{args.size[0]}x{args.size[1]}", problem)
+    try:  # before any training: a picture that cannot be written is known now, not in an hour
+        check_writable(args.out)
+    except WriteError as exc:
+        raise ConfigError("--out", args.out, f"cannot be written: {exc.why}") from None
     base = config_from_args(args)
     configs = [base] if not args.compare else [
         RunConfig.from_dict(dataclasses.replace(base, model=dataclasses.replace(base.model, arch=arch, depth=depth))
@@ -322,9 +375,13 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             print("  " + " | ".join(f"{e.name.split(' · ')[0]}: {e.status} {e.store.steps_done}" for e in entries),
                   file=sys.stderr)
 
-    out = take_snapshot([] if args.session else configs, args.out, size=args.size, mode=args.mode,
-                        select=None if args.select is None else args.select - 1, session=args.session,
-                        progress=progress)
+    try:
+        out = take_snapshot([] if args.session else configs, args.out, size=args.size, mode=args.mode,
+                            select=None if args.select is None else args.select - 1, session=args.session,
+                            progress=progress)
+    except WriteError as exc:
+        print(f"resnet-viz: error: could not write the picture: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -357,9 +414,15 @@ def _json_safe(value: Any) -> Any:
 def cmd_surfaces(args: argparse.Namespace) -> int:
     import json
 
+    from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
     from resnet_viz.export.trajectories import write_trajectories_csv
+    from resnet_viz.export.written import WriteError, check_writable, check_written, reason
     from resnet_viz.surfaces.functions import SurfaceConfig, build_surface
     from resnet_viz.surfaces.race import OptimizerRace, RaceConfig, parse_optimizers
+
+    problem = image_size_problem(*args.size)
+    if problem is not None:
+        raise ConfigError("--size", f"{args.size[0]}x{args.size[1]}", problem)
 
     if args.surface is None:
         args.surface = "formula" if args.formula is not None else "rosenbrock"
@@ -373,11 +436,13 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
         for spec in specs:
             spec.hyper = {**surface.suggested.get(spec.key, {}), **spec.hyper}
     RaceConfig(surface_cfg, specs, args.start, args.steps).validate()
+    out = Path(args.out or f"races/{args.surface}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
+    try:  # before the race: an output folder that cannot be written is known now
+        check_writable(out / "race.json")
+    except WriteError as exc:
+        raise ConfigError("--out", str(out), f"cannot be written: {exc.why} ({exc.path})") from None
     race = OptimizerRace(surface, args.start if args.start is not None else surface.start, specs)
     race.run(args.steps)
-    out = Path(args.out or f"races/{args.surface}-{_dt.datetime.now():%Y%m%d-%H%M%S}")
-    out.mkdir(parents=True, exist_ok=True)
-    written = [write_trajectories_csv(out / "trajectories.csv", race.trajectories)]
     summary = race.summary()
     record = {"surface": {"name": surface.name, "title": surface.title, "formula": surface.text,
                           "condition": args.condition if args.surface == "quadratic" else None,
@@ -389,19 +454,27 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
                                                for k, v in t.spec.torch_kwargs().items()}}
                              for t in race.trajectories],
               "summary": summary}
-    (out / "race.json").write_text(json.dumps(_json_safe(record), indent=2) + "\n", encoding="utf-8")
-    written.append(out / "race.json")
-    if not args.no_figure:
-        try:
-            from resnet_viz.gui.app import application
-            from resnet_viz.gui.race.render import render_race_files
-        except ImportError as exc:
-            print(f"resnet-viz: error: cannot draw the figure ({exc}); data written to {out}", file=sys.stderr)
-            return EXIT_RUN_FAILED
-        application(offscreen=True)
-        x_range, y_range = args.range if args.range else (None, None)
-        written += render_race_files(race, out, size=args.size, mode=args.view, log=args.log,
-                                     x_range=x_range, y_range=y_range, gif=args.gif)
+    try:  # every file is checked to be there: no "wrote" for a file that is not
+        written = [check_written(write_trajectories_csv(out / "trajectories.csv", race.trajectories))]
+        (out / "race.json").write_text(json.dumps(_json_safe(record), indent=2) + "\n", encoding="utf-8")
+        written.append(check_written(out / "race.json"))
+        if not args.no_figure:
+            try:
+                from resnet_viz.gui.app import application
+                from resnet_viz.gui.race.render import render_race_files
+            except ImportError as exc:
+                print(f"resnet-viz: error: cannot draw the figure ({exc}); data written to {out}", file=sys.stderr)
+                return EXIT_RUN_FAILED
+            application(offscreen=True)
+            x_range, y_range = args.range if args.range else (None, None)
+            written += render_race_files(race, out, size=args.size, mode=args.view, log=args.log,
+                                         x_range=x_range, y_range=y_range, gif=args.gif)
+    except (WriteError, ImageSizeError) as exc:
+        print(f"resnet-viz: error: could not write the race: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except OSError as exc:  # trajectories.csv, race.json: disk full, folder removed, ...
+        print(f"resnet-viz: error: could not write the race: {exc.filename or out}: {reason(exc)}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     if not args.quiet:
         print(f"{surface.title}: {surface.text}, start ({race.start[0]:g}, {race.start[1]:g}), {args.steps} steps")
         print(f"  {'optimizer':<14}{'settings':<28}{'x':>11}{'y':>11}{'f':>12}  {'steps to 1e-3 of a minimum':<28}")
@@ -539,11 +612,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             runner.stop()
 
-        previous = signal.signal(signal.SIGINT, on_sigint)
+        # SIGTERM (a scheduler or the system ending the process) is handled like Ctrl-C
+        handled = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+        previous = {signum: signal.signal(signum, on_sigint) for signum in handled}
         try:
             result = runner.run(on_record)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         for i, run in enumerate(result.runs):
             if run.store.started is not None and not args.no_run_folders:
                 write_run_folder(run.store, out / "runs" / f"{i + 1:02d}-{_slug(run.name)}")
@@ -598,6 +674,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the window (the default when no command is given)",
                          description="Open the resnet-viz window.")
     gui.add_argument("--session", metavar="FILE", help="open a saved session (.rvsession)")
+    gui.add_argument("--run", metavar="DIR", action="append",
+                     help="add the run of a run folder (finished, stopped or interrupted) to the list; repeatable")
     gui.set_defaults(func=cmd_gui)
 
     snap = sub.add_parser("snapshot", help="train offscreen and save a picture of the whole window",
@@ -685,22 +763,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(argv if argv is not None else sys.argv[1:])
-    if args.command is None:
-        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
-    from resnet_viz.data import DataError
-    from resnet_viz.export.session import SessionError
-
+    """Run one command; returns the exit status (Ctrl-C before a command handles it itself: 130)."""
     try:
-        return args.func(args)
-    except (ConfigError, DataError, SessionError) as exc:
-        print(f"resnet-viz: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BrokenPipeError:  # output piped into `head` and closed early: not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.argv = list(argv if argv is not None else sys.argv[1:])
+        if args.command is None:
+            args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+        from resnet_viz.data import DataError
+        from resnet_viz.export.session import SessionError
+
+        try:
+            return args.func(args)
+        except (ConfigError, DataError, SessionError) as exc:
+            print(f"resnet-viz: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except BrokenPipeError:  # output piped into `head` and closed early: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
+    except KeyboardInterrupt:  # Ctrl-C while importing, parsing or preparing: no traceback
+        print("\nresnet-viz: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
