@@ -235,7 +235,9 @@ def test_depth_check_is_arithmetic_and_bounded():
 ])
 def test_absurd_sizes_are_bounded(section, values, field):
     err = pytest.raises(ConfigError, section(**values).validate).value
-    assert err.field == field and "≤" in assert_one_line(err) or "path" in str(err)
+    assert err.field == field
+    text = assert_one_line(err)
+    assert ("path" if field == "data.root" else "≤") in text
 
 
 @pytest.mark.parametrize("model", [
@@ -305,7 +307,7 @@ def test_cli_refuses_absurd_sizes_in_one_line_fast(capsys):
                         (("describe", "--width", "4096"), "model.width")):
         t0 = time.perf_counter()
         err = cli_error(capsys, *argv)
-        assert field in err and time.perf_counter() - t0 < 2
+        assert field in err and time.perf_counter() - t0 < 10  # nothing allocated: no model, no data
     assert "needs about" in err and "this machine has" in err
 
 
