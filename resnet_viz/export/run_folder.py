@@ -79,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from resnet_viz.export.csv_columns import read_csv_columns
 from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
@@ -200,6 +201,22 @@ def _write_atomic(path: Path, write: Callable[[Any], None], durable: bool = True
 def _write_json_atomic(path: Path, doc: dict[str, Any], durable: bool = True, indent: int | None = 2) -> None:
     data = (json.dumps(doc, indent=indent, default=_json_default) + "\n").encode("utf-8")
     _write_atomic(path, lambda f: f.write(data), durable)
+
+
+def _overwrite_json(path: Path, doc: dict[str, Any]) -> None:
+    """Rewrite an existing file in place (no new file: the last resort on a full disk; not atomic, a
+    reader takes a damaged summary.json for a missing one)."""
+    data = (json.dumps(doc, indent=2, default=_json_default) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        view = memoryview(data)
+        offset = 0
+        while offset < len(data):
+            offset += os.pwrite(fd, view[offset:], offset)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def layers_record_dtype(n_quantities: int, n_layers: int) -> np.dtype:
@@ -462,8 +479,12 @@ class RunFolderWriter:
             _write_json_atomic(out / "summary.json", doc, self.durable)
             if self.durable:
                 _fsync_dir(out)
-        except OSError as exc:  # the folder keeps summary.json "running": it reads as interrupted
+        except OSError as exc:
             self._failed(exc)
+            try:  # a full disk has no room for a second file: overwrite the blocks of the "running" one
+                _overwrite_json(out / "summary.json", doc)
+            except OSError:  # it keeps saying "running": the folder reads as interrupted
+                pass
         self._release_lock()
 
     def _release_lock(self) -> None:
@@ -644,31 +665,18 @@ class RunFolder:
 
 
 def _read_metrics(path: Path) -> dict[str, np.ndarray]:
-    """metrics.csv: the lines that end with a newline and parse; a torn or damaged tail is dropped."""
-    data = path.read_bytes()
-    end = data.rfind(b"\n")
-    lines = data[: end + 1].decode("utf-8", errors="replace").splitlines() if end >= 0 else []
-    parsed: list[list[str]] = []
-    for line in lines:
-        try:
-            parsed.append(next(csv.reader([line]), []))
-        except csv.Error:  # e.g. NUL bytes: damage from here on
-            break
-    header = parsed[0] if parsed and parsed[0] and parsed[0][0] == "step" else list(METRIC_COLUMNS)
-    columns: list[list[float]] = [[] for _ in header]
-    for cells in parsed[1:]:
-        if len(cells) != len(header):
-            break
-        try:
-            values = [float(c) if c != "" else np.nan for c in cells]
-        except ValueError:
-            break
-        if columns[0] and values[0] <= columns[0][-1]:
-            break
-        for j, v in enumerate(values):
-            columns[j].append(v)
-    return {col: np.array(columns[j], dtype=np.int64 if col == "step" else np.float64)
-            for j, col in enumerate(header)}
+    """metrics.csv: the lines that end with a newline and parse, with increasing steps; a torn or damaged
+    tail is dropped. Parsed by numpy in blocks (``read_csv_columns``): time and memory in proportion to
+    the file, not a Python object per value."""
+    with open(path, "rb") as f:
+        header = f.readline().decode("utf-8", errors="replace").strip().split(",")
+    names = header if header[0] == "step" else list(METRIC_COLUMNS)
+    columns = read_csv_columns(path, names=names, stop_at_damage=True)
+    step = columns["step"]
+    ok = np.isfinite(step)
+    ok[1:] &= np.diff(step) > 0
+    n = int(np.argmin(ok)) if not ok.all() else step.shape[0]  # rows up to the first damaged step
+    return {col: values[:n].astype(np.int64) if col == "step" else values[:n] for col, values in columns.items()}
 
 
 def _read_streamed_layers(path: Path) -> dict[str, np.ndarray] | None:

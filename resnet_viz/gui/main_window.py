@@ -267,6 +267,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction("&Open session…", self.open_session_dialog, QtGui.QKeySequence.StandardKey.Open)
         file_menu.addAction("&Save session…", self.save_session_dialog, QtGui.QKeySequence.StandardKey.Save)
+        file_menu.addAction("Open run &folder…", self.open_run_folder_dialog, QtGui.QKeySequence("Ctrl+Shift+O"))
         file_menu.addSeparator()
         file_menu.addAction("&Export all…", self.export_all_dialog, QtGui.QKeySequence("Ctrl+Shift+E"))
         file_menu.addSeparator()
@@ -783,18 +784,25 @@ class MainWindow(QtWidgets.QMainWindow):
             self.settings.setValue("export/png_width", width)
         try:
             if kind == "png":
-                figure_export.export_png(panel, path, width)
+                written = figure_export.export_png(panel, path, width)
             elif kind == "svg":
-                figure_export.export_svg(panel, path)
+                written = figure_export.export_svg(panel, path)
             else:
-                figure_export.export_csv(panel, path)
-        except Exception as exc:  # noqa: BLE001 - disk full, permissions, ...: say so in the window
-            self.show_message(f"Could not export {panel.title} to {path}: {exc}", "error")
+                written = figure_export.export_csv(panel, path)
+        except figure_export.WriteError as exc:  # names the path and why: permission, disk full, a folder, ...
+            self.show_message(f"Could not export “{panel.title}”: {exc}", "error")
             return
-        self.statusBar().showMessage(f"wrote {path}", 4000)
+        except Exception as exc:  # noqa: BLE001 - too large, no data, ...: say so in the window
+            self.show_message(f"Could not export “{panel.title}” to {path}: {exc}", "error")
+            return
+        self.show_message(f"Wrote {written}", "info")
 
     def _copy_panel(self, panel: PlotPanel) -> None:
-        figure_export.copy_image(panel)
+        try:
+            figure_export.copy_image(panel)
+        except Exception as exc:  # noqa: BLE001 - no clipboard, image too large: say so in the window
+            self.show_message(f"Could not copy “{panel.title}”: {exc}", "error")
+            return
         self.statusBar().showMessage(f"copied {panel.title} to the clipboard", 3000)
 
     def export_all(self, folder: str | Path, png_width: int = figure_export.DEFAULT_PNG_WIDTH) -> list[Path]:
@@ -811,6 +819,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("export/dir", folder)
         try:
             written = self.export_all(folder)
+        except figure_export.WriteError as exc:  # names the file, why, and how many were written before it
+            self.show_message(f"Export to {folder} failed: {exc}", "error")
+            return
         except Exception as exc:  # noqa: BLE001
             self.show_message(f"Export to {folder} failed: {type(exc).__name__}: {exc}", "error")
             return
@@ -831,9 +842,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def save_session(self, path: str | Path) -> Path:
         return save_session(path, self.session())
 
-    def open_session(self, path: str | Path) -> None:
-        """Replace the runs with a saved session's (raises SessionError for a bad file)."""
-        session = load_session(path)
+    def open_session(self, path: str | Path, session: Session | None = None) -> None:
+        """Replace the runs with a saved session's: ``session`` when given (already read from ``path``),
+        else the file's. Raises SessionError (one line) for a bad file, before any run is replaced."""
+        if session is None:
+            session = load_session(path)
         self.manager.clear()
         self.experiment, self._experiment_ids = None, {}
         self.experiment_panel.set_preset(None)
@@ -863,7 +876,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("session/dir", str(Path(path).parent))
         try:
             written = self.save_session(path)
-        except OSError as exc:
+        except figure_export.WriteError as exc:  # names the file and why; a previous file there is kept
+            self.show_message(f"Could not save the session: {exc}", "error")
+            return
+        except (OSError, ValueError, TypeError) as exc:
             self.show_message(f"Could not save the session to {path}: {exc}", "error")
             return
         self.setWindowTitle(f"resnet-viz — {written.name}")
@@ -885,10 +901,55 @@ class MainWindow(QtWidgets.QMainWindow):
         except SessionError as exc:
             self.show_message(str(exc), "error")
 
+    # --- run folders ------------------------------------------------------------------------------
+    def open_run_folder(self, path: str | Path) -> RunEntry | None:
+        """Add the run of a run folder (``resnet-viz run``'s output) to the runs, selected; None (and a
+        message in the window) when the folder cannot be read. A run whose process was killed shows as
+        ``interrupted at step k`` with everything on disk; one another process still writes, as it was
+        when read."""
+        from resnet_viz.export.replay import store_from_run_folder
+        from resnet_viz.export.run_folder import RUNNING, read_run_folder
+
+        try:
+            folder = read_run_folder(path)
+            store = store_from_run_folder(folder)
+            config = RunConfig.from_dict(folder.run.get("config"))
+        except FileNotFoundError as exc:
+            self.show_message(f"{path} is not a run folder: {exc.filename or exc} is missing", "error")
+            return None
+        except Exception as exc:  # noqa: BLE001 - damaged or foreign files: say so in the window
+            self.show_message(f"Could not open the run folder {path}: {type(exc).__name__}: {exc}", "error")
+            return None
+        status = folder.status
+        if status == RUNNING:  # not trained by this window: no live updates
+            status = (f"running elsewhere (step {folder.last_step} when opened)" if folder.live
+                      else f"saved while running (step {folder.last_step})")
+        used = {e.color for e in self.manager.entries}
+        color = next((c for c in PALETTE if c not in used), PALETTE[len(self.manager.entries) % len(PALETTE)])
+        name = str(folder.run.get("label") or config.label())
+        entry = RunEntry(run_id=0, config=config, name=name, color=color, store=store, status=status,
+                         message=folder.message, version=1)
+        self.manager.adopt(entry)
+        self.run_list.select(entry.run_id)
+        self.refresh_plots()
+        if folder.interrupted:
+            self.show_message(f"{Path(path).name}: {status}: {folder.message}", "warning")
+        return entry
+
+    def open_run_folder_dialog(self) -> None:
+        start = self.settings.value("runfolder/dir", str(Path.cwd()))
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open run folder", start)
+        if not path:
+            return
+        self.settings.setValue("runfolder/dir", str(Path(path).parent))
+        self.open_run_folder(path)
+
     # --- closing ----------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
-        """Stop and join every worker, then save the layout and the last setup."""
+        """Save the layout and the last setup, then stop every run without a final evaluation and join
+        the workers for at most ``RunManager.close_join_s`` (each ends within one step, evaluation batch
+        or loading chunk). A worker still busy after that is left to ``app.run_app``'s exit."""
         self.race_tab.pause()
-        self.manager.shutdown(timeout_s=10.0)
         self.save_settings()
+        self.manager.shutdown(timeout_s=self.manager.close_join_s)
         super().closeEvent(event)
