@@ -58,6 +58,15 @@ class _Failed:
 
 
 @dataclass(frozen=True)
+class _Cancelled:
+    """The run was stopped while its data was loading (it never started training)."""
+
+
+class _LoadingCancelled(Exception):
+    """Raised from the progress callback to abandon loading a dataset for a stopped run."""
+
+
+@dataclass(frozen=True)
 class _Exited:
     """The worker thread is done (after its last record)."""
 
@@ -101,6 +110,9 @@ class RunWorker:
         self._out.put((self.run_id, item))
 
     def _progress(self, text: str, fraction: float) -> None:
+        """Report loading progress; abandons the loading (between two chunks) once a stop was requested."""
+        if self.engine.stop_requested:
+            raise _LoadingCancelled
         self._post(_Progress(text, fraction))
 
     def start(self) -> None:
@@ -110,6 +122,8 @@ class RunWorker:
         try:
             self.engine.splits = self._cache.get(self.config.data, self._progress)
             self.engine.prepare()
+        except _LoadingCancelled:
+            self._post(_Cancelled())
         except (ConfigError, DataError) as exc:
             self._post(_Failed(str(exc)))
         except BaseException as exc:  # noqa: BLE001 - becomes a failed run in the window, never a crash
@@ -135,6 +149,9 @@ class RunManager(QtCore.QObject):
     data_changed = QtCore.Signal()
     message = QtCore.Signal(str)
     data_progress = QtCore.Signal(str, float)
+
+    #: Seconds the window waits for its workers when it closes (it must close within 2 s).
+    close_join_s = 1.0
 
     def __init__(self, parent: QtCore.QObject | None = None, *, slice_s: float = 0.3) -> None:
         super().__init__(parent)
@@ -275,7 +292,10 @@ class RunManager(QtCore.QObject):
                 self.stop(e)
 
     def shutdown(self, timeout_s: float = 5.0) -> bool:
-        """Stop every worker without a final evaluation and join the threads. True if all ended in time."""
+        """Stop every worker without a final evaluation and join the threads. True if all ended in time.
+
+        A worker ends within one training step or evaluation batch, or one chunk of dataset loading.
+        """
         workers = list(self._workers.values())
         for w in workers:
             w.engine.stop(evaluate=False)
@@ -356,6 +376,11 @@ class RunManager(QtCore.QObject):
                 continue  # removed while training
             if isinstance(item, _Progress):
                 last_progress = (item.text, item.fraction)
+                continue
+            if isinstance(item, _Cancelled):
+                entry.status, entry.message = "stopped", "stopped while its data was loading"
+                entry.version += 1
+                list_changed = True
                 continue
             if isinstance(item, _Failed):
                 entry.status, entry.message = "failed", item.message
