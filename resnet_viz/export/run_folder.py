@@ -44,7 +44,8 @@ parse. summary.json, run.json, layers.json, layers.npz and histograms.npz are wr
 file and moved over the old one (``os.replace``), so each is either the old or the new file, whole.
 metrics.csv's only rewrite: an evaluation reported after its step's row (the final evaluation of a
 stopped run) replaces that last row in place. A killed run thus loses at most the rows whose write it
-interrupted (the reader drops a torn row), and its summary.json says ``"running"``.
+interrupted (the reader drops a torn row), and its summary.json says ``"running"``. Ctrl-C and SIGTERM
+wait while a record is written (main thread), so a handler that raises cannot cut one in two.
 
 Live or dead. A folder whose summary.json says ``"running"`` is being written when another process
 holds the lock on run.lock (a flock ends with its process, whatever the way, so a reused pid cannot
@@ -69,10 +70,13 @@ import json
 import math
 import os
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,6 +173,21 @@ def _json_floats(values: np.ndarray) -> list[float | str]:
     return [v if math.isfinite(v) else str(v) for v in np.asarray(values, dtype=np.float64).tolist()]
 
 
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (in the main thread, where Python runs signal
+    handlers), so a handler that raises (a second Ctrl-C) cannot cut a write between two files or
+    leave the writer's offsets behind the files. No-op elsewhere and without ``pthread_sigmask``."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _fsync_dir(path: Path) -> None:
     """Make created, replaced and removed names in ``path`` durable (best effort; not on Windows)."""
     try:
@@ -210,9 +229,8 @@ def _overwrite_json(path: Path, doc: dict[str, Any]) -> None:
     fd = os.open(path, os.O_WRONLY)
     try:
         view = memoryview(data)
-        offset = 0
-        while offset < len(data):
-            offset += os.pwrite(fd, view[offset:], offset)
+        while view:
+            view = view[os.write(fd, view):]
         os.ftruncate(fd, len(data))
         os.fsync(fd)
     finally:
@@ -261,6 +279,10 @@ class RunFolderWriter:
 
     # --- records ---------------------------------------------------------------------------------
     def __call__(self, record: Record) -> None:
+        with _signals_deferred():
+            self._record(record)
+
+    def _record(self, record: Record) -> None:
         self.store.add(record)
         if isinstance(record, RunFinished):
             self._finish(record)
