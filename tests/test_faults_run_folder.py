@@ -41,8 +41,9 @@ def images(tmp_path_factory):
     return root
 
 
-def _spawn(out: Path, steps: int = 1_000_000) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "resnet_viz.cli", "run", *TINY, "--steps", str(steps),
+def _spawn(out: Path, steps: int = 1_000_000, histograms: bool = True) -> subprocess.Popen:
+    extra = ["--histogram-every", "5", "--histogram-bins", "8"] if histograms else []
+    return subprocess.Popen([sys.executable, "-m", "resnet_viz.cli", "run", *TINY, *extra, "--steps", str(steps),
                              "--eval-every", "10", "--out", str(out), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -106,6 +107,13 @@ def test_sigterm_stops_flushes_and_exits_0(signalled):
     streamed = run_folder._read_streamed_layers(out)  # layers.bin holds what layers.npz holds
     for key, value in folder.layers.items():
         assert np.array_equal(streamed[key], value, equal_nan=value.dtype.kind == "f"), key
+    with np.load(out / "histograms.npz") as npz:  # and histograms.bin what histograms.npz holds
+        hists = run_folder.read_streamed_histograms(out)
+        for kind in ("activation", "gradient"):
+            mine = [h for h in hists if h.kind == kind]
+            assert [h.step for h in mine] == npz[f"{kind}_step"].tolist() and len(mine) > 0
+            assert np.array_equal(np.stack([h.counts for h in mine]), npz[f"{kind}_counts"])
+            assert np.array_equal(np.stack([h.edges for h in mine]), npz[f"{kind}_edges"], equal_nan=True)
     assert not (out / LOCK_FILE).exists()
 
 
@@ -135,6 +143,11 @@ def test_sigkill_leaves_a_readable_interrupted_folder(signalled):
     assert store.layer("grad_norm").shape == (folder.layers["step"].shape[0], 3)
     assert [e.step for e in store.evals] == list(range(10, int(folder.metrics["step"][-1]) + 1, 10))
     assert store.finished.extra["final_eval_step"] == store.evals[-1].step
+    # histograms (every 5 steps) are streamed too: every one up to the last on disk
+    hist_steps = sorted({h.step for h in store.histograms})
+    assert hist_steps[0] == 5 and hist_steps == list(range(5, hist_steps[-1] + 1, 5))
+    assert hist_steps[-1] > int(folder.metrics["step"][-1]) - 10
+    assert all(h.counts.shape == (3, 8) and h.counts.sum() > 0 for h in store.histograms)
 
 
 def test_torn_tails_are_dropped(signalled, tmp_path):
@@ -145,6 +158,10 @@ def test_torn_tails_are_dropped(signalled, tmp_path):
         f.write(b"999999,0.53")  # a row cut by the kill: no newline
     with open(out / "layers.bin", "ab") as f:
         f.write(b"\x07" * (RECORD_BYTES // 2))  # half a record
+    n_hist = len(run_folder.read_streamed_histograms(out))
+    with open(out / "histograms.bin", "ab") as f:
+        f.write(b"\x07" * 100)
+    assert len(run_folder.read_streamed_histograms(out)) == n_hist
     torn = read_run_folder(out)
     for key in whole.metrics:
         np.testing.assert_array_equal(torn.metrics[key], whole.metrics[key])
@@ -314,7 +331,7 @@ def tiny_filesystem(tmp_path):
 
 def test_a_really_full_disk_mid_run(tiny_filesystem):
     out = tiny_filesystem / "run"
-    proc = _spawn(out, steps=2000)  # about 0.7 MB estimated: it passes the check before training
+    proc = _spawn(out, steps=1500, histograms=False)  # about 0.55 MB estimated: it passes the check
     try:
         _wait_for_records([(proc, out)], records=20)
         with open(tiny_filesystem / "filler", "wb", buffering=0) as f:  # fill the disk while it trains

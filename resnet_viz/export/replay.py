@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 
 from resnet_viz.config import ConfigError, RunConfig
-from resnet_viz.export.run_folder import EVAL_COLUMNS, INIT_ARRAYS, RunFolder, RunFolderWriter, read_run_folder
+from resnet_viz.export.run_folder import (
+    EVAL_COLUMNS,
+    INIT_ARRAYS,
+    RunFolder,
+    RunFolderWriter,
+    read_run_folder,
+    read_streamed_histograms,
+)
 from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
@@ -244,7 +251,7 @@ def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 409
     if layer_step is None:
         layer_step = np.zeros(0, dtype=np.int64)
     hist_path = folder.path / "histograms.npz"
-    histograms = _histograms_from_npz(hist_path) if hist_path.exists() else []
+    histograms = _histograms_from_npz(hist_path) if hist_path.exists() else read_streamed_histograms(folder.path)
     error_log = folder.path / "error.log"
     traceback_text = error_log.read_text() if error_log.exists() else None
     finished = (_interrupted(folder, evals, scalars["step_time_s"]) if folder.interrupted
@@ -260,7 +267,7 @@ def store_from_run_folder(path: str | Path | RunFolder) -> RunStore:
       layers.npz (layer info, step-0 arrays); ``params`` and ``total_steps`` from run.json's resolved.
     - ``TrainChunk`` from metrics.csv and layers.npz (else layers.json + layers.bin, as streamed);
       ``EvalRecord`` from metrics.csv rows with evaluation values (``eval_time_s`` 0.0);
-      ``HistogramRecord`` from histograms.npz when present.
+      ``HistogramRecord`` from histograms.npz (else histograms.json + histograms.bin).
     - ``RunFinished`` from summary.json (error.log's text as ``extra["traceback"]``). For an
       interrupted folder (summary.json says ``"running"`` but its writer is gone, or is missing):
       status ``interrupted at step k`` (k the last step on disk), the latest evaluation on disk,

@@ -1,35 +1,40 @@
 """The run folder: the on-disk format of one run, written as the run goes and read back.
 
-==================  ======================================================================================
-``run.json``        ``{"config": RunConfig dict, "resolved": derived values, "device", "versions", "label",
-                    "created"}``; written when the run starts.
-``summary.json``    status, steps, final errors and losses, steps_per_s, params, device, message. Written when
-                    the run starts with status ``"running"`` and ``"writer": {"pid", "host", "started"}``,
-                    rewritten when it ends with the final status (``finished``, ``stopped``, ``diverged at
-                    step k``, ``out of memory``, ``failed``, ``write failed at step k: <reason> (<path>)``).
-``metrics.csv``     header, then one row per step: step, loss, batch_error, lr, step_time_s, then
-                    train_error, test_error, train_loss, test_loss on evaluation rows (empty elsewhere).
-                    Errors are fractions. Rows are written as the steps are reported (≤ 10 times a second).
-``layers.json``     the layout of layers.bin and the layers: ``{"format": "resnet-viz layers.bin",
-                    "version": 1, "byte_order": "little", "step_dtype": "int64", "dtype": "float32",
-                    "quantities": [Q names], "n_layers": L, "record_bytes": 8 + 4·Q·L, "layer_names",
-                    "layer_kinds", "layer_roles", "layer_stages", "layer_blocks", "layer_fan_in",
-                    "layer_params"`` [L], ``"act_mean_init", "act_std_init", "out_grad_norm_init",
-                    "grad_norm_init", "theory_act_std_init"`` [L] (step 0; non-finite values as the
-                    strings ``"nan"``, ``"inf"``, ``"-inf"``)}; written when the run starts.
-``layers.bin``      one fixed-size record per probed step, appended as the steps are reported: int64 step,
-                    then float32 [Q, L] (quantities in the order of ``layers.json``, which is
-                    ``LAYER_QUANTITIES``), little-endian, no padding. ``numpy.fromfile(path, dtype=[("step",
-                    "<i8"), ("values", "<f4", (Q, L))])`` reads it.
-``layers.npz``      the same statistics as one archive, written when the run ends (compatibility; readers
-                    use layers.json + layers.bin without it): layer_names [L], ``step`` [K]; grad_norm,
-                    out_grad_norm, act_mean, act_std, response_std, update_ratio [K, L]; the step-0
-                    arrays [L].
-``histograms.npz``  only with histograms on; written when the run ends.
-``error.log``       only when the run failed: the traceback.
-``run.lock``        exists while a process writes the folder, which holds an exclusive ``fcntl.flock`` on
-                    it for the whole run; removed when the run ends.
-==================  ======================================================================================
+====================  ====================================================================================
+``run.json``          ``{"config": RunConfig dict, "resolved": derived values, "device", "versions", "label",
+                      "created"}``; written when the run starts.
+``summary.json``      status, steps, final errors and losses, steps_per_s, params, device, message. Written when
+                      the run starts with status ``"running"`` and ``"writer": {"pid", "host", "started"}``,
+                      rewritten when it ends with the final status (``finished``, ``stopped``, ``diverged at
+                      step k``, ``out of memory``, ``failed``, ``write failed at step k: <reason> (<path>)``).
+``metrics.csv``       header, then one row per step: step, loss, batch_error, lr, step_time_s, then
+                      train_error, test_error, train_loss, test_loss on evaluation rows (empty elsewhere).
+                      Errors are fractions. Rows are written as the steps are reported (≤ 10 times a second).
+``layers.json``       the layout of layers.bin and the layers: ``{"format": "resnet-viz layers.bin",
+                      "version": 1, "byte_order": "little", "step_dtype": "int64", "dtype": "float32",
+                      "quantities": [Q names], "n_layers": L, "record_bytes": 8 + 4·Q·L, "layer_names",
+                      "layer_kinds", "layer_roles", "layer_stages", "layer_blocks", "layer_fan_in",
+                      "layer_params"`` [L], ``"act_mean_init", "act_std_init", "out_grad_norm_init",
+                      "grad_norm_init", "theory_act_std_init"`` [L] (step 0; non-finite values as the
+                      strings ``"nan"``, ``"inf"``, ``"-inf"``)}; written when the run starts.
+``layers.bin``        one fixed-size record per probed step, appended as the steps are reported: int64 step,
+                      then float32 [Q, L] (quantities in the order of ``layers.json``, which is
+                      ``LAYER_QUANTITIES``), little-endian, no padding. ``numpy.fromfile(path, dtype=[("step",
+                      "<i8"), ("values", "<f4", (Q, L))])`` reads it.
+``layers.npz``        the same statistics as one archive, written when the run ends (compatibility; readers
+                      use layers.json + layers.bin without it): layer_names [L], ``step`` [K]; grad_norm,
+                      out_grad_norm, act_mean, act_std, response_std, update_ratio [K, L]; the step-0
+                      arrays [L].
+``histograms.json``   with histograms on, at the first one: ``{"format": "resnet-viz histograms.bin",
+                      "version": 1, "byte_order": "little", "kinds": ["activation", "gradient"],
+                      "n_layers": L, "bins": B, "record_bytes": 16 + 8·L·(2B+1)}``.
+``histograms.bin``    one record per histogram, appended as reported: int64 step, int64 kind (index
+                      into ``kinds``), float64 edges [L, B+1], int64 counts [L, B]; little-endian.
+``histograms.npz``    the same as one archive, written when the run ends (readers use the .bin without it).
+``error.log``         only when the run failed: the traceback.
+``run.lock``          exists while a process writes the folder, which holds an exclusive ``fcntl.flock`` on
+                      it for the whole run; removed when the run ends.
+====================  ====================================================================================
 
 What survives a kill (SIGKILL, a crash, a power cut). Every record is written with ``os.write`` as
 it arrives (no buffering in the process), so after SIGKILL everything reported so far is on disk;
@@ -87,6 +92,7 @@ from resnet_viz.export.csv_columns import read_csv_columns
 from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
+    HistogramRecord,
     Record,
     RunFinished,
     RunStarted,
@@ -103,12 +109,14 @@ EVAL_COLUMNS = ("train_error", "test_error", "train_loss", "test_loss")
 #: The files of a complete run folder (what sessions and exports carry).
 RUN_FILES = ("run.json", "metrics.csv", "layers.npz", "summary.json", "histograms.npz", "error.log")
 #: Files streamed while the run trains (readers use them when layers.npz is missing).
-STREAM_FILES = ("layers.json", "layers.bin")
+STREAM_FILES = ("layers.json", "layers.bin", "histograms.json", "histograms.bin")
 LOCK_FILE = "run.lock"
 #: Every file name the writer writes: the only files it removes from a folder before a new run.
 TOOL_FILES = RUN_FILES + STREAM_FILES + (LOCK_FILE,)
 RUNNING = "running"
 LAYERS_FORMAT = "resnet-viz layers.bin"
+HISTOGRAMS_FORMAT = "resnet-viz histograms.bin"
+HISTOGRAM_KINDS = ("activation", "gradient")
 #: Step-0 arrays [L] of RunStarted, kept in layers.json and layers.npz.
 INIT_ARRAYS = ("act_mean_init", "act_std_init", "out_grad_norm_init", "grad_norm_init", "theory_act_std_init")
 #: bytes of one metrics.csv row, an upper estimate for :func:`estimate_run_bytes`
@@ -242,6 +250,13 @@ def layers_record_dtype(n_quantities: int, n_layers: int) -> np.dtype:
     return np.dtype([("step", "<i8"), ("values", "<f4", (n_quantities, n_layers))])
 
 
+def histogram_record_dtype(n_layers: int, bins: int) -> np.dtype:
+    """One histograms.bin record: int64 step, int64 kind (index into the header's kinds), float64
+    edges [L, B+1], int64 counts [L, B]; little-endian, 16 + 8·L·(2B+1) bytes."""
+    return np.dtype([("step", "<i8"), ("kind", "<i8"), ("edges", "<f8", (n_layers, bins + 1)),
+                     ("counts", "<i8", (n_layers, bins))])
+
+
 class RunFolderWriter:
     """A record callback that writes a run folder (format: module doc). Keeps a :class:`RunStore` of
     everything as ``store``.
@@ -268,6 +283,8 @@ class RunFolderWriter:
         self._locked = False  # this writer holds run.lock (and so may write the folder)
         self._csv_fd: int | None = None
         self._bin_fd: int | None = None
+        self._hist_fd: int | None = None
+        self._hist_shape: tuple[int, int] | None = None  # (L, B) of histograms.bin
         self._csv_size = 0
         self._bin_size = 0
         self._last_row: dict[str, Any] | None = None  # the last row written, and where it starts
@@ -298,6 +315,8 @@ class RunFolderWriter:
                     self._rewrite_last_row(record)
             elif isinstance(record, TrainChunk):
                 self._append_chunk(record)
+            elif isinstance(record, HistogramRecord):
+                self._append_histogram(record)
         except OSError as exc:
             self._failed(exc)
 
@@ -438,6 +457,27 @@ class RunFolderWriter:
         if self.durable and time.monotonic() - self._last_fsync >= self.fsync_interval_s:
             self._fsync_files()
 
+    def _append_histogram(self, h: HistogramRecord) -> None:
+        """Append to histograms.bin (opened, and histograms.json written, at the first histogram).
+        A histogram of another kind or shape than the first stays for histograms.npz only."""
+        n, bins = h.counts.shape
+        if self._hist_fd is None:
+            self._hist_shape = (n, bins)
+            self._current = self.out_dir / "histograms.json"
+            _write_json_atomic(self.out_dir / "histograms.json", {
+                "format": HISTOGRAMS_FORMAT, "version": 1, "byte_order": "little", "kinds": list(HISTOGRAM_KINDS),
+                "n_layers": n, "bins": bins, "record_bytes": histogram_record_dtype(n, bins).itemsize,
+            }, self.durable, indent=None)
+            self._hist_fd = os.open(self.out_dir / "histograms.bin",
+                                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        if (n, bins) != self._hist_shape or h.kind not in HISTOGRAM_KINDS:
+            return
+        record = np.zeros(1, dtype=histogram_record_dtype(n, bins))
+        record["step"], record["kind"] = h.step, HISTOGRAM_KINDS.index(h.kind)
+        record["edges"][0], record["counts"][0] = h.edges, h.counts
+        self._current = self.out_dir / "histograms.bin"
+        self._append(self._hist_fd, record.tobytes(), os.fstat(self._hist_fd).st_size)
+
     def _rewrite_last_row(self, ev: EvalRecord) -> None:
         """An evaluation of the step already written last (the final evaluation of a stopped run)."""
         row = dict(self._last_row)
@@ -449,13 +489,13 @@ class RunFolderWriter:
         self._last_row = row
 
     def _fsync_files(self) -> None:
-        for fd in (self._csv_fd, self._bin_fd):
+        for fd in (self._csv_fd, self._bin_fd, self._hist_fd):
             if fd is not None:
                 os.fsync(fd)
         self._last_fsync = time.monotonic()
 
     def _close_files(self) -> None:
-        for name in ("_csv_fd", "_bin_fd"):
+        for name in ("_csv_fd", "_bin_fd", "_hist_fd"):
             fd = getattr(self, name)
             if fd is not None:
                 try:
@@ -596,14 +636,14 @@ def check_run_folder(path: str | Path, replace: bool = False) -> None:
 def estimate_run_bytes(total_steps: int, n_layers: int, probe_every: int = 1, probes: bool = True,
                        histogram_every: int = 0, histogram_bins: int = 64) -> int:
     """Bytes a run folder will take at most: metrics.csv rows, layers.bin and layers.npz (the same
-    statistics twice), histograms.npz, plus 64 KiB for the small files."""
+    statistics twice), histograms.bin and histograms.npz (twice too), plus 64 KiB for the small files."""
     rows = total_steps * CSV_ROW_BYTES
     probed = math.ceil(total_steps / max(probe_every, 1)) if probes else 0
     layer_bytes = 2 * probed * layers_record_dtype(len(LAYER_QUANTITIES), n_layers).itemsize
     hist = 0
     if probes and histogram_every > 0:
-        per_step = 2 * n_layers * ((histogram_bins + 1) + histogram_bins) * 8 + 16
-        hist = (total_steps // histogram_every) * per_step
+        per_step = 2 * histogram_record_dtype(n_layers, histogram_bins).itemsize  # two kinds
+        hist = 2 * (total_steps // histogram_every) * per_step
     return rows + layer_bytes + hist + (64 << 10)
 
 
@@ -734,6 +774,31 @@ def _read_streamed_layers(path: Path) -> dict[str, np.ndarray] | None:
     for name in INIT_ARRAYS:
         out[name] = np.array([float(v) for v in head[name]], dtype=np.float64)
     return out
+
+
+def read_streamed_histograms(path: str | Path) -> list[HistogramRecord]:
+    """The histograms of histograms.json + histograms.bin (whole records, steps ≥ 1 and not
+    decreasing), in the order written; [] without them."""
+    path = Path(path)
+    try:
+        head = json.loads((path / "histograms.json").read_text(encoding="utf-8"))
+        bin_size = (path / "histograms.bin").stat().st_size
+    except (OSError, ValueError):
+        return []
+    if not isinstance(head, dict) or head.get("format") != HISTOGRAMS_FORMAT:
+        return []
+    dtype = histogram_record_dtype(int(head["n_layers"]), int(head["bins"]))
+    if int(head.get("record_bytes", dtype.itemsize)) != dtype.itemsize:
+        raise ValueError(f"{path / 'histograms.json'}: record_bytes {head.get('record_bytes')} does not match "
+                         f"its layers and bins ({dtype.itemsize} bytes)")
+    records = np.fromfile(path / "histograms.bin", dtype=dtype, count=bin_size // dtype.itemsize)
+    kinds = list(head["kinds"])
+    steps = records["step"]
+    bad = np.flatnonzero((steps < 1) | (np.diff(steps, prepend=1) < 0)
+                         | (records["kind"] < 0) | (records["kind"] >= len(kinds)))
+    keep = int(bad[0]) if bad.size else steps.shape[0]
+    return [HistogramRecord(step=int(r["step"]), kind=kinds[int(r["kind"])], edges=r["edges"].copy(),
+                            counts=r["counts"].copy()) for r in records[:keep]]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
