@@ -179,6 +179,17 @@ def test_torn_tails_are_dropped(signalled, tmp_path):
     assert damaged.status == whole.status
 
 
+def test_a_damaged_layers_npz_falls_back_to_the_stream(signalled, tmp_path):
+    out = tmp_path / "damaged"
+    shutil.copytree(signalled["term"], out)
+    whole = read_run_folder(out)
+    npz = (out / "layers.npz").read_bytes()
+    (out / "layers.npz").write_bytes(npz[: len(npz) // 2])  # e.g. a copy cut short
+    folder = read_run_folder(out)
+    for key, value in whole.layers.items():
+        assert np.array_equal(folder.layers[key], value, equal_nan=value.dtype.kind == "f"), key
+
+
 def test_a_hand_truncated_metrics_csv_loses_only_the_cut_row(signalled, tmp_path):
     out = tmp_path / "cut"
     shutil.copytree(signalled["kill"], out)

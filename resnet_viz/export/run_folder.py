@@ -80,6 +80,7 @@ import socket
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -820,9 +821,12 @@ def read_run_folder(path: str | Path) -> RunFolder:
     metrics = _read_metrics(path / "metrics.csv")
     layers = None
     if (path / "layers.npz").exists():
-        with np.load(path / "layers.npz") as npz:
-            layers = {k: npz[k] for k in npz.files}
-    else:
+        try:
+            with np.load(path / "layers.npz") as npz:
+                layers = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # damaged (e.g. a cut copy): use the stream
+            layers = None
+    if layers is None:
         layers = _read_streamed_layers(path)
     summary = _read_json(path / "summary.json")
     last_step = max(int(metrics["step"][-1]) if metrics["step"].shape[0] else 0,
