@@ -416,7 +416,7 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
 
     from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
     from resnet_viz.export.trajectories import write_trajectories_csv
-    from resnet_viz.export.written import WriteError, check_writable, check_written, reason
+    from resnet_viz.export.written import WriteError, check_writable, check_written, make_folder, reason
     from resnet_viz.surfaces.functions import SurfaceConfig, build_surface
     from resnet_viz.surfaces.race import OptimizerRace, RaceConfig, parse_optimizers
 
@@ -455,6 +455,7 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
                              for t in race.trajectories],
               "summary": summary}
     try:  # every file is checked to be there: no "wrote" for a file that is not
+        make_folder(out)
         written = [check_written(write_trajectories_csv(out / "trajectories.csv", race.trajectories))]
         (out / "race.json").write_text(json.dumps(_json_safe(record), indent=2) + "\n", encoding="utf-8")
         written.append(check_written(out / "race.json"))

@@ -38,6 +38,7 @@ import resnet_viz
 from resnet_viz.config import RunConfig
 from resnet_viz.export.replay import store_from_run_folder, write_run_folder
 from resnet_viz.export.run_folder import RUN_FILES
+from resnet_viz.export.written import WriteError, check_writable, check_written, make_folder, reason
 from resnet_viz.metrics.store import RunStore
 
 SESSION_FORMAT = "resnet-viz session"
@@ -88,7 +89,9 @@ def save_session(path: str | Path, session: Session) -> Path:
 
     Atomic: the zip is written to a temporary file beside ``path`` and moved over it, so a failure
     leaves a previous file intact (whose permissions the new file keeps; 0644 for a new file).
-    Raises ``TypeError`` / ``ValueError`` if ``settings`` is not JSON (e.g. NaN), before writing anything.
+    Raises ``TypeError`` / ``ValueError`` if ``settings`` is not JSON (e.g. NaN), before writing anything;
+    ``WriteError`` (an ``OSError``; one line naming the path and why: permission, disk full, a folder
+    there, ...) when the file cannot be written, with the previous file intact.
     """
     path = session_path(path)
     width = max(2, len(str(len(session.runs))))
@@ -106,7 +109,18 @@ def save_session(path: str | Path, session: Session) -> Path:
            "resnet_viz": resnet_viz.__version__, "runs": entries, "settings": session.settings}
     text = json.dumps(doc, indent=2, allow_nan=False) + "\n"  # fails here, before any file is touched
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(path)  # WriteError: a folder or a device there, a file above it, a read-only folder
+    try:
+        make_folder(path.parent)
+        _write_session_zip(path, text, started_runs)
+    except WriteError:
+        raise
+    except OSError as exc:  # disk full, folder removed, ...: the previous file is still there
+        raise WriteError(path, reason(exc)) from None
+    return check_written(path)
+
+
+def _write_session_zip(path: Path, text: str, started_runs: list[tuple[str, RunStore]]) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
@@ -128,7 +142,6 @@ def save_session(path: str | Path, session: Session) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
 
 
 def _one_line(exc: BaseException) -> str:
@@ -136,11 +149,90 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+#: Bytes of memory a load takes per uncompressed byte of the session's members (measured with
+#: bench/session_load.py: the parsed columns, the store's growing arrays and their copies).
+LOAD_MEMORY_FACTOR = 5
+#: Deflate expands at most about 1032:1; a member that declares more is crafted (a zip bomb).
+MAX_DEFLATE_RATIO = 1100
+#: session.json is a list of runs and settings: kilobytes; more than this is not one this version wrote.
+MAX_SESSION_JSON_BYTES = 64 << 20
+_COLOR = re.compile(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?")
+_FOLDER = re.compile(r"runs/[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still take (Linux: MemAvailable, capped by a cgroup limit); None
+    when it cannot be told."""
+    best = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    best = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        try:
+            best = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, AttributeError):
+            best = None
+    try:  # a container's memory limit (cgroup v2)
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            room = max(int(limit) - used, 0)
+            best = room if best is None else min(best, room)
+    except (OSError, ValueError):
+        pass
+    return best
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e3:,.0f} kB"
+
+
+def _check_directory(zf: zipfile.ZipFile, fail: Any) -> None:
+    """Refuse, from the zip directory alone, members this version never writes and loads that would not fit."""
+    total = 0
+    for info in zf.infolist():
+        if info.flag_bits & 0x1:
+            raise fail(f"member {_short(info.filename)} is encrypted; resnet-viz sessions never are")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise fail(f"member {_short(info.filename)} uses compression method {info.compress_type}; resnet-viz "
+                       f"sessions use deflate or none")
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            raise fail(f"member {_short(info.filename)} is stored uncompressed but declares {_mb(info.file_size)} "
+                       f"for {_mb(info.compress_size)}: a crafted file")
+        if info.file_size > MAX_DEFLATE_RATIO * max(info.compress_size, 1) + (1 << 20):
+            raise fail(f"member {_short(info.filename)} declares {_mb(info.file_size)} from {_mb(info.compress_size)} "
+                       f"(ratio over {MAX_DEFLATE_RATIO}:1, more than deflate can expand): a crafted file")
+        total += info.file_size
+    need = LOAD_MEMORY_FACTOR * total
+    room = available_memory()
+    if room is not None and need > room:
+        raise fail(f"loading it needs about {_mb(need)} of memory ({_mb(total)} uncompressed × "
+                   f"{LOAD_MEMORY_FACTOR}); this machine has {_mb(room)} available")
+
+
+def _text(entry: dict[str, Any], key: str, default: str, what: str, fail: Any) -> str:
+    value = entry.get(key, default)
+    if not isinstance(value, str):
+        raise fail(f"{what}: {key!r} must be a string, not {type(value).__name__} {_short(value)}")
+    return value
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def load_session(path: str | Path) -> Session:
     """Read a session file written by :func:`save_session`.
 
-    Raises ``SessionError`` (one line, naming the file) when the file cannot be read or is not a
-    session: not a zip, no session.json, another format, a newer version, a bad config or run folder.
+    Raises ``SessionError`` (one line, naming the file) and nothing else when the file cannot be read or
+    is not a session: not a zip, a damaged or truncated zip, no session.json, another format, a newer
+    version, wrong JSON types, a bad config or run folder, members that would expand beyond the memory
+    available (the estimate is in the message) or more than deflate can (a zip bomb).
+    Memory and time are proportional to the data (bench/session_load.py).
     """
     path = Path(path)
 
@@ -148,24 +240,46 @@ def load_session(path: str | Path) -> Session:
         return SessionError(f"{path}: {why}")
 
     try:
+        return _load_session(path, fail)
+    except SessionError:
+        raise
+    except MemoryError:
+        raise fail("not enough memory to load it") from None
+    except Exception as exc:  # noqa: BLE001 - any other damage is one line, never a traceback
+        raise fail(f"cannot be read ({type(exc).__name__}: {_one_line(exc)})") from None
+
+
+def _load_session(path: Path, fail: Any) -> Session:
+    if path.is_dir():
+        raise fail("is a folder, not a session file")
+    try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise fail("no such file") from None
-    except (zipfile.BadZipFile, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, OSError, EOFError, ValueError ...
         raise fail(f"not a resnet-viz session (cannot open it as a zip archive: {_one_line(exc)})") from None
     with zf:
+        _check_directory(zf, fail)
         try:
-            doc = json.loads(zf.read("session.json").decode("utf-8"))
+            info = zf.getinfo("session.json")
         except KeyError:
             raise fail("not a resnet-viz session (no session.json inside)") from None
-        except (ValueError, RuntimeError, zipfile.BadZipFile, OSError) as exc:
+        if info.file_size > MAX_SESSION_JSON_BYTES:
+            raise fail(f"session.json is {_mb(info.file_size)}; a session's is at most {_mb(MAX_SESSION_JSON_BYTES)}")
+        try:
+            doc = json.loads(zf.read(info).decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise fail(f"session.json is not UTF-8 text (byte {exc.start})") from None
+        except RecursionError:
+            raise fail("session.json is nested too deeply") from None
+        except Exception as exc:  # noqa: BLE001 - bad JSON, a damaged member (CRC, zlib), ...
             raise fail(f"session.json cannot be read: {_one_line(exc)}") from None
         if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
             found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-            raise fail(f"not a resnet-viz session (format {found!r}, expected {SESSION_FORMAT!r})")
+            raise fail(f"not a resnet-viz session (format {_short(found)}, expected {SESSION_FORMAT!r})")
         version = doc.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise fail(f"session.json has an invalid version {version!r}")
+            raise fail(f"session.json has an invalid version {_short(version)}")
         if version > SESSION_VERSION:
             raise fail(f"session version {version} is newer than this resnet-viz {resnet_viz.__version__} reads "
                        f"(version {SESSION_VERSION}); update resnet-viz")
@@ -174,40 +288,58 @@ def load_session(path: str | Path) -> Session:
             raise fail("session.json: 'runs' must be a list and 'settings' an object")
         names = set(zf.namelist())
         runs = []
-        with tempfile.TemporaryDirectory(prefix="resnet-viz-session-") as scratch:
-            for i, entry in enumerate(runs_doc, start=1):
-                what = f"run {i}" + (f" ({entry.get('name')!r})" if isinstance(entry, dict) else "")
-                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                    raise fail(f"{what}: an object with a 'name' is expected")
-                try:
-                    config = RunConfig.from_dict(entry.get("config"))
-                except (ValueError, TypeError) as exc:
-                    raise fail(f"{what}: bad config: {_one_line(exc)}") from None
-                store = None
-                folder = entry.get("folder")
-                if folder is not None:
-                    if not isinstance(folder, str) or not folder:
-                        raise fail(f"{what}: 'folder' must be a path inside the session or null")
-                    store = _load_run(zf, names, folder, Path(scratch) / f"{i}", fail, what)
-                runs.append(SessionRun(name=entry["name"], color=str(entry.get("color", "#000000")),
-                                       visible=bool(entry.get("visible", True)), status=str(entry.get("status", "")),
-                                       message=str(entry.get("message", "")), config=config, store=store))
+        for i, entry in enumerate(runs_doc, start=1):
+            what = f"run {i}" + (f" ({_short(entry.get('name'))})" if isinstance(entry, dict) else "")
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise fail(f"{what}: an object with a 'name' (a string) is expected")
+            color = _text(entry, "color", "#000000", what, fail)
+            if not _COLOR.fullmatch(color):
+                raise fail(f"{what}: 'color' must be #rrggbb, not {_short(color)}")
+            visible = entry.get("visible", True)
+            if not isinstance(visible, bool):
+                raise fail(f"{what}: 'visible' must be true or false, not {_short(visible)}")
+            status = _text(entry, "status", "", what, fail)
+            message = _text(entry, "message", "", what, fail)
+            if not isinstance(entry.get("config"), dict):
+                raise fail(f"{what}: 'config' must be an object, not {_short(entry.get('config'))}")
+            try:
+                config = RunConfig.from_dict(entry["config"])
+            except (ValueError, TypeError, RecursionError) as exc:
+                raise fail(f"{what}: bad config: {_one_line(exc)}") from None
+            store = None
+            folder = entry.get("folder")
+            if folder is not None:
+                if not isinstance(folder, str) or not _FOLDER.fullmatch(folder.rstrip("/")):
+                    raise fail(f"{what}: 'folder' must be null or runs/<name> inside the session, "
+                               f"not {_short(folder)}")
+                store = _load_run(zf, names, folder, fail, what)
+            runs.append(SessionRun(name=entry["name"], color=color, visible=visible, status=status,
+                                   message=message, config=config, store=store))
     return Session(runs=runs, settings=settings)
 
 
-def _load_run(zf: zipfile.ZipFile, names: set[str], folder: str, scratch: Path, fail: Any, what: str) -> RunStore:
-    """Copy the run folder's files (only the known names, so nothing lands outside ``scratch``) and read it."""
+def _load_run(zf: zipfile.ZipFile, names: set[str], folder: str, fail: Any, what: str) -> RunStore:
+    """Copy the run folder's files (only the known names, so nothing lands outside a private scratch
+    folder, removed afterwards) and read it."""
     folder = folder.rstrip("/")
     for required in ("run.json", "metrics.csv"):
         if f"{folder}/{required}" not in names:
             raise fail(f"{what}: {folder}/{required} is missing")
-    scratch.mkdir(parents=True)
-    try:
-        for name in RUN_FILES:
-            member = f"{folder}/{name}"
-            if member in names:
-                with zf.open(member) as src, open(scratch / name, "wb") as dst:
+    members = [zf.getinfo(f"{folder}/{name}") for name in RUN_FILES if f"{folder}/{name}" in names]
+    size = sum(m.file_size for m in members)
+    with tempfile.TemporaryDirectory(prefix="resnet-viz-session-") as scratch_name:
+        scratch = Path(scratch_name)
+        free = shutil.disk_usage(scratch).free
+        if size > free:
+            raise fail(f"{what}: unpacking run folder {folder} needs {_mb(size)} in {scratch.parent}; "
+                       f"{_mb(free)} free")
+        try:
+            for member in members:
+                with zf.open(member) as src, open(scratch / member.filename.rsplit("/", 1)[1], "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
-        return store_from_run_folder(scratch)
-    except Exception as exc:  # noqa: BLE001 - any damage of the folder is reported as one line
-        raise fail(f"{what}: run folder {folder} cannot be read ({type(exc).__name__}: {_one_line(exc)})") from None
+            return store_from_run_folder(scratch)
+        except MemoryError:
+            raise fail(f"{what}: not enough memory to load run folder {folder}") from None
+        except Exception as exc:  # noqa: BLE001 - any damage of the folder is reported as one line
+            raise fail(f"{what}: run folder {folder} cannot be read "
+                       f"({type(exc).__name__}: {_one_line(exc)})") from None

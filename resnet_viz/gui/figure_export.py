@@ -7,6 +7,11 @@ Layout of an "export all" folder::
     <folder>/figures/<plot>.png, .svg    every plot (PNG at the chosen width)
     <folder>/figures/<plot>.csv          the data of every plot
     <folder>/runs/<NN>-<run name>/       run.json, metrics.csv, layers.npz, summary.json (engine format)
+
+Success is claimed only for files that exist afterwards: every file is written to a temporary file
+beside it and moved into place once checked (``resnet_viz.export.written``); a failure raises
+``WriteError`` naming the path and why (permission, disk full, ...); a picture over the size limits
+of ``resnet_viz.export.image_limits`` raises ``ImageSizeError`` before anything is drawn.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from typing import Protocol
 
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6 import QtWidgets
+from PySide6 import QtGui, QtWidgets
 
+from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
 from resnet_viz.export.replay import write_run_folder
+from resnet_viz.export.written import WriteError, check_written, reason, write_atomically
 from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.runs import RunEntry
 
@@ -58,30 +65,55 @@ class Exportable(Protocol):
     def export_item(self) -> pg.GraphicsItem: ...
 
 
-def export_png(panel: Exportable, path: str | Path, width: int = DEFAULT_PNG_WIDTH) -> Path:
-    """PNG of the panel's plot at ``width`` pixels (height keeps the on-screen aspect ratio)."""
-    exporter = ImageExporter(panel.export_item())
-    exporter.parameters()["width"] = int(width)
-    exporter.export(str(path))
-    return Path(path)
-
-
-def export_svg(panel: Exportable, path: str | Path) -> Path:
-    SVGExporter(panel.export_item()).export(str(path))
-    return Path(path)
-
-
-def export_csv(panel: PlotPanel, path: str | Path) -> Path:
-    panel.export_csv(path)
-    return Path(path)
-
-
-def copy_image(panel: Exportable, width: int | None = None) -> None:
-    """Put a PNG-quality image of the plot on the clipboard."""
+def _image(panel: Exportable, width: int | None = None) -> QtGui.QImage:
+    """The panel's plot painted at ``width`` pixels (height keeps the on-screen aspect ratio); the size is
+    checked against :mod:`resnet_viz.export.image_limits` before anything is allocated."""
     exporter = ImageExporter(panel.export_item())
     if width:
         exporter.parameters()["width"] = int(width)
-    exporter.export(copy=True)
+    w, h = int(exporter.parameters()["width"]), int(exporter.parameters()["height"])
+    problem = image_size_problem(w, h)
+    if problem is not None:
+        raise ImageSizeError(problem)
+    image = exporter.export(toBytes=True)
+    if not isinstance(image, QtGui.QImage) or image.isNull():
+        raise ImageSizeError(f"Qt could not make a {w}x{h} pixel image (not enough memory?)")
+    return image
+
+
+def save_image(image: QtGui.QImage | QtGui.QPixmap, path: str | Path, fmt: str = "PNG") -> Path:
+    """Write a QImage or QPixmap to ``path`` atomically; :class:`WriteError` unless the file is there afterwards."""
+    if image.isNull():
+        raise WriteError(path, "there is no picture to write (the image is empty)")
+    return write_atomically(path, lambda tmp: image.save(str(tmp), fmt))
+
+
+def export_png(panel: Exportable, path: str | Path, width: int = DEFAULT_PNG_WIDTH) -> Path:
+    """PNG of the panel's plot at ``width`` pixels (height keeps the on-screen aspect ratio).
+
+    Raises :class:`ImageSizeError` for a size over the limits, :class:`WriteError` when the file is not
+    written (nothing is left at ``path`` then, and a previous file there is kept)."""
+    return save_image(_image(panel, width), path, "PNG")
+
+
+def export_svg(panel: Exportable, path: str | Path) -> Path:
+    """SVG of the panel's plot; :class:`WriteError` when the file is not written."""
+    data = SVGExporter(panel.export_item()).export(toBytes=True)
+    return write_atomically(path, lambda tmp: tmp.write_bytes(data))
+
+
+def export_csv(panel: PlotPanel, path: str | Path) -> Path:
+    """The panel's data as CSV; :class:`WriteError` when the file is not written."""
+    return write_atomically(path, panel.export_csv)
+
+
+def copy_image(panel: Exportable, width: int | None = None) -> None:
+    """Put a PNG-quality image of the plot on the clipboard (:class:`ImageSizeError` when it cannot be made)."""
+    image = _image(panel, width)
+    clipboard = QtWidgets.QApplication.clipboard()
+    clipboard.setImage(image)
+    if clipboard.image().isNull():
+        raise OSError("the clipboard did not take the image")
 
 
 def slug(text: str) -> str:
@@ -93,24 +125,41 @@ def export_all(folder: str | Path, panels: Sequence[PlotPanel], entries: Sequenc
                window: QtWidgets.QWidget | None = None, png_width: int = DEFAULT_PNG_WIDTH) -> list[Path]:
     """Write every plot (PNG, SVG, CSV), the window picture and every started run's run folder.
 
-    Returns the paths written. Runs that never started (queued, failed while building) have no data
-    and are skipped.
+    Returns the paths written, each checked to be a non-empty file. Runs that never started (queued,
+    failed while building) have no data and are skipped. Stops at the first file that cannot be
+    written with a :class:`WriteError` naming it, why, and how many files were written before it.
     """
     folder = Path(folder)
     figures = folder / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    if window is not None:
-        path = folder / "window.png"
-        window.grab().save(str(path))
-        written.append(path)
-    for panel in panels:
-        written.append(export_png(panel, figures / f"{panel.key}.png", png_width))
-        written.append(export_svg(panel, figures / f"{panel.key}.svg"))
-        written.append(export_csv(panel, figures / f"{panel.key}.csv"))
-    for i, entry in enumerate(entries, start=1):
-        if entry.store.started is None:
-            continue
-        run_dir = write_run_folder(entry.store, folder / "runs" / f"{i:02d}-{slug(entry.name)}")
-        written.extend(sorted(p for p in Path(run_dir).iterdir() if p.is_file()))
+    target = figures
+    try:
+        try:
+            figures.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(figures, reason(exc)) from None
+        if window is not None:
+            target = folder / "window.png"
+            written.append(save_image(window.grab(), target))
+        for panel in panels:
+            for suffix, export in (("png", lambda p, path: export_png(p, path, png_width)),
+                                   ("svg", export_svg), ("csv", export_csv)):
+                target = figures / f"{panel.key}.{suffix}"
+                written.append(export(panel, target))
+        for i, entry in enumerate(entries, start=1):
+            if entry.store.started is None:
+                continue
+            target = folder / "runs" / f"{i:02d}-{slug(entry.name)}"
+            try:
+                run_dir = Path(write_run_folder(entry.store, target))
+            except OSError as exc:
+                raise WriteError(target, reason(exc)) from None
+            files = sorted(p for p in run_dir.iterdir() if p.is_file())
+            for name in ("run.json", "metrics.csv"):
+                check_written(run_dir / name)
+            written.extend(check_written(p) for p in files)
+    except (WriteError, ImageSizeError) as exc:
+        why = exc.why if isinstance(exc, WriteError) else str(exc)
+        where = exc.path if isinstance(exc, WriteError) else target
+        raise WriteError(where, f"{why} ({len(written)} files written before it)") from None
     return written

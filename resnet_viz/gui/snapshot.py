@@ -20,14 +20,26 @@ def take_snapshot(configs: Sequence[RunConfig], out: str | Path, *, size: tuple[
                   timeout_s: float = 3600.0, progress=None) -> Path:
     """Train ``configs`` (or open ``session``) in an offscreen window and save it as a PNG at ``size``.
 
-    ``select`` (0-based) picks the run the heatmap shows. Returns the PNG path. Raises ``TimeoutError``
-    when training takes longer than ``timeout_s``.
+    ``select`` (0-based) picks the run the heatmap shows. Returns the PNG path, checked to be there.
+    Checked before any work: ``session`` (``SessionError``), the picture's size (``ImageSizeError``)
+    and that ``out`` can be written (``WriteError``, which also reports a failure at the end).
+    Raises ``TimeoutError`` when training takes longer than ``timeout_s``.
     """
+    from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
+    from resnet_viz.export.session import load_session
+    from resnet_viz.export.written import check_writable
+
+    width, height = max(size[0], MIN_SIZE[0]), max(size[1], MIN_SIZE[1])
+    problem = image_size_problem(width, height)
+    if problem is not None:
+        raise ImageSizeError(problem)
+    loaded = load_session(session) if session is not None else None
+    out = check_writable(out)
+
     from PySide6 import QtCore
 
     from resnet_viz.gui.app import application, dispose
 
-    width, height = max(size[0], MIN_SIZE[0]), max(size[1], MIN_SIZE[1])
     app = application(offscreen=True)
     from resnet_viz.gui.main_window import MainWindow
 
@@ -38,7 +50,7 @@ def take_snapshot(configs: Sequence[RunConfig], out: str | Path, *, size: tuple[
         window.default_layout()
         window.show()
         if session is not None:
-            window.open_session(session)
+            window.open_session(session, loaded)
         else:
             window.manager.set_mode(mode)
             for config in configs:
@@ -65,10 +77,12 @@ def take_snapshot(configs: Sequence[RunConfig], out: str | Path, *, size: tuple[
             app.processEvents()
         window.refresh_plots()
         app.processEvents()
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        image = window.grab()
-        if not image.save(str(out)):
-            raise OSError(f"could not write {out}")
-        dispose(window)
+        from resnet_viz.export.written import make_folder
+        from resnet_viz.gui.figure_export import save_image
+
+        try:
+            make_folder(out.parent)
+            save_image(window.grab(), out)
+        finally:
+            dispose(window)
     return out

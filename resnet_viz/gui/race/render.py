@@ -14,6 +14,8 @@ from PIL import Image
 from pyqtgraph.exporters import ImageExporter
 from PySide6 import QtGui
 
+from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
+from resnet_viz.export.written import write_atomically
 from resnet_viz.gui.race.figure import RaceFigure
 from resnet_viz.surfaces.race import OptimizerRace
 
@@ -27,8 +29,13 @@ def figure_image(fig: RaceFigure, width: int) -> QtGui.QImage:
     """The figure rendered at ``width`` pixels (height keeps the on-screen aspect ratio)."""
     exporter = ImageExporter(fig.export_item())
     exporter.parameters()["width"] = int(width)
+    w, h = int(exporter.parameters()["width"]), int(exporter.parameters()["height"])
+    problem = image_size_problem(w, h)
+    if problem is not None:
+        raise ImageSizeError(problem)
     image = exporter.export(toBytes=True)
-    assert isinstance(image, QtGui.QImage)
+    if not isinstance(image, QtGui.QImage) or image.isNull():
+        raise ImageSizeError(f"Qt could not make a {w}x{h} pixel image (not enough memory?)")
     return image
 
 
@@ -52,7 +59,8 @@ def write_gif(fig: RaceFigure, race: OptimizerRace, path: str | Path, *, frames:
     on-screen size (rescaling would re-flow the legends' text).
 
     ``progress(done, total)`` is called after each frame; returning False cancels (raises
-    InterruptedError, nothing is written). The figure is left showing the whole race.
+    InterruptedError, nothing is written). The figure is left showing the whole race. The file is
+    written atomically and checked (``WriteError`` naming the path and why when it is not there).
     """
     path = Path(path)
     images: list[Image.Image] = []
@@ -70,8 +78,9 @@ def write_gif(fig: RaceFigure, race: OptimizerRace, path: str | Path, *, frames:
         fig.set_caption(race_caption(race))
     durations = [int(1000 / fps)] * len(images)
     durations[-1] = int(GIF_HOLD_S * 1000)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, disposal=1)
-    return path
+    return write_atomically(path, lambda tmp: images[0].save(tmp, format="GIF", save_all=True,
+                                                             append_images=images[1:], duration=durations,
+                                                             loop=0, disposal=1))
 
 
 def racer_colours(race: OptimizerRace) -> list[QtGui.QColor]:
@@ -102,7 +111,12 @@ def render_race_files(race: OptimizerRace, out_dir: str | Path, *, size: tuple[i
                       x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
                       gif: bool = False, progress: Callable[[int, int], bool] | None = None) -> list[Path]:
     """Draw ``race`` offscreen and write ``race.png`` (at ``size``), ``race.svg`` and, with ``gif``,
-    ``race.gif`` into ``out_dir``. Needs a QApplication. Returns the paths written."""
+    ``race.gif`` into ``out_dir``. Needs a QApplication. Returns the paths written, each checked to be
+    there; ``ImageSizeError`` for a ``size`` over the limits (before drawing), ``WriteError`` when a
+    file cannot be written."""
+    problem = image_size_problem(*size)
+    if problem is not None:
+        raise ImageSizeError(problem)
     from resnet_viz.gui import figure_export
     from resnet_viz.gui.app import dispose
 
@@ -120,12 +134,14 @@ def render_race_files(race: OptimizerRace, out_dir: str | Path, *, size: tuple[i
     fig.show()
     QtGui.QGuiApplication.processEvents()
     fig.redraw_surface()  # the laid-out view (not waiting for the debounce timer)
-    written = [figure_export.export_png(fig, out_dir / "race.png", size[0]),
-               figure_export.export_svg(fig, out_dir / "race.svg")]
-    if gif:
-        fig.resize(*GIF_SIZE)
-        QtGui.QGuiApplication.processEvents()
-        fig.redraw_surface()
-        written.append(write_gif(fig, race, out_dir / "race.gif", progress=progress))
-    dispose(fig)
+    try:
+        written = [figure_export.export_png(fig, out_dir / "race.png", size[0]),
+                   figure_export.export_svg(fig, out_dir / "race.svg")]
+        if gif:
+            fig.resize(*GIF_SIZE)
+            QtGui.QGuiApplication.processEvents()
+            fig.redraw_surface()
+            written.append(write_gif(fig, race, out_dir / "race.gif", progress=progress))
+    finally:
+        dispose(fig)
     return written
