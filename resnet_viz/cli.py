@@ -557,15 +557,27 @@ def _write_preset_summary(result: Any, out: Path, figures: list[Path], command: 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from resnet_viz.export.replay import write_run_folder
-    from resnet_viz.presets import load_presets
+    from resnet_viz.presets import PresetError, load_preset_file, load_presets
     from resnet_viz.presets.report import write_report
     from resnet_viz.presets.runner import PresetRunner, adapt_runs
 
-    presets = load_presets()
+    try:
+        if args.name is not None and (args.name.endswith(".json") or "/" in args.name or os.sep in args.name):
+            preset = load_preset_file(args.name, user=True)  # a preset file the user named: run it as it is
+            presets = {preset.name: preset}
+            args.name = preset.name  # the name the output folder takes
+        else:
+            presets = load_presets()  # the shipped ones, then the user's folder; bad files skipped
+            for skipped in presets.skipped:
+                print(f"resnet-viz: warning: {skipped}", file=sys.stderr)
+    except PresetError as exc:
+        print(f"resnet-viz: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.list or args.name is None:
         for p in presets.values():
             quick = p.sizes["quick"].minutes
-            print(f"{p.name:<12} {p.title}" + (f"  (quick: about {quick:g} min)" if quick else ""))
+            print(f"{p.name:<12} {p.title}" + (f"  (quick: about {quick:g} min)" if quick else "")
+                  + (f"  [user preset: {p.source}]" if p.user else ""))
         return EXIT_OK
     if args.name != "all" and args.name not in presets:
         raise ConfigError("NAME", args.name, "one of " + ", ".join(presets) + ", or all")
@@ -741,7 +753,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "to the published ones, and whether each expected direction held. Exit status 0 when every run "
                     "finished, 1 when one diverged or failed, 2 for bad input.",
         epilog="Presets: resnet-viz reproduce --list. Example: resnet-viz reproduce degradation --out repro/deg")
-    rep.add_argument("name", nargs="?", metavar="NAME", help="preset name, or 'all' (see --list)")
+    rep.add_argument("name", nargs="?", metavar="NAME", help="preset name, or 'all' (see --list), or a preset file "
+                                                            "(PATH.json); your own presets in $RESNET_VIZ_PRESETS "
+                                                            "or ~/.config/resnet-viz/presets are listed too")
     rep.add_argument("--list", action="store_true", help="list the presets and exit")
     rep.add_argument("--size", choices=SIZES, default="quick",
                      help="quick: a 2-core CPU in minutes on the embedded data (default); paper: the paper's depths, "

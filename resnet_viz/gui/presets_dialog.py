@@ -3,16 +3,19 @@
 Left: every preset (title and summary). Right: the chosen one explained (paper, formula, what to
 look for, the published numbers, the runs it trains), the size (Quick / Paper) with its note, and
 "Run experiment". Running emits :attr:`PresetGallery.run_requested` ``(preset, size)`` and accepts the
-dialog; :attr:`PresetGallery.chosen` holds the same pair afterwards.
+dialog; :attr:`PresetGallery.chosen` holds the same pair afterwards. The user's own presets (from their
+presets folder) are listed after the shipped ones and marked; preset files that were skipped are named,
+with the reason, above the list.
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from resnet_viz.presets.preset import Preset, PresetError, load_presets
+from resnet_viz.presets.preset import Preset, PresetError, SkippedPreset, load_presets, user_preset_dir
 
 SUMMARY_ROLE = QtCore.Qt.ItemDataRole.UserRole
 NAME_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
@@ -46,6 +49,27 @@ def size_summary(preset: Preset, size: str) -> str:
     return f"{size} size" + (f" ({when})" if spec.minutes is not None else "")
 
 
+def skipped_html(skipped: tuple[SkippedPreset, ...] | list[SkippedPreset], shown: int = 5) -> str:
+    """The preset files that were not loaded, each with why (rich text; the first ``shown``, then a
+    count); empty when none."""
+    if not skipped:
+        return ""
+    head = "1 preset file was skipped" if len(skipped) == 1 else f"{len(skipped)} preset files were skipped"
+    more = len(skipped) - shown
+    return (f"<b>{head}:</b><ul style='margin:0; -qt-list-indent:1'>"
+            + "".join(f"<li>{html.escape(s.message)}</li>" for s in skipped[:shown])
+            + (f"<li>and {more} more (hover here for all)</li>" if more > 0 else "") + "</ul>")
+
+
+def user_folder_text(folder: Path | None) -> str:
+    """Where the user's own presets go (rich text), for the foot of the gallery."""
+    if folder is None:
+        return ""
+    return ("Your own presets: preset files (<span style='font-family:monospace'>*.json</span>, the layout of "
+            "the shipped ones) in <span style='font-family:monospace'>" + html.escape(str(folder))
+            + "</span> are listed here after the shipped ones (read when the window opens).")
+
+
 def cuda_available() -> bool:
     try:
         import torch
@@ -59,6 +83,9 @@ def preset_html(preset: Preset, size: str = "quick") -> str:
     """The preset explained as rich text (Qt's HTML subset)."""
     e = html.escape
     parts = [f"<h2 style='margin-bottom:2px'>{e(preset.title)}</h2>"]
+    if preset.user:
+        parts.append(f"<p style='color:#0c3c78; margin-top:0'>Your preset, read from "
+                     f"<span style='font-family:monospace'>{e(preset.source)}</span></p>")
     if preset.paper:
         parts.append(f"<p style='color:#555; margin-top:0'><i>{e(preset.paper)}</i></p>")
     if preset.summary:
@@ -131,7 +158,9 @@ class _PresetDelegate(QtWidgets.QStyledItemDelegate):
 
 
 class PresetGallery(QtWidgets.QDialog):
-    """Guided experiments. ``presets`` default to the shipped ones; ``cuda`` to what torch reports."""
+    """Guided experiments. ``presets`` default to :func:`load_presets` (the shipped ones, then the user's);
+    a :class:`~resnet_viz.presets.Presets` also brings the skipped files shown above the list. ``cuda``
+    defaults to what torch reports."""
 
     run_requested = QtCore.Signal(object, str)  # (Preset, size)
 
@@ -146,6 +175,8 @@ class PresetGallery(QtWidgets.QDialog):
             except PresetError as exc:
                 presets, self.error = {}, str(exc)
         self.presets = presets
+        self.skipped: tuple[SkippedPreset, ...] = tuple(getattr(presets, "skipped", ()))
+        self.user_dir: Path | None = getattr(presets, "user_dir", None) or user_preset_dir()
         self.cuda = cuda_available() if cuda is None else cuda
         self.chosen: tuple[Preset, str] | None = None
 
@@ -157,9 +188,10 @@ class PresetGallery(QtWidgets.QDialog):
         self.list.setSpacing(1)
         for preset in presets.values():
             item = QtWidgets.QListWidgetItem(preset.title)
-            item.setData(SUMMARY_ROLE, preset.summary)
+            mark = f"Your preset ({Path(preset.source).name}). " if preset.user else ""
+            item.setData(SUMMARY_ROLE, mark + preset.summary)
             item.setData(NAME_ROLE, preset.name)
-            item.setToolTip(preset.summary)
+            item.setToolTip((f"Your preset, read from {preset.source}\n" if preset.user else "") + preset.summary)
             self.list.addItem(item)
         self.list.currentRowChanged.connect(lambda _row: self._show())
 
@@ -190,6 +222,19 @@ class PresetGallery(QtWidgets.QDialog):
         self.warning.setStyleSheet(note_style("error"))
         self.warning.hide()
 
+        self.skipped_label = QtWidgets.QLabel(skipped_html(self.skipped))
+        self.skipped_label.setWordWrap(True)
+        self.skipped_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.skipped_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.skipped_label.setStyleSheet(note_style("warning"))
+        self.skipped_label.setToolTip("\n".join(s.message for s in self.skipped))
+        self.skipped_label.setVisible(bool(self.skipped))
+        self.user_note = QtWidgets.QLabel(user_folder_text(self.user_dir))
+        self.user_note.setWordWrap(True)
+        self.user_note.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.user_note.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.user_note.setStyleSheet("QLabel {color:#555;}")
+
         self.buttons = QtWidgets.QDialogButtonBox()
         self.run_button = self.buttons.addButton("Run experiment", QtWidgets.QDialogButtonBox.ButtonRole.AcceptRole)
         self.run_button.setDefault(True)
@@ -217,7 +262,9 @@ class PresetGallery(QtWidgets.QDialog):
         splitter.setChildrenCollapsible(False)
         self.list.setMinimumWidth(240)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.addWidget(self.skipped_label)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.user_note)
         self.resize(1000, 700)
 
         self.size_buttons.get(size, self.size_buttons["quick"]).setChecked(True)

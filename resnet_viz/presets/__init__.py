@@ -6,13 +6,16 @@ from resnet_viz.presets.preset import (
     Preset,
     PresetError,
     PresetRun,
+    Presets,
     Published,
     RaceSetup,
+    SkippedPreset,
     get_preset,
     load_preset_file,
     load_presets,
     preset_from_dict,
+    user_preset_dir,
 )
 
-__all__ = ["SIZES", "Check", "Preset", "PresetError", "PresetRun", "Published", "RaceSetup", "get_preset",
-           "load_preset_file", "load_presets", "preset_from_dict"]
+__all__ = ["SIZES", "Check", "Preset", "PresetError", "PresetRun", "Presets", "Published", "RaceSetup",
+           "SkippedPreset", "get_preset", "load_preset_file", "load_presets", "preset_from_dict", "user_preset_dir"]

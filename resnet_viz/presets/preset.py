@@ -23,13 +23,19 @@ JSON layout (every key but ``name``, ``title``, ``runs`` and ``sizes`` is option
 
 A run's config is ``base``, then the size's ``config``, then the run's ``config``, then the size's
 entry for that run, merged section by section.
+
+Where presets come from: the shipped ones (``resnet_viz/presets/data`` in a wheel, ``assets/presets`` in
+a checkout), then the user's own folder (:func:`user_preset_dir`), validated the same way. A file that
+cannot be used is skipped and named in :attr:`Presets.skipped`; it never hides the other presets.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+import os
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,12 @@ RELATIONS = (">", ">=", "<", "<=")
 #: Panel keys of the network explorer a preset may show (resnet_viz.gui.plots).
 PLOTS = ("error", "loss", "grad_heatmap", "grad_norm_depth", "act_std_depth", "out_grad_depth", "update_ratio_depth")
 MODES = ("sequential", "interleaved")
+#: A preset name: also a folder name (reproductions/<name>-...), and never the CLI's ``all``.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: The largest preset file read (bytes); the shipped ones are under 10 kB.
+MAX_PRESET_BYTES = 1_000_000
+#: Environment variable naming the user's presets folder (else :func:`user_preset_dir`'s default).
+USER_PRESETS_ENV = "RESNET_VIZ_PRESETS"
 
 #: Where the preset files live: next to the package when installed from a wheel, else the repository's assets/.
 PRESET_DIRS = (Path(__file__).resolve().parent / "data",
@@ -130,6 +142,7 @@ class Preset:
     checks: tuple[Check, ...] = ()
     race: RaceSetup | None = None
     source: str = ""  # the file it was read from
+    user: bool = False  # read from the user's presets folder or a file the user named, not shipped
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def runs(self, size: str = "quick") -> tuple[PresetRun, ...]:
@@ -144,19 +157,46 @@ class Preset:
         return [r.name for r in self.runs("quick")]
 
 
+_KIND_NAMES = {str: "a string", list: "a list", dict: "an object", int: "an integer", float: "a number"}
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+    """``value`` if it is a ``kind`` (JSON true/false count as no number), else :class:`PresetError`."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        names = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
+        raise PresetError(f"{where}: '{what}' must be {names}, got {shown}")
+    return value
+
+
 def _req(data: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
+    if not isinstance(data, dict):
+        raise PresetError(f"{where}: must be an object, got {data!r:.60}")
     if key not in data:
         raise PresetError(f"{where}: missing '{key}'")
-    value = data[key]
-    if not isinstance(value, kind):
-        raise PresetError(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}, got {value!r}")
-    return value
+    return _typed(data[key], kind, where, key)
+
+
+def _opt(data: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    return _typed(data[key], kind, where, key) if key in data else default
+
+
+def _strings(data: dict[str, Any], key: str, where: str, default: list[str]) -> list[str]:
+    values = _opt(data, key, where, list, default)
+    for i, v in enumerate(values):
+        _typed(v, str, where, f"{key}[{i}]")
+    return values
 
 
 def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
     """Build and validate a preset; raises :class:`PresetError` naming ``source`` and the field."""
     where = source
     name = _req(data, "name", where)
+    if not NAME_PATTERN.fullmatch(name) or name == "all":
+        raise PresetError(f"{where}: 'name' {name!r} must be 1 to 64 letters, digits, '.', '_' or '-' "
+                          "(not starting with '.', '_' or '-') and not 'all'")
     where = f"{source} ({name})"
     runs_raw = _req(data, "runs", where, list)
     sizes_raw = _req(data, "sizes", where, dict)
@@ -168,36 +208,41 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
             raise PresetError(f"{where}: size '{size}' is not one of {', '.join(SIZES)}")
     if "quick" not in sizes_raw:
         raise PresetError(f"{where}: a 'quick' size is required")
-    base = data.get("base", {})
+    base = _opt(data, "base", where, dict, {})
     sizes: dict[str, SizeSpec] = {}
     for size, spec in sizes_raw.items():
-        per_run = spec.get("runs", {})
+        at = f"{where}: sizes.{size}"
+        _typed(spec, dict, f"{where}: sizes", size)
+        per_run = _opt(spec, "runs", at, dict, {})
         unknown = set(per_run) - set(run_names)
         if unknown:
             raise PresetError(f"{where}: sizes.{size}.runs names unknown runs {sorted(unknown)}")
+        size_config = _opt(spec, "config", at, dict, {})
         runs = []
-        for raw, run_name in zip(runs_raw, run_names):
-            merged = merge(merge(merge(base, spec.get("config", {})), raw.get("config", {})), per_run.get(run_name, {}))
+        for i, (raw, run_name) in enumerate(zip(runs_raw, run_names)):
+            run_config = _opt(raw, "config", f"{where}: runs[{i}]", dict, {})
+            override = _typed(per_run.get(run_name, {}), dict, f"{at}.runs", run_name)
+            merged = merge(merge(merge(base, size_config), run_config), override)
             try:
                 config = RunConfig.from_dict(merged)
-            except ConfigError as exc:
-                raise PresetError(f"{where}: size {size}, run {run_name}: {exc}") from exc
-            except (TypeError, ValueError) as exc:
+            except (ConfigError, TypeError, ValueError) as exc:
                 raise PresetError(f"{where}: size {size}, run {run_name}: {exc}") from exc
             runs.append(PresetRun(run_name, config))
-        sizes[size] = SizeSpec(note=str(spec.get("note", "")), minutes=spec.get("minutes"), runs=tuple(runs))
-    plots = tuple(data.get("plots", ["error", "loss"]))
+        sizes[size] = SizeSpec(note=str(spec.get("note", "")),
+                               minutes=_opt(spec, "minutes", at, (int, float, type(None)), None), runs=tuple(runs))
+    plots = tuple(_strings(data, "plots", where, ["error", "loss"]))
     for p in plots:
         if p not in PLOTS:
             raise PresetError(f"{where}: plot '{p}' is not one of {', '.join(PLOTS)}")
     mode = data.get("mode", "interleaved")
     if mode not in MODES:
-        raise PresetError(f"{where}: mode '{mode}' is not one of {', '.join(MODES)}")
+        raise PresetError(f"{where}: mode {mode!r} is not one of {', '.join(MODES)}")
+    _opt(data, "order", where, (int, float), 999)
     from resnet_viz.presets.measures import METRICS
 
     def pair(value: Any, what: str) -> tuple[str, str]:
-        if not (isinstance(value, list) and len(value) == 2):
-            raise PresetError(f"{where}: {what} must be [run, metric], got {value!r}")
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+            raise PresetError(f"{where}: {what} must be [run, metric] (two strings), got {value!r:.60}")
         run, metric = value
         if run not in run_names:
             raise PresetError(f"{where}: {what} names unknown run '{run}' (runs: {', '.join(run_names)})")
@@ -206,73 +251,175 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
         return run, metric
 
     checks = []
-    for i, c in enumerate(data.get("checks", [])):
-        rel = _req(c, "relation", f"{where}: checks[{i}]")
+    for i, c in enumerate(_opt(data, "checks", where, list, [])):
+        at = f"{where}: checks[{i}]"
+        rel = _req(c, "relation", at)
         if rel not in RELATIONS:
             raise PresetError(f"{where}: checks[{i}].relation '{rel}' is not one of {' '.join(RELATIONS)}")
-        checks.append(Check(claim=_req(c, "claim", f"{where}: checks[{i}]"),
+        checks.append(Check(claim=_req(c, "claim", at),
                             left=pair(c.get("left"), f"checks[{i}].left"), relation=rel,
                             right=pair(c.get("right"), f"checks[{i}].right"),
-                            factor=float(c.get("factor", 1.0)), margin=float(c.get("margin", 0.0)),
-                            sizes=tuple(c.get("sizes", SIZES))))
+                            factor=float(_opt(c, "factor", at, (int, float), 1.0)),
+                            margin=float(_opt(c, "margin", at, (int, float), 0.0)),
+                            sizes=tuple(_strings(c, "sizes", at, list(SIZES)))))
         if not set(checks[-1].sizes) <= set(SIZES):
             raise PresetError(f"{where}: checks[{i}].sizes {list(checks[-1].sizes)} must be among {', '.join(SIZES)}")
     published = []
-    for i, p in enumerate(data.get("published", [])):
+    for i, p in enumerate(_opt(data, "published", where, list, [])):
+        at = f"{where}: published[{i}]"
+        _typed(p, dict, f"{where}: published", str(i))
         if p.get("metric") is not None and p["metric"] not in METRICS:
             raise PresetError(f"{where}: published[{i}].metric '{p['metric']}' is unknown")
         if p.get("run") is not None and p["run"] not in run_names:
             raise PresetError(f"{where}: published[{i}].run '{p['run']}' is unknown")
-        published.append(Published(quantity=_req(p, "quantity", f"{where}: published[{i}]"),
-                                   value=_req(p, "value", f"{where}: published[{i}]"),
+        published.append(Published(quantity=_req(p, "quantity", at), value=_req(p, "value", at),
                                    source=str(p.get("source", "")), run=p.get("run"), metric=p.get("metric"),
-                                   number=p.get("number")))
+                                   number=_opt(p, "number", at, (int, float, type(None)), None)))
     race = None
     if "race" in data:
-        r = data["race"]
-        start = r.get("start")
+        r = _typed(data["race"], dict, where, "race")
+        start = _opt(r, "start", f"{where}: race", (list, type(None)), None)
+        if start is not None and (len(start) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                             for v in start)):
+            raise PresetError(f"{where}: race.start must be [x, y] (two numbers), got {start!r:.60}")
+        steps = _opt(r, "steps", f"{where}: race", int, 300)
+        if steps < 1:
+            raise PresetError(f"{where}: race.steps must be a positive integer, got {steps}")
         race = RaceSetup(surface=_req(r, "surface", f"{where}: race"), optims=_req(r, "optims", f"{where}: race"),
-                         start=None if start is None else (float(start[0]), float(start[1])),
-                         steps=int(r.get("steps", 300)))
+                         start=None if start is None else (float(start[0]), float(start[1])), steps=steps)
     return Preset(name=name, title=_req(data, "title", where), paper=str(data.get("paper", "")),
                   summary=str(data.get("summary", "")), formula=str(data.get("formula", "")),
-                  explanation=str(data.get("explanation", "")), look_for=tuple(data.get("look_for", ())),
+                  explanation=str(data.get("explanation", "")),
+                  look_for=tuple(_strings(data, "look_for", where, [])),
                   plots=plots, mode=mode, sizes=sizes, published=tuple(published), checks=tuple(checks),
                   race=race, source=source, raw=data)
 
 
-def load_preset_file(path: str | Path) -> Preset:
+def load_preset_file(path: str | Path, *, user: bool = False) -> Preset:
+    """Read and validate one preset file; any defect raises :class:`PresetError` starting with the path."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PresetError(f"{path}: {exc}") from exc
+        if not path.is_file():
+            raise PresetError(f"{path}: " + ("is a folder, not a preset file" if path.is_dir() else
+                                            "no such file" if not path.exists() else "not a regular file"))
+        with path.open("rb") as f:
+            blob = f.read(MAX_PRESET_BYTES + 1)
+    except OSError as exc:
+        raise PresetError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+    if len(blob) > MAX_PRESET_BYTES:
+        raise PresetError(f"{path}: larger than {MAX_PRESET_BYTES // 1_000_000} MB; a preset file is a few kB of JSON")
+    try:
+        data = json.loads(blob.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PresetError(f"{path}: not UTF-8 text (byte {exc.start}); a preset file is JSON") from exc
+    except json.JSONDecodeError as exc:
+        raise PresetError(f"{path}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise PresetError(f"{path}: nested too deeply to be a preset") from exc
     if not isinstance(data, dict):
-        raise PresetError(f"{path}: expected a JSON object")
-    return preset_from_dict(data, source=str(path))
+        raise PresetError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    try:
+        preset = preset_from_dict(data, source=str(path))
+    except PresetError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+        # a defect the field checks above do not name: still one line naming the file
+        raise PresetError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    return replace(preset, user=True) if user else preset
 
 
 def preset_dir() -> Path:
+    """The folder of the shipped presets."""
     for d in PRESET_DIRS:
         if d.is_dir() and any(d.glob("*.json")):
             return d
     raise PresetError("no preset files found in " + " or ".join(str(d) for d in PRESET_DIRS))
 
 
-def load_presets(directory: str | Path | None = None) -> dict[str, Preset]:
-    """Every preset in ``directory`` (default: the shipped ones), in the order of their ``order`` key."""
-    d = Path(directory) if directory is not None else preset_dir()
+def user_preset_dir() -> Path | None:
+    """The user's own presets folder: ``$RESNET_VIZ_PRESETS`` if set, else
+    ``$XDG_CONFIG_HOME/resnet-viz/presets`` (``~/.config/resnet-viz/presets``). It may not exist;
+    None when there is no home folder to put it in."""
+    named = os.environ.get(USER_PRESETS_ENV)
+    if named:
+        return Path(named).expanduser()
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    if os.path.isabs(xdg):  # the XDG spec: a relative value is ignored
+        return Path(xdg) / "resnet-viz" / "presets"
+    try:
+        return Path.home() / ".config" / "resnet-viz" / "presets"
+    except RuntimeError:  # no HOME and no passwd entry
+        return None
+
+
+@dataclass(frozen=True)
+class SkippedPreset:
+    """A preset file that was not loaded. ``message`` starts with the path and says why."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"skipped {self.message}"
+
+
+class Presets(dict[str, Preset]):
+    """The presets by name, in the order to show them, with the files that were skipped and why.
+
+    ``user_dir``: the user's presets folder looked in (it may not exist; None when none was).
+    """
+
+    def __init__(self, presets: dict[str, Preset] | None = None, skipped: tuple[SkippedPreset, ...] = (),
+                 user_dir: Path | None = None) -> None:
+        super().__init__(presets or {})
+        self.skipped = skipped
+        self.user_dir = user_dir
+
+
+def _read_folder(directory: Path, user: bool, skipped: list[SkippedPreset]) -> list[Preset]:
+    """Every usable preset of ``directory`` in (order, name) order; the others appended to ``skipped``."""
+    try:
+        if not os.access(directory, os.R_OK | os.X_OK):
+            raise PermissionError(13, "permission denied")
+        paths = sorted(p for p in directory.glob("*.json") if not p.name.startswith("."))
+    except OSError as exc:
+        skipped.append(SkippedPreset(str(directory), f"{directory}: cannot list the folder: {exc.strerror or exc}"))
+        return []
     found = []
-    for path in sorted(d.glob("*.json")):
-        preset = load_preset_file(path)
-        found.append((preset.raw.get("order", 999), preset.name, preset))
-    found.sort(key=lambda t: (t[0], t[1]))
+    for path in paths:
+        try:
+            found.append(load_preset_file(path, user=user))
+        except PresetError as exc:
+            skipped.append(SkippedPreset(str(path), str(exc)))
+    found.sort(key=lambda p: (p.raw.get("order", 999), p.name))
+    return found
+
+
+def load_presets(directory: str | Path | None = None, *, with_user: bool | None = None) -> Presets:
+    """The presets of ``directory``, or by default the shipped ones followed by the user's own
+    (:func:`user_preset_dir`; ``with_user`` defaults to True exactly when ``directory`` is None).
+
+    A file that cannot be used, or that repeats a name already taken (a user preset cannot replace a
+    shipped one), is skipped and listed in ``skipped``. Raises :class:`PresetError` only when the
+    shipped presets are missing altogether (a broken installation).
+    """
+    skipped: list[SkippedPreset] = []
+    d = Path(directory) if directory is not None else preset_dir()
+    folders: list[tuple[Path, bool]] = [(d, False)]
+    user_dir = user_preset_dir() if (directory is None if with_user is None else with_user) else None
+    if user_dir is not None and user_dir.is_dir():
+        folders.append((user_dir, True))
     out: dict[str, Preset] = {}
-    for _order, name, preset in found:
-        if name in out:
-            raise PresetError(f"{preset.source}: a second preset named '{name}'")
-        out[name] = preset
-    return out
+    for folder, user in folders:
+        for preset in _read_folder(folder, user, skipped):
+            if preset.name in out:
+                taken = out[preset.name]
+                what = "a shipped preset" if not taken.user else "another of your presets"
+                skipped.append(SkippedPreset(preset.source, f"{preset.source}: the name '{preset.name}' is taken by "
+                                                            f"{what} ({taken.source}); give this one another name"))
+                continue
+            out[preset.name] = preset
+    return Presets(out, tuple(skipped), user_dir)
 
 
 def get_preset(name: str, directory: str | Path | None = None) -> Preset:

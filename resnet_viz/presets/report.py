@@ -37,7 +37,7 @@ def _config_row(name: str, config) -> list[str]:
     init = c.init.scheme + (f" std {c.init.std:g}" if c.init.scheme == "normal" else "")
     if c.init.zero_init_residual:
         init += ", zero-init residual"
-    optim = f"{o.name} lr {o.lr:g}"
+    optim = f"{o.name} lr " + (f"{o.lr:g}" if o.lr is not None else "default")  # None: torch.optim's default
     if o.momentum:
         optim += f", momentum {o.momentum:g}"
     if o.weight_decay:
