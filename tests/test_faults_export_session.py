@@ -24,7 +24,7 @@ from resnet_viz import cli
 from resnet_viz.config import RunConfig
 from resnet_viz.export import session as session_module
 from resnet_viz.export.csv_columns import read_csv_columns
-from resnet_viz.export.image_limits import MAX_SIDE, ImageSizeError, image_size_problem
+from resnet_viz.export.image_limits import MAX_SIDE, image_size_problem
 from resnet_viz.export.session import Session, SessionError, SessionRun, load_session, save_session
 from resnet_viz.export.written import WriteError, check_writable, reason, write_atomically
 from resnet_viz.metrics.records import LAYER_QUANTITIES, EvalRecord, LayerInfoRecord, LayerStats, RunFinished, \
@@ -240,6 +240,20 @@ def test_a_device_is_never_replaced_by_an_export():
     with pytest.raises(WriteError, match="it is not a regular file"):
         write_atomically(device, lambda tmp: tmp.write_bytes(b"x"))
     assert device.is_char_device()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_permission_denied(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(WriteError) as info:
+            write_atomically(folder / "plot.png", lambda tmp: tmp.write_bytes(b"x"))
+        assert str(info.value) == f"{folder / 'plot.png'}: permission denied"
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
 
 
 def test_check_writable_creates_nothing_or_says_why(tmp_path):
