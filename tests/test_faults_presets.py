@@ -210,3 +210,26 @@ def test_the_gallery_shows_no_warning_when_every_file_loads(qtbot, user_dir):
     gallery.show()
     qtbot.waitExposed(gallery)
     assert gallery.list.count() == len(SHIPPED) and not gallery.skipped_label.isVisible()
+
+
+
+@pytest.fixture
+def user_dir_with_presets(user_dir) -> Path:
+    """A user folder with one good and one broken preset, set up before the window reads it."""
+    (user_dir / "mine.json").write_text(json.dumps(MINE), encoding="utf-8")
+    (user_dir / "bad-json.json").write_bytes(BROKEN["bad-json.json"][0])
+    return user_dir
+
+
+def test_the_window_offers_a_user_preset_and_its_gallery_names_the_skipped_file(user_dir_with_presets, window, qtbot):
+    from resnet_viz.gui.presets_dialog import NAME_ROLE
+
+    assert list(window.presets) == SHIPPED + ["mine"]
+    gallery = window.open_gallery("mine")
+    qtbot.waitExposed(gallery)
+    assert gallery.list.currentItem().data(NAME_ROLE) == "mine"
+    assert gallery.skipped_label.isVisible() and "bad-json.json" in gallery.skipped_label.text()
+    gallery.reject()
+    assert window.load_preset(window.presets["mine"], "quick", start=False, confirm=False)
+    assert [(e.name, e.config.model.activation) for e in window.manager.entries] == [("relu", "relu"),
+                                                                                    ("tanh", "tanh")]
