@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from resnet_viz.cli import main
 from resnet_viz.presets import PresetError, load_preset_file, load_presets, user_preset_dir
@@ -233,3 +235,34 @@ def test_the_window_offers_a_user_preset_and_its_gallery_names_the_skipped_file(
     assert window.load_preset(window.presets["mine"], "quick", start=False, confirm=False)
     assert [(e.name, e.config.model.activation) for e in window.manager.entries] == [("relu", "relu"),
                                                                                     ("tanh", "tanh")]
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False)
+                           | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                      max_size=3), max_leaves=8)
+#: Where a property test puts a random JSON value in an otherwise valid preset.
+FIELDS = [("name",), ("title",), ("summary",), ("runs",), ("runs", 0), ("runs", 0, "name"), ("runs", 0, "config"),
+          ("runs", 0, "config", "model"), ("runs", 0, "config", "model", "depth"), ("sizes",), ("sizes", "quick"),
+          ("sizes", "quick", "minutes"), ("sizes", "quick", "runs"), ("sizes", "paper"), ("base",),
+          ("base", "model", "width"), ("base", "train"), ("plots",), ("plots", 0), ("look_for",), ("mode",),
+          ("order",), ("checks",), ("published",), ("race",), ("race", "start")]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(FIELDS), value=JSON_VALUES)
+def test_any_json_in_any_field_loads_or_is_one_preset_error_line(tmp_path, where, value):
+    data = _with(race={"surface": "rosenbrock", "optims": "sgd", "start": [1, 2]}, checks=[], published=[])
+    node = data
+    for key in where[:-1]:
+        node = node[key] if not isinstance(node, dict) or key in node else node.setdefault(key, {})
+    node[where[-1]] = value
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    try:
+        preset = load_preset_file(path)
+    except PresetError as exc:
+        message = str(exc)
+        assert message.startswith(str(path)) and "\n" not in message, message
+    else:
+        assert preset.name and preset.runs("quick")
