@@ -51,8 +51,9 @@ ProgressCallback = Callable[[str, float], None]
 _OOM_MARKERS = ("out of memory", "can't allocate memory", "not enough memory", "DefaultCPUAllocator")
 
 #: Images per evaluation forward pass. Stop and pause act between batches, so one batch bounds how long
-#: they wait. ResNet-20 (width 16) on 2 CPU cores: 256 images take ~0.15 s; 1,000 took 1.5-5 s and were
-#: 2.5x slower per image (activations no longer fit the caches), so 256 is also the faster choice.
+#: they wait. ResNet-20 (width 16) on this 2-core CPU: 256 images take 0.15 s idle and 0.4-1.0 s with the
+#: machine loaded 2.5x over; batches of 1,000 took 1.2-2x longer per image in the same runs (their
+#: activations no longer fit the caches), so 256 is also the faster choice.
 EVAL_BATCH_SIZE = 256
 
 
