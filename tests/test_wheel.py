@@ -53,7 +53,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_the_wheel_installs_into_a_fresh_environment_and_runs(tmp_path):
     src = tmp_path / "src"
-    shutil.copytree(ROOT, src, ignore=lambda _d, names: [n for n in names if any(fnmatch(n, p) for p in NOT_SOURCE)])
+    shutil.copytree(ROOT, src, ignore=lambda d, names: [n for n in names if any(fnmatch(n, p) for p in NOT_SOURCE)
+                                                        or (Path(d) / n / "pyvenv.cfg").exists()])  # any venv
     dist = tmp_path / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
           "--disable-pip-version-check", "-q", "-w", dist, src], cwd=tmp_path)
