@@ -1,6 +1,7 @@
 """Stopping and closing at bad moments: stop and pause act within one evaluation batch, a stopped
 run's data loading is abandoned, and the window closes and its process exits 0 in under 2 s while a
-run evaluates (close button, SIGTERM, SIGINT, and a worker that ignores the stop)."""
+run evaluates (SIGTERM, which closes it like the close button and shares its handler with SIGINT; and
+the close button with a worker that ignores the stop)."""
 
 from __future__ import annotations
 
