@@ -7,10 +7,14 @@ numbers the tests assert do not depend on it.
 """
 
 import os
+import tempfile
 
 import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A developer's own presets (~/.config/resnet-viz/presets) must not change what the tests see: an
+# empty per-user presets folder for the whole session (tests of user presets set their own).
+os.environ["RESNET_VIZ_PRESETS"] = tempfile.mkdtemp(prefix="resnet-viz-test-presets-")
 torch.set_num_threads(1)
 
 
