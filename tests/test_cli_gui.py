@@ -13,10 +13,11 @@ def test_no_command_opens_the_window(monkeypatch):
     calls = []
     import resnet_viz.gui.app as app
 
-    monkeypatch.setattr(app, "run_app", lambda session=None: calls.append(session) or 0)
+    monkeypatch.setattr(app, "run_app", lambda session=None, runs=(): calls.append((session, list(runs))) or 0)
     assert main([]) == 0
     assert main(["gui", "--session", "x.rvsession"]) == 0
-    assert calls == [None, "x.rvsession"]
+    assert main(["gui", "--run", "a", "--run", "b"]) == 0
+    assert calls == [(None, []), ("x.rvsession", []), (None, ["a", "b"])]
 
 
 def test_snapshot_trains_offscreen_and_saves_the_whole_window(tmp_path, capsys):
