@@ -556,7 +556,8 @@ def _write_preset_summary(result: Any, out: Path, figures: list[Path], command: 
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from resnet_viz.export.replay import write_run_folder
+    from resnet_viz.export.run_folder import RunFolderError, RunFolderWriter, check_run_folder
+    from resnet_viz.export.written import WriteError, check_writable, make_folder, reason
     from resnet_viz.presets import PresetError, load_preset_file, load_presets
     from resnet_viz.presets.report import write_report
     from resnet_viz.presets.runner import PresetRunner, adapt_runs
@@ -595,6 +596,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     plans = [(p, adapt_runs(p.runs(args.size), dataset=args.dataset, data_root=args.data_root,
                             download=True if args.download else None, steps=args.steps, device=args.device))
              for p in chosen]
+    try:  # before anything trains: an output folder that cannot be written is known now
+        check_writable(base / "report.md")
+    except WriteError as exc:
+        raise ConfigError("--out", str(base), f"cannot be written: {exc.why} ({exc.path})") from None
     app = None
     if not args.no_figures:
         try:
@@ -608,14 +613,27 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     any_failed = False
     for preset, runs in plans:
         out = base / preset.name if len(plans) > 1 else base
-        out.mkdir(parents=True, exist_ok=True)
         runner = PresetRunner(preset, args.size, runs)
+        # each run streams its run folder while it trains, as `resnet-viz run` does: a killed
+        # reproduce keeps every run so far, the one in training included
+        writers = {} if args.no_run_folders else {
+            r.name: RunFolderWriter(out / "runs" / f"{i + 1:02d}-{_slug(r.name)}", on_write_error=runner.stop)
+            for i, r in enumerate(runs)}
+        try:
+            make_folder(out)
+            for writer in writers.values():
+                check_run_folder(writer.out_dir, replace=True)
+        except (WriteError, RunFolderError) as exc:
+            print(f"resnet-viz: error: {exc}", file=sys.stderr)
+            return EXIT_RUN_FAILED
         if not args.quiet:
             note = preset.sizes[args.size].note
             print(f"{preset.title} ({args.size}): {len(runs)} runs → {out}\n  {note}", file=sys.stderr)
         consoles: dict[str, ConsoleProgress] = {}
 
-        def on_record(name: str, record: Any) -> None:
+        def on_record(name: str, record: Any, writers: dict[str, RunFolderWriter] = writers) -> None:
+            if name in writers:
+                writers[name](record)
             consoles.setdefault(name, ConsoleProgress(args.quiet))(record)
 
         def on_sigint(_signum: int, _frame: Any, runner: PresetRunner = runner) -> None:
@@ -633,16 +651,23 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        for i, run in enumerate(result.runs):
-            if run.store.started is not None and not args.no_run_folders:
-                write_run_folder(run.store, out / "runs" / f"{i + 1:02d}-{_slug(run.name)}")
+        for run in result.runs:
             any_failed |= run.store.finished is not None and not run.store.finished.ok
+            failed_write = writers[run.name].write_error if run.name in writers else None
+            if failed_write:
+                any_failed = True
+                print(f"resnet-viz: error: {run.name}: {failed_write}", file=sys.stderr)
         figures: list[Path] = []
-        if app is not None:
-            figures = render_preset_figures(result, out)
-            figures += render_preset_race(result, out)
-        report = write_report(result, out, figures, command=command)
-        _write_preset_summary(result, out, figures, command)
+        try:
+            if app is not None:
+                figures = render_preset_figures(result, out)
+                figures += render_preset_race(result, out)
+            report = write_report(result, out, figures, command=command)
+            _write_preset_summary(result, out, figures, command)
+        except OSError as exc:  # disk full, folder removed while training: the run folders are kept
+            print(f"resnet-viz: error: could not write the report of {preset.name}: "
+                  f"{exc.filename or out}: {reason(exc)}", file=sys.stderr)
+            return EXIT_RUN_FAILED
         done.append(out)
         if args.index:  # after every preset, so an interrupted gallery still shows what was made
             _write_gallery_index(Path(args.index), done, list(presets))

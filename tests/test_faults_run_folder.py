@@ -417,3 +417,37 @@ def test_window_says_why_a_folder_cannot_be_opened(window, tmp_path):
     assert window.open_run_folder(tmp_path / "empty") is None
     assert window.message_bar.level == "error" and "run.json" in window.message_bar.history[-1][1]
     assert window.manager.entries == []
+
+
+def test_a_killed_reproduce_keeps_the_run_it_was_training(tmp_path, images):
+    """`reproduce` streams each run's folder while it trains (it used to write them at the end)."""
+    preset = {"name": "tiny", "title": "Tiny", "summary": "One endless MLP.", "plots": ["error"],
+              "base": {"model": {"arch": "mlp", "depth": 3, "width": 16},
+                       "train": {"steps": 1_000_000, "eval_every": 10, "eval_train_samples": 50, "batch_size": 16,
+                                 "deterministic": False}},
+              "runs": [{"name": "first"}, {"name": "second"}],
+              "sizes": {"quick": {"note": "endless", "minutes": 1}}}
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(preset))
+    out = tmp_path / "repro"
+    proc = subprocess.Popen([sys.executable, "-m", "resnet_viz.cli", "reproduce", str(path), "--dataset", "folder",
+                             "--data-root", str(images), "--no-figures", "--quiet", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = out / "runs" / "01-first"
+    try:
+        _wait_for_records([(proc, folder)], records=20)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    read = read_run_folder(folder)
+    assert read.interrupted and read.status == f"interrupted at step {read.last_step}" and read.last_step >= 20
+    assert read.layers["step"].shape[0] >= 20
+    assert not (out / "runs" / "02-second").exists()  # not started: no folder
+
+
+def test_reproduce_refuses_an_output_under_a_file_before_training(tmp_path, capsys):
+    (tmp_path / "afile").write_text("mine")
+    code = main(["reproduce", "vanishing", "--steps", "2", "--no-figures", "--out", str(tmp_path / "afile" / "x")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is a file, not a folder" in err
+    assert (tmp_path / "afile").read_text() == "mine"
