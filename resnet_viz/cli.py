@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from resnet_viz import __version__
 from resnet_viz.config import (
@@ -684,8 +684,16 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_RUN_FAILED if any_failed else EXIT_OK
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: argparse prints the whole usage first (nine lines
+    for ``surfaces``), which buries the one line that says what was wrong."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="resnet-viz",
         description="Watch plain and residual networks train: error curves, per-layer gradient norms, "
                     "activation variance across depth.")

@@ -35,6 +35,7 @@ def test_snapshot_trains_offscreen_and_saves_the_whole_window(tmp_path, capsys):
 @pytest.mark.parametrize("argv, fragment", [
     (["--size", "800x600"], "at least 1280x800"),
     (["--compare", "plain-57"], "depth"),
+    (["--compare", "plain-8,resnet-8", "--select", "3"], "--select = 3 is not allowed: a run number from 1 to 2"),
 ])
 def test_snapshot_refuses_bad_input_with_one_line(tmp_path, capsys, argv, fragment):
     code = main(["snapshot", *TINY, *argv, "--out", str(tmp_path / "x.png")])

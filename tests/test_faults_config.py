@@ -493,10 +493,10 @@ def test_any_flag_values_validate_or_are_one_named_line(argv):
     try:
         with contextlib.redirect_stderr(stderr):
             args = cli.build_parser().parse_args(argv)
-    except SystemExit as exc:  # argparse: one usage line and one error line, exit 2
+    except SystemExit as exc:  # argparse: one error line (OneLineParser), exit 2
         assert exc.code == 2
         lines = stderr.getvalue().strip().splitlines()
-        assert lines[-1].startswith("resnet-viz run: error:"), lines
+        assert len(lines) == 1 and lines[0].startswith("resnet-viz run: error:"), lines
         return
     try:
         config = cli.config_from_args(args)
@@ -505,3 +505,17 @@ def test_any_flag_values_validate_or_are_one_named_line(argv):
         return
     assert isinstance(config, RunConfig)
     assert all(math.isfinite(v) for v in (config.model.shortcut_scale, config.init.std, config.optim.gamma))
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["run", "--steps", "abc"], "argument --steps: invalid int value: 'abc'"),
+    (["run", "--arch", "foo"], "argument --arch: invalid choice: 'foo'"),
+    (["surfaces", "--range", "0,0,0,0"], "argument --range: expected XMIN,XMAX,YMIN,YMAX"),
+    (["describe", "--depth"], "argument --depth: expected one argument"),
+    (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+])
+def test_a_bad_flag_is_one_line_naming_it(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and fragment in err and "--help" in err

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from resnet_viz.config import RunConfig
+from resnet_viz.config import ConfigError, RunConfig
 
 MIN_SIZE = (1280, 800)
 
@@ -20,7 +20,8 @@ def take_snapshot(configs: Sequence[RunConfig], out: str | Path, *, size: tuple[
                   timeout_s: float = 3600.0, progress=None) -> Path:
     """Train ``configs`` (or open ``session``) in an offscreen window and save it as a PNG at ``size``.
 
-    ``select`` (0-based) picks the run the heatmap shows. Returns the PNG path, checked to be there.
+    ``select`` (0-based) picks the run the heatmap shows (``ConfigError`` naming ``--select`` when there
+    is no such run). Returns the PNG path, checked to be there.
     Checked before any work: ``session`` (``SessionError``), the picture's size (``ImageSizeError``)
     and that ``out`` can be written (``WriteError``, which also reports a failure at the end).
     Raises ``TimeoutError`` when training takes longer than ``timeout_s``.
@@ -34,6 +35,9 @@ def take_snapshot(configs: Sequence[RunConfig], out: str | Path, *, size: tuple[
     if problem is not None:
         raise ImageSizeError(problem)
     loaded = load_session(session) if session is not None else None
+    runs = len(loaded.runs) if loaded is not None else len(configs)
+    if select is not None and not 0 <= select < runs:
+        raise ConfigError("--select", select + 1, f"a run number from 1 to {runs}" if runs else "no run to select")
     out = check_writable(out)
 
     from PySide6 import QtCore
