@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from resnet_viz.cli import build_parser, main
-from resnet_viz.export import run_folder
+from resnet_viz.export import run_folder, run_folder_read
 from resnet_viz.export.replay import store_from_run_folder
 from resnet_viz.export.run_folder import LOCK_FILE, layers_record_dtype, read_run_folder
 from resnet_viz.metrics.records import LAYER_QUANTITIES
@@ -104,7 +104,7 @@ def test_sigterm_stops_flushes_and_exits_0(signalled):
     assert folder.status == "stopped" and folder.summary["status"] == "stopped" and not folder.live
     _assert_consistent(folder)
     assert folder.summary["steps"] == folder.metrics["step"].shape[0] == folder.layers["step"].shape[0]
-    streamed = run_folder._read_streamed_layers(out)  # layers.bin holds what layers.npz holds
+    streamed = run_folder_read._read_streamed_layers(out)  # layers.bin holds what layers.npz holds
     for key, value in folder.layers.items():
         assert np.array_equal(streamed[key], value, equal_nan=value.dtype.kind == "f"), key
     with np.load(out / "histograms.npz") as npz:  # and histograms.bin what histograms.npz holds
@@ -274,7 +274,7 @@ def test_out_cannot_be_written(tmp_path, capsys):
 
 def test_not_enough_free_space_is_refused_before_training(tmp_path, capsys, monkeypatch):
     usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(run_folder.shutil, "disk_usage", lambda path: usage._replace(free=50_000))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=50_000))
     out = tmp_path / "run"
     code, _, err = _run(out, capsys, "--steps", "200000")
     assert code == 2

@@ -59,6 +59,11 @@ reports status ``interrupted at step k``, k the last step on disk. Without ``fcn
 writer's pid and host stand in (same host and the pid exists). A ``"running"`` summary without a
 ``writer`` is a snapshot of a run that was training (``resnet_viz.export.replay.write_run_folder``).
 
+The code: this module writes (:class:`RunFolderWriter`); :mod:`~resnet_viz.export.run_folder_read` reads
+back, :mod:`~resnet_viz.export.run_folder_checks` checks a folder before a run, and
+:mod:`~resnet_viz.export.run_folder_format` holds the names and record layouts. Their public names can be
+imported from here.
+
 Writing never raises into the run: a failed write (``OSError``: disk full, folder removed, ...) stops
 writing, calls ``on_write_error`` (the CLI stops the engine), keeps the files written so far, and the
 final summary.json says ``write failed at step k: <reason> (<path>)`` when it can still be written.
@@ -68,28 +73,46 @@ final summary.json says ``write failed at step k: <reason> (<path>)`` when it ca
 from __future__ import annotations
 
 import csv
-import errno
 import datetime as _dt
+import errno
 import io
 import json
 import math
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from resnet_viz.export.csv_columns import read_csv_columns
+from resnet_viz.export.run_folder_checks import (
+    RunFolderError,
+    check_free_space,
+    check_run_folder,
+    estimate_run_bytes,
+)
+from resnet_viz.export.run_folder_format import (
+    EVAL_COLUMNS,
+    HISTOGRAM_KINDS,
+    HISTOGRAMS_FORMAT,
+    INIT_ARRAYS,
+    LAYERS_FORMAT,
+    LOCK_FILE,
+    RUN_FILES,
+    RUNNING,
+    STREAM_FILES,
+    TOOL_FILES,
+    fcntl,
+    histogram_record_dtype,
+    layers_record_dtype,
+    writer_alive,
+)
+from resnet_viz.export.run_folder_read import RunFolder, read_run_folder, read_streamed_histograms
 from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
@@ -101,36 +124,13 @@ from resnet_viz.metrics.records import (
 )
 from resnet_viz.metrics.store import METRIC_COLUMNS, RunStore
 
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; the writer's pid and host stand in
-    fcntl = None  # type: ignore[assignment]
-
-EVAL_COLUMNS = ("train_error", "test_error", "train_loss", "test_loss")
-#: The files of a complete run folder (what sessions and exports carry).
-RUN_FILES = ("run.json", "metrics.csv", "layers.npz", "summary.json", "histograms.npz", "error.log")
-#: Files streamed while the run trains (readers use them when layers.npz is missing).
-STREAM_FILES = ("layers.json", "layers.bin", "histograms.json", "histograms.bin")
-LOCK_FILE = "run.lock"
-#: Every file name the writer writes: the only files it removes from a folder before a new run.
-TOOL_FILES = RUN_FILES + STREAM_FILES + (LOCK_FILE,)
-RUNNING = "running"
-LAYERS_FORMAT = "resnet-viz layers.bin"
-HISTOGRAMS_FORMAT = "resnet-viz histograms.bin"
-HISTOGRAM_KINDS = ("activation", "gradient")
-#: Step-0 arrays [L] of RunStarted, kept in layers.json and layers.npz.
-INIT_ARRAYS = ("act_mean_init", "act_std_init", "out_grad_norm_init", "grad_norm_init", "theory_act_std_init")
-#: bytes of one metrics.csv row, an upper estimate for :func:`estimate_run_bytes`
-CSV_ROW_BYTES = 160
-
-
-class RunFolderError(ValueError):
-    """A run folder cannot be written: ``path`` and the ``reason`` (one line). ``previous_run``: the
-    folder holds a run that would be replaced."""
-
-    def __init__(self, path: Path, reason: str, previous_run: bool = False) -> None:
-        self.path, self.reason, self.previous_run = Path(path), reason, previous_run
-        super().__init__(f"{path}: {reason}")
+#: The run folder's API in one place: the writer is here, reading, checking and the format beside it.
+__all__ = [
+    "EVAL_COLUMNS", "HISTOGRAM_KINDS", "INIT_ARRAYS", "LOCK_FILE", "RUN_FILES", "RUNNING", "STREAM_FILES", "TOOL_FILES",
+    "RunFolder", "RunFolderError", "RunFolderWriter", "check_free_space", "check_run_folder",
+    "estimate_run_bytes", "histogram_record_dtype", "layers_record_dtype", "read_run_folder",
+    "read_streamed_histograms", "summary_dict", "write_histograms_npz", "writer_alive",
+]
 
 
 def _fmt(value: float) -> str:
@@ -244,18 +244,6 @@ def _overwrite_json(path: Path, doc: dict[str, Any]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def layers_record_dtype(n_quantities: int, n_layers: int) -> np.dtype:
-    """One layers.bin record: int64 step, float32 [Q, L]; little-endian, 8 + 4·Q·L bytes."""
-    return np.dtype([("step", "<i8"), ("values", "<f4", (n_quantities, n_layers))])
-
-
-def histogram_record_dtype(n_layers: int, bins: int) -> np.dtype:
-    """One histograms.bin record: int64 step, int64 kind (index into the header's kinds), float64
-    edges [L, B+1], int64 counts [L, B]; little-endian, 16 + 8·L·(2B+1) bytes."""
-    return np.dtype([("step", "<i8"), ("kind", "<i8"), ("edges", "<f8", (n_layers, bins + 1)),
-                     ("counts", "<i8", (n_layers, bins))])
 
 
 class RunFolderWriter:
@@ -576,275 +564,3 @@ def write_histograms_npz(path: Path | Any, store: RunStore) -> None:
         out[f"{kind}_edges"] = np.stack([h.edges for h in hs])
         out[f"{kind}_counts"] = np.stack([h.counts for h in hs])
     np.savez(path, **out)
-
-
-# --- before a run --------------------------------------------------------------------------------
-def _holds_previous_run(path: Path) -> bool:
-    """Whether ``path`` holds a run this tool wrote (its run.json, or its lock file of a run starting)."""
-    if (path / LOCK_FILE).exists():
-        return True
-    try:
-        doc = json.loads((path / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and isinstance(doc.get("config"), dict) and "resolved" in doc
-
-
-def check_run_folder(path: str | Path, replace: bool = False) -> None:
-    """Raise :class:`RunFolderError` unless a run folder can be written at ``path`` (before training).
-
-    Refused: ``path`` or a folder above it is a file; the nearest existing folder cannot take a new file
-    (a probe file is created, written, synced and removed: read-only, no permission, disk full);
-    another process is writing a run there; files with the run folder's names that this tool did not
-    write; a previous run when not ``replace`` (``previous_run`` set). Creates nothing (missing folders
-    are created when the run starts).
-    """
-    path = Path(path)
-    base = path
-    try:
-        while not base.exists():
-            if base.is_symlink():
-                raise RunFolderError(path, f"{base} is a broken symbolic link")
-            base = base.parent
-        if not base.is_dir():
-            what = "is a file, not a folder" if base == path else f"cannot be created: {base} is a file, not a folder"
-            raise RunFolderError(path, what)
-    except OSError as exc:
-        raise RunFolderError(path, f"cannot look at {exc.filename or base}: {exc.strerror or exc}") from None
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".resnet-viz-probe-", dir=base)
-        try:
-            os.write(fd, b"\0" * 4096)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(probe)
-    except OSError as exc:
-        raise RunFolderError(path, f"cannot write in {base}: {exc.strerror or exc}") from None
-    if base != path:
-        return
-    if writer_alive(path):
-        raise RunFolderError(path, "another process is writing a run there (its run.lock is held)")
-    ours = _holds_previous_run(path)
-    found = [name for name in TOOL_FILES if (path / name).exists()]
-    if found and not ours:
-        raise RunFolderError(path, f"holds {', '.join(found)}, which resnet-viz did not write; "
-                                   "choose another folder")
-    if ours and not replace:
-        raise RunFolderError(path, "holds a previous run", previous_run=True)
-
-
-def estimate_run_bytes(total_steps: int, n_layers: int, probe_every: int = 1, probes: bool = True,
-                       histogram_every: int = 0, histogram_bins: int = 64) -> int:
-    """Bytes a run folder will take at most: metrics.csv rows, layers.bin and layers.npz (the same
-    statistics twice), histograms.bin and histograms.npz (twice too), plus 64 KiB for the small files."""
-    rows = total_steps * CSV_ROW_BYTES
-    probed = math.ceil(total_steps / max(probe_every, 1)) if probes else 0
-    layer_bytes = 2 * probed * layers_record_dtype(len(LAYER_QUANTITIES), n_layers).itemsize
-    hist = 0
-    if probes and histogram_every > 0:
-        per_step = 2 * histogram_record_dtype(n_layers, histogram_bins).itemsize  # two kinds
-        hist = 2 * (total_steps // histogram_every) * per_step
-    return rows + layer_bytes + hist + (64 << 10)
-
-
-def _mb(n: float) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
-
-
-def check_free_space(path: str | Path, need_bytes: int) -> None:
-    """Raise :class:`RunFolderError` when the disk of ``path`` (or of its nearest existing folder) has
-    less free space than ``need_bytes``, naming both."""
-    path = Path(path)
-    base = path
-    while not base.exists() and base != base.parent:
-        base = base.parent
-    try:
-        free = shutil.disk_usage(base).free
-    except OSError:
-        return  # no figure to compare with; writing errors are still caught while training
-    if free < need_bytes:
-        raise RunFolderError(path, f"the run will write about {_mb(need_bytes)}, but only {_mb(free)} "
-                                   f"is free on the disk of {base}")
-
-
-# --- reading -------------------------------------------------------------------------------------
-def writer_alive(path: str | Path, summary: dict[str, Any] | None = None) -> bool:
-    """Whether a process is writing the run folder ``path`` now: it holds the flock on run.lock.
-    Without ``fcntl``: the summary's writer runs on this host and its pid exists (POSIX only)."""
-    lock = Path(path) / LOCK_FILE
-    if fcntl is not None:
-        try:
-            fd = os.open(lock, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            for _ in range(3):  # a second reader can hold it for an instant
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    time.sleep(0.02)
-                    continue
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                return False
-            return True
-        finally:
-            os.close(fd)
-    writer = (summary or {}).get("writer") or {}
-    if os.name != "posix" or writer.get("host") != socket.gethostname() or not isinstance(writer.get("pid"), int):
-        return False
-    try:
-        os.kill(writer["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-@dataclass
-class RunFolder:
-    """A run folder read back from disk.
-
-    ``status``: summary.json's final status; ``"running"`` while a process writes the folder
-    (``live``) or for a snapshot of a training run; ``interrupted at step k`` when summary.json says
-    ``"running"`` but its writer is gone, or there is no summary.json. ``last_step``: the last step on
-    disk (metrics.csv or layers.bin); ``message``: a sentence about the status.
-    """
-
-    path: Path
-    run: dict[str, Any]
-    metrics: dict[str, np.ndarray]  # METRIC_COLUMNS -> [N]; NaN where empty
-    layers: dict[str, np.ndarray] | None
-    summary: dict[str, Any] | None
-    status: str = ""
-    message: str = ""
-    live: bool = False
-    last_step: int = 0
-
-    @property
-    def interrupted(self) -> bool:
-        return self.status.startswith("interrupted")
-
-
-def _read_metrics(path: Path) -> dict[str, np.ndarray]:
-    """metrics.csv: the lines that end with a newline and parse, with increasing steps; a torn or damaged
-    tail is dropped. Parsed by numpy in blocks (``read_csv_columns``): time and memory in proportion to
-    the file, not a Python object per value."""
-    with open(path, "rb") as f:
-        header = f.readline().decode("utf-8", errors="replace").strip().split(",")
-    names = header if header[0] == "step" else list(METRIC_COLUMNS)
-    columns = read_csv_columns(path, names=names, stop_at_damage=True)
-    step = columns["step"]
-    ok = np.isfinite(step)
-    ok[1:] &= np.diff(step) > 0
-    n = int(np.argmin(ok)) if not ok.all() else step.shape[0]  # rows up to the first damaged step
-    return {col: values[:n].astype(np.int64) if col == "step" else values[:n] for col, values in columns.items()}
-
-
-def _read_streamed_layers(path: Path) -> dict[str, np.ndarray] | None:
-    """The arrays of layers.npz, from layers.json and layers.bin (whole records only)."""
-    try:
-        head = json.loads((path / "layers.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(head, dict) or head.get("format") != LAYERS_FORMAT:
-        return None
-    quantities, n = list(head["quantities"]), int(head["n_layers"])
-    dtype = layers_record_dtype(len(quantities), n)
-    if int(head.get("record_bytes", dtype.itemsize)) != dtype.itemsize:
-        raise ValueError(f"{path / 'layers.json'}: record_bytes {head.get('record_bytes')} does not match "
-                         f"{len(quantities)} quantities × {n} layers ({dtype.itemsize} bytes)")
-    bin_path = path / "layers.bin"
-    size = bin_path.stat().st_size if bin_path.exists() else 0
-    records = np.fromfile(bin_path, dtype=dtype, count=size // dtype.itemsize) if size >= dtype.itemsize \
-        else np.zeros(0, dtype=dtype)
-    steps = records["step"]
-    bad = np.flatnonzero((steps < 1) | (np.diff(steps, prepend=0) <= 0))
-    keep = int(bad[0]) if bad.size else steps.shape[0]
-    records = records[:keep]
-    out: dict[str, np.ndarray] = {
-        **{k: np.array(head[k], dtype=str) for k in ("layer_names", "layer_kinds", "layer_roles")},
-        **{k: np.array(head[k], dtype=np.int64) for k in ("layer_stages", "layer_blocks", "layer_fan_in",
-                                                          "layer_params")},
-        "step": records["step"].astype(np.int64),
-    }
-    for q in LAYER_QUANTITIES:
-        out[q] = (records["values"][:, quantities.index(q), :].astype(np.float32) if q in quantities
-                  else np.full((keep, n), np.nan, dtype=np.float32))
-    for name in INIT_ARRAYS:
-        out[name] = np.array([float(v) for v in head[name]], dtype=np.float64)
-    return out
-
-
-def read_streamed_histograms(path: str | Path) -> list[HistogramRecord]:
-    """The histograms of histograms.json + histograms.bin (whole records, steps ≥ 1 and not
-    decreasing), in the order written; [] without them."""
-    path = Path(path)
-    try:
-        head = json.loads((path / "histograms.json").read_text(encoding="utf-8"))
-        bin_size = (path / "histograms.bin").stat().st_size
-    except (OSError, ValueError):
-        return []
-    if not isinstance(head, dict) or head.get("format") != HISTOGRAMS_FORMAT:
-        return []
-    dtype = histogram_record_dtype(int(head["n_layers"]), int(head["bins"]))
-    if int(head.get("record_bytes", dtype.itemsize)) != dtype.itemsize:
-        raise ValueError(f"{path / 'histograms.json'}: record_bytes {head.get('record_bytes')} does not match "
-                         f"its layers and bins ({dtype.itemsize} bytes)")
-    records = np.fromfile(path / "histograms.bin", dtype=dtype, count=bin_size // dtype.itemsize)
-    kinds = list(head["kinds"])
-    steps = records["step"]
-    bad = np.flatnonzero((steps < 1) | (np.diff(steps, prepend=1) < 0)
-                         | (records["kind"] < 0) | (records["kind"] >= len(kinds)))
-    keep = int(bad[0]) if bad.size else steps.shape[0]
-    return [HistogramRecord(step=int(r["step"]), kind=kinds[int(r["kind"])], edges=r["edges"].copy(),
-                            counts=r["counts"].copy()) for r in records[:keep]]
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except ValueError:  # not written by an atomic replace: damaged; treat as absent
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
-def read_run_folder(path: str | Path) -> RunFolder:
-    """Load run.json, metrics.csv, the layers (layers.npz, else layers.json + layers.bin) and summary.json,
-    and say what state the run is in (see :class:`RunFolder`). Raises ``FileNotFoundError`` without
-    run.json or metrics.csv."""
-    path = Path(path)
-    run = json.loads((path / "run.json").read_text(encoding="utf-8"))
-    metrics = _read_metrics(path / "metrics.csv")
-    layers = None
-    if (path / "layers.npz").exists():
-        try:
-            with np.load(path / "layers.npz") as npz:
-                layers = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # damaged (e.g. a cut copy): use the stream
-            layers = None
-    if layers is None:
-        layers = _read_streamed_layers(path)
-    summary = _read_json(path / "summary.json")
-    last_step = max(int(metrics["step"][-1]) if metrics["step"].shape[0] else 0,
-                    int(layers["step"][-1]) if layers is not None and layers["step"].shape[0] else 0)
-    folder = RunFolder(path=path, run=run, metrics=metrics, layers=layers, summary=summary, last_step=last_step)
-    total = (run.get("resolved") or {}).get("total_steps") if isinstance(run, dict) else None
-    of_total = f" of {total}" if total else ""
-    if summary is not None and summary.get("status") != RUNNING:
-        folder.status, folder.message = str(summary.get("status")), str(summary.get("message", ""))
-    elif summary is not None and "writer" not in summary:
-        folder.status, folder.message = RUNNING, str(summary.get("message", ""))
-    elif summary is not None and writer_alive(path, summary):
-        writer = summary["writer"]
-        folder.status, folder.live = RUNNING, True
-        folder.message = (f"being written by process {writer.get('pid')} on {writer.get('host')}: "
-                          f"step {last_step}{of_total} when read")
-    else:
-        folder.status = f"interrupted at step {last_step}"
-        folder.message = (f"the process writing this run folder ended before the run did (killed, crashed or the "
-                          f"machine stopped) after step {last_step}{of_total}; everything up to there is kept")
-    return folder
