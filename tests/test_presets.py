@@ -224,15 +224,18 @@ def test_degradation_plain_56_trains_worse_than_plain_20(presets):
 
 
 def test_residual_resnet_56_trains_where_plain_56_cannot(presets):
-    """The quick size at its full 600 steps (about 4 CPU-minutes): plain-56 stays at chance, resnet-56 trains.
+    """The quick size at its full 600 steps (about 4-5 CPU-minutes): resnet-56 trains to less than half of
+    chance (10 classes: 90% error), the error plain-56 keeps at this size.
+
+    plain-56 is not trained here (it would double the time of the slowest test in CI): at the quick size
+    it stays at chance (90.8% in the tuning runs, 91.0% in docs/gallery, 600 steps), and
+    test_degradation_plain_56_trains_worse_than_plain_20 trains it. So the preset's check "resnet-56 ends
+    with less than half plain-56's training error" holds whenever resnet-56 < 45%.
 
     Not asserted: resnet-56 at or below resnet-20 (the paper size's check). At 600 steps the ResNets
     are mid-descent and their order changes with the seed: resnet-56 minus resnet-20 measured −0.9,
     −42.5, −2.6 and +17.7 points (seeds 0, 1, 2 on one thread; seed 0 on two)."""
     preset = presets["residual"]
-    result = _run(preset, {"plain-56", "resnet-56"}, steps=preset.runs("quick")[0].config.train.steps,
-                  eval_train_samples=2000)
-    (check,) = [c for c in result.checks if c.check.left[0] == "resnet-56"]
-    assert check.held, check.describe()
-    train = {n: measure(result.stores[n], "final_train_error") for n in ("plain-56", "resnet-56")}
-    assert train["plain-56"] > 0.8, train  # still at chance (90%): the degradation the shortcuts remove
+    result = _run(preset, {"resnet-56"}, steps=preset.runs("quick")[0].config.train.steps, eval_train_samples=2000)
+    train = measure(result.stores["resnet-56"], "final_train_error")
+    assert train < 0.5 * 0.9, train
