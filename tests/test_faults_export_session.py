@@ -384,7 +384,35 @@ def test_a_plot_export_too_large_is_refused_before_drawing(qtbot, window, tmp_pa
     assert window.message_bar.text == f"Wrote {target}" and target.stat().st_size > 0
 
 
-def test_export_all_stops_at_the_first_file_it_cannot_write_and_says_so(qtbot, window, tmp_path, monkeypatch):
+def _adopt_copy(window, entry):
+    """A run with data in the window (a copy: the session-wide recorded runs stay as they are)."""
+    from resnet_viz.gui.runs import RunEntry
+
+    return window.manager.adopt(RunEntry(run_id=0, config=entry.config, name=entry.name, color=entry.color,
+                                         store=entry.store, status=entry.status, version=1))
+
+
+def test_export_all_with_nothing_recorded_says_so_and_asks_for_no_folder(qtbot, window, monkeypatch):
+    def no_dialog(*args, **kwargs):
+        raise AssertionError("no folder dialog when there is nothing to export")
+
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory", no_dialog)
+    window.export_all_dialog()
+    assert window.message_bar.text.startswith("Nothing to export yet: no run has recorded data")
+
+
+def test_export_all_with_every_run_hidden_writes_the_rest(qtbot, window, tmp_path, recorded_runs):
+    entry = _adopt_copy(window, recorded_runs[0])
+    window._set_visible(entry.run_id, False)
+    written = window.export_all(tmp_path / "export", png_width=400)
+    names = {p.name for p in written}
+    assert {"window.png", "grad_heatmap.png", "grad_heatmap.svg"} <= names and "grad_heatmap.csv" not in names  # none shown
+    assert "run.json" in names and "metrics.csv" in names
+
+
+def test_export_all_stops_at_the_first_file_it_cannot_write_and_says_so(qtbot, window, tmp_path, monkeypatch,
+                                                                        recorded_runs):
+    _adopt_copy(window, recorded_runs[0])
     out = tmp_path / "export"
     (out / "window.png").mkdir(parents=True)  # a folder where the window picture goes
     with pytest.raises(WriteError) as info:

@@ -145,7 +145,11 @@ def export_all(folder: str | Path, panels: Sequence[PlotPanel], entries: Sequenc
             for suffix, export in (("png", lambda p, path: export_png(p, path, png_width)),
                                    ("svg", export_svg), ("csv", export_csv)):
                 target = figures / f"{panel.key}.{suffix}"
-                written.append(export(panel, target))
+                try:
+                    written.append(export(panel, target))
+                except ValueError:  # the panel shows no data (the heatmap with every run hidden): no CSV
+                    if suffix != "csv":
+                        raise
         for i, entry in enumerate(entries, start=1):
             if entry.store.started is None:
                 continue

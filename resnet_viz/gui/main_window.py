@@ -812,6 +812,10 @@ class MainWindow(QtWidgets.QMainWindow):
         return figure_export.export_all(folder, self.panels, self.manager.entries, self, png_width)
 
     def export_all_dialog(self) -> None:
+        if not any(e.store.started is not None for e in self.manager.entries):
+            self.show_message("Nothing to export yet: no run has recorded data (start a run, or open a session "
+                              "or a run folder)", "warning")
+            return
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self, "Export all into folder", self.settings.value("export/dir", str(Path.home())))
         if not folder:
