@@ -65,7 +65,7 @@ class Exportable(Protocol):
     def export_item(self) -> pg.GraphicsItem: ...
 
 
-def _image(panel: Exportable, width: int | None = None) -> QtGui.QImage:
+def render_image(panel: Exportable, width: int | None = None) -> QtGui.QImage:
     """The panel's plot painted at ``width`` pixels (height keeps the on-screen aspect ratio); the size is
     checked against :mod:`resnet_viz.export.image_limits` before anything is allocated."""
     exporter = ImageExporter(panel.export_item())
@@ -93,7 +93,7 @@ def export_png(panel: Exportable, path: str | Path, width: int = DEFAULT_PNG_WID
 
     Raises :class:`ImageSizeError` for a size over the limits, :class:`WriteError` when the file is not
     written (nothing is left at ``path`` then, and a previous file there is kept)."""
-    return save_image(_image(panel, width), path, "PNG")
+    return save_image(render_image(panel, width), path, "PNG")
 
 
 def export_svg(panel: Exportable, path: str | Path) -> Path:
@@ -109,7 +109,7 @@ def export_csv(panel: PlotPanel, path: str | Path) -> Path:
 
 def copy_image(panel: Exportable, width: int | None = None) -> None:
     """Put a PNG-quality image of the plot on the clipboard (:class:`ImageSizeError` when it cannot be made)."""
-    image = _image(panel, width)
+    image = render_image(panel, width)
     clipboard = QtWidgets.QApplication.clipboard()
     clipboard.setImage(image)
     if clipboard.image().isNull():

@@ -11,32 +11,24 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pyqtgraph.exporters import ImageExporter
 from PySide6 import QtGui
 
 from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
 from resnet_viz.export.written import write_atomically
+from resnet_viz.gui.figure_export import render_image
 from resnet_viz.gui.race.figure import RaceFigure
 from resnet_viz.surfaces.race import OptimizerRace
 
 GIF_FRAMES = 120
 GIF_FPS = 25
-GIF_HOLD_S = 2.0
-GIF_SIZE = (1000, 540)  # px: the headless GIF (the window's GIF has the figure's on-screen size)  # the last frame stays this long before the loop restarts
+GIF_HOLD_S = 2.0  # s: the last frame stays this long before the loop restarts
+GIF_SIZE = (1000, 540)  # px: the headless GIF (the window's GIF has the figure's on-screen size)
 
 
 def figure_image(fig: RaceFigure, width: int) -> QtGui.QImage:
-    """The figure rendered at ``width`` pixels (height keeps the on-screen aspect ratio)."""
-    exporter = ImageExporter(fig.export_item())
-    exporter.parameters()["width"] = int(width)
-    w, h = int(exporter.parameters()["width"]), int(exporter.parameters()["height"])
-    problem = image_size_problem(w, h)
-    if problem is not None:
-        raise ImageSizeError(problem)
-    image = exporter.export(toBytes=True)
-    if not isinstance(image, QtGui.QImage) or image.isNull():
-        raise ImageSizeError(f"Qt could not make a {w}x{h} pixel image (not enough memory?)")
-    return image
+    """The figure rendered at ``width`` pixels (height keeps the on-screen aspect ratio; sizes over the
+    limits raise ``ImageSizeError`` before anything is drawn)."""
+    return render_image(fig, width)
 
 
 def _to_pil(image: QtGui.QImage) -> Image.Image:
