@@ -38,6 +38,7 @@ import resnet_viz
 from resnet_viz.config import RunConfig
 from resnet_viz.export.replay import store_from_run_folder, write_run_folder
 from resnet_viz.export.run_folder import RUN_FILES
+from resnet_viz.models.budget import host_available_bytes
 from resnet_viz.export.written import WriteError, check_writable, check_written, make_folder, reason
 from resnet_viz.metrics.store import RunStore
 
@@ -161,29 +162,10 @@ _FOLDER = re.compile(r"runs/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def available_memory() -> int | None:
-    """Bytes of memory this process can still take (Linux: MemAvailable, capped by a cgroup limit); None
-    when it cannot be told."""
-    best = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    best = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        try:
-            best = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, AttributeError):
-            best = None
-    try:  # a container's memory limit (cgroup v2)
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
-            room = max(int(limit) - used, 0)
-            best = room if best is None else min(best, room)
-    except (OSError, ValueError):
-        pass
-    return best
+    """Bytes of memory this process can still take (:func:`resnet_viz.models.budget.host_available_bytes`:
+    MemAvailable capped by a cgroup limit); None when it cannot be told."""
+    room, how = host_available_bytes()
+    return None if how == "unknown" else room
 
 
 def _mb(n: float) -> str:
