@@ -67,15 +67,23 @@ def main(modes: list[str]) -> None:
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=home, XDG_DATA_HOME=home)
         for mode in modes:
-            proc = subprocess.Popen([sys.executable, __file__, "--child", mode], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, env=env)
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--child", mode],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
             line = proc.stdout.readline()
             if mode == "sigterm":
                 proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=120)
             gone = time.time() - float(line.split()[1])
-            print(f"{mode}: exit {proc.returncode}, process gone {gone:.2f} s after the close; "
-                  f"stderr: {err.strip()[-200:]!r}", flush=True)
+            print(
+                f"{mode}: exit {proc.returncode}, process gone {gone:.2f} s after the close; "
+                f"stderr: {err.strip()[-200:]!r}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resnet_viz.config import DataConfig  # noqa: E402
-from resnet_viz.data import DeviceDataset, load_dataset  # noqa: E402
+from resnet_viz.config import DataConfig
+from resnet_viz.data import DeviceDataset, load_dataset
 
 
 # ---- a throwaway CIFAR-style net, used only if resnet_viz.models is not available ----------------
@@ -55,7 +55,7 @@ class _Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.b2(self.c2(F.relu(self.b1(self.c1(x)))))
         if self.residual:  # option A: subsample + zero-pad channels
-            sc = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+            sc = x[:, :, :: self.stride, :: self.stride] if self.stride > 1 else x
             if self.extra:
                 sc = F.pad(sc, (0, 0, 0, 0, 0, self.extra))
             out = out + sc
@@ -135,8 +135,15 @@ def main() -> None:
         table[name] = {}
         torch.manual_seed(args.seed)
         model = make_net(name)
-        data = DeviceDataset(splits, torch.device("cpu"), 128, augment=True, normalize=True, seed=args.seed,
-                             eval_train_samples=args.eval_samples)
+        data = DeviceDataset(
+            splits,
+            torch.device("cpu"),
+            128,
+            augment=True,
+            normalize=True,
+            seed=args.seed,
+            eval_train_samples=args.eval_samples,
+        )
         lr = args.lr if name != "linear" else 0.01
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
         run_wrong = run_n = 0

@@ -22,12 +22,12 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-from PySide6 import QtCore  # noqa: E402
+import numpy as np
+from PySide6 import QtCore
 
-from resnet_viz.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig  # noqa: E402
-from resnet_viz.gui.app import application  # noqa: E402
-from resnet_viz.metrics.records import (  # noqa: E402
+from resnet_viz.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from resnet_viz.gui.app import application
+from resnet_viz.metrics.records import (
     EvalRecord,
     LayerInfoRecord,
     LayerStats,
@@ -42,14 +42,31 @@ PROBE_EVERY = 10  # 10,000 per-layer rows per run
 
 def synthetic_started(label: str, n_layers: int) -> RunStarted:
     stages = np.repeat(np.arange(1, 4), n_layers // 3 + 1)[:n_layers]
-    info = LayerInfoRecord(names=[f"layer{i}" for i in range(n_layers)], kinds=["conv"] * n_layers,
-                           roles=["branch"] * n_layers, stages=stages.astype(np.int64),
-                           blocks=(np.arange(n_layers) // 2).astype(np.int64),
-                           fan_in=np.full(n_layers, 144, np.int64), params=np.full(n_layers, 2304, np.int64))
+    info = LayerInfoRecord(
+        names=[f"layer{i}" for i in range(n_layers)],
+        kinds=["conv"] * n_layers,
+        roles=["branch"] * n_layers,
+        stages=stages.astype(np.int64),
+        blocks=(np.arange(n_layers) // 2).astype(np.int64),
+        fan_in=np.full(n_layers, 144, np.int64),
+        params=np.full(n_layers, 2304, np.int64),
+    )
     ones = np.ones(n_layers)
-    return RunStarted(label=label, config=RunConfig().to_dict(), resolved={}, device="CPU", versions={},
-                      layers=info, params=1, total_steps=2 * N_STEPS, act_mean_init=0 * ones, act_std_init=ones,
-                      out_grad_norm_init=ones, grad_norm_init=ones, theory_act_std_init=ones)
+    return RunStarted(
+        label=label,
+        config=RunConfig().to_dict(),
+        resolved={},
+        device="CPU",
+        versions={},
+        layers=info,
+        params=1,
+        total_steps=2 * N_STEPS,
+        act_mean_init=0 * ones,
+        act_std_init=ones,
+        out_grad_norm_init=ones,
+        grad_norm_init=ones,
+        theory_act_std_init=ones,
+    )
 
 
 def synthetic_chunk(start: int, k: int, n_layers: int, rng: np.random.Generator) -> TrainChunk:
@@ -58,11 +75,24 @@ def synthetic_chunk(start: int, k: int, n_layers: int, rng: np.random.Generator)
     layer_steps = steps[(steps - 1) % PROBE_EVERY == 0]
     m = layer_steps.shape[0]
     depth = np.linspace(-3, 0, n_layers, dtype=np.float32)
-    base = (10.0 ** depth)[None, :] * rng.lognormal(0, 0.3, (m, n_layers)).astype(np.float32)
-    layers = LayerStats(grad_norm=base, out_grad_norm=base * 2, act_mean=base * 0, act_std=base + 1,
-                        response_std=base + 1, update_ratio=base * 1e-3)
-    return TrainChunk(step=steps, loss=2.3 * decay + 0.05 * rng.random(k), batch_error=0.9 * decay * rng.random(k),
-                      lr=np.full(k, 0.1), step_time_s=np.full(k, 0.01), layers=layers, layer_step=layer_steps)
+    base = (10.0**depth)[None, :] * rng.lognormal(0, 0.3, (m, n_layers)).astype(np.float32)
+    layers = LayerStats(
+        grad_norm=base,
+        out_grad_norm=base * 2,
+        act_mean=base * 0,
+        act_std=base + 1,
+        response_std=base + 1,
+        update_ratio=base * 1e-3,
+    )
+    return TrainChunk(
+        step=steps,
+        loss=2.3 * decay + 0.05 * rng.random(k),
+        batch_error=0.9 * decay * rng.random(k),
+        lr=np.full(k, 0.1),
+        step_time_s=np.full(k, 0.01),
+        layers=layers,
+        layer_step=layer_steps,
+    )
 
 
 def frame_times(frames: int, size: tuple[int, int]) -> list[float]:
@@ -129,13 +159,17 @@ def training_speed(steps: int) -> tuple[float, float]:
     from resnet_viz.gui.main_window import MainWindow
     from resnet_viz.train.engine import Engine
 
-    config = RunConfig(model=ModelConfig(arch="resnet", depth=20), optim=OptimConfig(lr=0.1, momentum=0.9),
-                       data=DataConfig(), train=TrainConfig(steps=steps, eval_every=100))
+    config = RunConfig(
+        model=ModelConfig(arch="resnet", depth=20),
+        optim=OptimConfig(lr=0.1, momentum=0.9),
+        data=DataConfig(),
+        train=TrainConfig(steps=steps, eval_every=100),
+    )
     splits = load_dataset(config.data)
     Engine(config, splits=splits, max_chunk=8).run()  # warm-up (allocator, kernels)
     headless = Engine(config, splits=splits).run().steps_per_s
 
-    app = application(offscreen=True)
+    application(offscreen=True)
     settings = QtCore.QSettings(os.devnull, QtCore.QSettings.Format.IniFormat)
     window = MainWindow(settings, restore=False)
     window.resize(1600, 1000)
@@ -163,13 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     size = tuple(int(v) for v in args.size.lower().split("x"))
     times = frame_times(args.frames, size)
     q = np.percentile(times, [50, 95])
-    print(f"frame time ({args.frames} frames, 6 runs x {N_STEPS:,} steps, heatmap {N_LAYERS} layers x 10,000 "
-          f"steps, window {size[0]}x{size[1]}, {os.environ['QT_QPA_PLATFORM']}): median {q[0]:.1f} ms, "
-          f"p95 {q[1]:.1f} ms, max {max(times):.1f} ms (goal: p95 <= 16 ms)")
+    print(
+        f"frame time ({args.frames} frames, 6 runs x {N_STEPS:,} steps, heatmap {N_LAYERS} layers x 10,000 "
+        f"steps, window {size[0]}x{size[1]}, {os.environ['QT_QPA_PLATFORM']}): median {q[0]:.1f} ms, "
+        f"p95 {q[1]:.1f} ms, max {max(times):.1f} ms (goal: p95 <= 16 ms)"
+    )
     if not args.skip_training:
         headless, windowed = training_speed(args.steps)
-        print(f"training resnet-20 on the embedded set, {args.steps} steps: headless {headless:.2f} steps/s, "
-              f"window open {windowed:.2f} steps/s, ratio {windowed / headless:.3f} (goal >= 0.90)")
+        print(
+            f"training resnet-20 on the embedded set, {args.steps} steps: headless {headless:.2f} steps/s, "
+            f"window open {windowed:.2f} steps/s, ratio {windowed / headless:.3f} (goal >= 0.90)"
+        )
     return 0
 
 

@@ -42,10 +42,19 @@ def main() -> None:
     device = resolve_device(args.device)
 
     def config(probes: bool) -> RunConfig:
-        return RunConfig(model=ModelConfig(arch="resnet", depth=args.depth),
-                         optim=OptimConfig(name="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4), data=data,
-                         train=TrainConfig(batch_size=args.batch_size, steps=args.steps, eval_every=10**9,
-                                           eval_train_samples=100, device=args.device, probes=probes))
+        return RunConfig(
+            model=ModelConfig(arch="resnet", depth=args.depth),
+            optim=OptimConfig(name="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4),
+            data=data,
+            train=TrainConfig(
+                batch_size=args.batch_size,
+                steps=args.steps,
+                eval_every=10**9,
+                eval_train_samples=100,
+                device=args.device,
+                probes=probes,
+            ),
+        )
 
     steps_per_s(config(False), splits)  # warm-up: allocator, kernels, caches
     off, on = [], []
@@ -54,10 +63,14 @@ def main() -> None:
         on.append(steps_per_s(config(True), splits))
         print(f"round {r + 1}: probes off {off[-1]:.3f} steps/s, probes on {on[-1]:.3f} steps/s", flush=True)
     m_off, m_on = statistics.median(off), statistics.median(on)
-    print(f"resnet-{args.depth}, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds on "
-          f"{device_label(device)} (torch {torch.__version__}, {torch.get_num_threads()} threads)")
-    print(f"median steps/s: probes off {m_off:.3f}, probes on {m_on:.3f}; "
-          f"slowdown (off/on) {m_off / m_on:.3f}  [target ≤ 1.10, goal ≤ 1.05]")
+    print(
+        f"resnet-{args.depth}, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds on "
+        f"{device_label(device)} (torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    )
+    print(
+        f"median steps/s: probes off {m_off:.3f}, probes on {m_on:.3f}; "
+        f"slowdown (off/on) {m_off / m_on:.3f}  [target ≤ 1.10, goal ≤ 1.05]"
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ def main() -> None:
         t = time.perf_counter()
         r.step(1000)
         dt = time.perf_counter() - t
-        print(f"{name:11s} {1000 / dt:7.0f} race steps/s  ({dt / 1000 / len(OPTIMIZERS) * 1e6:5.0f} µs per optimiser step)")
+        print(
+            f"{name:11s} {1000 / dt:7.0f} race steps/s  ({dt / 1000 / len(OPTIMIZERS) * 1e6:5.0f} µs per optimiser step)"
+        )
 
     from resnet_viz.gui.app import application, dispose
     from resnet_viz.gui.race.figure import RaceFigure
@@ -56,8 +58,10 @@ def main() -> None:
             fig.show_race(r)
             fig.graphics.viewport().repaint()
             times.append(time.perf_counter() - t)
-        print(f"figure redraw, 7 racers × {length:5d} steps: median {statistics.median(times) * 1e3:6.1f} ms, "
-              f"max {max(times) * 1e3:6.1f} ms (1200x700 offscreen)")
+        print(
+            f"figure redraw, 7 racers × {length:5d} steps: median {statistics.median(times) * 1e3:6.1f} ms, "
+            f"max {max(times) * 1e3:6.1f} ms (1200x700 offscreen)"
+        )
     dispose(fig)
 
 

@@ -37,40 +37,89 @@ from resnet_viz.metrics.records import (
 from resnet_viz.metrics.store import RunStore
 
 
-def synthetic_store(steps: int, layers: int, probe_every: int = 1, hist_every: int = 0, bins: int = 64,
-                    seed: int = 0) -> RunStore:
+def synthetic_store(
+    steps: int, layers: int, probe_every: int = 1, hist_every: int = 0, bins: int = 64, seed: int = 0
+) -> RunStore:
     """A finished run with ``steps`` steps and ``layers`` weight layers; random but plausible values."""
     rng = np.random.default_rng(seed)
     config = RunConfig().to_dict()
-    info = LayerInfoRecord(names=[f"layer{i}" for i in range(layers)], kinds=["conv"] * layers,
-                           roles=["branch"] * layers, stages=np.zeros(layers, np.int64),
-                           blocks=np.arange(layers, dtype=np.int64), fan_in=np.full(layers, 144, np.int64),
-                           params=np.full(layers, 2304, np.int64))
-    init = {name: rng.random(layers) for name in ("act_mean_init", "act_std_init", "out_grad_norm_init",
-                                                    "grad_norm_init", "theory_act_std_init")}
+    info = LayerInfoRecord(
+        names=[f"layer{i}" for i in range(layers)],
+        kinds=["conv"] * layers,
+        roles=["branch"] * layers,
+        stages=np.zeros(layers, np.int64),
+        blocks=np.arange(layers, dtype=np.int64),
+        fan_in=np.full(layers, 144, np.int64),
+        params=np.full(layers, 2304, np.int64),
+    )
+    init = {
+        name: rng.random(layers)
+        for name in ("act_mean_init", "act_std_init", "out_grad_norm_init", "grad_norm_init", "theory_act_std_init")
+    }
     store = RunStore()
-    store.add(RunStarted(label="synthetic", config=config, resolved={"total_steps": steps}, device="cpu",
-                         versions={}, layers=info, params=int(info.params.sum()), total_steps=steps, **init))
+    store.add(
+        RunStarted(
+            label="synthetic",
+            config=config,
+            resolved={"total_steps": steps},
+            device="cpu",
+            versions={},
+            layers=info,
+            params=int(info.params.sum()),
+            total_steps=steps,
+            **init,
+        )
+    )
     chunk = 1000
     for a in range(1, steps + 1, chunk):
         step = np.arange(a, min(a + chunk, steps + 1), dtype=np.int64)
         for s in step[step % 500 == 0]:
-            store.add(EvalRecord(step=int(s), train_error=rng.random(), train_loss=rng.random(),
-                                 test_error=rng.random(), test_loss=rng.random()))
+            store.add(
+                EvalRecord(
+                    step=int(s),
+                    train_error=rng.random(),
+                    train_loss=rng.random(),
+                    test_error=rng.random(),
+                    test_loss=rng.random(),
+                )
+            )
         if hist_every:
             for s in step[step % hist_every == 0]:
                 for kind in ("activation", "gradient"):
                     edges = np.sort(rng.standard_normal((layers, bins + 1)), axis=1)
-                    store.add(HistogramRecord(step=int(s), kind=kind, edges=edges,
-                                              counts=rng.integers(0, 1000, (layers, bins))))
+                    store.add(
+                        HistogramRecord(
+                            step=int(s), kind=kind, edges=edges, counts=rng.integers(0, 1000, (layers, bins))
+                        )
+                    )
         probed = step[(step - 1) % probe_every == 0]
         stats = LayerStats(**{q: rng.random((probed.shape[0], layers), dtype=np.float32) for q in LAYER_QUANTITIES})
-        store.add(TrainChunk(step=step, loss=rng.random(step.shape[0]), batch_error=rng.random(step.shape[0]),
-                             lr=np.full(step.shape[0], 0.1), step_time_s=rng.random(step.shape[0]) * 0.01,
-                             layers=stats, layer_step=probed))
-    store.add(RunFinished(status="finished", steps=steps, final_train_error=0.1, final_test_error=0.2,
-                          final_train_loss=0.3, final_test_loss=0.4, steps_per_s=100.0, elapsed_s=steps / 100.0,
-                          params=int(info.params.sum()), device="cpu", extra={"final_eval_step": steps}))
+        store.add(
+            TrainChunk(
+                step=step,
+                loss=rng.random(step.shape[0]),
+                batch_error=rng.random(step.shape[0]),
+                lr=np.full(step.shape[0], 0.1),
+                step_time_s=rng.random(step.shape[0]) * 0.01,
+                layers=stats,
+                layer_step=probed,
+            )
+        )
+    store.add(
+        RunFinished(
+            status="finished",
+            steps=steps,
+            final_train_error=0.1,
+            final_test_error=0.2,
+            final_train_loss=0.3,
+            final_test_loss=0.4,
+            steps_per_s=100.0,
+            elapsed_s=steps / 100.0,
+            params=int(info.params.sum()),
+            device="cpu",
+            extra={"final_eval_step": steps},
+        )
+    )
     return store
 
 
@@ -122,8 +171,19 @@ def main() -> None:
         load(args.load, args.trace)
         return
     store = synthetic_store(args.steps, args.layers, args.probe_every, args.hist_every)
-    session = Session(runs=[SessionRun(name="long", color="#0072B2", visible=True, status="finished", message="",
-                                       config=RunConfig(), store=store)])
+    session = Session(
+        runs=[
+            SessionRun(
+                name="long",
+                color="#0072B2",
+                visible=True,
+                status="finished",
+                message="",
+                config=RunConfig(),
+                store=store,
+            )
+        ]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         path = save_session(Path(tmp) / "long", session)
@@ -133,12 +193,13 @@ def main() -> None:
             unpacked = sum(i.file_size for i in zf.infolist())
         size_mb = path.stat().st_size / 1e6
         child = [sys.executable, __file__, "--load", str(path)] + (["--trace"] if args.trace else [])
-        seconds, traced, rss, steps = subprocess.run(child, check=True, capture_output=True,
-                                                     text=True).stdout.split()
-    print(f"{args.steps} steps × {args.layers} layers (probe every {args.probe_every}, histograms every "
-          f"{args.hist_every or '-'}): session {size_mb:.1f} MB ({unpacked / 1e6:.1f} MB unpacked), saved in "
-          f"{save_s:.1f} s; loaded {steps} steps in {seconds} s, peak {rss} MB resident above the imports"
-          + (f", {traced} MB traced" if args.trace else ""))
+        seconds, traced, rss, steps = subprocess.run(child, check=True, capture_output=True, text=True).stdout.split()
+    print(
+        f"{args.steps} steps × {args.layers} layers (probe every {args.probe_every}, histograms every "
+        f"{args.hist_every or '-'}): session {size_mb:.1f} MB ({unpacked / 1e6:.1f} MB unpacked), saved in "
+        f"{save_s:.1f} s; loaded {steps} steps in {seconds} s, peak {rss} MB resident above the imports"
+        + (f", {traced} MB traced" if args.trace else "")
+    )
 
 
 if __name__ == "__main__":

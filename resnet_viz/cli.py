@@ -1,11 +1,11 @@
 """``resnet-viz`` command line: a client of the core, like the GUI.
 
-    resnet-viz                              open the window (same as ``resnet-viz gui``)
-    resnet-viz gui [--session FILE]         open the window, optionally with a saved session
-    resnet-viz snapshot [flags] --out PNG   train offscreen, save a picture of the whole window
-    resnet-viz run [flags] --out DIR        train headless, write a run folder
-    resnet-viz run --config DIR/run.json    the same run again (flags given too override it)
-    resnet-viz describe [model flags]       layer table of a network: name, type, output shape, params
+resnet-viz                              open the window (same as ``resnet-viz gui``)
+resnet-viz gui [--session FILE]         open the window, optionally with a saved session
+resnet-viz snapshot [flags] --out PNG   train offscreen, save a picture of the whole window
+resnet-viz run [flags] --out DIR        train headless, write a run folder
+resnet-viz run --config DIR/run.json    the same run again (flags given too override it)
+resnet-viz describe [model flags]       layer table of a network: name, type, output shape, params
 """
 
 from __future__ import annotations
@@ -66,35 +66,83 @@ class Flag:
 
 
 MODEL_FLAGS = (
-    Flag(("--arch",), "model.arch", "network family: plain (no shortcuts), resnet, mlp (fully connected)", choices=ARCHS),
-    Flag(("--depth",), "model.depth", "weight layers: 6n+2 for basic/preact blocks (20, 32, 44, 56, 110, 1202), "
-         "9n+2 for bottleneck, any n ≥ 1 for mlp", type=int),
-    Flag(("--width",), "model.width", "base width (conv: channels of stage 1, default 16) or hidden width (mlp, default 256)",
-         type=int),
-    Flag(("--block",), "model.block", "residual block: basic (two 3x3), bottleneck (1x1-3x3-1x1), preact (BN-ReLU-conv)",
-         choices=BLOCKS),
-    Flag(("--shortcut",), "model.shortcut", "shortcut where dimensions change: A zero-pad, B projection there, "
-         "C projection everywhere", type=str.upper, choices=("A", "B", "C")),
-    Flag(("--shortcut-variant",), "model.shortcut_variant", "shortcut h(x) of Identity Mappings (He et al. 2016)",
-         choices=SHORTCUT_VARIANTS),
-    Flag(("--shortcut-scale",), "model.shortcut_scale", "lambda for --shortcut-variant scale (default 0.5)", type=float),
-    Flag(("--shortcut-dropout",), "model.shortcut_dropout", "p for --shortcut-variant dropout (default 0.5)", type=float),
-    Flag(("--after-add",), "model.after_add", "mapping after the addition: relu (original), bn_relu, none",
-         choices=AFTER_ADD),
+    Flag(
+        ("--arch",), "model.arch", "network family: plain (no shortcuts), resnet, mlp (fully connected)", choices=ARCHS
+    ),
+    Flag(
+        ("--depth",),
+        "model.depth",
+        "weight layers: 6n+2 for basic/preact blocks (20, 32, 44, 56, 110, 1202), "
+        "9n+2 for bottleneck, any n ≥ 1 for mlp",
+        type=int,
+    ),
+    Flag(
+        ("--width",),
+        "model.width",
+        "base width (conv: channels of stage 1, default 16) or hidden width (mlp, default 256)",
+        type=int,
+    ),
+    Flag(
+        ("--block",),
+        "model.block",
+        "residual block: basic (two 3x3), bottleneck (1x1-3x3-1x1), preact (BN-ReLU-conv)",
+        choices=BLOCKS,
+    ),
+    Flag(
+        ("--shortcut",),
+        "model.shortcut",
+        "shortcut where dimensions change: A zero-pad, B projection there, C projection everywhere",
+        type=str.upper,
+        choices=("A", "B", "C"),
+    ),
+    Flag(
+        ("--shortcut-variant",),
+        "model.shortcut_variant",
+        "shortcut h(x) of Identity Mappings (He et al. 2016)",
+        choices=SHORTCUT_VARIANTS,
+    ),
+    Flag(
+        ("--shortcut-scale",), "model.shortcut_scale", "lambda for --shortcut-variant scale (default 0.5)", type=float
+    ),
+    Flag(
+        ("--shortcut-dropout",), "model.shortcut_dropout", "p for --shortcut-variant dropout (default 0.5)", type=float
+    ),
+    Flag(
+        ("--after-add",),
+        "model.after_add",
+        "mapping after the addition: relu (original), bn_relu, none",
+        choices=AFTER_ADD,
+    ),
     Flag(("--no-bn",), "model.batch_norm", "no batch normalisation", const=False),
     Flag(("--bn",), "model.batch_norm", "batch normalisation (default for plain/resnet; off for mlp)", const=True),
     Flag(("--activation",), "model.activation", "nonlinearity everywhere the paper uses ReLU", choices=ACTIVATIONS),
     Flag(("--leaky-slope",), "model.leaky_slope", "negative slope of leaky_relu (default 0.01)", type=float),
-    Flag(("--stochastic-depth",), "model.stochastic_depth", "drop residual blocks (survival 1 → 0.5, Huang et al.)",
-         const=True),
+    Flag(
+        ("--stochastic-depth",),
+        "model.stochastic_depth",
+        "drop residual blocks (survival 1 → 0.5, Huang et al.)",
+        const=True,
+    ),
     Flag(("--residual",), "model.residual", "mlp: identity skip around every hidden layer", const=True),
-    Flag(("--init",), "init.scheme", "weight init: he (MSRA), xavier (Glorot), lecun, normal (--init-std), orthogonal",
-         choices=INITS),
-    Flag(("--init-mode",), "init.mode", "he/lecun: keep the variance of fan_in (forward) or fan_out (backward)",
-         choices=INIT_MODES),
-    Flag(("--init-distribution",), "init.distribution", "normal or uniform (same variance)", choices=INIT_DISTRIBUTIONS),
+    Flag(
+        ("--init",),
+        "init.scheme",
+        "weight init: he (MSRA), xavier (Glorot), lecun, normal (--init-std), orthogonal",
+        choices=INITS,
+    ),
+    Flag(
+        ("--init-mode",),
+        "init.mode",
+        "he/lecun: keep the variance of fan_in (forward) or fan_out (backward)",
+        choices=INIT_MODES,
+    ),
+    Flag(
+        ("--init-distribution",), "init.distribution", "normal or uniform (same variance)", choices=INIT_DISTRIBUTIONS
+    ),
     Flag(("--init-std",), "init.std", "std of --init normal (default 0.01)", type=float),
-    Flag(("--zero-init-residual",), "init.zero_init_residual", "last BN of each residual branch starts at 0", const=True),
+    Flag(
+        ("--zero-init-residual",), "init.zero_init_residual", "last BN of each residual branch starts at 0", const=True
+    ),
 )
 
 TRAIN_FLAGS = (
@@ -106,31 +154,52 @@ TRAIN_FLAGS = (
     Flag(("--betas",), "optim.betas", "adam/adamw betas, e.g. 0.9,0.999", type=_floats, metavar="B1,B2"),
     Flag(("--eps",), "optim.eps", "epsilon of adaptive optimisers", type=float),
     Flag(("--alpha",), "optim.alpha", "rmsprop smoothing constant", type=float),
-    Flag(("--schedule",), "optim.schedule", "lr schedule: constant, step (×gamma at milestones), cosine",
-         choices=SCHEDULES),
-    Flag(("--milestones",), "optim.milestones", "step schedule milestones as fractions of the run (default 0.5,0.75)",
-         type=_floats, metavar="F1,F2"),
+    Flag(
+        ("--schedule",),
+        "optim.schedule",
+        "lr schedule: constant, step (×gamma at milestones), cosine",
+        choices=SCHEDULES,
+    ),
+    Flag(
+        ("--milestones",),
+        "optim.milestones",
+        "step schedule milestones as fractions of the run (default 0.5,0.75)",
+        type=_floats,
+        metavar="F1,F2",
+    ),
     Flag(("--gamma",), "optim.gamma", "step schedule factor (default 0.1)", type=float),
     Flag(("--warmup-steps",), "optim.warmup_steps", "linear warm-up from lr/10 over N steps", type=int),
     Flag(("--batch-size",), "train.batch_size", "mini-batch size (default 128)", type=int),
     Flag(("--steps",), "train.steps", "training steps (default 2000)", type=int),
     Flag(("--epochs",), "train.epochs", "training length in epochs instead of --steps", type=float),
     Flag(("--eval-every",), "train.eval_every", "steps between evaluations (default 100)", type=int),
-    Flag(("--eval-train-samples",), "train.eval_train_samples",
-         "size of the fixed training sample for train error (default 10000)", type=int),
+    Flag(
+        ("--eval-train-samples",),
+        "train.eval_train_samples",
+        "size of the fixed training sample for train error (default 10000)",
+        type=int,
+    ),
     Flag(("--device",), "train.device", "auto, cpu, cuda[:N], mps", metavar="{" + ",".join(DEVICES) + "}"),
     Flag(("--seed",), "train.seed", "random seed (default 0)", type=int),
     Flag(("--no-probes",), "train.probes", "no per-layer statistics", const=False),
     Flag(("--probe-every",), "train.probe_every", "per-layer statistics every N steps (default 1)", type=int),
-    Flag(("--histogram-every",), "train.histogram_every", "activation/gradient histograms every N steps (0: off)",
-         type=int),
+    Flag(
+        ("--histogram-every",),
+        "train.histogram_every",
+        "activation/gradient histograms every N steps (0: off)",
+        type=int,
+    ),
     Flag(("--histogram-bins",), "train.histogram_bins", "bins per histogram (default 64)", type=int),
     Flag(("--nondeterministic",), "train.deterministic", "allow nondeterministic (faster) kernels", const=False),
 )
 
 DATA_FLAGS = (
-    Flag(("--dataset",), "data.dataset", "embedded (synthetic, no download), cifar10, cifar100, mnist, "
-         "fashion-mnist, svhn, folder", choices=DATASETS),
+    Flag(
+        ("--dataset",),
+        "data.dataset",
+        "embedded (synthetic, no download), cifar10, cifar100, mnist, fashion-mnist, svhn, folder",
+        choices=DATASETS,
+    ),
     Flag(("--data-root",), "data.root", "folder with the torchvision layout (or an ImageFolder tree)", metavar="DIR"),
     Flag(("--download",), "data.download", "download the dataset into the per-user cache", const=True),
     Flag(("--subset",), "data.subset", "use only the first N training images", type=int),
@@ -205,18 +274,23 @@ class ConsoleProgress:
             from tqdm import tqdm
 
             self.total = record.total_steps
-            print(f"{record.label}: {record.params / 1e6:.3g}M parameters, {len(record.layers.names)} weight layers, "
-                  f"{record.total_steps} steps on {record.device}; data: {record.resolved['dataset']}",
-                  file=sys.stderr)
+            print(
+                f"{record.label}: {record.params / 1e6:.3g}M parameters, {len(record.layers.names)} weight layers, "
+                f"{record.total_steps} steps on {record.device}; data: {record.resolved['dataset']}",
+                file=sys.stderr,
+            )
             self.bar = tqdm(total=record.total_steps, unit="step", dynamic_ncols=True, disable=None, file=sys.stderr)
         elif isinstance(record, TrainChunk) and self.bar is not None:
             self.bar.update(len(record))
-            self.bar.set_postfix(loss=f"{record.loss[-1]:.3f}", err=f"{100 * record.batch_error[-1]:.1f}%",
-                                 refresh=False)
+            self.bar.set_postfix(
+                loss=f"{record.loss[-1]:.3f}", err=f"{100 * record.batch_error[-1]:.1f}%", refresh=False
+            )
         elif isinstance(record, EvalRecord):
-            line = (f"step {record.step}/{self.total}: train error {_pct(record.train_error)}, "
-                    f"test error {_pct(record.test_error)}, train loss {record.train_loss:.4f}, "
-                    f"test loss {record.test_loss:.4f}")
+            line = (
+                f"step {record.step}/{self.total}: train error {_pct(record.train_error)}, "
+                f"test error {_pct(record.test_error)}, train loss {record.train_loss:.4f}, "
+                f"test loss {record.test_loss:.4f}"
+            )
             if self.bar is not None and not self.bar.disable:
                 self.bar.write(line, file=sys.stderr)
             else:
@@ -237,8 +311,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from resnet_viz.train.engine import Engine
 
     config = config_from_args(args)
-    out = Path(args.out) if args.out else Path("runs") / (
-        _slug(config.label()) + _dt.datetime.now().strftime("-%Y%m%d-%H%M%S"))
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("runs") / (_slug(config.label()) + _dt.datetime.now().strftime("-%Y%m%d-%H%M%S"))
+    )
 
     def refuse(exc: RunFolderError) -> int:
         hint = "; add --overwrite to replace it" if exc.previous_run else ""
@@ -286,8 +363,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_OK
         train = engine.config.train
         try:
-            check_free_space(out, estimate_run_bytes(engine.total_steps, len(engine.layers), train.probe_every,
-                                                     train.probes, train.histogram_every, train.histogram_bins))
+            check_free_space(
+                out,
+                estimate_run_bytes(
+                    engine.total_steps,
+                    len(engine.layers),
+                    train.probe_every,
+                    train.probes,
+                    train.histogram_every,
+                    train.histogram_bins,
+                ),
+            )
         except RunFolderError as exc:
             return refuse(exc)
         result = engine.run()
@@ -295,11 +381,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     status = writer.write_error or result.status
-    message = (f"the run was stopped; {out} keeps every step up to {writer.steps_on_disk}" if writer.write_error
-               else result.message if status != "finished" else "")
-    print(f"{status} · {config.label()} · {result.steps} steps · train error {_pct(result.final_train_error)}"
-          f" · test error {_pct(result.final_test_error)} · {result.steps_per_s:.2f} steps/s on {result.device}"
-          f" → {out}" + (f"\n  {message}" if message else ""))
+    message = (
+        f"the run was stopped; {out} keeps every step up to {writer.steps_on_disk}"
+        if writer.write_error
+        else result.message
+        if status != "finished"
+        else ""
+    )
+    print(
+        f"{status} · {config.label()} · {result.steps} steps · train error {_pct(result.final_train_error)}"
+        f" · test error {_pct(result.final_test_error)} · {result.steps_per_s:.2f} steps/s on {result.device}"
+        f" → {out}" + (f"\n  {message}" if message else "")
+    )
     return EXIT_OK if result.ok and writer.write_error is None else EXIT_RUN_FAILED
 
 
@@ -350,14 +443,12 @@ def _compare(text: str) -> list[tuple[str, int]]:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from resnet_viz.gui.snapshot import MIN_SIZE, take_snapshot
-
     from resnet_viz.export.image_limits import image_size_problem
     from resnet_viz.export.written import WriteError, check_writable
+    from resnet_viz.gui.snapshot import MIN_SIZE, take_snapshot
 
     if args.size[0] < MIN_SIZE[0] or args.size[1] < MIN_SIZE[1]:
-        raise ConfigError("--size", f"{args.size[0]}x{args.size[1]}",
-                          f"at least {MIN_SIZE[0]}x{MIN_SIZE[1]} pixels")
+        raise ConfigError("--size", f"{args.size[0]}x{args.size[1]}", f"at least {MIN_SIZE[0]}x{MIN_SIZE[1]} pixels")
     problem = image_size_problem(*args.size)
     if problem is not None:
         raise ConfigError("--size", f"{args.size[0]}x{args.size[1]}", problem)
@@ -366,19 +457,34 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     except WriteError as exc:
         raise ConfigError("--out", args.out, f"cannot be written: {exc.why}") from None
     base = config_from_args(args)
-    configs = [base] if not args.compare else [
-        RunConfig.from_dict(dataclasses.replace(base, model=dataclasses.replace(base.model, arch=arch, depth=depth))
-                            .to_dict()) for arch, depth in args.compare]
+    configs = (
+        [base]
+        if not args.compare
+        else [
+            RunConfig.from_dict(
+                dataclasses.replace(base, model=dataclasses.replace(base.model, arch=arch, depth=depth)).to_dict()
+            )
+            for arch, depth in args.compare
+        ]
+    )
 
     def progress(entries) -> None:
         if not args.quiet:
-            print("  " + " | ".join(f"{e.name.split(' · ')[0]}: {e.status} {e.store.steps_done}" for e in entries),
-                  file=sys.stderr)
+            print(
+                "  " + " | ".join(f"{e.name.split(' · ')[0]}: {e.status} {e.store.steps_done}" for e in entries),
+                file=sys.stderr,
+            )
 
     try:
-        out = take_snapshot([] if args.session else configs, args.out, size=args.size, mode=args.mode,
-                            select=None if args.select is None else args.select - 1, session=args.session,
-                            progress=progress)
+        out = take_snapshot(
+            [] if args.session else configs,
+            args.out,
+            size=args.size,
+            mode=args.mode,
+            select=None if args.select is None else args.select - 1,
+            session=args.session,
+            progress=progress,
+        )
     except WriteError as exc:
         print(f"resnet-viz: error: could not write the picture: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -428,8 +534,12 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
         args.surface = "formula" if args.formula is not None else "rosenbrock"
     elif args.formula is not None and args.surface != "formula":
         raise ConfigError("--formula", args.formula, f"a formula is raced with --surface formula, not {args.surface}")
-    surface_cfg = SurfaceConfig(name=args.surface, condition=args.condition, angle=args.angle,
-                                formula=args.formula if args.formula is not None else SurfaceConfig.formula)
+    surface_cfg = SurfaceConfig(
+        name=args.surface,
+        condition=args.condition,
+        angle=args.angle,
+        formula=args.formula if args.formula is not None else SurfaceConfig.formula,
+    )
     specs = parse_optimizers(args.optims)
     surface = build_surface(surface_cfg)
     if args.suggested:
@@ -444,16 +554,29 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
     race = OptimizerRace(surface, args.start if args.start is not None else surface.start, specs)
     race.run(args.steps)
     summary = race.summary()
-    record = {"surface": {"name": surface.name, "title": surface.title, "formula": surface.text,
-                          "condition": args.condition if args.surface == "quadratic" else None,
-                          "angle": args.angle if args.surface == "quadratic" else None,
-                          "minima": surface.minima, "min_value": surface.min_value},
-              "start": list(race.start), "steps": args.steps,
-              "optimizers": [{"label": t.label, "name": t.spec.key, "set": t.spec.hyper,
-                              "torch_kwargs": {k: list(v) if isinstance(v, tuple) else v
-                                               for k, v in t.spec.torch_kwargs().items()}}
-                             for t in race.trajectories],
-              "summary": summary}
+    record = {
+        "surface": {
+            "name": surface.name,
+            "title": surface.title,
+            "formula": surface.text,
+            "condition": args.condition if args.surface == "quadratic" else None,
+            "angle": args.angle if args.surface == "quadratic" else None,
+            "minima": surface.minima,
+            "min_value": surface.min_value,
+        },
+        "start": list(race.start),
+        "steps": args.steps,
+        "optimizers": [
+            {
+                "label": t.label,
+                "name": t.spec.key,
+                "set": t.spec.hyper,
+                "torch_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in t.spec.torch_kwargs().items()},
+            }
+            for t in race.trajectories
+        ],
+        "summary": summary,
+    }
     try:  # every file is checked to be there: no "wrote" for a file that is not
         make_folder(out)
         written = [check_written(write_trajectories_csv(out / "trajectories.csv", race.trajectories))]
@@ -468,8 +591,9 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
                 return EXIT_RUN_FAILED
             application(offscreen=True)
             x_range, y_range = args.range if args.range else (None, None)
-            written += render_race_files(race, out, size=args.size, mode=args.view, log=args.log,
-                                         x_range=x_range, y_range=y_range, gif=args.gif)
+            written += render_race_files(
+                race, out, size=args.size, mode=args.view, log=args.log, x_range=x_range, y_range=y_range, gif=args.gif
+            )
     except (WriteError, ImageSizeError) as exc:
         print(f"resnet-viz: error: could not write the race: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -482,8 +606,10 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
         for row in summary:
             reach = row["steps_to_minimum_1e-3"]
             status = "" if row["status"] == "running" else f"  {row['status']}"
-            print(f"  {row['optimizer']:<14}{row['title']:<28}{row['x']:>11.4g}{row['y']:>11.4g}{row['loss']:>12.4g}"
-                  f"  {'not reached' if reach is None else reach!s:<28}{status}")
+            print(
+                f"  {row['optimizer']:<14}{row['title']:<28}{row['x']:>11.4g}{row['y']:>11.4g}{row['loss']:>12.4g}"
+                f"  {'not reached' if reach is None else reach!s:<28}{status}"
+            )
     print(f"wrote {', '.join(str(p) for p in written)}")
     return EXIT_OK
 
@@ -504,30 +630,52 @@ def _write_gallery_index(index: Path, written: list[Path], order: list[str]) -> 
         for info in parent.glob("*/preset.json"):
             folders.setdefault(info.parent.resolve(), info.parent)
     infos = [(out, json.loads((out / "preset.json").read_text(encoding="utf-8"))) for out in folders.values()]
-    infos.sort(key=lambda item: (order.index(item[1].get("name")) if item[1].get("name") in order else len(order),
-                                 item[0].name))
+    infos.sort(
+        key=lambda item: (
+            order.index(item[1].get("name")) if item[1].get("name") in order else len(order),
+            item[0].name,
+        )
+    )
     commands = list(dict.fromkeys(info.get("command", "") for _, info in infos))
     lines = ["# Gallery: the guided experiments, quick size", ""]
     if len(commands) == 1:
-        lines += ["Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with", "",
-                  f"    {commands[0]}", ""]
+        lines += [
+            "Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with",
+            "",
+            f"    {commands[0]}",
+            "",
+        ]
     else:
         parent = Path(os.path.commonpath([str(out.parent) for out, _ in infos])) if infos else index.parent
-        lines += ["Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with the "
-                  "command named under each heading. One command regenerates them all:", "",
-                  f"    resnet-viz reproduce all --out {parent.as_posix()} --index {index.as_posix()} --no-run-folders",
-                  ""]
-    lines += ["Each preset's `report.md` has the configuration, the measured numbers beside the published ones, "
-              "and whether the expected direction held.", ""]
+        lines += [
+            "Every figure here was made by resnet-viz itself, on the project's 2-core CPU machine, with the "
+            "command named under each heading. One command regenerates them all:",
+            "",
+            f"    resnet-viz reproduce all --out {parent.as_posix()} --index {index.as_posix()} --no-run-folders",
+            "",
+        ]
+    lines += [
+        "Each preset's `report.md` has the configuration, the measured numbers beside the published ones, "
+        "and whether the expected direction held.",
+        "",
+    ]
     for out, info in infos:
-        lines += [f"## {info['title']}", "", f"`{info['name']}` · {info['paper']} · [report]({rel(out / 'report.md')})"
-                  f" · {info['elapsed_s'] / 60:.1f} min", ""]
+        lines += [
+            f"## {info['title']}",
+            "",
+            f"`{info['name']}` · {info['paper']} · [report]({rel(out / 'report.md')})"
+            f" · {info['elapsed_s'] / 60:.1f} min",
+            "",
+        ]
         if len(commands) > 1 and info.get("command"):
             lines += [f"Made with `{info['command']}`.", ""]
         checks = info["checks"]
         if not checks:
-            lines += [f"No expected direction is checked at the {info.get('size', 'quick')} size (the report's note "
-                      "says why).", ""]
+            lines += [
+                f"No expected direction is checked at the {info.get('size', 'quick')} size (the report's note "
+                "says why).",
+                "",
+            ]
         else:
             held = sum(1 for c in checks if c["held"])
             lines += [f"Expected directions: **{held} of {len(checks)} held**", ""]
@@ -546,10 +694,17 @@ def _write_preset_summary(result: Any, out: Path, figures: list[Path], command: 
     import json
 
     p = result.preset
-    info = {"name": p.name, "title": p.title, "paper": p.paper, "size": result.size,
-            "elapsed_s": result.elapsed_s, "runs": {r.name: r.status for r in result.runs},
-            "checks": [{"claim": c.check.claim, "measured": c.describe(), "held": c.held} for c in result.checks],
-            "figures": [f.name for f in figures if f.parent == out], "command": command}
+    info = {
+        "name": p.name,
+        "title": p.title,
+        "paper": p.paper,
+        "size": result.size,
+        "elapsed_s": result.elapsed_s,
+        "runs": {r.name: r.status for r in result.runs},
+        "checks": [{"claim": c.check.claim, "measured": c.describe(), "held": c.held} for c in result.checks],
+        "figures": [f.name for f in figures if f.parent == out],
+        "command": command,
+    }
     path = out / "preset.json"
     path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
@@ -577,8 +732,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.list or args.name is None:
         for p in presets.values():
             quick = p.sizes["quick"].minutes
-            print(f"{p.name:<12} {p.title}" + (f"  (quick: about {quick:g} min)" if quick else "")
-                  + (f"  [user preset: {p.source}]" if p.user else ""))
+            print(
+                f"{p.name:<12} {p.title}"
+                + (f"  (quick: about {quick:g} min)" if quick else "")
+                + (f"  [user preset: {p.source}]" if p.user else "")
+            )
         return EXIT_OK
     if args.name != "all" and args.name not in presets:
         raise ConfigError("NAME", args.name, "one of " + ", ".join(presets) + ", or all")
@@ -589,13 +747,23 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise ConfigError("--steps", args.steps, "a positive number of steps")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(args.out) if args.out else Path("reproductions") / (
-        f"{args.name}-{args.size}-{stamp}")
+    base = Path(args.out) if args.out else Path("reproductions") / (f"{args.name}-{args.size}-{stamp}")
     command = "resnet-viz " + " ".join(args.argv)
     # every run of every chosen preset is validated before the first one trains
-    plans = [(p, adapt_runs(p.runs(args.size), dataset=args.dataset, data_root=args.data_root,
-                            download=True if args.download else None, steps=args.steps, device=args.device))
-             for p in chosen]
+    plans = [
+        (
+            p,
+            adapt_runs(
+                p.runs(args.size),
+                dataset=args.dataset,
+                data_root=args.data_root,
+                download=True if args.download else None,
+                steps=args.steps,
+                device=args.device,
+            ),
+        )
+        for p in chosen
+    ]
     try:  # before anything trains: an output folder that cannot be written is known now
         check_writable(base / "report.md")
     except WriteError as exc:
@@ -616,9 +784,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         runner = PresetRunner(preset, args.size, runs)
         # each run streams its run folder while it trains, as `resnet-viz run` does: a killed
         # reproduce keeps every run so far, the one in training included
-        writers = {} if args.no_run_folders else {
-            r.name: RunFolderWriter(out / "runs" / f"{i + 1:02d}-{_slug(r.name)}", on_write_error=runner.stop)
-            for i, r in enumerate(runs)}
+        writers = (
+            {}
+            if args.no_run_folders
+            else {
+                r.name: RunFolderWriter(out / "runs" / f"{i + 1:02d}-{_slug(r.name)}", on_write_error=runner.stop)
+                for i, r in enumerate(runs)
+            }
+        )
         try:
             make_folder(out)
             for writer in writers.values():
@@ -631,7 +804,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"{preset.title} ({args.size}): {len(runs)} runs → {out}\n  {note}", file=sys.stderr)
         consoles: dict[str, ConsoleProgress] = {}
 
-        def on_record(name: str, record: Any, writers: dict[str, RunFolderWriter] = writers) -> None:
+        def on_record(
+            name: str,
+            record: Any,
+            writers: dict[str, RunFolderWriter] = writers,
+            consoles: dict[str, ConsoleProgress] = consoles,
+        ) -> None:
             if name in writers:
                 writers[name](record)
             consoles.setdefault(name, ConsoleProgress(args.quiet))(record)
@@ -639,8 +817,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         def on_sigint(_signum: int, _frame: Any, runner: PresetRunner = runner) -> None:
             if runner.stopped:
                 raise KeyboardInterrupt
-            print("\nstopping this run (evaluating first) and skipping the rest; Ctrl-C again to stop at once",
-                  file=sys.stderr)
+            print(
+                "\nstopping this run (evaluating first) and skipping the rest; Ctrl-C again to stop at once",
+                file=sys.stderr,
+            )
             runner.stop()
 
         # SIGTERM (a scheduler or the system ending the process) is handled like Ctrl-C
@@ -665,16 +845,23 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             report = write_report(result, out, figures, command=command)
             _write_preset_summary(result, out, figures, command)
         except OSError as exc:  # disk full, folder removed while training: the run folders are kept
-            print(f"resnet-viz: error: could not write the report of {preset.name}: "
-                  f"{exc.filename or out}: {reason(exc)}", file=sys.stderr)
+            print(
+                f"resnet-viz: error: could not write the report of {preset.name}: {exc.filename or out}: {reason(exc)}",
+                file=sys.stderr,
+            )
             return EXIT_RUN_FAILED
         done.append(out)
         if args.index:  # after every preset, so an interrupted gallery still shows what was made
             _write_gallery_index(Path(args.index), done, list(presets))
-        held = (f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held"
-                if result.checks else f"no expected direction is checked at the {args.size} size")
-        print(f"{preset.name}: {', '.join(f'{r.name} {r.status}' for r in result.runs)}; {held} "
-              f"({result.elapsed_s / 60:.1f} min) → {report}")
+        held = (
+            f"{sum(1 for c in result.checks if c.held)} of {len(result.checks)} expected directions held"
+            if result.checks
+            else f"no expected direction is checked at the {args.size} size"
+        )
+        print(
+            f"{preset.name}: {', '.join(f'{r.name} {r.status}' for r in result.runs)}; {held} "
+            f"({result.elapsed_s / 60:.1f} min) → {report}"
+        )
         for c in result.checks:
             print(f"  {c.mark} {c.describe()}")
         if runner.stopped:
@@ -696,44 +883,72 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="resnet-viz",
         description="Watch plain and residual networks train: error curves, per-layer gradient norms, "
-                    "activation variance across depth.")
+        "activation variance across depth.",
+    )
     parser.add_argument("--version", action="version", version=f"resnet-viz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="train headless and write a run folder",
-                         description="Train one network headless and write a run folder (run.json, metrics.csv, "
-                                     "layers.npz, summary.json). Exit status 0 when the run finished or was "
-                                     "stopped, 1 when it diverged, ran out of memory or failed, 2 for bad input.")
+    run = sub.add_parser(
+        "run",
+        help="train headless and write a run folder",
+        description="Train one network headless and write a run folder (run.json, metrics.csv, "
+        "layers.npz, summary.json). Exit status 0 when the run finished or was "
+        "stopped, 1 when it diverged, ran out of memory or failed, 2 for bad input.",
+    )
     run.add_argument("--out", metavar="DIR", help="run folder (default runs/<name>-<time>)")
     run.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
     run.add_argument("--quiet", action="store_true", help="print only the final summary line")
     _add_run_flags(run)
     run.set_defaults(func=cmd_run)
 
-    describe = sub.add_parser("describe", help="print the layer table of a network",
-                              description="Layer table (name, type, output shape, parameters) and totals.")
+    describe = sub.add_parser(
+        "describe",
+        help="print the layer table of a network",
+        description="Layer table (name, type, output shape, parameters) and totals.",
+    )
     describe.add_argument("--config", metavar="FILE", help="take the model from a config file or run.json")
     _add_flags(describe, "model", MODEL_FLAGS)
     _add_flags(describe, "data", DATA_FLAGS)
     describe.set_defaults(func=cmd_describe)
 
-    gui = sub.add_parser("gui", help="open the window (the default when no command is given)",
-                         description="Open the resnet-viz window.")
+    gui = sub.add_parser(
+        "gui", help="open the window (the default when no command is given)", description="Open the resnet-viz window."
+    )
     gui.add_argument("--session", metavar="FILE", help="open a saved session (.rvsession)")
-    gui.add_argument("--run", metavar="DIR", action="append",
-                     help="add the run of a run folder (finished, stopped or interrupted) to the list; repeatable")
+    gui.add_argument(
+        "--run",
+        metavar="DIR",
+        action="append",
+        help="add the run of a run folder (finished, stopped or interrupted) to the list; repeatable",
+    )
     gui.set_defaults(func=cmd_gui)
 
-    snap = sub.add_parser("snapshot", help="train offscreen and save a picture of the whole window",
-                          description="Train the run (or every --compare variant of it) in an offscreen window, "
-                                      "then save a PNG of the whole window: for READMEs, docs and tests.")
+    snap = sub.add_parser(
+        "snapshot",
+        help="train offscreen and save a picture of the whole window",
+        description="Train the run (or every --compare variant of it) in an offscreen window, "
+        "then save a PNG of the whole window: for READMEs, docs and tests.",
+    )
     snap.add_argument("--out", metavar="PNG", required=True, help="picture to write")
-    snap.add_argument("--size", type=_size, default=(1600, 1000), metavar="WxH",
-                      help="window size in pixels (default 1600x1000, at least 1280x800)")
-    snap.add_argument("--compare", type=_compare, metavar="ARCH-DEPTH,...",
-                      help="train several variants of the flags' run, e.g. plain-20,plain-56,resnet-20,resnet-56")
-    snap.add_argument("--mode", choices=("sequential", "interleaved"), default="sequential",
-                      help="train the runs in turn (default) or interleaved")
+    snap.add_argument(
+        "--size",
+        type=_size,
+        default=(1600, 1000),
+        metavar="WxH",
+        help="window size in pixels (default 1600x1000, at least 1280x800)",
+    )
+    snap.add_argument(
+        "--compare",
+        type=_compare,
+        metavar="ARCH-DEPTH,...",
+        help="train several variants of the flags' run, e.g. plain-20,plain-56,resnet-20,resnet-56",
+    )
+    snap.add_argument(
+        "--mode",
+        choices=("sequential", "interleaved"),
+        default="sequential",
+        help="train the runs in turn (default) or interleaved",
+    )
     snap.add_argument("--select", type=int, metavar="N", help="run (1-based) the gradient heatmap shows")
     snap.add_argument("--session", metavar="FILE", help="show a saved session instead of training")
     snap.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -744,33 +959,50 @@ def build_parser() -> argparse.ArgumentParser:
     from resnet_viz.surfaces.race import OPTIMIZERS
 
     surf = sub.add_parser(
-        "surfaces", help="race optimisers on a 2D function; write trajectories.csv and a figure",
+        "surfaces",
+        help="race optimisers on a 2D function; write trajectories.csv and a figure",
         description="Race torch.optim optimisers on a 2D test function from one start and write "
-                    "trajectories.csv (optimizer, step, x, y, loss; step 0 is the start), race.json (settings and "
-                    "summary), race.png and race.svg (and race.gif with --gif).",
+        "trajectories.csv (optimizer, step, x, y, loss; step 0 is the start), race.json (settings and "
+        "summary), race.png and race.svg (and race.gif with --gif).",
         epilog="Optimisers: " + ", ".join(OPTIMIZERS) + ". Hyperparameters use torch.optim's names (lr, momentum, "
-               "dampening, weight_decay, eps, alpha, lr_decay, initial_accumulator_value, centered, amsgrad; "
-               "betas=0.9/0.999 or beta1=, beta2=); unset ones take torch.optim's defaults (momentum and nesterov: "
-               "momentum 0.9). Example: resnet-viz surfaces --surface rosenbrock "
-               "--optims \"sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02\" --start=-1.5,2 --steps 500 --out race")
-    surf.add_argument("--surface", choices=SURFACES, help="the function (default rosenbrock, or formula with --formula)")
-    surf.add_argument("--condition", type=float, default=50.0,
-                      help="quadratic: condition number κ of ½(u² + κv²) (default 50)")
+        "dampening, weight_decay, eps, alpha, lr_decay, initial_accumulator_value, centered, amsgrad; "
+        "betas=0.9/0.999 or beta1=, beta2=); unset ones take torch.optim's defaults (momentum and nesterov: "
+        "momentum 0.9). Example: resnet-viz surfaces --surface rosenbrock "
+        '--optims "sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02" --start=-1.5,2 --steps 500 --out race',
+    )
+    surf.add_argument(
+        "--surface", choices=SURFACES, help="the function (default rosenbrock, or formula with --formula)"
+    )
+    surf.add_argument(
+        "--condition", type=float, default=50.0, help="quadratic: condition number κ of ½(u² + κv²) (default 50)"
+    )
     surf.add_argument("--angle", type=float, default=0.0, help="quadratic: rotation of the bowl in degrees")
-    surf.add_argument("--formula", metavar="F", help="formula surface: f in x and y, e.g. \"x^2 + 10*sin(y)^2\"")
-    surf.add_argument("--optims", default=",".join(OPTIMIZERS), metavar="SPEC",
-                      help="optimisers and settings, e.g. \"sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02\" "
-                           "(default: all seven with torch.optim's defaults)")
-    surf.add_argument("--suggested", action="store_true",
-                      help="take the surface's suggested learning rates for what --optims leaves unset")
+    surf.add_argument("--formula", metavar="F", help='formula surface: f in x and y, e.g. "x^2 + 10*sin(y)^2"')
+    surf.add_argument(
+        "--optims",
+        default=",".join(OPTIMIZERS),
+        metavar="SPEC",
+        help='optimisers and settings, e.g. "sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02" '
+        "(default: all seven with torch.optim's defaults)",
+    )
+    surf.add_argument(
+        "--suggested",
+        action="store_true",
+        help="take the surface's suggested learning rates for what --optims leaves unset",
+    )
     surf.add_argument("--start", type=_pair, metavar="X,Y", help="starting point (default: the surface's)")
     surf.add_argument("--steps", type=int, default=500, help="optimiser steps (default 500)")
     surf.add_argument("--out", metavar="DIR", help="output folder (default races/<surface>-<time>)")
     surf.add_argument("--range", type=_view_range, metavar="XMIN,XMAX,YMIN,YMAX", help="view of the figure")
     surf.add_argument("--view", choices=("contours", "heatmap"), default="contours", help="surface drawing")
     log = surf.add_mutually_exclusive_group()
-    log.add_argument("--log", dest="log", action="store_true", default=None,
-                     help="log colour scale (default: the surface's own choice)")
+    log.add_argument(
+        "--log",
+        dest="log",
+        action="store_true",
+        default=None,
+        help="log colour scale (default: the surface's own choice)",
+    )
     log.add_argument("--linear", dest="log", action="store_false", help="linear colour scale")
     surf.add_argument("--size", type=_size, default=(1400, 760), metavar="WxH", help="figure size in pixels")
     surf.add_argument("--gif", action="store_true", help="also write race.gif, the race step by step")
@@ -780,29 +1012,51 @@ def build_parser() -> argparse.ArgumentParser:
     from resnet_viz.presets.preset import SIZES
 
     rep = sub.add_parser(
-        "reproduce", help="run a guided experiment (preset) headless; write its figures and report.md",
+        "reproduce",
+        help="run a guided experiment (preset) headless; write its figures and report.md",
         description="Run a preset's networks headless, one after another, then write every figure (PNG and SVG), "
-                    "each run's folder (runs/NN-name/) and report.md: the configuration, the measured numbers next "
-                    "to the published ones, and whether each expected direction held. Exit status 0 when every run "
-                    "finished, 1 when one diverged or failed, 2 for bad input.",
-        epilog="Presets: resnet-viz reproduce --list. Example: resnet-viz reproduce degradation --out repro/deg")
-    rep.add_argument("name", nargs="?", metavar="NAME", help="preset name, or 'all' (see --list), or a preset file "
-                                                            "(PATH.json); your own presets in $RESNET_VIZ_PRESETS "
-                                                            "or ~/.config/resnet-viz/presets are listed too")
+        "each run's folder (runs/NN-name/) and report.md: the configuration, the measured numbers next "
+        "to the published ones, and whether each expected direction held. Exit status 0 when every run "
+        "finished, 1 when one diverged or failed, 2 for bad input.",
+        epilog="Presets: resnet-viz reproduce --list. Example: resnet-viz reproduce degradation --out repro/deg",
+    )
+    rep.add_argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        help="preset name, or 'all' (see --list), or a preset file "
+        "(PATH.json); your own presets in $RESNET_VIZ_PRESETS "
+        "or ~/.config/resnet-viz/presets are listed too",
+    )
     rep.add_argument("--list", action="store_true", help="list the presets and exit")
-    rep.add_argument("--size", choices=SIZES, default="quick",
-                     help="quick: a 2-core CPU in minutes on the embedded data (default); paper: the paper's depths, "
-                          "CIFAR-10 and schedule, for a GPU")
+    rep.add_argument(
+        "--size",
+        choices=SIZES,
+        default="quick",
+        help="quick: a 2-core CPU in minutes on the embedded data (default); paper: the paper's depths, "
+        "CIFAR-10 and schedule, for a GPU",
+    )
     rep.add_argument("--dataset", choices=DATASETS, help="train on this dataset instead of the preset's")
     rep.add_argument("--data-root", metavar="DIR", help="where the dataset is (default: the per-user cache)")
     rep.add_argument("--download", action="store_true", help="download the dataset if it is missing")
-    rep.add_argument("--steps", type=int, metavar="N", help="train every run for N steps instead (evaluations "
-                                                              "and warm-up scale along)")
+    rep.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="train every run for N steps instead (evaluations and warm-up scale along)",
+    )
     rep.add_argument("--device", choices=DEVICES, help="auto (default), cpu, cuda or mps")
-    rep.add_argument("--out", metavar="DIR", help="output folder (default reproductions/<name>-<size>-<time>); "
-                                                  "with 'all', one sub-folder per preset")
-    rep.add_argument("--index", metavar="FILE", help="also write a Markdown page with the figures and checks of "
-                                                     "every preset folder beside the ones written (docs/gallery.md)")
+    rep.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default reproductions/<name>-<size>-<time>); with 'all', one sub-folder per preset",
+    )
+    rep.add_argument(
+        "--index",
+        metavar="FILE",
+        help="also write a Markdown page with the figures and checks of "
+        "every preset folder beside the ones written (docs/gallery.md)",
+    )
     rep.add_argument("--no-figures", action="store_true", help="write the report and run folders only")
     rep.add_argument("--no-run-folders", action="store_true", help="write the figures and report only")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -104,8 +104,16 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ConfigError(name, value, "choose one of " + ", ".join(choices))
 
 
-def _number(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
-            lo_open: bool = False, hi_open: bool = False, integer: bool = False) -> None:
+def _number(
+    name: str,
+    value: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    integer: bool = False,
+) -> None:
     kind = "an integer" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or (not integer and not math.isfinite(value)):
@@ -170,8 +178,13 @@ def _describe_type(hint: Any) -> str:
         if len(args) == 2 and args[1] is Ellipsis:
             return "a list of finite numbers"
         return f"a list of {len(args)} finite numbers"
-    return {bool: "true or false (a JSON boolean)", int: "an integer", float: "a finite number",
-            str: "text", type(None): "null (the default)"}[hint]
+    return {
+        bool: "true or false (a JSON boolean)",
+        int: "an integer",
+        float: "a finite number",
+        str: "text",
+        type(None): "null (the default)",
+    }[hint]
 
 
 def _has_type(value: Any, hint: Any) -> bool:
@@ -239,12 +252,16 @@ class ModelConfig:
         _choice("model.block", self.block, BLOCKS)
         _number("model.depth", self.depth, lo=1, integer=True)
         if self.depth > MAX_DEPTH:
-            raise ConfigError("model.depth", self.depth, f"at most {MAX_DEPTH} weight layers (the deepest nets of "
-                                                         "the papers have 1202 and 1001)")
+            raise ConfigError(
+                "model.depth",
+                self.depth,
+                f"at most {MAX_DEPTH} weight layers (the deepest nets of the papers have 1202 and 1001)",
+            )
         if not is_valid_depth(self.depth, self.arch, self.block):
             near = " and ".join(str(d) for d in nearest_valid_depths(self.depth, self.arch, self.block))
-            raise ConfigError("model.depth", self.depth,
-                              f"depth must be {depth_rule(self.arch, self.block)}; nearest valid: {near}")
+            raise ConfigError(
+                "model.depth", self.depth, f"depth must be {depth_rule(self.arch, self.block)}; nearest valid: {near}"
+            )
         if self.width is not None:
             _number("model.width", self.width, lo=1, hi=MAX_WIDTH, integer=True)
         _choice("model.shortcut", self.shortcut, SHORTCUTS)
@@ -254,8 +271,11 @@ class ModelConfig:
         if self.after_add is not None:
             _choice("model.after_add", self.after_add, AFTER_ADD)
             if self.block == "preact" and self.after_add != "none":
-                raise ConfigError("model.after_add", self.after_add,
-                                  "preact blocks have nothing after the addition; use 'none' or leave unset")
+                raise ConfigError(
+                    "model.after_add",
+                    self.after_add,
+                    "preact blocks have nothing after the addition; use 'none' or leave unset",
+                )
         if self.batch_norm is not None and not isinstance(self.batch_norm, bool):
             raise ConfigError("model.batch_norm", self.batch_norm, "must be true or false")
         if self.after_add == "bn_relu" and self.batch_norm is False:
@@ -265,8 +285,9 @@ class ModelConfig:
         if self.stochastic_depth and self.arch != "resnet":
             raise ConfigError("model.stochastic_depth", True, "stochastic depth needs arch 'resnet'")
         if self.residual and self.arch != "mlp":
-            raise ConfigError("model.residual", True,
-                              "residual applies to arch 'mlp' (use arch 'resnet' for convolutional nets)")
+            raise ConfigError(
+                "model.residual", True, "residual applies to arch 'mlp' (use arch 'resnet' for convolutional nets)"
+            )
 
     def resolved(self) -> ModelConfig:
         """A copy with every ``None`` default filled in."""
@@ -325,8 +346,11 @@ class OptimConfig:
             _number("optim.lr", self.lr, lo=0.0, lo_open=True)
         if self.momentum is not None:
             if self.name not in ("sgd", "rmsprop"):
-                raise ConfigError("optim.momentum", self.momentum,
-                                  f"momentum applies to sgd and rmsprop, not {self.name} (use betas for adam)")
+                raise ConfigError(
+                    "optim.momentum",
+                    self.momentum,
+                    f"momentum applies to sgd and rmsprop, not {self.name} (use betas for adam)",
+                )
             _number("optim.momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True)
         if self.nesterov and (self.name != "sgd" or not self.momentum):
             raise ConfigError("optim.nesterov", True, "Nesterov needs optimiser sgd with momentum > 0")
@@ -352,8 +376,9 @@ class OptimConfig:
         for m in self.milestones:
             _number("optim.milestones", m, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
             if m <= prev:
-                raise ConfigError("optim.milestones", self.milestones,
-                                  "increasing fractions of the run in (0, 1), e.g. 0.5,0.75")
+                raise ConfigError(
+                    "optim.milestones", self.milestones, "increasing fractions of the run in (0, 1), e.g. 0.5,0.75"
+                )
             prev = m
         _number("optim.gamma", self.gamma, lo=0.0, hi=1.0, lo_open=True)
         _number("optim.warmup_steps", self.warmup_steps, lo=0, hi=MAX_STEPS, integer=True)
@@ -463,8 +488,9 @@ class RunConfig:
         if m.arch == "mlp" and m.block != "basic":
             raise ConfigError("model.block", m.block, "blocks apply to plain/resnet; an mlp has linear layers")
         if m.arch == "plain" and m.shortcut_variant != "identity":
-            raise ConfigError("model.shortcut_variant", m.shortcut_variant,
-                              "a plain net has no shortcuts; use arch 'resnet'")
+            raise ConfigError(
+                "model.shortcut_variant", m.shortcut_variant, "a plain net has no shortcuts; use arch 'resnet'"
+            )
         if self.init.zero_init_residual and not (m.arch == "resnet" and m.batch_norm):
             raise ConfigError("init.zero_init_residual", True, "needs arch 'resnet' with batch norm")
         return self
@@ -516,8 +542,9 @@ class RunConfig:
             raise ConfigError("config", type(data).__name__, "a JSON object with sections " + ", ".join(SECTIONS))
         unknown = set(data) - set(SECTIONS)
         if unknown:
-            raise ConfigError(sorted(unknown)[0], data[sorted(unknown)[0]],
-                              "unknown section; allowed: " + ", ".join(SECTIONS))
+            raise ConfigError(
+                sorted(unknown)[0], data[sorted(unknown)[0]], "unknown section; allowed: " + ", ".join(SECTIONS)
+            )
         parts = {}
         for name, klass in SECTIONS.items():
             section = data.get(name, {})
@@ -526,7 +553,9 @@ class RunConfig:
             known = {f.name for f in fields(klass)}
             for key in section:
                 if key not in known:
-                    raise ConfigError(f"{name}.{key}", section[key], "unknown field; allowed: " + ", ".join(sorted(known)))
+                    raise ConfigError(
+                        f"{name}.{key}", section[key], "unknown field; allowed: " + ", ".join(sorted(known))
+                    )
             values = dict(section)
             hints = _field_types(klass)
             for key, value in values.items():  # JSON lists become the tuples the annotations name
@@ -548,8 +577,9 @@ class RunConfig:
         try:
             data = json.loads(text)
         except RecursionError:
-            raise ConfigError("config", str(path), "JSON nested less deeply (the parser's recursion limit was "
-                                                   "reached)") from None
+            raise ConfigError(
+                "config", str(path), "JSON nested less deeply (the parser's recursion limit was reached)"
+            ) from None
         except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
             raise ConfigError("config", str(path), f"valid JSON ({exc})") from None
         if isinstance(data, dict) and "config" in data:
@@ -565,8 +595,11 @@ def read_config_text(path: Path) -> str:
     try:
         if path.is_dir():
             if not (path / "run.json").is_file():
-                raise ConfigError("config", shown, "a config JSON file, or a run folder containing run.json "
-                                                   "(this folder has no run.json)")
+                raise ConfigError(
+                    "config",
+                    shown,
+                    "a config JSON file, or a run folder containing run.json (this folder has no run.json)",
+                )
             path = path / "run.json"
             shown = str(path)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -579,23 +612,35 @@ def read_config_text(path: Path) -> str:
     with os.fdopen(fd, "rb") as f:
         mode = os.fstat(f.fileno()).st_mode
         if not stat.S_ISREG(mode):
-            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) \
-                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+            kind = (
+                "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a device"
+                if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode))
+                else "a socket"
+                if stat.S_ISSOCK(mode)
+                else "not a regular file"
+            )
             raise ConfigError("config", shown, f"a regular JSON file (this is {kind})")
         try:
             raw = f.read(MAX_CONFIG_BYTES + 1)
         except OSError as exc:
             raise ConfigError("config", shown, f"a readable file ({exc.strerror or exc})") from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError("config", shown, f"a config file of at most {MAX_CONFIG_BYTES // 2**20} MB "
-                                           "(this one is larger)")
+        raise ConfigError(
+            "config", shown, f"a config file of at most {MAX_CONFIG_BYTES // 2**20} MB (this one is larger)"
+        )
     if raw.startswith(ZIP_MAGIC):
-        raise ConfigError("config", shown, "a JSON config; this is a saved session (a zip file): open it with "
-                                           f"resnet-viz gui --session {shown}")
+        raise ConfigError(
+            "config",
+            shown,
+            f"a JSON config; this is a saved session (a zip file): open it with resnet-viz gui --session {shown}",
+        )
     if b"\x00" in raw:
         raise ConfigError("config", shown, "a JSON text file (this one holds NUL bytes: a binary file?)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError("config", shown, f"UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start} "
-                                           "is not UTF-8)") from None
+        raise ConfigError(
+            "config", shown, f"UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start} is not UTF-8)"
+        ) from None

@@ -23,13 +23,16 @@ import pytest  # noqa: E402
 from resnet_viz.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig  # noqa: E402
 
 
-def tiny_run_config(arch: str = "plain", depth: int = 8, steps: int = 40, lr: float = 0.05,
-                    batch_norm: bool | None = None) -> RunConfig:
+def tiny_run_config(
+    arch: str = "plain", depth: int = 8, steps: int = 40, lr: float = 0.05, batch_norm: bool | None = None
+) -> RunConfig:
     """A run that trains in about a second on CPU: width 4, 1,000 embedded images."""
-    return RunConfig(model=ModelConfig(arch=arch, depth=depth, width=4, batch_norm=batch_norm),
-                     optim=OptimConfig(name="sgd", lr=lr, momentum=0.9),
-                     data=DataConfig(subset=1000),
-                     train=TrainConfig(batch_size=32, steps=steps, eval_every=10, eval_train_samples=200))
+    return RunConfig(
+        model=ModelConfig(arch=arch, depth=depth, width=4, batch_norm=batch_norm),
+        optim=OptimConfig(name="sgd", lr=lr, momentum=0.9),
+        data=DataConfig(subset=1000),
+        train=TrainConfig(batch_size=32, steps=steps, eval_every=10, eval_train_samples=200),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +45,13 @@ def recorded_runs():
     from resnet_viz.train.engine import Engine
 
     entries = []
-    for i, (cfg, name) in enumerate([(tiny_run_config("plain", 8), "plain-8"),
-                                     (tiny_run_config("resnet", 14), "resnet-14"),
-                                     (tiny_run_config("plain", 8, lr=1e4, batch_norm=False), "plain-8 diverging")]):
+    for i, (cfg, name) in enumerate(
+        [
+            (tiny_run_config("plain", 8), "plain-8"),
+            (tiny_run_config("resnet", 14), "resnet-14"),
+            (tiny_run_config("plain", 8, lr=1e4, batch_norm=False), "plain-8 diverging"),
+        ]
+    ):
         entry = RunEntry(run_id=i + 1, config=cfg, name=name, color=PALETTE[i])
         result = Engine(cfg, entry.store.add).run()
         entry.status = result.status

@@ -15,10 +15,12 @@ def test_core_is_qt_free_by_contract():
 
 
 def test_importing_the_core_and_cli_loads_no_qt():
-    code = ("import sys, resnet_viz.cli, resnet_viz.train.engine, resnet_viz.export.run_folder, "
-            "resnet_viz.presets.runner, resnet_viz.presets.report; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'PyQt5', 'PyQt6')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, resnet_viz.cli, resnet_viz.train.engine, resnet_viz.export.run_folder, "
+        "resnet_viz.presets.runner, resnet_viz.presets.report; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'PyQt5', 'PyQt6')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -9,14 +9,43 @@ import pytest
 from resnet_viz.cli import main
 from resnet_viz.export.run_folder import read_run_folder
 
-FAST = ["--arch", "resnet", "--depth", "8", "--width", "8", "--subset", "2000", "--batch-size", "32",
-        "--eval-train-samples", "300", "--quiet"]
+FAST = [
+    "--arch",
+    "resnet",
+    "--depth",
+    "8",
+    "--width",
+    "8",
+    "--subset",
+    "2000",
+    "--batch-size",
+    "32",
+    "--eval-train-samples",
+    "300",
+    "--quiet",
+]
 
 
 def test_run_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "r8"
-    code = main(["run", *FAST, "--optim", "sgd", "--lr", "0.05", "--momentum", "0.9", "--steps", "25",
-                 "--eval-every", "10", "--out", str(out)])
+    code = main(
+        [
+            "run",
+            *FAST,
+            "--optim",
+            "sgd",
+            "--lr",
+            "0.05",
+            "--momentum",
+            "0.9",
+            "--steps",
+            "25",
+            "--eval-every",
+            "10",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("finished · resnet-8 · he · sgd 0.05 m0.9 · 25 steps") and "%" in line
@@ -31,8 +60,17 @@ def test_run_writes_a_complete_run_folder(tmp_path, capsys):
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["step"] for r in rows] == [str(i) for i in range(1, 26)]
-    assert list(rows[0]) == ["step", "loss", "batch_error", "lr", "step_time_s",
-                             "train_error", "test_error", "train_loss", "test_loss"]
+    assert list(rows[0]) == [
+        "step",
+        "loss",
+        "batch_error",
+        "lr",
+        "step_time_s",
+        "train_error",
+        "test_error",
+        "train_loss",
+        "test_loss",
+    ]
     eval_rows = [int(r["step"]) for r in rows if r["test_error"] != ""]
     assert eval_rows == [10, 20, 25]
     assert all(0.0 <= float(r["batch_error"]) <= 1.0 for r in rows)
@@ -71,12 +109,15 @@ def test_run_writes_a_complete_run_folder(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv,field,fragment", [
-    (["--depth", "57"], "model.depth", "nearest valid: 56 and 62"),
-    (["--lr", "-1"], "optim.lr", "must be a number > 0"),
-    (["--batch-size", "0"], "train.batch_size", "≥ 1"),
-    (["--optim", "adam", "--momentum", "0.9"], "optim.momentum", "betas"),
-])
+@pytest.mark.parametrize(
+    "argv,field,fragment",
+    [
+        (["--depth", "57"], "model.depth", "nearest valid: 56 and 62"),
+        (["--lr", "-1"], "optim.lr", "must be a number > 0"),
+        (["--batch-size", "0"], "train.batch_size", "≥ 1"),
+        (["--optim", "adam", "--momentum", "0.9"], "optim.momentum", "betas"),
+    ],
+)
 def test_bad_configs_give_one_clear_line(tmp_path, capsys, argv, field, fragment):
     assert main(["run", *argv, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
@@ -94,16 +135,17 @@ def test_unknown_optimiser_is_refused_with_the_choices(capsys):
 
 def test_missing_data_root_says_where_it_looked_and_how_to_get_it(tmp_path, capsys):
     root = tmp_path / "nowhere"
-    assert main(["run", "--dataset", "cifar10", "--data-root", str(root), "--steps", "1",
-                 "--out", str(tmp_path / "x")]) == 2
+    assert (
+        main(["run", "--dataset", "cifar10", "--data-root", str(root), "--steps", "1", "--out", str(tmp_path / "x")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert str(root) in err and "--download" in err and "Traceback" not in err
 
 
 def test_divergence_exit_status_and_summary(tmp_path, capsys):
     out = tmp_path / "div"
-    code = main(["run", *FAST, "--arch", "plain", "--no-bn", "--lr", "10000", "--steps", "100",
-                 "--out", str(out)])
+    code = main(["run", *FAST, "--arch", "plain", "--no-bn", "--lr", "10000", "--steps", "100", "--out", str(out)])
     assert code == 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"].startswith("diverged at step")
@@ -139,19 +181,49 @@ def test_run_on_mnist_files_in_torchvision_layout(tmp_path):
         x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
         for i, c in enumerate(labels):
             r, q = divmod(int(c), 5)
-            x[i, 4 + 12 * r: 12 + 12 * r, 1 + 5 * q: 6 + 5 * q] = 255
+            x[i, 4 + 12 * r : 12 + 12 * r, 1 + 5 * q : 6 + 5 * q] = 255
         return x, labels.astype(np.uint8)
 
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     (train_x, train_y), (test_x, test_y) = images(1200), images(300)
-    for name, arr in (("train-images-idx3-ubyte", train_x), ("train-labels-idx1-ubyte", train_y),
-                      ("t10k-images-idx3-ubyte", test_x), ("t10k-labels-idx1-ubyte", test_y)):
+    for name, arr in (
+        ("train-images-idx3-ubyte", train_x),
+        ("train-labels-idx1-ubyte", train_y),
+        ("t10k-images-idx3-ubyte", test_x),
+        ("t10k-labels-idx1-ubyte", test_y),
+    ):
         _write_idx(raw / name, arr)
     out = tmp_path / "run"
-    code = main(["run", "--dataset", "mnist", "--data-root", str(tmp_path), "--arch", "resnet", "--depth", "8",
-                 "--width", "8", "--batch-size", "32", "--steps", "80", "--eval-every", "80", "--lr", "0.05",
-                 "--momentum", "0.9", "--no-augment", "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "--dataset",
+            "mnist",
+            "--data-root",
+            str(tmp_path),
+            "--arch",
+            "resnet",
+            "--depth",
+            "8",
+            "--width",
+            "8",
+            "--batch-size",
+            "32",
+            "--steps",
+            "80",
+            "--eval-every",
+            "80",
+            "--lr",
+            "0.05",
+            "--momentum",
+            "0.9",
+            "--no-augment",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     run = json.loads((out / "run.json").read_text())
     assert run["resolved"]["input_shape"] == [1, 28, 28] and run["resolved"]["n_train"] == 1200

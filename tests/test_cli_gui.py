@@ -5,8 +5,21 @@ from PySide6 import QtGui
 
 from resnet_viz.cli import main
 
-TINY = ["--width", "4", "--steps", "12", "--eval-every", "6", "--subset", "1000", "--batch-size", "32",
-        "--eval-train-samples", "200", "--quiet"]
+TINY = [
+    "--width",
+    "4",
+    "--steps",
+    "12",
+    "--eval-every",
+    "6",
+    "--subset",
+    "1000",
+    "--batch-size",
+    "32",
+    "--eval-train-samples",
+    "200",
+    "--quiet",
+]
 
 
 def test_no_command_opens_the_window(monkeypatch):
@@ -32,11 +45,14 @@ def test_snapshot_trains_offscreen_and_saves_the_whole_window(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["--size", "800x600"], "at least 1280x800"),
-    (["--compare", "plain-57"], "depth"),
-    (["--compare", "plain-8,resnet-8", "--select", "3"], "--select = 3 is not allowed: a run number from 1 to 2"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--size", "800x600"], "at least 1280x800"),
+        (["--compare", "plain-57"], "depth"),
+        (["--compare", "plain-8,resnet-8", "--select", "3"], "--select = 3 is not allowed: a run number from 1 to 2"),
+    ],
+)
 def test_snapshot_refuses_bad_input_with_one_line(tmp_path, capsys, argv, fragment):
     code = main(["snapshot", *TINY, *argv, "--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err

@@ -15,10 +15,13 @@ def test_list_names_every_preset(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["reproduce", "nope"], "NAME = 'nope' is not allowed"),
-    (["reproduce", "init", "--steps", "0"], "--steps = 0"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["reproduce", "nope"], "NAME = 'nope' is not allowed"),
+        (["reproduce", "init", "--steps", "0"], "--steps = 0"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -47,8 +50,24 @@ def test_reproduce_writes_figures_report_runs_and_index(tmp_path, capsys):
     page = index.read_text(encoding="utf-8")
     assert "](../van/out_grad_depth.png)" in page and "3 of 3 held" in page
     # a second preset written beside it: the index keeps both, in preset order, each with its command
-    assert main(["reproduce", "init", "--steps", "1", "--out", str(tmp_path / "init"), "--index", str(index),
-                 "--quiet", "--no-figures", "--no-run-folders"]) == 0
+    assert (
+        main(
+            [
+                "reproduce",
+                "init",
+                "--steps",
+                "1",
+                "--out",
+                str(tmp_path / "init"),
+                "--index",
+                str(index),
+                "--quiet",
+                "--no-figures",
+                "--no-run-folders",
+            ]
+        )
+        == 0
+    )
     page = index.read_text(encoding="utf-8")
     assert page.index("`init`") < page.index("`vanishing`") and page.count("## ") == 2
     assert "Made with `resnet-viz reproduce vanishing --steps 2" in page and "2 of 2 held" in page
@@ -65,8 +84,24 @@ def test_optimisers_preset_also_races_in_2d(tmp_path, capsys):
 
 def test_a_preset_without_checks_at_this_size_says_so(tmp_path, capsys):
     out, index = tmp_path / "after-add", tmp_path / "gallery.md"
-    assert main(["reproduce", "after-add", "--steps", "1", "--out", str(out), "--index", str(index),
-                 "--quiet", "--no-figures", "--no-run-folders"]) == 0
+    assert (
+        main(
+            [
+                "reproduce",
+                "after-add",
+                "--steps",
+                "1",
+                "--out",
+                str(out),
+                "--index",
+                str(index),
+                "--quiet",
+                "--no-figures",
+                "--no-run-folders",
+            ]
+        )
+        == 0
+    )
     assert "no expected direction is checked at the quick size" in capsys.readouterr().out
     assert "None is checked at the quick size" in (out / "report.md").read_text(encoding="utf-8")
     assert "No expected direction is checked at the quick size" in index.read_text(encoding="utf-8")

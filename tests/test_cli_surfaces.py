@@ -18,8 +18,10 @@ ISSUE_OPTIMS = "sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02"
 
 def strict_json(path):
     """json.loads that refuses NaN/Infinity (not JSON, though Python writes and reads them)."""
+
     def refuse(name):
         raise ValueError(f"non-standard JSON constant {name} in {path}")
+
     return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
 
 
@@ -30,7 +32,12 @@ def image_rgb(path):
     assert not image.isNull(), path
     rgb = image.convertToFormat(QtGui.QImage.Format.Format_RGB888)
     w, h, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
-    return np.frombuffer(rgb.constBits(), np.uint8, count=stride * h).reshape(h, stride)[:, :w * 3].reshape(h, w, 3).copy()
+    return (
+        np.frombuffer(rgb.constBits(), np.uint8, count=stride * h)
+        .reshape(h, stride)[:, : w * 3]
+        .reshape(h, w, 3)
+        .copy()
+    )
 
 
 def pixels_near(rgb, colour, tol=10):
@@ -43,8 +50,20 @@ def pixels_near(rgb, colour, tol=10):
 
 def test_surfaces_writes_the_race_folder(tmp_path, capsys):
     out = tmp_path / "race"
-    code = main(["surfaces", "--surface", "rosenbrock", "--optims", ISSUE_OPTIMS, "--start=-1.5,2",
-                 "--steps", "500", "--out", str(out)])
+    code = main(
+        [
+            "surfaces",
+            "--surface",
+            "rosenbrock",
+            "--optims",
+            ISSUE_OPTIMS,
+            "--start=-1.5,2",
+            "--steps",
+            "500",
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert sorted(p.name for p in out.iterdir()) == ["race.json", "race.png", "race.svg", "trajectories.csv"]
@@ -106,8 +125,23 @@ def test_surfaces_gif_has_a_frame_per_step_and_loops(tmp_path, capsys):
     from PIL import Image
 
     out = tmp_path / "g"
-    code = main(["surfaces", "--surface", "quadratic", "--condition", "20", "--optims", "sgd:lr=0.05,adam:lr=0.1",
-                 "--steps", "30", "--gif", "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "surfaces",
+            "--surface",
+            "quadratic",
+            "--condition",
+            "20",
+            "--optims",
+            "sgd:lr=0.05,adam:lr=0.1",
+            "--steps",
+            "30",
+            "--gif",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert {"race.gif", "race.png", "race.svg", "trajectories.csv", "race.json"} == {p.name for p in out.iterdir()}
     with Image.open(out / "race.gif") as gif:
@@ -126,8 +160,9 @@ def test_surfaces_gif_has_a_frame_per_step_and_loops(tmp_path, capsys):
 
 def test_diverging_racer_is_reported_and_written(tmp_path, capsys):
     out = tmp_path / "d"
-    code = main(["surfaces", "--optims", "sgd:lr=10,adam:lr=0.02", "--start=-1.5,2", "--steps", "60",
-                 "--out", str(out)])
+    code = main(
+        ["surfaces", "--optims", "sgd:lr=10,adam:lr=0.02", "--start=-1.5,2", "--steps", "60", "--out", str(out)]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     race = OptimizerRace(build_surface(SurfaceConfig()), (-1.5, 2.0), parse_optimizers("sgd:lr=10,adam:lr=0.02"))
@@ -148,26 +183,64 @@ def test_diverging_racer_is_reported_and_written(tmp_path, capsys):
 
 
 def test_formula_without_surface_races_the_formula_and_with_another_surface_is_refused(tmp_path, capsys):
-    assert main(["surfaces", "--formula", "x^2 + y^2", "--optims", "sgd:lr=0.1", "--start=1,1", "--steps", "3",
-                 "--no-figure", "--quiet", "--out", str(tmp_path / "f")]) == 0
+    assert (
+        main(
+            [
+                "surfaces",
+                "--formula",
+                "x^2 + y^2",
+                "--optims",
+                "sgd:lr=0.1",
+                "--start=1,1",
+                "--steps",
+                "3",
+                "--no-figure",
+                "--quiet",
+                "--out",
+                str(tmp_path / "f"),
+            ]
+        )
+        == 0
+    )
     assert strict_json(tmp_path / "f" / "race.json")["surface"]["formula"] == "x^2 + y^2"
     capsys.readouterr()
-    assert main(["surfaces", "--surface", "beale", "--formula", "x^2", "--no-figure", "--out", str(tmp_path / "g")]) == 2
+    assert (
+        main(["surfaces", "--surface", "beale", "--formula", "x^2", "--no-figure", "--out", str(tmp_path / "g")]) == 2
+    )
     assert "--formula" in capsys.readouterr().err and not (tmp_path / "g").exists()
 
 
 def test_no_figure_writes_only_the_data(tmp_path, capsys):
     out = tmp_path / "n"
-    code = main(["surfaces", "--surface", "formula", "--formula", "x^2 + 10*sin(y)^2", "--optims", "adam:lr=0.05",
-                 "--start=1,1", "--steps", "20", "--no-figure", "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "surfaces",
+            "--surface",
+            "formula",
+            "--formula",
+            "x^2 + 10*sin(y)^2",
+            "--optims",
+            "adam:lr=0.05",
+            "--start=1,1",
+            "--steps",
+            "20",
+            "--no-figure",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["race.json", "trajectories.csv"]
     assert capsys.readouterr().out.strip() == f"wrote {out / 'trajectories.csv'}, {out / 'race.json'}"
     record = strict_json(out / "race.json")
     assert record["surface"]["name"] == "formula" and record["surface"]["minima"] == []
     assert record["surface"]["min_value"] is None and record["surface"]["condition"] is None
-    race = OptimizerRace(build_surface(SurfaceConfig(name="formula", formula="x^2 + 10*sin(y)^2")), (1.0, 1.0),
-                         parse_optimizers("adam:lr=0.05")).run(20)
+    race = OptimizerRace(
+        build_surface(SurfaceConfig(name="formula", formula="x^2 + 10*sin(y)^2")),
+        (1.0, 1.0),
+        parse_optimizers("adam:lr=0.05"),
+    ).run(20)
     back = read_trajectories_csv(out / "trajectories.csv")
     np.testing.assert_array_equal(back["adam"][:, 1:3], race.trajectories[0].positions.values)
     assert record["summary"][0]["steps_to_minimum_1e-3"] is None
@@ -175,8 +248,24 @@ def test_no_figure_writes_only_the_data(tmp_path, capsys):
 
 def test_default_start_and_suggested_learning_rates(tmp_path, capsys):
     out = tmp_path / "s"
-    code = main(["surfaces", "--surface", "quadratic", "--condition", "100", "--optims", "sgd,momentum:lr=0.001,adam",
-                 "--suggested", "--steps", "5", "--no-figure", "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "surfaces",
+            "--surface",
+            "quadratic",
+            "--condition",
+            "100",
+            "--optims",
+            "sgd,momentum:lr=0.001,adam",
+            "--suggested",
+            "--steps",
+            "5",
+            "--no-figure",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     record = strict_json(out / "race.json")
     surface = build_surface(SurfaceConfig(name="quadratic", condition=100.0))
@@ -187,16 +276,19 @@ def test_default_start_and_suggested_learning_rates(tmp_path, capsys):
     assert [row["lr"] for row in record["summary"]] == lrs
 
 
-@pytest.mark.parametrize("argv,fragment", [
-    (["--surface", "formula", "--formula", "x +* y"], "surface.formula"),
-    (["--optims", "lbfgs:lr=0.1"], "optims"),
-    (["--optims", "sgd:betas=0.9/0.99"], "optims.sgd.betas"),
-    (["--optims", "adam:lr=-1"], "optims.adam.lr"),
-    (["--optims", "nesterov:momentum=0"], "optimizers.nesterov"),
-    (["--steps", "-3"], "steps"),
-    (["--start=nan,1"], "start"),
-    (["--surface", "quadratic", "--condition", "0.1"], "surface.condition"),
-])
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["--surface", "formula", "--formula", "x +* y"], "surface.formula"),
+        (["--optims", "lbfgs:lr=0.1"], "optims"),
+        (["--optims", "sgd:betas=0.9/0.99"], "optims.sgd.betas"),
+        (["--optims", "adam:lr=-1"], "optims.adam.lr"),
+        (["--optims", "nesterov:momentum=0"], "optimizers.nesterov"),
+        (["--steps", "-3"], "steps"),
+        (["--start=nan,1"], "start"),
+        (["--surface", "quadratic", "--condition", "0.1"], "surface.condition"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, fragment):
     out = tmp_path / "x"
     steps = [] if "--steps" in argv else ["--steps", "3"]
@@ -210,13 +302,16 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, fragment):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("argv,fragment", [
-    (["--start=1"], "expected two numbers X,Y, got '1'"),
-    (["--start=1,2,3"], "expected two numbers X,Y"),
-    (["--start=a,b"], "expected comma-separated numbers"),
-    (["--surface", "banana"], "invalid choice: 'banana'"),
-    (["--range", "1,0,0,1"], "XMIN < XMAX"),
-])
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["--start=1"], "expected two numbers X,Y, got '1'"),
+        (["--start=1,2,3"], "expected two numbers X,Y"),
+        (["--start=a,b"], "expected comma-separated numbers"),
+        (["--surface", "banana"], "invalid choice: 'banana'"),
+        (["--range", "1,0,0,1"], "XMIN < XMAX"),
+    ],
+)
 def test_bad_arguments_are_usage_errors(tmp_path, capsys, argv, fragment):
     out = tmp_path / "x"
     with pytest.raises(SystemExit) as info:

@@ -30,10 +30,15 @@ def test_depth_outside_family_names_nearest_valid_depths():
     assert "9n+2" in str(err) and "56" in str(err) and "65" in str(err)
 
 
-@pytest.mark.parametrize("depth,arch,block,expected", [
-    (57, "resnet", "basic", [56, 62]), (3, "resnet", "basic", [8]), (21, "plain", "preact", [20, 26]),
-    (100, "resnet", "bottleneck", [92, 101]),
-])
+@pytest.mark.parametrize(
+    "depth,arch,block,expected",
+    [
+        (57, "resnet", "basic", [56, 62]),
+        (3, "resnet", "basic", [8]),
+        (21, "plain", "preact", [20, 26]),
+        (100, "resnet", "bottleneck", [92, 101]),
+    ],
+)
 def test_nearest_valid_depths(depth, arch, block, expected):
     assert nearest_valid_depths(depth, arch, block) == expected
 
@@ -80,9 +85,12 @@ def test_resolved_defaults_depend_on_arch():
 
 
 def test_json_round_trip_and_unknown_fields(tmp_path):
-    cfg = RunConfig(model=ModelConfig(arch="plain", depth=56), init=InitConfig(scheme="xavier"),
-                    optim=OptimConfig(name="adam", lr=1e-3, betas=(0.8, 0.99)),
-                    train=TrainConfig(steps=50, seed=3)).resolved()
+    cfg = RunConfig(
+        model=ModelConfig(arch="plain", depth=56),
+        init=InitConfig(scheme="xavier"),
+        optim=OptimConfig(name="adam", lr=1e-3, betas=(0.8, 0.99)),
+        train=TrainConfig(steps=50, seed=3),
+    ).resolved()
     again = RunConfig.from_dict(json.loads(cfg.to_json()))
     assert again == cfg
     path = tmp_path / "run.json"
@@ -102,6 +110,9 @@ def test_json_round_trip_and_unknown_fields(tmp_path):
 def test_label_names_the_run():
     cfg = RunConfig(model=ModelConfig(arch="plain", depth=56), optim=OptimConfig(lr=0.1))
     assert cfg.label() == "plain-56 · he · sgd 0.1"
-    cfg = RunConfig(model=ModelConfig(arch="mlp", depth=20, activation="sigmoid", residual=True),
-                    init=InitConfig(scheme="normal", std=0.01), optim=OptimConfig(name="adam"))
+    cfg = RunConfig(
+        model=ModelConfig(arch="mlp", depth=20, activation="sigmoid", residual=True),
+        init=InitConfig(scheme="normal", std=0.01),
+        optim=OptimConfig(name="adam"),
+    )
     assert cfg.label() == "mlp-20 sigmoid residual · normal(0.01) · adam"

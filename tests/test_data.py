@@ -21,11 +21,17 @@ import torch
 import torch.nn.functional as F
 
 from resnet_viz.config import DataConfig
-from resnet_viz.data import (DataError, DatasetSplits, DeviceDataset, dataset_input_shape, default_data_root,
-                             load_dataset, shift_flip)
-from resnet_viz.data import embedded
+from resnet_viz.data import (
+    DataError,
+    DatasetSplits,
+    DeviceDataset,
+    dataset_input_shape,
+    default_data_root,
+    embedded,
+    load_dataset,
+    shift_flip,
+)
 from resnet_viz.data.splits import channel_stats
-
 
 # ------------------------------------------------------------------------------------- embedded
 
@@ -111,8 +117,7 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
-def _write_mnist(root: Path, folder: str, rng: np.random.Generator, n_train: int, n_test: int
-                 ) -> dict[str, np.ndarray]:
+def _write_mnist(root: Path, folder: str, rng: np.random.Generator, n_train: int, n_test: int) -> dict[str, np.ndarray]:
     raw = root / folder / "raw"
     raw.mkdir(parents=True)
     arrays = {
@@ -145,8 +150,9 @@ def test_mnist_like_round_trip(tmp_path: Path, dataset: str, folder: str) -> Non
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def _write_cifar10(root: Path, rng: np.random.Generator, per_batch: int, n_test: int
-                   ) -> tuple[np.ndarray, list[int], np.ndarray, list[int]]:
+def _write_cifar10(
+    root: Path, rng: np.random.Generator, per_batch: int, n_test: int
+) -> tuple[np.ndarray, list[int], np.ndarray, list[int]]:
     """CIFAR-10's python pickles: rows of 3072 bytes = 1024 red, 1024 green, 1024 blue (row-major)."""
     base = root / "cifar-10-batches-py"
     base.mkdir(parents=True)
@@ -155,15 +161,29 @@ def _write_cifar10(root: Path, rng: np.random.Generator, per_batch: int, n_test:
         rows = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
         labels = rng.integers(0, 10, per_batch).tolist()
         with open(base / f"data_batch_{i}", "wb") as f:
-            pickle.dump({"batch_label": f"training batch {i} of 5", "labels": labels, "data": rows,
-                         "filenames": [f"img{i}_{k}.png" for k in range(per_batch)]}, f)
+            pickle.dump(
+                {
+                    "batch_label": f"training batch {i} of 5",
+                    "labels": labels,
+                    "data": rows,
+                    "filenames": [f"img{i}_{k}.png" for k in range(per_batch)],
+                },
+                f,
+            )
         train_rows.append(rows)
         train_labels += labels
     test_rows = rng.integers(0, 256, (n_test, 3072), dtype=np.uint8)
     test_labels = rng.integers(0, 10, n_test).tolist()
     with open(base / "test_batch", "wb") as f:
-        pickle.dump({"batch_label": "testing batch 1 of 1", "labels": test_labels, "data": test_rows,
-                     "filenames": [f"test_{k}.png" for k in range(n_test)]}, f)
+        pickle.dump(
+            {
+                "batch_label": "testing batch 1 of 1",
+                "labels": test_labels,
+                "data": test_rows,
+                "filenames": [f"test_{k}.png" for k in range(n_test)],
+            },
+            f,
+        )
     with open(base / "batches.meta", "wb") as f:
         pickle.dump({"num_cases_per_batch": per_batch, "label_names": CIFAR_NAMES, "num_vis": 3072}, f)
     return np.concatenate(train_rows), train_labels, test_rows, test_labels
@@ -184,9 +204,9 @@ def test_cifar10_round_trip_and_channel_order(tmp_path: Path, monkeypatch: pytes
     train_rows, train_labels, test_rows, test_labels = _write_cifar10(tmp_path, rng, 4, 6)
     # one hand-made image: pure red in the top-left pixel, green at (0, 1), blue at (1, 0)
     train_rows[0] = 0
-    train_rows[0, 0] = 255           # red plane, pixel (0, 0)
-    train_rows[0, 1024 + 1] = 255    # green plane, pixel (0, 1)
-    train_rows[0, 2048 + 32] = 255   # blue plane, pixel (1, 0)
+    train_rows[0, 0] = 255  # red plane, pixel (0, 0)
+    train_rows[0, 1024 + 1] = 255  # green plane, pixel (0, 1)
+    train_rows[0, 2048 + 32] = 255  # blue plane, pixel (1, 0)
     with open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "rb") as f:
         entry = pickle.load(f)
     entry["data"][0] = train_rows[0]
@@ -229,8 +249,10 @@ def test_failed_download_says_what_and_where(tmp_path: Path, monkeypatch: pytest
     import torchvision.datasets as tvd
 
     def offline(self: object) -> None:
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://example/, got:\n"
-                           "<urlopen error [Errno -3] Temporary failure in name resolution>")
+        raise RuntimeError(
+            "Error downloading train-images-idx3-ubyte.gz:\nTried https://example/, got:\n"
+            "<urlopen error [Errno -3] Temporary failure in name resolution>"
+        )
 
     monkeypatch.setattr(tvd.MNIST, "download", offline)
     where = tmp_path / "fresh"
@@ -318,14 +340,17 @@ def test_folder_missing(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------- DeviceDataset
 
 
-def _toy(n: int = 256, n_test: int = 70, c: int = 3, size: int = 12, hflip: bool = True, seed: int = 0) -> DatasetSplits:
+def _toy(
+    n: int = 256, n_test: int = 70, c: int = 3, size: int = 12, hflip: bool = True, seed: int = 0
+) -> DatasetSplits:
     """Random images; label i = index i, so a batch's labels say which images it holds."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (n, c, size, size), generator=g, dtype=torch.uint8)
     tx = torch.randint(0, 256, (n_test, c, size, size), generator=g, dtype=torch.uint8)
     mean, std = channel_stats(x)
-    return DatasetSplits("toy", x, torch.arange(n), tx, torch.arange(n_test), [str(i) for i in range(n)],
-                         mean, std, "toy", hflip)
+    return DatasetSplits(
+        "toy", x, torch.arange(n), tx, torch.arange(n_test), [str(i) for i in range(n)], mean, std, "toy", hflip
+    )
 
 
 def _normalised(s: DatasetSplits, x: torch.Tensor) -> torch.Tensor:
@@ -373,7 +398,7 @@ def _candidates(img: torch.Tensor, flips: bool) -> list[tuple[int, int, bool, to
     out = []
     for dy in range(9):
         for dx in range(9):
-            crop = padded[:, dy:dy + h, dx:dx + w]
+            crop = padded[:, dy : dy + h, dx : dx + w]
             out.append((dy, dx, False, crop))
             if flips:
                 out.append((dy, dx, True, crop.flip(-1)))

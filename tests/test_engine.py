@@ -33,9 +33,11 @@ def run(config: RunConfig, **kw) -> tuple[RunStore, RunFinished]:
 
 
 def test_short_run_brings_training_error_well_below_chance():
-    cfg = small_config(model=ModelConfig(arch="resnet", depth=14, width=16),
-                       train=TrainConfig(batch_size=64, steps=250, eval_every=250, eval_train_samples=1000),
-                       data=DataConfig(subset=4000))
+    cfg = small_config(
+        model=ModelConfig(arch="resnet", depth=14, width=16),
+        train=TrainConfig(batch_size=64, steps=250, eval_every=250, eval_train_samples=1000),
+        data=DataConfig(subset=4000),
+    )
     store, result = run(cfg)
     assert result.status == "finished" and result.steps == 250
     assert store.steps_done == 250
@@ -55,8 +57,7 @@ def test_records_order_shapes_and_step0_statistics():
     assert n_layers == 8  # resnet-8, option A: 8 weight layers
     assert started.layers.names[0].startswith("stem") or started.layers.roles[0] == "stem"
     assert started.layers.roles[-1] == "head"
-    for arr in (started.act_std_init, started.out_grad_norm_init, started.grad_norm_init,
-                started.theory_act_std_init):
+    for arr in (started.act_std_init, started.out_grad_norm_init, started.grad_norm_init, started.theory_act_std_init):
         assert arr.shape == (n_layers,)
     assert np.all(started.act_std_init > 0) and np.all(started.out_grad_norm_init > 0)
     assert started.theory_act_std_init[0] == pytest.approx(1.0)
@@ -95,9 +96,11 @@ def test_same_seed_same_run_and_other_seed_differs():
 
 
 def test_divergence_is_caught_and_everything_before_is_kept():
-    cfg = small_config(model=ModelConfig(arch="plain", depth=8, width=8, batch_norm=False),
-                       optim=OptimConfig(name="sgd", lr=1e4),
-                       train=TrainConfig(batch_size=64, steps=200, eval_every=50, eval_train_samples=200))
+    cfg = small_config(
+        model=ModelConfig(arch="plain", depth=8, width=8, batch_norm=False),
+        optim=OptimConfig(name="sgd", lr=1e4),
+        train=TrainConfig(batch_size=64, steps=200, eval_every=50, eval_train_samples=200),
+    )
     store, result = run(cfg)
     assert result.status.startswith("diverged at step ")
     k = int(result.status.rsplit(" ", 1)[1])
@@ -150,10 +153,13 @@ def test_failures_become_statuses_and_keep_records(monkeypatch):
             if calls["n"] == 5:  # the step-0 measurement is call 1; training step k is call k+1
                 raise kind
             return forward(x)
+
         self.model.forward = failing
 
-    for exc, status in ((torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out of memory"),
-                        (ValueError("boom"), "failed")):
+    for exc, status in (
+        (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out of memory"),
+        (ValueError("boom"), "failed"),
+    ):
         calls["n"] = 0
         monkeypatch.setattr(Engine, "prepare", lambda self, e=exc: prepare_then_break(self, e))
         store, result = run(small_config())
@@ -164,8 +170,11 @@ def test_failures_become_statuses_and_keep_records(monkeypatch):
 
 
 def test_histograms_on_request():
-    cfg = small_config(train=TrainConfig(batch_size=32, steps=4, eval_every=4, eval_train_samples=100,
-                                         histogram_every=2, histogram_bins=16))
+    cfg = small_config(
+        train=TrainConfig(
+            batch_size=32, steps=4, eval_every=4, eval_train_samples=100, histogram_every=2, histogram_bins=16
+        )
+    )
     store, _ = run(cfg)
     kinds = sorted({(h.kind, h.step) for h in store.histograms})
     assert kinds == [("activation", 2), ("activation", 4), ("gradient", 2), ("gradient", 4)]
@@ -178,8 +187,7 @@ def test_histograms_on_request():
 
 
 def test_probe_every_and_probes_off():
-    cfg = small_config(train=TrainConfig(batch_size=32, steps=10, eval_every=10, eval_train_samples=100,
-                                         probe_every=3))
+    cfg = small_config(train=TrainConfig(batch_size=32, steps=10, eval_every=10, eval_train_samples=100, probe_every=3))
     store, _ = run(cfg)
     assert list(store.layer_step) == [1, 4, 7, 10]
     cfg.train.probes = False
@@ -243,18 +251,24 @@ def test_probes_measure_what_they_claim():
 
 
 def grad_norm_at_init(model: ModelConfig, init: InitConfig) -> np.ndarray:
-    cfg = RunConfig(model=model, init=init, data=DataConfig(subset=1000),
-                    train=TrainConfig(batch_size=128, steps=1, eval_every=1, eval_train_samples=100))
+    cfg = RunConfig(
+        model=model,
+        init=init,
+        data=DataConfig(subset=1000),
+        train=TrainConfig(batch_size=128, steps=1, eval_every=1, eval_train_samples=100),
+    )
     store, _ = run(cfg)
     return store.started.grad_norm_init
 
 
 def test_gradients_vanish_in_a_deep_sigmoid_mlp_and_not_with_residual_connections():
     """science.md §5: in a sigmoid chain the gradient shrinks geometrically towards the input."""
-    plain = grad_norm_at_init(ModelConfig(arch="mlp", depth=12, width=128, activation="sigmoid"),
-                              InitConfig(scheme="xavier"))
-    resid = grad_norm_at_init(ModelConfig(arch="mlp", depth=12, width=128, activation="sigmoid", residual=True),
-                              InitConfig(scheme="xavier"))
+    plain = grad_norm_at_init(
+        ModelConfig(arch="mlp", depth=12, width=128, activation="sigmoid"), InitConfig(scheme="xavier")
+    )
+    resid = grad_norm_at_init(
+        ModelConfig(arch="mlp", depth=12, width=128, activation="sigmoid", residual=True), InitConfig(scheme="xavier")
+    )
     # per hidden layer the sigmoid chain loses a factor of about 4 or more
     assert plain[0] / plain[-2] < 1e-4
     assert np.all(np.diff(np.log(plain[:-1])) > 0), "monotonically larger towards the output"
@@ -277,8 +291,12 @@ def test_recorded_activation_std_follows_the_init_theory():
     ]
     gaps = []
     for init, seed, (lo, hi) in cases:
-        cfg = RunConfig(model=ModelConfig(arch="mlp", depth=30, width=512), init=init, data=DataConfig(subset=1000),
-                        train=TrainConfig(batch_size=256, steps=1, eval_every=1, eval_train_samples=100, seed=seed))
+        cfg = RunConfig(
+            model=ModelConfig(arch="mlp", depth=30, width=512),
+            init=init,
+            data=DataConfig(subset=1000),
+            train=TrainConfig(batch_size=256, steps=1, eval_every=1, eval_train_samples=100, seed=seed),
+        )
         store, _ = run(cfg)
         s = store.started
         measured = s.act_std_init / s.act_std_init[0]
@@ -294,8 +312,9 @@ def test_recorded_activation_std_follows_the_init_theory():
     assert np.all(np.abs(mean_gap[:-1]) < 0.2), mean_gap.round(2)
 
 
-@pytest.mark.parametrize("scale,offset", [(1.0, 0.0), (1e-25, 0.0), (1e-40, 0.0), (1e25, 0.0), (1.0, 1e3),
-                                          (0.0, 0.0), (3.0, -2.0)])
+@pytest.mark.parametrize(
+    "scale,offset", [(1.0, 0.0), (1e-25, 0.0), (1e-40, 0.0), (1e25, 0.0), (1.0, 1e3), (0.0, 0.0), (3.0, -2.0)]
+)
 def test_probe_std_and_norms_are_exact_over_the_whole_float32_range(scale, offset):
     """Activations of 1e-23 (deep N(0, 0.01^2) nets) and 1e25 (exploding ones) are measured, not 0 or inf."""
     from resnet_viz.train.probes import safe_norms, std_mean

@@ -33,17 +33,29 @@ def _random_splits():
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (N_TRAIN + N_TEST, 3, 32, 32), dtype=torch.uint8, generator=g)
     y = torch.arange(N_TRAIN + N_TEST) % 10
-    return finish_splits("random", x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:], [str(k) for k in range(10)],
-                         "random images ({sizes})", True, None)
+    return finish_splits(
+        "random",
+        x[:N_TRAIN],
+        y[:N_TRAIN],
+        x[N_TRAIN:],
+        y[N_TRAIN:],
+        [str(k) for k in range(10)],
+        "random images ({sizes})",
+        True,
+        None,
+    )
 
 
 def _slow_eval_config() -> RunConfig:
     """Evaluation every 5 steps over all 1,000 training images and the 2,000 test images: 12 batches of
     ``EVAL_BATCH_SIZE``, each long enough (~0.1 s) to time."""
-    return RunConfig(model=ModelConfig(arch="resnet", depth=14, width=16),
-                     optim=OptimConfig(name="sgd", lr=0.05, momentum=0.9),
-                     train=TrainConfig(batch_size=32, steps=1000, eval_every=5, eval_train_samples=N_TRAIN,
-                                       probes=False, deterministic=False))
+    return RunConfig(
+        model=ModelConfig(arch="resnet", depth=14, width=16),
+        optim=OptimConfig(name="sgd", lr=0.05, momentum=0.9),
+        train=TrainConfig(
+            batch_size=32, steps=1000, eval_every=5, eval_train_samples=N_TRAIN, probes=False, deterministic=False
+        ),
+    )
 
 
 class _EvalWatch:
@@ -63,6 +75,7 @@ class _EvalWatch:
                     self.batch_starts.append(time.perf_counter())
                     self.batch_seen.notify_all()
                 yield batch
+
         self.engine.data.eval_batches = timed
         self.result: list[RunFinished] = []
         self.thread = threading.Thread(target=lambda: self.result.append(self.engine.run()), daemon=True)
@@ -150,8 +163,11 @@ def test_stopping_a_run_abandons_its_data_loading(qtbot):
     seen: list[float] = []
     manager.data_progress.connect(lambda text, fraction: seen.append(fraction))
     # a seed no other test uses: the embedded set is generated (24,000 images, ~2 s), not cached
-    cfg = RunConfig(model=ModelConfig(arch="mlp", depth=3, width=16), data=DataConfig(embedded_seed=9176),
-                    train=TrainConfig(batch_size=32, steps=10))
+    cfg = RunConfig(
+        model=ModelConfig(arch="mlp", depth=3, width=16),
+        data=DataConfig(embedded_seed=9176),
+        train=TrainConfig(batch_size=32, steps=10),
+    )
     entry = manager.add(cfg)
     manager.start()
     qtbot.waitUntil(lambda: bool(seen), timeout=60_000)
@@ -221,10 +237,16 @@ sys.exit(cli.main(["gui"]))
 
 @pytest.mark.parametrize("how", ["SIGTERM", "stuck"])
 def test_window_closes_during_an_evaluation_and_the_process_exits_0(tmp_path, how):
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, how.lower()],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, how.lower()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         line = child.stdout.readline()
         assert line.startswith("EVAL"), child.communicate(timeout=60)[1][-2000:]

@@ -69,27 +69,38 @@ def cli_error(capsys, *argv: str) -> str:
 
 # ------------------------------------------------------------------------------------------- JSON types
 
-@pytest.mark.parametrize("section,key,text", [("data", "augment", "false"), ("train", "probes", "no"),
-                                              ("data", "normalize", "0"), ("model", "batch_norm", "true")])
+
+@pytest.mark.parametrize(
+    "section,key,text",
+    [
+        ("data", "augment", "false"),
+        ("train", "probes", "no"),
+        ("data", "normalize", "0"),
+        ("model", "batch_norm", "true"),
+    ],
+)
 def test_json_booleans_are_json_true_or_false_only(tmp_path, section, key, text):
     err = load_error(write_config(tmp_path / "c.json", {section: {key: text}}))
     assert err.field == f"{section}.{key}" and err.value == text
     assert "true or false" in assert_one_line(err)
 
 
-@pytest.mark.parametrize("section,key,value,expected", [
-    ("optim", "betas", 5, "a list of 2 finite numbers"),  # a number where a list is expected
-    ("optim", "milestones", 0.5, "a list of finite numbers"),
-    ("data", "root", 5, "text"),  # a number for a path
-    ("train", "batch_size", True, "an integer"),  # a bool where an int is expected
-    ("model", "depth", 20.0, "an integer"),
-    ("model", "arch", ["resnet"], "text"),  # lists where scalars are
-    ("train", "device", {"cuda": 0}, "text"),
-    ("init", "std", [0.1], "a finite number"),
-    ("optim", "lr", float("nan"), "a finite number"),  # Python's json reads NaN
-    ("train", "epochs", float("inf"), "a finite number"),
-    ("model", "shortcut_scale", float("-inf"), "a finite number"),
-])
+@pytest.mark.parametrize(
+    "section,key,value,expected",
+    [
+        ("optim", "betas", 5, "a list of 2 finite numbers"),  # a number where a list is expected
+        ("optim", "milestones", 0.5, "a list of finite numbers"),
+        ("data", "root", 5, "text"),  # a number for a path
+        ("train", "batch_size", True, "an integer"),  # a bool where an int is expected
+        ("model", "depth", 20.0, "an integer"),
+        ("model", "arch", ["resnet"], "text"),  # lists where scalars are
+        ("train", "device", {"cuda": 0}, "text"),
+        ("init", "std", [0.1], "a finite number"),
+        ("optim", "lr", float("nan"), "a finite number"),  # Python's json reads NaN
+        ("train", "epochs", float("inf"), "a finite number"),
+        ("model", "shortcut_scale", float("-inf"), "a finite number"),
+    ],
+)
 def test_wrong_types_name_the_field_and_the_type(tmp_path, section, key, value, expected):
     data = {section: {key: value}}
     if key == "betas":
@@ -100,8 +111,9 @@ def test_wrong_types_name_the_field_and_the_type(tmp_path, section, key, value, 
 
 
 def test_json_lists_become_tuples_where_the_annotation_says_tuple(tmp_path):
-    cfg = RunConfig.load(write_config(tmp_path / "c.json", {"optim": {"name": "adam", "betas": [0.8, 0.9],
-                                                                       "milestones": [0.3]}}))
+    cfg = RunConfig.load(
+        write_config(tmp_path / "c.json", {"optim": {"name": "adam", "betas": [0.8, 0.9], "milestones": [0.3]}})
+    )
     assert cfg.optim.betas == (0.8, 0.9) and cfg.optim.milestones == (0.3,)
     assert RunConfig.from_dict(json.loads(cfg.to_json())) == cfg
 
@@ -118,6 +130,7 @@ def test_unknown_key_with_line_breaks_gives_one_line():
 
 
 # ------------------------------------------------------------------------------------------- files
+
 
 def test_run_folder_is_read_as_its_run_json(tmp_path):
     cfg = RunConfig(model=ModelConfig(arch="mlp", depth=3, width=16))
@@ -138,14 +151,17 @@ def test_session_passed_as_config_says_how_to_open_it(tmp_path, capsys):
     assert "saved session" in err and "resnet-viz gui --session" in err and str(session) in err
 
 
-@pytest.mark.parametrize("content,expected", [
-    (bytes(range(256)), "NUL bytes"),  # binary
-    ('{"model": {"arch": "r\xe9snet"}}'.encode("latin-1"), "not UTF-8"),
-    (b"\x89PNG\r\n\x1a\n" + b"\xff" * 20, "not UTF-8"),
-    (b'{"model": ', "valid JSON"),
-    (b"[" * 100_000, "nested less deeply"),  # json's RecursionError
-    (b'{"model": {"depth": ' + b"9" * 5000 + b"}}", "valid JSON"),  # int longer than Python converts
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (bytes(range(256)), "NUL bytes"),  # binary
+        ('{"model": {"arch": "r\xe9snet"}}'.encode("latin-1"), "not UTF-8"),
+        (b"\x89PNG\r\n\x1a\n" + b"\xff" * 20, "not UTF-8"),
+        (b'{"model": ', "valid JSON"),
+        (b"[" * 100_000, "nested less deeply"),  # json's RecursionError
+        (b'{"model": {"depth": ' + b"9" * 5000 + b"}}", "valid JSON"),  # int longer than Python converts
+    ],
+)
 def test_unreadable_content_names_the_file(tmp_path, capsys, content, expected):
     path = tmp_path / "c.json"
     path.write_bytes(content)
@@ -209,6 +225,7 @@ def test_missing_file_names_it(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------------- sizes
 
+
 def test_depth_check_is_arithmetic_and_bounded():
     t0 = time.perf_counter()
     for depth in (10**9 + 1, 10**18, MAX_DEPTH + 6):
@@ -222,17 +239,20 @@ def test_depth_check_is_arithmetic_and_bounded():
     assert nearest_valid_depths(9999, "resnet", "basic") == [9998]  # 10004 is beyond the bound
 
 
-@pytest.mark.parametrize("section,values,field", [
-    (TrainConfig, {"steps": 10**10}, "train.steps"),
-    (TrainConfig, {"epochs": 1e308}, "train.epochs"),  # ceil(epochs * steps per epoch) overflowed
-    (TrainConfig, {"seed": 2**64}, "train.seed"),  # torch.manual_seed overflowed
-    (TrainConfig, {"eval_train_samples": 10**12}, "train.eval_train_samples"),
-    (TrainConfig, {"batch_size": 10**6}, "train.batch_size"),
-    (OptimConfig, {"warmup_steps": 10**400}, "optim.warmup_steps"),
-    (DataConfig, {"embedded_seed": 2**40}, "data.embedded_seed"),
-    (DataConfig, {"subset": 10**10}, "data.subset"),
-    (DataConfig, {"dataset": "folder", "root": "a\x00b"}, "data.root"),
-])
+@pytest.mark.parametrize(
+    "section,values,field",
+    [
+        (TrainConfig, {"steps": 10**10}, "train.steps"),
+        (TrainConfig, {"epochs": 1e308}, "train.epochs"),  # ceil(epochs * steps per epoch) overflowed
+        (TrainConfig, {"seed": 2**64}, "train.seed"),  # torch.manual_seed overflowed
+        (TrainConfig, {"eval_train_samples": 10**12}, "train.eval_train_samples"),
+        (TrainConfig, {"batch_size": 10**6}, "train.batch_size"),
+        (OptimConfig, {"warmup_steps": 10**400}, "optim.warmup_steps"),
+        (DataConfig, {"embedded_seed": 2**40}, "data.embedded_seed"),
+        (DataConfig, {"subset": 10**10}, "data.subset"),
+        (DataConfig, {"dataset": "folder", "root": "a\x00b"}, "data.root"),
+    ],
+)
 def test_absurd_sizes_are_bounded(section, values, field):
     err = pytest.raises(ConfigError, section(**values).validate).value
     assert err.field == field
@@ -240,15 +260,18 @@ def test_absurd_sizes_are_bounded(section, values, field):
     assert ("path" if field == "data.root" else "≤") in text
 
 
-@pytest.mark.parametrize("model", [
-    ModelConfig(arch="resnet", depth=14, width=3, shortcut="B"),
-    ModelConfig(arch="resnet", depth=11, width=2, block="bottleneck", shortcut="C", after_add="bn_relu"),
-    ModelConfig(arch="resnet", depth=8, width=3, block="preact", shortcut_variant="exclusive_gate"),
-    ModelConfig(arch="resnet", depth=8, width=3, shortcut_variant="conv1x1", batch_norm=False),
-    ModelConfig(arch="plain", depth=8, width=5, block="preact", batch_norm=False),
-    ModelConfig(arch="mlp", depth=1, width=7),
-    ModelConfig(arch="mlp", depth=5, width=7, residual=True, batch_norm=True),
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        ModelConfig(arch="resnet", depth=14, width=3, shortcut="B"),
+        ModelConfig(arch="resnet", depth=11, width=2, block="bottleneck", shortcut="C", after_add="bn_relu"),
+        ModelConfig(arch="resnet", depth=8, width=3, block="preact", shortcut_variant="exclusive_gate"),
+        ModelConfig(arch="resnet", depth=8, width=3, shortcut_variant="conv1x1", batch_norm=False),
+        ModelConfig(arch="plain", depth=8, width=5, block="preact", batch_norm=False),
+        ModelConfig(arch="mlp", depth=1, width=7),
+        ModelConfig(arch="mlp", depth=5, width=7, residual=True, batch_norm=True),
+    ],
+)
 def test_estimated_parameters_match_the_built_model(model):
     from resnet_viz.models import build_model
 
@@ -302,9 +325,11 @@ def test_the_field_named_is_the_one_that_drives_the_size():
 
 
 def test_cli_refuses_absurd_sizes_in_one_line_fast(capsys):
-    for argv, field in ((("run", "--depth", "1000000001"), "model.depth"),
-                        (("run", "--width", "4096"), "model.width"),
-                        (("describe", "--width", "4096"), "model.width")):
+    for argv, field in (
+        (("run", "--depth", "1000000001"), "model.depth"),
+        (("run", "--width", "4096"), "model.width"),
+        (("describe", "--width", "4096"), "model.width"),
+    ):
         t0 = time.perf_counter()
         err = cli_error(capsys, *argv)
         assert field in err and time.perf_counter() - t0 < 10  # nothing allocated: no model, no data
@@ -324,6 +349,7 @@ def test_engine_refuses_before_loading_data(monkeypatch):
 
 # ------------------------------------------------------------------------------------------- Ctrl-C
 
+
 def test_ctrl_c_while_a_command_starts_is_one_line_and_130(capsys, monkeypatch):
     def interrupted(_args):
         raise KeyboardInterrupt
@@ -336,19 +362,22 @@ def test_ctrl_c_while_a_command_starts_is_one_line_and_130(capsys, monkeypatch):
 
 def test_sigint_to_a_starting_process_prints_no_traceback(tmp_path):
     """A real SIGINT while the config is read (the process signals itself at that moment)."""
-    code = ("import os, signal, time, sys\n"
-            "from resnet_viz import cli\n"
-            "def slow(args):\n"
-            "    os.kill(os.getpid(), signal.SIGINT)\n"
-            "    time.sleep(30)\n"
-            "cli.config_from_args = slow\n"
-            "sys.exit(cli.main(['describe']))\n")
+    code = (
+        "import os, signal, time, sys\n"
+        "from resnet_viz import cli\n"
+        "def slow(args):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(30)\n"
+        "cli.config_from_args = slow\n"
+        "sys.exit(cli.main(['describe']))\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 130
     assert done.stderr.strip() == "resnet-viz: interrupted" and "Traceback" not in done.stderr
 
 
 # ------------------------------------------------------------------------------------------- window
+
 
 def test_setup_panel_refuses_a_width_that_cannot_fit(qtbot, monkeypatch):
     from resnet_viz.gui.controls import ConfigPanel
@@ -375,8 +404,9 @@ def test_starting_a_run_that_cannot_fit_shows_one_line_in_the_window(window, qtb
 
     monkeypatch.setattr(budget, "host_available_bytes", lambda: (8 * GB, "available"))
     # the data set's shape is all the check reads (generating the embedded set would take seconds)
-    monkeypatch.setattr(manager, "load_dataset", lambda *a, **k: SimpleNamespace(input_shape=(3, 32, 32),
-                                                                                   num_classes=10))
+    monkeypatch.setattr(
+        manager, "load_dataset", lambda *a, **k: SimpleNamespace(input_shape=(3, 32, 32), num_classes=10)
+    )
     window.config_panel.set_config(RunConfig(model=ModelConfig(width=4096), train=TrainConfig(device="cpu")))
     assert window.config_panel.error_text().startswith("model.width = 4096")
     window.start()  # queued (the config is valid) and refused by Engine.prepare, before any weight exists
@@ -389,11 +419,20 @@ def test_starting_a_run_that_cannot_fit_shows_one_line_in_the_window(window, qtb
 
 # ------------------------------------------------------------------------------------------- properties
 
-json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**30), max_value=10**30)
-                | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([10**400, -0.0, 1e308, 2**63])
-                | st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([10**400, -0.0, 1e308, 2**63])
+    | st.text(max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 DEFAULT_DICT = RunConfig().to_dict()
 paths = st.sampled_from(sorted(FIELD_PATHS) + list(SECTIONS) + ["model.extra", "extra"])
 
@@ -409,8 +448,28 @@ def plausible(path: str) -> st.SearchStrategy:
     if isinstance(default, int) or name in ("width", "steps", "subset"):
         return st.integers(min_value=-3, max_value=5000) | json_values
     if isinstance(default, str):
-        return st.sampled_from(["resnet", "plain", "mlp", "basic", "bottleneck", "preact", "sgd", "adam", "cpu",
-                                "he", "embedded", "folder", "step", "B", "none"]) | json_values
+        return (
+            st.sampled_from(
+                [
+                    "resnet",
+                    "plain",
+                    "mlp",
+                    "basic",
+                    "bottleneck",
+                    "preact",
+                    "sgd",
+                    "adam",
+                    "cpu",
+                    "he",
+                    "embedded",
+                    "folder",
+                    "step",
+                    "B",
+                    "none",
+                ]
+            )
+            | json_values
+        )
     return json_values
 
 
@@ -436,8 +495,13 @@ def mutated_configs(draw) -> tuple[dict, list[str]]:
 def assert_named_one_line(err: ConfigError, changed: list[str]) -> None:
     text = str(err)
     assert len(text.splitlines()) == 1 and len(text) <= 1000
-    assert err.field in FIELD_PATHS or err.field in SECTIONS or err.field in changed or err.field == "config" \
-        or err.field.split(".")[0] in SECTIONS, err.field
+    assert (
+        err.field in FIELD_PATHS
+        or err.field in SECTIONS
+        or err.field in changed
+        or err.field == "config"
+        or err.field.split(".")[0] in SECTIONS
+    ), err.field
     assert text.startswith(err.field[:20].splitlines()[0] if err.field else "")
 
 
@@ -461,8 +525,11 @@ def test_any_config_json_validates_or_is_one_named_line(case):
 def flag_values(flag: cli.Flag) -> st.SearchStrategy:
     if flag.choices is not None:
         return st.sampled_from(list(flag.choices)) | st.text(max_size=8)
-    numbers = (st.integers(-5, 70000).map(str) | st.floats(allow_nan=True, allow_infinity=True).map(repr)
-               | st.sampled_from(["1e400", "0x10", "4096", "1000000001", "0.9,0.999", "0.5,0.75", "nan", ""]))
+    numbers = (
+        st.integers(-5, 70000).map(str)
+        | st.floats(allow_nan=True, allow_infinity=True).map(repr)
+        | st.sampled_from(["1e400", "0x10", "4096", "1000000001", "0.9,0.999", "0.5,0.75", "nan", ""])
+    )
     return numbers | st.text(max_size=12)
 
 
@@ -507,13 +574,16 @@ def test_any_flag_values_validate_or_are_one_named_line(argv):
     assert all(math.isfinite(v) for v in (config.model.shortcut_scale, config.init.std, config.optim.gamma))
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["run", "--steps", "abc"], "argument --steps: invalid int value: 'abc'"),
-    (["run", "--arch", "foo"], "argument --arch: invalid choice: 'foo'"),
-    (["surfaces", "--range", "0,0,0,0"], "argument --range: expected XMIN,XMAX,YMIN,YMAX"),
-    (["describe", "--depth"], "argument --depth: expected one argument"),
-    (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["run", "--steps", "abc"], "argument --steps: invalid int value: 'abc'"),
+        (["run", "--arch", "foo"], "argument --arch: invalid choice: 'foo'"),
+        (["surfaces", "--range", "0,0,0,0"], "argument --range: expected XMIN,XMAX,YMIN,YMAX"),
+        (["describe", "--depth"], "argument --depth: expected one argument"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
 def test_a_bad_flag_is_one_line_naming_it(capsys, argv, fragment):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)

@@ -27,16 +27,29 @@ from resnet_viz.export.csv_columns import read_csv_columns
 from resnet_viz.export.image_limits import MAX_SIDE, image_size_problem
 from resnet_viz.export.session import Session, SessionError, SessionRun, load_session, save_session
 from resnet_viz.export.written import WriteError, check_writable, reason, write_atomically
-from resnet_viz.metrics.records import LAYER_QUANTITIES, EvalRecord, LayerInfoRecord, LayerStats, RunFinished, \
-    RunStarted, TrainChunk
+from resnet_viz.metrics.records import (
+    LAYER_QUANTITIES,
+    EvalRecord,
+    LayerInfoRecord,
+    LayerStats,
+    RunFinished,
+    RunStarted,
+    TrainChunk,
+)
 from resnet_viz.metrics.store import RunStore
 
 
 # --- sessions made in the tests ----------------------------------------------------------------------
 def _session_of(entries) -> Session:
-    return Session(runs=[SessionRun(name=e.name, color=e.color, visible=True, status=e.status, message="",
-                                    config=e.config, store=e.store) for e in entries],
-                   settings={"selected": 0})
+    return Session(
+        runs=[
+            SessionRun(
+                name=e.name, color=e.color, visible=True, status=e.status, message="", config=e.config, store=e.store
+            )
+            for e in entries
+        ],
+        settings={"selected": 0},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +92,12 @@ def _declare_size(path: Path, member: str, size: int) -> Path:
     data = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as zf:
         offset = zf.getinfo(member).header_offset
-    assert data[offset:offset + 4] == b"PK\x03\x04"
+    assert data[offset : offset + 4] == b"PK\x03\x04"
     struct.pack_into("<I", data, offset + 22, size)
     name = member.encode()
     at = data.find(b"PK\x01\x02")
     while at >= 0:
-        if data[at + 46:at + 46 + struct.unpack_from("<H", data, at + 28)[0]] == name:
+        if data[at + 46 : at + 46 + struct.unpack_from("<H", data, at + 28)[0]] == name:
             struct.pack_into("<I", data, at + 24, size)
         at = data.find(b"PK\x01\x02", at + 4)
     path.write_bytes(bytes(data))
@@ -121,26 +134,45 @@ def _damaged(good: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
     (tmp / "text.rvsession").write_text("just some text\n")
     case("not a zip", tmp / "text.rvsession", "zip")
     case("flipped bytes", _flip_member_bytes(good, tmp / "flipped.rvsession", f"{folder}/metrics.csv"), folder)
-    case("missing member", _zip(tmp / "missing.rvsession",
-                                {k: v for k, v in members.items() if k != f"{folder}/metrics.csv"}), "missing")
-    case("non-UTF-8 session.json", _zip(tmp / "latin1.rvsession", {**members, "session.json": b"\xff\xfe{\xe9}"}),
-         "UTF-8")
+    case(
+        "missing member",
+        _zip(tmp / "missing.rvsession", {k: v for k, v in members.items() if k != f"{folder}/metrics.csv"}),
+        "missing",
+    )
+    case(
+        "non-UTF-8 session.json",
+        _zip(tmp / "latin1.rvsession", {**members, "session.json": b"\xff\xfe{\xe9}"}),
+        "UTF-8",
+    )
     case("deep nesting", _zip(tmp / "deep.rvsession", {"session.json": b"[" * 200_000}), "session.json")
-    case("bomb", _declare_size(_zip(tmp / "bomb.rvsession", dict(members)), f"{folder}/metrics.csv", 3_900_000_000),
-         "crafted")
-    case("absurd depth", _with_doc(good, tmp / "depth.rvsession",
-                                   lambda d: d["runs"][0]["config"]["model"].update(depth=10**9)), "model.depth")
-    case("folder outside", _with_doc(good, tmp / "escape.rvsession",
-                                     lambda d: d["runs"][0].update(folder="../../x")), "'folder'")
+    case(
+        "bomb",
+        _declare_size(_zip(tmp / "bomb.rvsession", dict(members)), f"{folder}/metrics.csv", 3_900_000_000),
+        "crafted",
+    )
+    case(
+        "absurd depth",
+        _with_doc(good, tmp / "depth.rvsession", lambda d: d["runs"][0]["config"]["model"].update(depth=10**9)),
+        "model.depth",
+    )
+    case(
+        "folder outside",
+        _with_doc(good, tmp / "escape.rvsession", lambda d: d["runs"][0].update(folder="../../x")),
+        "'folder'",
+    )
     case("runs not a list", _with_doc(good, tmp / "runs.rvsession", lambda d: d.update(runs=3)), "'runs'")
-    case("visible a string", _with_doc(good, tmp / "visible.rvsession",
-                                       lambda d: d["runs"][1].update(visible="no")), "'visible'")
-    case("colour a number", _with_doc(good, tmp / "color.rvsession",
-                                      lambda d: d["runs"][1].update(color=5)), "'color'")
-    case("config a list", _with_doc(good, tmp / "config.rvsession",
-                                    lambda d: d["runs"][2].update(config=[1, 2])), "'config'")
-    case("binary run.json", _zip(tmp / "binary.rvsession", {**members, f"{folder}/run.json": os.urandom(3000)}),
-         folder)
+    case(
+        "visible a string",
+        _with_doc(good, tmp / "visible.rvsession", lambda d: d["runs"][1].update(visible="no")),
+        "'visible'",
+    )
+    case("colour a number", _with_doc(good, tmp / "color.rvsession", lambda d: d["runs"][1].update(color=5)), "'color'")
+    case(
+        "config a list",
+        _with_doc(good, tmp / "config.rvsession", lambda d: d["runs"][2].update(config=[1, 2])),
+        "'config'",
+    )
+    case("binary run.json", _zip(tmp / "binary.rvsession", {**members, f"{folder}/run.json": os.urandom(3000)}), folder)
     case("a folder", tmp, "folder")
     return cases
 
@@ -155,10 +187,27 @@ def test_the_good_session_loads(good):
     assert steps[:2] == [40, 40] and 0 < steps[2] < 40  # the third diverged
 
 
-@pytest.mark.parametrize("name", ["truncated", "empty", "not a zip", "flipped bytes", "missing member",
-                                  "non-UTF-8 session.json", "deep nesting", "bomb", "absurd depth", "folder outside",
-                                  "runs not a list", "visible a string", "colour a number", "config a list",
-                                  "binary run.json", "a folder"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "truncated",
+        "empty",
+        "not a zip",
+        "flipped bytes",
+        "missing member",
+        "non-UTF-8 session.json",
+        "deep nesting",
+        "bomb",
+        "absurd depth",
+        "folder outside",
+        "runs not a list",
+        "visible a string",
+        "colour a number",
+        "config a list",
+        "binary run.json",
+        "a folder",
+    ],
+)
 def test_a_damaged_session_is_one_line_naming_the_file_and_why(damaged, name):
     path, why = damaged[name]
     with pytest.raises(SessionError) as info:
@@ -287,8 +336,10 @@ def test_csv_columns_read_empty_fields_as_nan_and_drop_a_torn_last_row(tmp_path)
 
 def test_csv_columns_are_the_same_whatever_the_block_size(tmp_path):
     rng = np.random.default_rng(0)
-    rows = [b"step,x,y"] + [b"%d,%s,%s" % (i, b"%.9g" % rng.random() if i % 3 else b"",
-                                           b"" if i % 5 else b"%.9g" % rng.random()) for i in range(3000)]
+    rows = [b"step,x,y"] + [
+        b"%d,%s,%s" % (i, b"%.9g" % rng.random() if i % 3 else b"", b"" if i % 5 else b"%.9g" % rng.random())
+        for i in range(3000)
+    ]
     path = tmp_path / "m.csv"
     path.write_bytes(b"\r\n".join(rows) + b"\r\n")
     whole, blocks = read_csv_columns(path), read_csv_columns(path, block_bytes=997)
@@ -300,25 +351,67 @@ def test_csv_columns_are_the_same_whatever_the_block_size(tmp_path):
 # --- loading is proportional to the data ---------------------------------------------------------------
 def _long_store(steps: int, layers: int, probe_every: int) -> RunStore:
     rng = np.random.default_rng(1)
-    info = LayerInfoRecord(names=[f"l{i}" for i in range(layers)], kinds=["conv"] * layers, roles=["branch"] * layers,
-                           stages=np.zeros(layers, np.int64), blocks=np.arange(layers, dtype=np.int64),
-                           fan_in=np.ones(layers, np.int64), params=np.ones(layers, np.int64))
+    info = LayerInfoRecord(
+        names=[f"l{i}" for i in range(layers)],
+        kinds=["conv"] * layers,
+        roles=["branch"] * layers,
+        stages=np.zeros(layers, np.int64),
+        blocks=np.arange(layers, dtype=np.int64),
+        fan_in=np.ones(layers, np.int64),
+        params=np.ones(layers, np.int64),
+    )
     store = RunStore()
-    store.add(RunStarted(label="long", config=RunConfig().to_dict(), resolved={"total_steps": steps}, device="cpu",
-                         versions={}, layers=info, params=layers, total_steps=steps,
-                         **{k: rng.random(layers) for k in ("act_mean_init", "act_std_init", "out_grad_norm_init",
-                                                            "grad_norm_init", "theory_act_std_init")}))
+    store.add(
+        RunStarted(
+            label="long",
+            config=RunConfig().to_dict(),
+            resolved={"total_steps": steps},
+            device="cpu",
+            versions={},
+            layers=info,
+            params=layers,
+            total_steps=steps,
+            **{
+                k: rng.random(layers)
+                for k in (
+                    "act_mean_init",
+                    "act_std_init",
+                    "out_grad_norm_init",
+                    "grad_norm_init",
+                    "theory_act_std_init",
+                )
+            },
+        )
+    )
     for a in range(1, steps + 1, 1000):
         step = np.arange(a, min(a + 1000, steps + 1), dtype=np.int64)
         store.add(EvalRecord(step=int(step[0]), train_error=0.5, train_loss=1.0, test_error=0.5, test_loss=1.0))
         probed = step[(step - 1) % probe_every == 0]
-        store.add(TrainChunk(step=step, loss=rng.random(step.size), batch_error=rng.random(step.size),
-                             lr=np.full(step.size, 0.1), step_time_s=rng.random(step.size),
-                             layers=LayerStats(**{q: rng.random((probed.size, layers), dtype=np.float32)
-                                                  for q in LAYER_QUANTITIES}), layer_step=probed))
-    store.add(RunFinished(status="finished", steps=steps, final_train_error=0.5, final_test_error=0.5,
-                          final_train_loss=1.0, final_test_loss=1.0, steps_per_s=1.0, elapsed_s=1.0, params=layers,
-                          device="cpu"))
+        store.add(
+            TrainChunk(
+                step=step,
+                loss=rng.random(step.size),
+                batch_error=rng.random(step.size),
+                lr=np.full(step.size, 0.1),
+                step_time_s=rng.random(step.size),
+                layers=LayerStats(**{q: rng.random((probed.size, layers), dtype=np.float32) for q in LAYER_QUANTITIES}),
+                layer_step=probed,
+            )
+        )
+    store.add(
+        RunFinished(
+            status="finished",
+            steps=steps,
+            final_train_error=0.5,
+            final_test_error=0.5,
+            final_train_loss=1.0,
+            final_test_loss=1.0,
+            steps_per_s=1.0,
+            elapsed_s=1.0,
+            params=layers,
+            device="cpu",
+        )
+    )
     return store
 
 
@@ -326,8 +419,22 @@ def test_loading_a_long_session_takes_memory_in_proportion_to_its_data(tmp_path)
     """60,000 steps (metrics.csv ≈ 5 MB): the load peaks at about 4× the unpacked data (9× when metrics.csv
     was read with a Python object per value). Timing: bench/session_load.py."""
     store = _long_store(60_000, 20, 10)
-    path = save_session(tmp_path / "long", Session(runs=[SessionRun(
-        name="long", color="#0072B2", visible=True, status="finished", message="", config=RunConfig(), store=store)]))
+    path = save_session(
+        tmp_path / "long",
+        Session(
+            runs=[
+                SessionRun(
+                    name="long",
+                    color="#0072B2",
+                    visible=True,
+                    status="finished",
+                    message="",
+                    config=RunConfig(),
+                    store=store,
+                )
+            ]
+        ),
+    )
     del store
     unpacked = sum(i.file_size for i in zipfile.ZipFile(path).infolist())
     tracemalloc.start()
@@ -388,8 +495,17 @@ def _adopt_copy(window, entry):
     """A run with data in the window (a copy: the session-wide recorded runs stay as they are)."""
     from resnet_viz.gui.runs import RunEntry
 
-    return window.manager.adopt(RunEntry(run_id=0, config=entry.config, name=entry.name, color=entry.color,
-                                         store=entry.store, status=entry.status, version=1))
+    return window.manager.adopt(
+        RunEntry(
+            run_id=0,
+            config=entry.config,
+            name=entry.name,
+            color=entry.color,
+            store=entry.store,
+            status=entry.status,
+            version=1,
+        )
+    )
 
 
 def test_export_all_with_nothing_recorded_says_so_and_asks_for_no_folder(qtbot, window, monkeypatch):
@@ -406,12 +522,17 @@ def test_export_all_with_every_run_hidden_writes_the_rest(qtbot, window, tmp_pat
     window._set_visible(entry.run_id, False)
     written = window.export_all(tmp_path / "export", png_width=400)
     names = {p.name for p in written}
-    assert {"window.png", "grad_heatmap.png", "grad_heatmap.svg"} <= names and "grad_heatmap.csv" not in names  # none shown
+    assert {
+        "window.png",
+        "grad_heatmap.png",
+        "grad_heatmap.svg",
+    } <= names and "grad_heatmap.csv" not in names  # none shown
     assert "run.json" in names and "metrics.csv" in names
 
 
-def test_export_all_stops_at_the_first_file_it_cannot_write_and_says_so(qtbot, window, tmp_path, monkeypatch,
-                                                                        recorded_runs):
+def test_export_all_stops_at_the_first_file_it_cannot_write_and_says_so(
+    qtbot, window, tmp_path, monkeypatch, recorded_runs
+):
     _adopt_copy(window, recorded_runs[0])
     out = tmp_path / "export"
     (out / "window.png").mkdir(parents=True)  # a folder where the window picture goes
@@ -430,8 +551,10 @@ def test_saving_a_session_where_it_cannot_be_written_is_a_message(qtbot, window,
     target = tmp_path / "plain.txt" / "s.rvsession"
     monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
     window.save_session_dialog()
-    assert window.message_bar.text == f"Could not save the session: {target}: {tmp_path / 'plain.txt'} is a file, " \
-                                      f"not a folder"
+    assert (
+        window.message_bar.text == f"Could not save the session: {target}: {tmp_path / 'plain.txt'} is a file, "
+        f"not a folder"
+    )
 
 
 def test_a_race_picture_that_cannot_be_written_raises_write_error(qtbot, window, blocked):

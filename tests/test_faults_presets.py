@@ -17,13 +17,22 @@ from resnet_viz.presets.preset import MAX_PRESET_BYTES, preset_dir
 
 SHIPPED = ["degradation", "residual", "init", "vanishing", "shortcuts", "after-add", "batchnorm", "optimisers"]
 #: A user preset that trains in about a second: two MLPs of depth 3 and width 16.
-MINE = {"name": "mine", "title": "My MLPs", "summary": "Two tiny MLPs.", "plots": ["error"],
-        "base": {"model": {"arch": "mlp", "width": 16},
-                 "train": {"steps": 4, "eval_every": 2, "eval_train_samples": 200, "batch_size": 32},
-                 "data": {"subset": 500}},
-        "runs": [{"name": "relu", "config": {"model": {"depth": 3}}},
-                 {"name": "tanh", "config": {"model": {"depth": 3, "activation": "tanh"}}}],
-        "sizes": {"quick": {"note": "quick: tiny", "minutes": 1}}}
+MINE = {
+    "name": "mine",
+    "title": "My MLPs",
+    "summary": "Two tiny MLPs.",
+    "plots": ["error"],
+    "base": {
+        "model": {"arch": "mlp", "width": 16},
+        "train": {"steps": 4, "eval_every": 2, "eval_train_samples": 200, "batch_size": 32},
+        "data": {"subset": 500},
+    },
+    "runs": [
+        {"name": "relu", "config": {"model": {"depth": 3}}},
+        {"name": "tanh", "config": {"model": {"depth": 3, "activation": "tanh"}}},
+    ],
+    "sizes": {"quick": {"note": "quick: tiny", "minutes": 1}},
+}
 
 
 def _with(**changes) -> dict:
@@ -44,12 +53,15 @@ BROKEN: dict[str, tuple[bytes, str]] = {
     "name-path.json": (json.dumps(_with(name="../etc")).encode(), "'name' '../etc' must be"),
     "plots-string.json": (json.dumps(_with(name="p", plots="error")).encode(), "'plots' must be a list"),
     "size-number.json": (json.dumps(_with(name="s", sizes={"quick": 3})).encode(), "'quick' must be an object"),
-    "bad-config.json": (json.dumps(_with(name="c", runs=[{"name": "a", "config": {"model": {"depth": -1}}}])).encode(),
-                        "model.depth = -1"),
-    "unknown-field.json": (json.dumps(_with(name="u", base={"model": {"colour": "red"}})).encode(),
-                           "model.colour"),
-    "race-start.json": (json.dumps(_with(name="rs", race={"surface": "rosenbrock", "optims": "sgd",
-                                                          "start": "here"})).encode(), "'start' must be"),
+    "bad-config.json": (
+        json.dumps(_with(name="c", runs=[{"name": "a", "config": {"model": {"depth": -1}}}])).encode(),
+        "model.depth = -1",
+    ),
+    "unknown-field.json": (json.dumps(_with(name="u", base={"model": {"colour": "red"}})).encode(), "model.colour"),
+    "race-start.json": (
+        json.dumps(_with(name="rs", race={"surface": "rosenbrock", "optims": "sgd", "start": "here"})).encode(),
+        "'start' must be",
+    ),
     "deep.json": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     "huge.json": (b" " * (MAX_PRESET_BYTES + 1), "larger than 1 MB"),
     "degradation.json": (json.dumps(_with(name="degradation")).encode(), "taken by a shipped preset"),
@@ -132,7 +144,8 @@ def test_list_marks_user_presets_and_warns_one_line_per_skipped_file(user_dir, c
     assert err.splitlines() == [
         f"resnet-viz: warning: skipped {user_dir / 'bad-json.json'}: not valid JSON: "
         "Expecting value: line 1 column 24 (char 23)",
-        f"resnet-viz: warning: skipped {user_dir / 'binary.json'}: not UTF-8 text (byte 0); a preset file is JSON"]
+        f"resnet-viz: warning: skipped {user_dir / 'binary.json'}: not UTF-8 text (byte 0); a preset file is JSON",
+    ]
 
 
 def test_reproduce_runs_a_preset_file_by_path(tmp_path, monkeypatch, capsys):
@@ -147,8 +160,9 @@ def test_reproduce_runs_a_preset_file_by_path(tmp_path, monkeypatch, capsys):
     assert "My MLPs" in report
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["01-relu", "02-tanh"]
     # without --out the folder is named after the preset, not the path
-    assert main(["reproduce", "elsewhere/my-exp.json", "--steps", "2", "--no-figures", "--no-run-folders",
-                 "--quiet"]) == 0
+    assert (
+        main(["reproduce", "elsewhere/my-exp.json", "--steps", "2", "--no-figures", "--no-run-folders", "--quiet"]) == 0
+    )
     (made,) = (tmp_path / "reproductions").iterdir()
     assert made.name.startswith("mine-quick-")
     capsys.readouterr()
@@ -194,7 +208,9 @@ def test_the_gallery_lists_a_user_preset_and_shows_why_a_file_was_skipped(qtbot,
     assert items[-1].data(SUMMARY_ROLE) == "Your preset (mine.json). Two tiny MLPs."
     assert gallery.skipped_label.isVisible()
     warning = gallery.skipped_label.text()
-    assert "1 preset file was skipped" in warning and "no-runs.json" in warning and "missing &#x27;runs&#x27;" in warning
+    assert (
+        "1 preset file was skipped" in warning and "no-runs.json" in warning and "missing &#x27;runs&#x27;" in warning
+    )
     assert str(user_dir) in gallery.user_note.text()
     gallery.select("mine")
     assert "Your preset, read from" in gallery.text.toHtml() and gallery.run_button.isEnabled()
@@ -212,7 +228,6 @@ def test_the_gallery_shows_no_warning_when_every_file_loads(qtbot, user_dir):
     gallery.show()
     qtbot.waitExposed(gallery)
     assert gallery.list.count() == len(SHIPPED) and not gallery.skipped_label.isVisible()
-
 
 
 @pytest.fixture
@@ -233,20 +248,43 @@ def test_the_window_offers_a_user_preset_and_its_gallery_names_the_skipped_file(
     assert gallery.skipped_label.isVisible() and "bad-json.json" in gallery.skipped_label.text()
     gallery.reject()
     assert window.load_preset(window.presets["mine"], "quick", start=False, confirm=False)
-    assert [(e.name, e.config.model.activation) for e in window.manager.entries] == [("relu", "relu"),
-                                                                                    ("tanh", "tanh")]
+    assert [(e.name, e.config.model.activation) for e in window.manager.entries] == [("relu", "relu"), ("tanh", "tanh")]
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False)
-                           | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                      max_size=3), max_leaves=8)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
 #: Where a property test puts a random JSON value in an otherwise valid preset.
-FIELDS = [("name",), ("title",), ("summary",), ("runs",), ("runs", 0), ("runs", 0, "name"), ("runs", 0, "config"),
-          ("runs", 0, "config", "model"), ("runs", 0, "config", "model", "depth"), ("sizes",), ("sizes", "quick"),
-          ("sizes", "quick", "minutes"), ("sizes", "quick", "runs"), ("sizes", "paper"), ("base",),
-          ("base", "model", "width"), ("base", "train"), ("plots",), ("plots", 0), ("look_for",), ("mode",),
-          ("order",), ("checks",), ("published",), ("race",), ("race", "start")]
+FIELDS = [
+    ("name",),
+    ("title",),
+    ("summary",),
+    ("runs",),
+    ("runs", 0),
+    ("runs", 0, "name"),
+    ("runs", 0, "config"),
+    ("runs", 0, "config", "model"),
+    ("runs", 0, "config", "model", "depth"),
+    ("sizes",),
+    ("sizes", "quick"),
+    ("sizes", "quick", "minutes"),
+    ("sizes", "quick", "runs"),
+    ("sizes", "paper"),
+    ("base",),
+    ("base", "model", "width"),
+    ("base", "train"),
+    ("plots",),
+    ("plots", 0),
+    ("look_for",),
+    ("mode",),
+    ("order",),
+    ("checks",),
+    ("published",),
+    ("race",),
+    ("race", "start"),
+]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -36,16 +36,48 @@ def images(tmp_path_factory):
         (root / c).mkdir()
         for i in range(40):
             Image.fromarray((rng.random((8, 8, 3)) * 255 * scale).astype(np.uint8)).save(root / c / f"{i}.png")
-    TINY[:] = ["--arch", "mlp", "--depth", "3", "--width", "16", "--dataset", "folder", "--data-root", str(root),
-               "--eval-train-samples", "50", "--batch-size", "16", "--nondeterministic"]
+    TINY[:] = [
+        "--arch",
+        "mlp",
+        "--depth",
+        "3",
+        "--width",
+        "16",
+        "--dataset",
+        "folder",
+        "--data-root",
+        str(root),
+        "--eval-train-samples",
+        "50",
+        "--batch-size",
+        "16",
+        "--nondeterministic",
+    ]
     return root
 
 
 def _spawn(out: Path, steps: int = 1_000_000, histograms: bool = True) -> subprocess.Popen:
     extra = ["--histogram-every", "5", "--histogram-bins", "8"] if histograms else []
-    return subprocess.Popen([sys.executable, "-m", "resnet_viz.cli", "run", *TINY, *extra, "--steps", str(steps),
-                             "--eval-every", "10", "--out", str(out), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "resnet_viz.cli",
+            "run",
+            *TINY,
+            *extra,
+            "--steps",
+            str(steps),
+            "--eval-every",
+            "10",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_records(children: list[tuple[subprocess.Popen, Path]], records: int = 30, timeout_s: float = 180):
@@ -76,8 +108,16 @@ def signalled(tmp_path_factory, images):
         pt.send_signal(signal.SIGTERM)
         out, err = pt.communicate(timeout=60)
         pk.wait(timeout=60)
-        return {"term": term, "term_code": pt.returncode, "term_out": out, "term_err": err,
-                "kill": kill, "kill_pid": pk.pid, "kill_code": pk.returncode, "live": live}
+        return {
+            "term": term,
+            "term_code": pt.returncode,
+            "term_out": out,
+            "term_err": err,
+            "kill": kill,
+            "kill_pid": pk.pid,
+            "kill_code": pk.returncode,
+            "live": live,
+        }
     finally:
         for proc, _ in children:
             if proc.poll() is None:
@@ -421,18 +461,47 @@ def test_window_says_why_a_folder_cannot_be_opened(window, tmp_path):
 
 def test_a_killed_reproduce_keeps_the_run_it_was_training(tmp_path, images):
     """`reproduce` streams each run's folder while it trains (it used to write them at the end)."""
-    preset = {"name": "tiny", "title": "Tiny", "summary": "One endless MLP.", "plots": ["error"],
-              "base": {"model": {"arch": "mlp", "depth": 3, "width": 16},
-                       "train": {"steps": 1_000_000, "eval_every": 10, "eval_train_samples": 50, "batch_size": 16,
-                                 "deterministic": False}},
-              "runs": [{"name": "first"}, {"name": "second"}],
-              "sizes": {"quick": {"note": "endless", "minutes": 1}}}
+    preset = {
+        "name": "tiny",
+        "title": "Tiny",
+        "summary": "One endless MLP.",
+        "plots": ["error"],
+        "base": {
+            "model": {"arch": "mlp", "depth": 3, "width": 16},
+            "train": {
+                "steps": 1_000_000,
+                "eval_every": 10,
+                "eval_train_samples": 50,
+                "batch_size": 16,
+                "deterministic": False,
+            },
+        },
+        "runs": [{"name": "first"}, {"name": "second"}],
+        "sizes": {"quick": {"note": "endless", "minutes": 1}},
+    }
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(preset))
     out = tmp_path / "repro"
-    proc = subprocess.Popen([sys.executable, "-m", "resnet_viz.cli", "reproduce", str(path), "--dataset", "folder",
-                             "--data-root", str(images), "--no-figures", "--quiet", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "resnet_viz.cli",
+            "reproduce",
+            str(path),
+            "--dataset",
+            "folder",
+            "--data-root",
+            str(images),
+            "--no-figures",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     folder = out / "runs" / "01-first"
     try:
         _wait_for_records([(proc, folder)], records=20)

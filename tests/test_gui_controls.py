@@ -34,25 +34,38 @@ def edits(panel: ConfigPanel) -> list[int]:
 
 ROUND_TRIPS = {
     "defaults": RunConfig(),
-    "plain-56": RunConfig(model=ModelConfig(arch="plain", depth=56),
-                          optim=OptimConfig(lr=0.1, momentum=0.9, weight_decay=1e-4)),
-    "resnet-110 preact": RunConfig(model=ModelConfig(arch="resnet", depth=110, block="preact", width=32),
-                                   init=InitConfig(zero_init_residual=True)),
-    "bottleneck-29 B": RunConfig(model=ModelConfig(depth=29, block="bottleneck", shortcut="B", after_add="bn_relu",
-                                                   stochastic_depth=True)),
-    "mlp sigmoid residual": RunConfig(model=ModelConfig(arch="mlp", depth=30, activation="sigmoid", residual=True,
-                                                        batch_norm=True, width=512),
-                                      init=InitConfig(scheme="xavier", distribution="uniform")),
-    "variants": RunConfig(model=ModelConfig(shortcut_variant="scale", shortcut_scale=0.25, shortcut="C",
-                                            activation="leaky_relu", leaky_slope=0.2, batch_norm=False,
-                                            after_add="none")),
+    "plain-56": RunConfig(
+        model=ModelConfig(arch="plain", depth=56), optim=OptimConfig(lr=0.1, momentum=0.9, weight_decay=1e-4)
+    ),
+    "resnet-110 preact": RunConfig(
+        model=ModelConfig(arch="resnet", depth=110, block="preact", width=32), init=InitConfig(zero_init_residual=True)
+    ),
+    "bottleneck-29 B": RunConfig(
+        model=ModelConfig(depth=29, block="bottleneck", shortcut="B", after_add="bn_relu", stochastic_depth=True)
+    ),
+    "mlp sigmoid residual": RunConfig(
+        model=ModelConfig(arch="mlp", depth=30, activation="sigmoid", residual=True, batch_norm=True, width=512),
+        init=InitConfig(scheme="xavier", distribution="uniform"),
+    ),
+    "variants": RunConfig(
+        model=ModelConfig(
+            shortcut_variant="scale",
+            shortcut_scale=0.25,
+            shortcut="C",
+            activation="leaky_relu",
+            leaky_slope=0.2,
+            batch_norm=False,
+            after_add="none",
+        )
+    ),
     "dropout shortcut": RunConfig(model=ModelConfig(shortcut_variant="dropout", shortcut_dropout=0.1)),
     "adam": RunConfig(optim=OptimConfig(name="adam", lr=3e-4, betas=(0.85, 0.995), eps=1e-6, weight_decay=0.0)),
     "adamw cosine": RunConfig(optim=OptimConfig(name="adamw", schedule="cosine", warmup_steps=500)),
     "rmsprop": RunConfig(optim=OptimConfig(name="rmsprop", momentum=0.5, alpha=0.9, eps=1e-5)),
     "adagrad": RunConfig(optim=OptimConfig(name="adagrad", lr=0.05, eps=1e-9)),
-    "nesterov step": RunConfig(optim=OptimConfig(lr=0.1, momentum=0.9, nesterov=True, schedule="step",
-                                                 milestones=(0.3, 0.6, 0.9), gamma=0.2)),
+    "nesterov step": RunConfig(
+        optim=OptimConfig(lr=0.1, momentum=0.9, nesterov=True, schedule="step", milestones=(0.3, 0.6, 0.9), gamma=0.2)
+    ),
     "init normal": RunConfig(init=InitConfig(scheme="normal", std=0.05)),
     "init lecun fan_out": RunConfig(init=InitConfig(scheme="lecun", mode="fan_out", distribution="uniform")),
     "epochs": RunConfig(train=TrainConfig(epochs=30.0, batch_size=64, eval_every=250, seed=7, probes=False)),
@@ -60,9 +73,10 @@ ROUND_TRIPS = {
     "subset": RunConfig(data=DataConfig(subset=5000, augment=False, normalize=False)),
     "cifar10 root": RunConfig(data=DataConfig(dataset="cifar10", root="/data/cifar", download=True)),
     "folder": RunConfig(data=DataConfig(dataset="folder", root="/data/images")),
-    "hidden fields": RunConfig(data=DataConfig(embedded_seed=3),
-                               train=TrainConfig(eval_train_samples=500, histogram_every=50, histogram_bins=32,
-                                                 deterministic=False)),
+    "hidden fields": RunConfig(
+        data=DataConfig(embedded_seed=3),
+        train=TrainConfig(eval_train_samples=500, histogram_every=50, histogram_bins=32, deterministic=False),
+    ),
     "unavailable device": RunConfig(train=TrainConfig(device="cuda:1")),
 }
 
@@ -146,8 +160,14 @@ def test_disabled_combinations_name_the_reason(panel: ConfigPanel) -> None:
     assert all("disabled" in b.toolTip() for b in panel.shortcut.buttons.values())
 
     panel.arch.buttons["plain"].click()
-    for widget in (panel.shortcut, panel.shortcut_variant, panel.after_add, panel.stochastic_depth,
-                   panel.zero_init_residual, panel.residual):
+    for widget in (
+        panel.shortcut,
+        panel.shortcut_variant,
+        panel.after_add,
+        panel.stochastic_depth,
+        panel.zero_init_residual,
+        panel.residual,
+    ):
         assert not widget.isEnabled()
     assert "a plain net has no shortcuts" in panel.shortcut.toolTip()
     assert "A: zero-padding identity" in panel.shortcut.toolTip()  # the normal meaning stays
@@ -168,8 +188,12 @@ def test_disabled_combinations_name_the_reason(panel: ConfigPanel) -> None:
 
 
 def test_disabled_values_never_cause_errors(panel: ConfigPanel) -> None:
-    panel.set_config(RunConfig(model=ModelConfig(stochastic_depth=True, shortcut_variant="conv1x1"),
-                               optim=OptimConfig(momentum=0.9, nesterov=True)))
+    panel.set_config(
+        RunConfig(
+            model=ModelConfig(stochastic_depth=True, shortcut_variant="conv1x1"),
+            optim=OptimConfig(momentum=0.9, nesterov=True),
+        )
+    )
     panel.arch.buttons["plain"].click()
     panel.optimizer.set_value("adam")
     cfg = panel.config()

@@ -22,7 +22,7 @@ def running_mean_reference(values: np.ndarray, valid: np.ndarray, window: int) -
     out = np.full(len(values), np.nan)
     for i in range(len(values)):
         lo = max(0, i + 1 - window)
-        sel = values[lo: i + 1][valid[lo: i + 1]]
+        sel = values[lo : i + 1][valid[lo : i + 1]]
         if valid[i] and len(sel):
             out[i] = sel.mean()
     return out
@@ -88,7 +88,7 @@ def test_error_curves_match_records(error_plot, recorded_runs) -> None:
         assert rc.train.isVisible() and rc.test.isVisible()
     # real, plausible numbers: errors of a 10-class problem in percent
     y = error_plot.run_curves(recorded_runs[0].run_id).train.getOriginalDataset()[1]
-    assert 0 <= np.nanmin(y) and np.nanmax(y) <= 100 and np.nanmean(y) > 30
+    assert np.nanmin(y) >= 0 and np.nanmax(y) <= 100 and np.nanmean(y) > 30
 
 
 def test_smoothing_one_gives_raw_series(error_plot, recorded_runs) -> None:
@@ -127,7 +127,7 @@ def test_visibility_and_removal(error_plot, recorded_runs) -> None:
     assert not rc0.train.isVisible() and not rc0.test.isVisible()
     assert rc0.train in error_plot.plot.items  # hidden, not deleted
     labels = [label.text for _, label in error_plot.legend.items]
-    assert not any("plain-8" == t for t in labels) and "resnet-14" in labels
+    assert not any(t == "plain-8" for t in labels) and "resnet-14" in labels
     error_plot.refresh(recorded_runs, None)
     assert rc0.train.isVisible() and "plain-8" in [label.text for _, label in error_plot.legend.items]
     # a run no longer in the list loses its items
@@ -181,8 +181,13 @@ def test_incremental_growth_matches_full(error_plot) -> None:
 
 def _chunk(a: int, b: int, batch_error: np.ndarray) -> TrainChunk:
     k = b - a
-    return TrainChunk(step=np.arange(a + 1, b + 1, dtype=np.int64), loss=np.full(k, 2.0),
-                      batch_error=batch_error, lr=np.full(k, 0.1), step_time_s=np.full(k, 0.01))
+    return TrainChunk(
+        step=np.arange(a + 1, b + 1, dtype=np.int64),
+        loss=np.full(k, 2.0),
+        batch_error=batch_error,
+        lr=np.full(k, 0.1),
+        step_time_s=np.full(k, 0.01),
+    )
 
 
 def test_diverged_run_stops_with_marker(error_plot, loss_plot, recorded_runs) -> None:
@@ -235,11 +240,13 @@ def test_csv_export(error_plot, recorded_runs, tmp_path) -> None:
     for entry in recorded_runs:
         stem = f"{entry.name} training error % (mean of 20 steps)"
         np.testing.assert_array_equal(column(stem + "_x"), entry.store.scalar("step"))
-        np.testing.assert_allclose(column(stem + "_y"), expected_train(entry, "batch_error", 100.0, 20),
-                                   rtol=1e-8, equal_nan=True)
+        np.testing.assert_allclose(
+            column(stem + "_y"), expected_train(entry, "batch_error", 100.0, 20), rtol=1e-8, equal_nan=True
+        )
     entry = recorded_runs[1]
-    np.testing.assert_allclose(column(f"{entry.name} test error %_y"),
-                               [e.test_error * 100 for e in entry.store.evals], rtol=1e-8)
+    np.testing.assert_allclose(
+        column(f"{entry.name} test error %_y"), [e.test_error * 100 for e in entry.store.evals], rtol=1e-8
+    )
     # hidden runs are left out
     error_plot.refresh(copies(recorded_runs[:1], visible=False) + list(recorded_runs[1:]), None)
     error_plot.export_csv(path)

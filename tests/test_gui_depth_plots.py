@@ -46,16 +46,34 @@ def layer_info(blocks_per_stage: int) -> LayerInfoRecord:
     stages.append(4)
     blocks.append(-1)
     n = len(names)
-    return LayerInfoRecord(names=names, kinds=["conv"] * (n - 1) + ["linear"], roles=roles,
-                           stages=np.array(stages), blocks=np.array(blocks),
-                           fan_in=np.ones(n, np.int64), params=np.ones(n, np.int64))
+    return LayerInfoRecord(
+        names=names,
+        kinds=["conv"] * (n - 1) + ["linear"],
+        roles=roles,
+        stages=np.array(stages),
+        blocks=np.array(blocks),
+        fan_in=np.ones(n, np.int64),
+        params=np.ones(n, np.int64),
+    )
 
 
 def started_record(info: LayerInfoRecord) -> RunStarted:
     ones = np.ones(len(info.names))
-    return RunStarted(label="synthetic", config={}, resolved={}, device="cpu", versions={}, layers=info,
-                      params=len(ones), total_steps=0, act_mean_init=0 * ones, act_std_init=ones,
-                      out_grad_norm_init=ones, grad_norm_init=ones, theory_act_std_init=ones)
+    return RunStarted(
+        label="synthetic",
+        config={},
+        resolved={},
+        device="cpu",
+        versions={},
+        layers=info,
+        params=len(ones),
+        total_steps=0,
+        act_mean_init=0 * ones,
+        act_std_init=ones,
+        out_grad_norm_init=ones,
+        grad_norm_init=ones,
+        theory_act_std_init=ones,
+    )
 
 
 def train_chunk(first_step: int, values: np.ndarray) -> TrainChunk:
@@ -64,8 +82,9 @@ def train_chunk(first_step: int, values: np.ndarray) -> TrainChunk:
     steps = np.arange(first_step, first_step + k, dtype=np.int64)
     zeros = np.zeros(k)
     stats = LayerStats(**{q: values.astype(np.float32) for q in LAYER_QUANTITIES})
-    return TrainChunk(step=steps, loss=zeros, batch_error=zeros, lr=zeros, step_time_s=zeros,
-                      layers=stats, layer_step=steps)
+    return TrainChunk(
+        step=steps, loss=zeros, batch_error=zeros, lr=zeros, step_time_s=zeros, layers=stats, layer_step=steps
+    )
 
 
 def synthetic_values(n_steps: int, n_layers: int, seed: int = 0) -> np.ndarray:
@@ -77,9 +96,8 @@ def synthetic_entry(values: np.ndarray, info: LayerInfoRecord, chunk: int = 500,
     store = RunStore()
     store.add(started_record(info))
     for s in range(0, values.shape[0], chunk):
-        store.add(train_chunk(s + 1, values[s: s + chunk]))
-    return RunEntry(run_id=99, config=RunConfig(), name=name, color="#0072B2", store=store,
-                    status="running", version=1)
+        store.add(train_chunk(s + 1, values[s : s + chunk]))
+    return RunEntry(run_id=99, config=RunConfig(), name=name, color="#0072B2", store=store, status="running", version=1)
 
 
 def expected_now(values: np.ndarray, window: int) -> np.ndarray:
@@ -155,8 +173,10 @@ def test_diverged_run_shows_last_finite_rows(qtbot, recorded_runs, cls):
 
 
 def test_recent_mean_skips_bad_rows_and_ignores_nan_entries():
-    v = np.array([[1, 2, 1], [3, np.nan, 1], [np.inf, 1, 1], [np.nan, np.nan, np.nan], [5, 6, 1],
-                  [7, 8, np.nan]], dtype=np.float32)
+    v = np.array(
+        [[1, 2, 1], [3, np.nan, 1], [np.inf, 1, 1], [np.nan, np.nan, np.nan], [5, 6, 1], [7, 8, np.nan]],
+        dtype=np.float32,
+    )
     mean, rows = recent_mean(v, 2)
     np.testing.assert_array_equal(rows, [1, 4])  # inf row, all-NaN row and NaN-head row skipped
     np.testing.assert_allclose(mean, [4.0, 6.0, 1.0])  # layer 2's NaN (a dropped layer) is left out
@@ -339,7 +359,7 @@ def test_heatmap_binning_beyond_cap(qtbot):
     panel.refresh([entry], None)
     assert panel.bin == 1 and panel.log_image.shape == (n_layers, 3000)
     for s in range(3000, 10_000, 700):  # live growth, crossing the cap on the way
-        entry.store.add(train_chunk(s + 1, values[s: s + 700]))
+        entry.store.add(train_chunk(s + 1, values[s : s + 700]))
         entry.version += 1
         panel.refresh([entry], None)
     assert panel.bin == 4 and panel.log_image.shape == (n_layers, 2500)

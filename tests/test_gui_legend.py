@@ -20,12 +20,15 @@ def plot(qtbot):
     return panel, panel.plot, panel.legend
 
 
-@pytest.mark.parametrize(("y_of_x", "edge", "expected"), [
-    (lambda x: x ** 2, 400.0, (1, 1)),        # rises into the top-right, a line along the top: bottom-right
-    (lambda x: 400 - x ** 2, 0.0, (1, 0)),    # falls from the top-left, a line along the bottom: top-right
-    (lambda x: 20.0 * x, 400.0, (1, 1)),      # a diagonal and a line along the top: bottom-right
-    (lambda x: 400 - 20.0 * x, 400.0, (0, 1)),  # the other diagonal and a line along the top: bottom-left
-])
+@pytest.mark.parametrize(
+    ("y_of_x", "edge", "expected"),
+    [
+        (lambda x: x**2, 400.0, (1, 1)),  # rises into the top-right, a line along the top: bottom-right
+        (lambda x: 400 - x**2, 0.0, (1, 0)),  # falls from the top-left, a line along the bottom: top-right
+        (lambda x: 20.0 * x, 400.0, (1, 1)),  # a diagonal and a line along the top: bottom-right
+        (lambda x: 400 - 20.0 * x, 400.0, (0, 1)),  # the other diagonal and a line along the top: bottom-left
+    ],
+)
 def test_legend_moves_to_the_corner_it_hides_least(qtbot, plot, y_of_x, edge, expected):
     widget, item, legend = plot
     x = np.arange(1, 21, dtype=float)
@@ -41,6 +44,6 @@ def test_legend_moves_to_the_corner_it_hides_least(qtbot, plot, y_of_x, edge, ex
     pos = legend.pos()
     # the legend sits inside the plot, against the chosen corner
     assert (pos.x() < vb.width() / 2) == (corner[0] == 0) and (pos.y() < vb.height() / 2) == (corner[1] == 0)
-    assert 0 <= pos.x() and pos.x() + legend.width() <= vb.width() + 1
-    assert 0 <= pos.y() and pos.y() + legend.height() <= vb.height() + 1
+    assert pos.x() >= 0 and pos.x() + legend.width() <= vb.width() + 1
+    assert pos.y() >= 0 and pos.y() + legend.height() <= vb.height() + 1
     assert corner == expected, counts

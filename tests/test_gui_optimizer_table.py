@@ -115,8 +115,9 @@ def test_unticked_rows_are_left_out_and_their_errors_ignored(table: OptimizerTab
 
 def test_untick_all_raises(qtbot, table: OptimizerTable) -> None:
     for key in OPTIMIZERS:
-        qtbot.mouseClick(table.checks[key], QtCore.Qt.MouseButton.LeftButton,
-                         pos=QtCore.QPoint(5, table.checks[key].height() // 2))
+        qtbot.mouseClick(
+            table.checks[key], QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(5, table.checks[key].height() // 2)
+        )
     assert not any(table.is_enabled(k) for k in OPTIMIZERS)
     with pytest.raises(ConfigError) as info:
         table.specs()

@@ -32,8 +32,16 @@ def gallery(qtbot, presets):
 
 
 def test_gallery_lists_every_preset_in_order(gallery, presets):
-    assert list(presets) == ["degradation", "residual", "init", "vanishing", "shortcuts", "after-add",
-                             "batchnorm", "optimisers"]
+    assert list(presets) == [
+        "degradation",
+        "residual",
+        "init",
+        "vanishing",
+        "shortcuts",
+        "after-add",
+        "batchnorm",
+        "optimisers",
+    ]
     titles = [gallery.list.item(i).text() for i in range(gallery.list.count())]
     assert titles == [p.title for p in presets.values()]
     assert gallery.preset() is presets["degradation"]
@@ -83,7 +91,7 @@ def test_load_preset_creates_its_runs_mode_plots_and_experiment_dock(window, pre
     entries = window.manager.entries
     assert [e.name for e in entries] == [r.name for r in p.runs("quick")]
     assert [e.config for e in entries] == [r.config for r in p.runs("quick")]
-    assert [e.color for e in entries] == list(PALETTE[:len(entries)])
+    assert [e.color for e in entries] == list(PALETTE[: len(entries)])
     assert all(e.status == "queued" for e in entries)
     assert window.manager.mode == p.mode == window.mode_box.currentData()
     shown = window.config_panel.config()  # the Setup panel shows the first run (plain-20), not the last manual one
@@ -150,9 +158,12 @@ def test_loading_another_preset_replaces_the_runs_and_rearranges(window, presets
 
 
 def test_declining_the_question_leaves_training_runs_alone(qtbot, window, presets, monkeypatch):
-    config = RunConfig(model=ModelConfig(arch="plain", depth=20, width=4),
-                       optim=OptimConfig(name="sgd", lr=0.05, momentum=0.9), data=DataConfig(subset=1000),
-                       train=TrainConfig(batch_size=32, steps=100_000, eval_every=1000, eval_train_samples=200))
+    config = RunConfig(
+        model=ModelConfig(arch="plain", depth=20, width=4),
+        optim=OptimConfig(name="sgd", lr=0.05, momentum=0.9),
+        data=DataConfig(subset=1000),
+        train=TrainConfig(batch_size=32, steps=100_000, eval_every=1000, eval_train_samples=200),
+    )
     entry = window.manager.add(config, name="mine")
     window.manager.start()
     qtbot.waitUntil(lambda: window.manager.busy, timeout=5000)

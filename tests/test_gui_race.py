@@ -81,8 +81,12 @@ def test_click_on_the_surface_sets_the_start(tab, qtbot):
     vb = tab.figure.surface_plot.vb
     scene_pos = vb.mapViewToScene(QtCore.QPointF(1.0, 0.5))
     widget_pos = tab.figure.graphics.mapFromScene(scene_pos)
-    QTest.mouseClick(tab.figure.graphics.viewport(), QtCore.Qt.MouseButton.LeftButton,
-                     QtCore.Qt.KeyboardModifier.NoModifier, widget_pos)
+    QTest.mouseClick(
+        tab.figure.graphics.viewport(),
+        QtCore.Qt.MouseButton.LeftButton,
+        QtCore.Qt.KeyboardModifier.NoModifier,
+        widget_pos,
+    )
     qtbot.waitUntil(lambda: abs(tab.start()[0] - 1.0) < 0.05, timeout=3000)
     x, y = tab.start()
     assert abs(y - 0.5) < 0.05
@@ -167,7 +171,7 @@ def test_adaptive_scaling_plot_shows_the_accumulators(tab):
     assert np.isnan(sx[0])  # Σg² is 0 before the first step: no point on a log axis
     np.testing.assert_allclose(sx[1:], traj.accum.values[1:, 0])
     g = traj.grads.values[:10]
-    np.testing.assert_allclose(traj.accum.values[10], (g ** 2).sum(axis=0))
+    np.testing.assert_allclose(traj.accum.values[10], (g**2).sum(axis=0))
     sgd = tab.figure._racers[0]
     assert sgd.acc_x.yData is None or len(sgd.acc_x.yData) == 0  # SGD has no accumulator
 

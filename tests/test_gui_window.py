@@ -9,8 +9,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pyqtgraph as pg
-import pytest
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
 
 from resnet_viz.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from resnet_viz.export.run_folder import read_run_folder
@@ -23,9 +22,12 @@ WAIT_MS = 120_000
 def small_setup(steps: int = 30, **model) -> RunConfig:
     """What the tests type into the setup panel: a narrow net on 1,000 embedded images."""
     model = {"arch": "plain", "depth": 20, "width": 4, **model}
-    return RunConfig(model=ModelConfig(**model), optim=OptimConfig(name="sgd", lr=0.05, momentum=0.9),
-                     data=DataConfig(subset=1000),
-                     train=TrainConfig(batch_size=32, steps=steps, eval_every=10, eval_train_samples=200))
+    return RunConfig(
+        model=ModelConfig(**model),
+        optim=OptimConfig(name="sgd", lr=0.05, momentum=0.9),
+        data=DataConfig(subset=1000),
+        train=TrainConfig(batch_size=32, steps=steps, eval_every=10, eval_train_samples=200),
+    )
 
 
 def wait_ended(qtbot, win: MainWindow, timeout: int = WAIT_MS) -> None:
@@ -214,7 +216,8 @@ def test_export_all_writes_valid_images_data_and_run_folders(qtbot, window, tmp_
             rows = list(csv.reader(f))
         assert len(rows) > 2 and len(rows[0]) >= 2, panel.key
     # the error plot's CSV holds both runs' test errors
-    header = open(figures / "error.csv").readline()
+    with open(figures / "error.csv") as f:
+        header = f.readline()
     assert all(e.name.split(" · ")[0] in header for e in window.manager.entries), header
     assert QtGui.QImage(str(out / "window.png")).width() >= 1280
     run_dirs = sorted((out / "runs").iterdir())

@@ -26,8 +26,13 @@ CIFAR = (3, 32, 32)
 MNIST = (1, 28, 28)
 
 
-def make(cfg: ModelConfig, shape: tuple[int, int, int] = CIFAR, classes: int = 10, init: InitConfig | None = None,
-         seed: int = 0) -> nn.Module:
+def make(
+    cfg: ModelConfig,
+    shape: tuple[int, int, int] = CIFAR,
+    classes: int = 10,
+    init: InitConfig | None = None,
+    seed: int = 0,
+) -> nn.Module:
     torch.manual_seed(seed)
     model = build_model(cfg, shape[0], shape[1], classes)
     init_weights(model, init or InitConfig(), cfg)
@@ -49,10 +54,21 @@ def _conv_cases() -> list[tuple]:
         arch = "plain" if i >= len(combos) - 3 else "resnet"
         after = "none" if block == "preact" else ("relu", "bn_relu", "none")[i % 3]
         bn = after == "bn_relu" or i % 4 != 1
-        cases.append(dict(arch=arch, block=block, shortcut=shortcut, shortcut_variant=variant, after_add=after,
-                          batch_norm=bn, activation=ACTIVATIONS[i % 4], stochastic_depth=arch == "resnet" and i % 5 == 0,
-                          depth=11 if block == "bottleneck" else 8, shape=(MNIST, CIFAR)[i % 2],
-                          classes=(10, 100)[(i // 2) % 2]))
+        cases.append(
+            dict(
+                arch=arch,
+                block=block,
+                shortcut=shortcut,
+                shortcut_variant=variant,
+                after_add=after,
+                batch_norm=bn,
+                activation=ACTIVATIONS[i % 4],
+                stochastic_depth=arch == "resnet" and i % 5 == 0,
+                depth=11 if block == "bottleneck" else 8,
+                shape=(MNIST, CIFAR)[i % 2],
+                classes=(10, 100)[(i // 2) % 2],
+            )
+        )
     return cases
 
 
@@ -89,9 +105,16 @@ def test_all_after_add_activation_bn_combinations_build_and_run() -> None:
         assert model(torch.randn(2, 3, 8, 8)).shape == (2, 10)
 
 
-@pytest.mark.parametrize("depth,residual,bn,act", [(1, False, False, "relu"), (2, False, True, "tanh"),
-                                                  (5, True, False, "sigmoid"), (5, True, True, "leaky_relu"),
-                                                  (4, False, False, "relu")])
+@pytest.mark.parametrize(
+    "depth,residual,bn,act",
+    [
+        (1, False, False, "relu"),
+        (2, False, True, "tanh"),
+        (5, True, False, "sigmoid"),
+        (5, True, True, "leaky_relu"),
+        (4, False, False, "relu"),
+    ],
+)
 @pytest.mark.parametrize("shape,classes", [(MNIST, 10), (CIFAR, 100)])
 def test_mlp_shapes(depth: int, residual: bool, bn: bool, act: str, shape: tuple, classes: int) -> None:
     cfg = ModelConfig(arch="mlp", depth=depth, width=32, residual=residual, batch_norm=bn, activation=act)
@@ -147,8 +170,7 @@ def test_plain_is_resnet_without_shortcuts(block: str, depth: int, shortcut: str
     # the non-shortcut modules (BN, activations, ...) agree too
     res_mods = {n: type(m) for n, m in res.named_modules() if ".shortcut" not in n}
     assert {n: type(m) for n, m in plain.named_modules()} == res_mods
-    assert n_params(res) - n_params(plain) == sum(
-        p.numel() for n, p in res.named_parameters() if ".shortcut." in n)
+    assert n_params(res) - n_params(plain) == sum(p.numel() for n, p in res.named_parameters() if ".shortcut." in n)
 
 
 def test_plain_forward_has_no_addition() -> None:
@@ -196,8 +218,21 @@ def test_zero_pad_shortcut_is_subsample_plus_zeros() -> None:
 def test_shortcut_variant_formulas(variant: str) -> None:
     """Identity Mappings Fig. 2 on a block without dimension change, eval mode, after-add none."""
     torch.manual_seed(0)
-    block = Block("basic", 8, 8, 8, 1, index=0, residual=True, shortcut="A", variant=variant, scale=0.3,
-                  dropout=0.5, after_add="none", batch_norm=True)
+    block = Block(
+        "basic",
+        8,
+        8,
+        8,
+        1,
+        index=0,
+        residual=True,
+        shortcut="A",
+        variant=variant,
+        scale=0.3,
+        dropout=0.5,
+        after_add="none",
+        batch_norm=True,
+    )
     for bn in (block.bn1, block.bn2):  # make eval-mode BN non-trivial
         bn.running_mean.uniform_(-1, 1)
         bn.running_var.uniform_(0.5, 2)
@@ -238,8 +273,12 @@ def test_gated_blocks_order_branch_shortcut_gate() -> None:
     model = build_model(ModelConfig(depth=8, shortcut="B", shortcut_variant="exclusive_gate"), 3, 16, 10)
     names = [t.name for t in layer_table(model, (3, 16, 16))]
     i = names.index("stage2.block0.conv1")
-    assert names[i:i + 4] == ["stage2.block0.conv1", "stage2.block0.conv2", "stage2.block0.shortcut.conv",
-                              "stage2.block0.shortcut.gate_conv"]
+    assert names[i : i + 4] == [
+        "stage2.block0.conv1",
+        "stage2.block0.conv2",
+        "stage2.block0.shortcut.conv",
+        "stage2.block0.shortcut.gate_conv",
+    ]
 
 
 # ------------------------------------------------------------------------------------------ layer table
@@ -299,8 +338,9 @@ def test_observability_rules() -> None:
     for _ in range(5):  # some blocks are dropped: their branches still run
         calls.clear()
         model(torch.randn(2, 3, 8, 8))
-        assert set(calls.values()) == {1} and len(calls) == len([
-            m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.ReLU, nn.BatchNorm2d))])
+        assert set(calls.values()) == {1} and len(calls) == len(
+            [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.ReLU, nn.BatchNorm2d))]
+        )
 
 
 # -------------------------------------------------------------------------------------- stochastic depth
@@ -329,11 +369,22 @@ def test_stochastic_depth_survival_and_modes() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ init
-@pytest.mark.parametrize("scheme,mode,dist,act", [
-    ("he", "fan_in", "normal", "relu"), ("he", "fan_out", "uniform", "relu"), ("he", "fan_in", "normal", "leaky_relu"),
-    ("he", "fan_in", "uniform", "tanh"), ("he", "fan_out", "normal", "sigmoid"), ("xavier", "fan_in", "normal", "relu"),
-    ("xavier", "fan_in", "uniform", "relu"), ("lecun", "fan_in", "normal", "relu"), ("lecun", "fan_in", "uniform", "tanh"),
-    ("normal", "fan_in", "normal", "relu"), ("orthogonal", "fan_in", "normal", "relu")])
+@pytest.mark.parametrize(
+    "scheme,mode,dist,act",
+    [
+        ("he", "fan_in", "normal", "relu"),
+        ("he", "fan_out", "uniform", "relu"),
+        ("he", "fan_in", "normal", "leaky_relu"),
+        ("he", "fan_in", "uniform", "tanh"),
+        ("he", "fan_out", "normal", "sigmoid"),
+        ("xavier", "fan_in", "normal", "relu"),
+        ("xavier", "fan_in", "uniform", "relu"),
+        ("lecun", "fan_in", "normal", "relu"),
+        ("lecun", "fan_in", "uniform", "tanh"),
+        ("normal", "fan_in", "normal", "relu"),
+        ("orthogonal", "fan_in", "normal", "relu"),
+    ],
+)
 def test_init_variance_matches_formula(scheme: str, mode: str, dist: str, act: str) -> None:
     cfg = ModelConfig(depth=8, width=64, activation=act, leaky_slope=0.2)
     init = InitConfig(scheme=scheme, mode=mode, distribution=dist, std=0.03)
@@ -358,9 +409,12 @@ def test_weight_variance_formulas() -> None:
     cfg = ModelConfig()
     assert weight_variance(InitConfig("he"), cfg, 144, 288) == pytest.approx(2 / 144)
     assert weight_variance(InitConfig("he", mode="fan_out"), cfg, 144, 288) == pytest.approx(2 / 288)
-    assert weight_variance(InitConfig("he"), ModelConfig(activation="tanh"), 100, 10) == pytest.approx((5 / 3) ** 2 / 100)
-    assert weight_variance(InitConfig("he"), ModelConfig(activation="leaky_relu", leaky_slope=0.5), 100, 1) == \
-        pytest.approx(2 / 1.25 / 100)
+    assert weight_variance(InitConfig("he"), ModelConfig(activation="tanh"), 100, 10) == pytest.approx(
+        (5 / 3) ** 2 / 100
+    )
+    assert weight_variance(
+        InitConfig("he"), ModelConfig(activation="leaky_relu", leaky_slope=0.5), 100, 1
+    ) == pytest.approx(2 / 1.25 / 100)
     assert weight_variance(InitConfig("xavier"), cfg, 144, 288) == pytest.approx(2 / 432)
     assert weight_variance(InitConfig("lecun"), cfg, 144, 288) == pytest.approx(1 / 144)
     assert weight_variance(InitConfig("lecun", mode="fan_out"), cfg, 144, 288) == pytest.approx(1 / 288)

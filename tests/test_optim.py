@@ -13,9 +13,16 @@ def params():
     return [torch.nn.Parameter(torch.ones(3))]
 
 
-@pytest.mark.parametrize("name,klass", [("sgd", torch.optim.SGD), ("adagrad", torch.optim.Adagrad),
-                                        ("rmsprop", torch.optim.RMSprop), ("adam", torch.optim.Adam),
-                                        ("adamw", torch.optim.AdamW)])
+@pytest.mark.parametrize(
+    "name,klass",
+    [
+        ("sgd", torch.optim.SGD),
+        ("adagrad", torch.optim.Adagrad),
+        ("rmsprop", torch.optim.RMSprop),
+        ("adam", torch.optim.Adam),
+        ("adamw", torch.optim.AdamW),
+    ],
+)
 def test_unset_hyperparameters_take_torch_defaults(name, klass):
     opt = build_optimizer(params(), OptimConfig(name=name))
     assert type(opt) is klass
@@ -42,7 +49,7 @@ def test_sgd_momentum_matches_update_rule():
     expected, m = w.detach().clone(), torch.zeros(2)
     for _ in range(3):
         opt.zero_grad()
-        loss = (w ** 2).sum()
+        loss = (w**2).sum()
         loss.backward()
         g = 2 * expected
         m = 0.9 * m + g

@@ -41,7 +41,11 @@ def test_the_eight_presets_ship_in_order_with_both_sizes(presets):
 def test_paper_sizes_use_the_papers_depths_and_schedule(presets):
     deg = {r.name: r.config for r in presets["residual"].runs("paper")}
     assert [(c.model.arch, c.model.depth) for c in deg.values()] == [
-        ("plain", 20), ("plain", 56), ("resnet", 20), ("resnet", 56)]
+        ("plain", 20),
+        ("plain", 56),
+        ("resnet", 20),
+        ("resnet", 56),
+    ]
     for c in deg.values():
         assert (c.model.resolved().width, c.train.batch_size, c.train.steps) == (16, 128, 64000)
         assert (c.optim.lr, c.optim.momentum, c.optim.weight_decay) == (0.1, 0.9, 1e-4)
@@ -49,24 +53,42 @@ def test_paper_sizes_use_the_papers_depths_and_schedule(presets):
     short = {r.name: r.config.model for r in presets["shortcuts"].runs("paper")}
     assert {m.depth for m in short.values()} == {110}
     assert [m.shortcut_variant for m in short.values()] == [
-        "identity", "scale", "exclusive_gate", "shortcut_gate", "conv1x1", "dropout"]
+        "identity",
+        "scale",
+        "exclusive_gate",
+        "shortcut_gate",
+        "conv1x1",
+        "dropout",
+    ]
     after = {r.name: r.config.model.resolved() for r in presets["after-add"].runs("paper")}
     assert [(m.depth, m.block, m.after_add) for m in after.values()] == [
-        (110, "basic", "relu"), (110, "basic", "bn_relu"), (110, "preact", "none")]
+        (110, "basic", "relu"),
+        (110, "basic", "bn_relu"),
+        (110, "preact", "none"),
+    ]
 
 
 def test_published_numbers_are_the_papers(presets):
     pub = {(p.run, p.metric): p.number for p in presets["residual"].published if p.run}
     assert pub == {("resnet-20", "final_test_error"): 0.0875, ("resnet-56", "final_test_error"): 0.0697}
     short = {p.run: p.value for p in presets["shortcuts"].published}
-    assert short == {"identity": "6.61%", "scale-0.5": "12.35%", "exclusive-gate": "8.70%",
-                     "shortcut-gate": "12.86%", "conv1x1": "12.22%", "dropout": "> 20%"}
+    assert short == {
+        "identity": "6.61%",
+        "scale-0.5": "12.35%",
+        "exclusive-gate": "8.70%",
+        "shortcut-gate": "12.86%",
+        "conv1x1": "12.22%",
+        "dropout": "> 20%",
+    }
 
 
-MINIMAL = {"name": "t", "title": "T", "runs": [{"name": "a", "config": {"model": {"depth": 8}}},
-                                              {"name": "b", "config": {"model": {"depth": 14}}}],
-           "base": {"model": {"arch": "plain", "width": 4}},
-           "sizes": {"quick": {"config": {"train": {"steps": 5}}, "runs": {"b": {"model": {"width": 6}}}}}}
+MINIMAL = {
+    "name": "t",
+    "title": "T",
+    "runs": [{"name": "a", "config": {"model": {"depth": 8}}}, {"name": "b", "config": {"model": {"depth": 14}}}],
+    "base": {"model": {"arch": "plain", "width": 4}},
+    "sizes": {"quick": {"config": {"train": {"steps": 5}}, "runs": {"b": {"model": {"width": 6}}}}},
+}
 
 
 def test_a_runs_config_is_base_then_size_then_run_then_size_entry():
@@ -77,19 +99,48 @@ def test_a_runs_config_is_base_then_size_then_run_then_size_entry():
     assert merge({"x": {"y": 1, "z": 2}}, {"x": {"y": 3}}) == {"x": {"y": 3, "z": 2}}
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["runs"][0]["config"]["model"].update(depth=9), "model.depth = 9"),
-    (lambda d: d["sizes"].update(huge={}), "size 'huge'"),
-    (lambda d: d.update(plots=["error", "nope"]), "plot 'nope'"),
-    (lambda d: d.update(checks=[{"claim": "c", "left": ["a", "final_train_error"], "relation": "!=",
-                                 "right": ["b", "final_train_error"]}]), "relation '!='"),
-    (lambda d: d.update(checks=[{"claim": "c", "left": ["zz", "final_train_error"], "relation": "<",
-                                 "right": ["b", "final_train_error"]}]), "unknown run 'zz'"),
-    (lambda d: d.update(checks=[{"claim": "c", "left": ["a", "speed"], "relation": "<",
-                                 "right": ["b", "final_train_error"]}]), "unknown metric 'speed'"),
-    (lambda d: d["sizes"]["quick"]["runs"].update(c={}), "unknown runs ['c']"),
-    (lambda d: d.update(runs=[{"name": "a"}, {"name": "a"}]), "distinct names"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["runs"][0]["config"]["model"].update(depth=9), "model.depth = 9"),
+        (lambda d: d["sizes"].update(huge={}), "size 'huge'"),
+        (lambda d: d.update(plots=["error", "nope"]), "plot 'nope'"),
+        (
+            lambda d: d.update(
+                checks=[
+                    {
+                        "claim": "c",
+                        "left": ["a", "final_train_error"],
+                        "relation": "!=",
+                        "right": ["b", "final_train_error"],
+                    }
+                ]
+            ),
+            "relation '!='",
+        ),
+        (
+            lambda d: d.update(
+                checks=[
+                    {
+                        "claim": "c",
+                        "left": ["zz", "final_train_error"],
+                        "relation": "<",
+                        "right": ["b", "final_train_error"],
+                    }
+                ]
+            ),
+            "unknown run 'zz'",
+        ),
+        (
+            lambda d: d.update(
+                checks=[{"claim": "c", "left": ["a", "speed"], "relation": "<", "right": ["b", "final_train_error"]}]
+            ),
+            "unknown metric 'speed'",
+        ),
+        (lambda d: d["sizes"]["quick"]["runs"].update(c={}), "unknown runs ['c']"),
+        (lambda d: d.update(runs=[{"name": "a"}, {"name": "a"}]), "distinct names"),
+    ],
+)
 def test_a_bad_preset_names_the_file_and_the_field(change, message):
     import copy
 
@@ -103,24 +154,47 @@ def test_a_bad_preset_names_the_file_and_the_field(change, message):
 def _store(errors=(), act_std=(1.0,), grad=(1.0,), out_grad=(1.0,), stages=None, roles=None):
     n = len(grad)
     store = RunStore()
-    layers = LayerInfoRecord(names=[f"l{i}" for i in range(n)], kinds=["linear"] * n,
-                             roles=list(roles) if roles else ["hidden"] * n,
-                             stages=np.array(stages if stages is not None else range(n)),
-                             blocks=-np.ones(n, dtype=np.int64), fan_in=np.ones(n, dtype=np.int64),
-                             params=np.ones(n, dtype=np.int64))
+    layers = LayerInfoRecord(
+        names=[f"l{i}" for i in range(n)],
+        kinds=["linear"] * n,
+        roles=list(roles) if roles else ["hidden"] * n,
+        stages=np.array(stages if stages is not None else range(n)),
+        blocks=-np.ones(n, dtype=np.int64),
+        fan_in=np.ones(n, dtype=np.int64),
+        params=np.ones(n, dtype=np.int64),
+    )
     z = np.zeros(n)
-    store.add(RunStarted(label="x", config={}, resolved={}, device="cpu", versions={}, layers=layers, params=1,
-                         total_steps=1, act_mean_init=z, act_std_init=np.array(act_std, float),
-                         out_grad_norm_init=np.array(out_grad, float), grad_norm_init=np.array(grad, float),
-                         theory_act_std_init=z))
+    store.add(
+        RunStarted(
+            label="x",
+            config={},
+            resolved={},
+            device="cpu",
+            versions={},
+            layers=layers,
+            params=1,
+            total_steps=1,
+            act_mean_init=z,
+            act_std_init=np.array(act_std, float),
+            out_grad_norm_init=np.array(out_grad, float),
+            grad_norm_init=np.array(grad, float),
+            theory_act_std_init=z,
+        )
+    )
     for step, (train, test) in enumerate(errors, 1):
         store.add(EvalRecord(step=step, train_error=train, train_loss=1.0, test_error=test, test_loss=1.0))
     return store
 
 
 def test_metrics_read_the_right_numbers():
-    s = _store(errors=[(0.5, 0.6), (0.2, 0.3)], act_std=(1.0, 0.5, 0.1), grad=(1e-6, 1e-3, 2.0),
-               out_grad=(4.0, 2.0, 1.0), stages=(0, 1, 2), roles=("stem", "branch", "head"))
+    s = _store(
+        errors=[(0.5, 0.6), (0.2, 0.3)],
+        act_std=(1.0, 0.5, 0.1),
+        grad=(1e-6, 1e-3, 2.0),
+        out_grad=(4.0, 2.0, 1.0),
+        stages=(0, 1, 2),
+        roles=("stem", "branch", "head"),
+    )
     assert measure(s, "final_train_error") == 0.2 and measure(s, "final_test_error") == 0.3
     assert measure(s, "best_test_error") == 0.3
     assert measure(s, "act_var_last_init") == pytest.approx(0.01)
@@ -168,8 +242,16 @@ def test_adapt_runs_overrides_steps_dataset_and_validates(presets):
 def _run(preset, names, steps=1, eval_train_samples=200):
     """The quick size's runs named ``names``, shortened to ``steps`` with one evaluation at the end."""
     runs = [r for r in adapt_runs(preset.runs("quick"), steps=steps) if r.name in names]
-    runs = [dataclasses.replace(r, config=dataclasses.replace(r.config, train=dataclasses.replace(
-        r.config.train, eval_train_samples=eval_train_samples, eval_every=steps))) for r in runs]
+    runs = [
+        dataclasses.replace(
+            r,
+            config=dataclasses.replace(
+                r.config,
+                train=dataclasses.replace(r.config.train, eval_train_samples=eval_train_samples, eval_every=steps),
+            ),
+        )
+        for r in runs
+    ]
     return PresetRunner(preset, "quick", runs).run()
 
 
@@ -180,7 +262,7 @@ def test_init_xavier_relu_30_layers_collapses_the_variance_as_theory_says(preset
     he, xavier = (measure(result.stores[n], "act_var_last_init") for n in ("he", "xavier"))
     assert 0.3 < he < 3  # He keeps the second moment
     # Xavier halves it at each of the 29 hidden layers: 2^-29 ≈ 1.9e-9 (input and head layers differ a little)
-    assert 2.0 ** -32 < xavier / he < 2.0 ** -26
+    assert 2.0**-32 < xavier / he < 2.0**-26
     started = result.stores["xavier"].started
     measured, theory = started.act_std_init, started.theory_act_std_init
     ok = np.isfinite(theory)
@@ -207,7 +289,7 @@ def test_shortcut_scaled_by_half_starves_early_layers_by_lambda_to_the_blocks(pr
     scaled = measure(result.stores["scale-0.5"], "grad_norm_early_init")
     # branches start at zero, so the stem's gradient crosses 15 blocks of h(x) = 0.5 x: 0.5^15 ≈ 3.1e-5
     stem = lambda name: measure(result.stores[name], "grad_norm_first_init")
-    assert stem("scale-0.5") / stem("identity") == pytest.approx(0.5 ** 15, rel=0.5)
+    assert stem("scale-0.5") / stem("identity") == pytest.approx(0.5**15, rel=0.5)
     assert scaled < 1e-2 * identity
 
 

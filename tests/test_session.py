@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import tiny_run_config
+
 from resnet_viz.config import RunConfig
 from resnet_viz.data import load_dataset
 from resnet_viz.export.replay import (
@@ -49,8 +49,9 @@ def assert_values_close(x, y, rtol=0.0, what=""):
         assert x.shape == y.shape, what
         if x.dtype.kind == "f" or y.dtype.kind == "f":
             # NaN and ±inf must sit in the same places
-            np.testing.assert_allclose(x.astype(np.float64), y.astype(np.float64), rtol=rtol, atol=0,
-                                       equal_nan=True, err_msg=what)
+            np.testing.assert_allclose(
+                x.astype(np.float64), y.astype(np.float64), rtol=rtol, atol=0, equal_nan=True, err_msg=what
+            )
         else:
             assert np.array_equal(x, y), what
     elif isinstance(x, dict) and isinstance(y, dict):
@@ -170,7 +171,7 @@ def test_records_from_store_rebuild_an_equal_store_in_the_engine_order(runs, chu
         # each evaluation comes right before the chunk holding its step (or after the last chunk)
         for i, r in enumerate(records):
             if isinstance(r, EvalRecord):
-                nxt = next((c for c in records[i + 1:] if isinstance(c, TrainChunk)), None)
+                nxt = next((c for c in records[i + 1 :] if isinstance(c, TrainChunk)), None)
                 assert nxt is None or r.step in nxt.step.tolist() or r.step > chunks[-1].step[-1]
         rebuilt = RunStore()
         for r in records:
@@ -236,9 +237,16 @@ def test_failed_run_keeps_its_traceback(runs, tmp_path):
     store = RunStore()
     for r in records_from_store(runs["finished"].store):
         if isinstance(r, RunFinished):
-            r = dataclasses.replace(r, status="failed", message="RuntimeError: boom", final_train_error=None,
-                                    final_test_error=None, final_train_loss=None, final_test_loss=None,
-                                    extra={"traceback": "Traceback...\nRuntimeError: boom\n", "final_eval_step": None})
+            r = dataclasses.replace(
+                r,
+                status="failed",
+                message="RuntimeError: boom",
+                final_train_error=None,
+                final_test_error=None,
+                final_train_loss=None,
+                final_test_loss=None,
+                extra={"traceback": "Traceback...\nRuntimeError: boom\n", "final_eval_step": None},
+            )
         store.add(r)
     out = write_run_folder(store, tmp_path / "failed")
     assert (out / "error.log").read_text() == "Traceback...\nRuntimeError: boom\n"
@@ -281,14 +289,34 @@ def test_a_killed_run_folder_loads_what_metrics_csv_has(runs, tmp_path):
 def _session(runs) -> Session:
     queued = tiny_run_config("resnet", 14)
     return Session(
-        runs=[SessionRun(name=r.name + " · run/ü", color=f"#00{i}0ff", visible=i != 1, status=r.store.finished.status,
-                         message=r.store.finished.message, config=r.config, store=r.store)
-              for i, r in enumerate(runs.values())]
-        + [SessionRun(name="queued", color="#123456", visible=True, status="queued", message="", config=queued,
-                      store=None),
-           SessionRun(name="failed while preparing", color="#654321", visible=True, status="failed",
-                      message="DataError: no data", config=queued, store=RunStore())],
-        settings={"selected": 2, "train_mode": "parallel", "nested": {"a": [1, 2.5, None]}})
+        runs=[
+            SessionRun(
+                name=r.name + " · run/ü",
+                color=f"#00{i}0ff",
+                visible=i != 1,
+                status=r.store.finished.status,
+                message=r.store.finished.message,
+                config=r.config,
+                store=r.store,
+            )
+            for i, r in enumerate(runs.values())
+        ]
+        + [
+            SessionRun(
+                name="queued", color="#123456", visible=True, status="queued", message="", config=queued, store=None
+            ),
+            SessionRun(
+                name="failed while preparing",
+                color="#654321",
+                visible=True,
+                status="failed",
+                message="DataError: no data",
+                config=queued,
+                store=RunStore(),
+            ),
+        ],
+        settings={"selected": 2, "train_mode": "parallel", "nested": {"a": [1, 2.5, None]}},
+    )
 
 
 def test_session_round_trip(runs, tmp_path):
@@ -307,8 +335,14 @@ def test_session_round_trip(runs, tmp_path):
     assert loaded.settings == session.settings
     assert len(loaded.runs) == len(session.runs)
     for a, b in zip(session.runs, loaded.runs):
-        assert (a.name, a.color, a.visible, a.status, a.message, a.config) == \
-               (b.name, b.color, b.visible, b.status, b.message, b.config)
+        assert (a.name, a.color, a.visible, a.status, a.message, a.config) == (
+            b.name,
+            b.color,
+            b.visible,
+            b.status,
+            b.message,
+            b.config,
+        )
         if a.store is None or a.store.started is None:
             assert b.store is None
         else:

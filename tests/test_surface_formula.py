@@ -38,16 +38,31 @@ def sigmoid(v):
 CASES = [
     ("(1-x)^2 + 100*(y-x^2)^2", lambda x, y: (1 - x) ** 2 + 100 * (y - x**2) ** 2),
     ("(x^2 + y - 11)^2 + (x + y^2 - 7)^2", lambda x, y: (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2),
-    ("sin(x)*cos(2*y) + tanh(x*y) - atan(y) + exp(-x^2/2) + tan(x/3)",
-     lambda x, y: np.sin(x) * np.cos(2 * y) + np.tanh(x * y) - np.arctan(y) + np.exp(-x**2 / 2) + np.tan(x / 3)),
-    ("min(x, y) + max(x, 0.5) + atan2(y, x) + hypot(x, y) + pow(abs(x), 1.5)",
-     lambda x, y: np.minimum(x, y) + np.maximum(x, 0.5) + np.arctan2(y, x) + np.hypot(x, y) + np.abs(x) ** 1.5),
+    (
+        "sin(x)*cos(2*y) + tanh(x*y) - atan(y) + exp(-x^2/2) + tan(x/3)",
+        lambda x, y: np.sin(x) * np.cos(2 * y) + np.tanh(x * y) - np.arctan(y) + np.exp(-(x**2) / 2) + np.tan(x / 3),
+    ),
+    (
+        "min(x, y) + max(x, 0.5) + atan2(y, x) + hypot(x, y) + pow(abs(x), 1.5)",
+        lambda x, y: np.minimum(x, y) + np.maximum(x, 0.5) + np.arctan2(y, x) + np.hypot(x, y) + np.abs(x) ** 1.5,
+    ),
     ("pi*x + e^y - sqrt(pi) / e", lambda x, y: np.pi * x + np.e**y - np.sqrt(np.pi) / np.e),
-    ("log(1+x^2) + log10(2+y) + log2(3+x) + sigmoid(x) + softplus(y) + relu(x-y)"
-     " + sinh(x)/cosh(y) + asin(x/3) + acos(y/3) + arctan(x)",
-     lambda x, y: (np.log(1 + x**2) + np.log10(2 + y) + np.log2(3 + x) + sigmoid(x) + np.log1p(np.exp(y))
-                   + np.maximum(x - y, 0) + np.sinh(x) / np.cosh(y) + np.arcsin(x / 3) + np.arccos(y / 3)
-                   + np.arctan(x))),
+    (
+        "log(1+x^2) + log10(2+y) + log2(3+x) + sigmoid(x) + softplus(y) + relu(x-y)"
+        " + sinh(x)/cosh(y) + asin(x/3) + acos(y/3) + arctan(x)",
+        lambda x, y: (
+            np.log(1 + x**2)
+            + np.log10(2 + y)
+            + np.log2(3 + x)
+            + sigmoid(x)
+            + np.log1p(np.exp(y))
+            + np.maximum(x - y, 0)
+            + np.sinh(x) / np.cosh(y)
+            + np.arcsin(x / 3)
+            + np.arccos(y / 3)
+            + np.arctan(x)
+        ),
+    ),
     ("1.5e-3*x + 2E2*y + .5 - 3/4*x*y", lambda x, y: 1.5e-3 * x + 2e2 * y + 0.5 - 0.75 * x * y),
     ("x - y - x + 2*y - 3 + x*y/2/y*4", lambda x, y: x - y - x + 2 * y - 3 + x * y / 2 / y * 4),
 ]
@@ -81,8 +96,9 @@ def test_result_has_the_dtype_of_x():
     x, y = grid(torch.float32)
     z = parse_formula("(1-x)^2 + 100*(y-x^2)^2 + pi")(x, y)
     assert z.dtype == torch.float32
-    np.testing.assert_allclose(z.numpy(), (1 - XS[:, None]) ** 2 + 100 * (YS[None, :] - XS[:, None] ** 2) ** 2
-                               + np.pi, rtol=1e-5)
+    np.testing.assert_allclose(
+        z.numpy(), (1 - XS[:, None]) ** 2 + 100 * (YS[None, :] - XS[:, None] ** 2) ** 2 + np.pi, rtol=1e-5
+    )
     assert parse_formula("3")(torch.tensor(1.0), torch.tensor(2.0)).dtype == torch.float32
     assert parse_formula("y")(torch.tensor(1.0), torch.tensor(2.0, dtype=torch.float64)).dtype == torch.float32
 
@@ -114,8 +130,12 @@ def test_constant_formula_backward_gives_zero_gradient():
 
 def test_caret_and_double_star_agree():
     x, y = grid()
-    for caret, stars in [("x^2 + y^3", "x**2 + y**3"), ("(1-x)^2 + 100*(y-x^2)^2", "(1-x)**2 + 100*(y-x**2)**2"),
-                         ("2^x^2", "2**x**2"), ("x^-2", "x**-2")]:
+    for caret, stars in [
+        ("x^2 + y^3", "x**2 + y**3"),
+        ("(1-x)^2 + 100*(y-x^2)^2", "(1-x)**2 + 100*(y-x**2)**2"),
+        ("2^x^2", "2**x**2"),
+        ("x^-2", "x**-2"),
+    ]:
         torch.testing.assert_close(parse_formula(caret)(x, y), parse_formula(stars)(x, y), rtol=0, atol=0)
 
 
@@ -177,35 +197,38 @@ def error(text) -> FormulaError:
     return info.value
 
 
-@pytest.mark.parametrize("text, column, fragment", [
-    ("x + z", 4, "unknown name 'z': use x, y, pi, e and the functions sin, cos"),
-    ("  x + z", 6, "unknown name 'z'"),
-    ("(1−x)² + 100·(y−z²)²", 16, "unknown name 'z'"),  # columns point into the user's text
-    ("x + f(x)", 4, "unknown function 'f'"),
-    ("sin(x, y)", 0, "sin takes 1 argument, got 2"),
-    ("x + atan2(x)", 4, "atan2 takes 2 arguments, got 1"),
-    ("2x + 1", 1, "write 2*x"),
-    ("y + 3 x", 6, "write 3*x"),
-    ("2pi", 1, "write 2*pi"),
-    ("2(x+1)", 1, "write 2*(...)"),
-    ("sin x", 4, "write sin(x)"),
-    ("x + ", 4, "incomplete"),
-    ("(x + 1", 0, "'(' was never closed"),
-    ("x $ y", 2, "unexpected '$'"),
-    ("x^^2", 2, "unexpected '^'"),
-    ("x.real", 1, "attribute access '.real'"),
-    ("x % 2", 2, "operator '%'"),
-    ("x // 2", 2, "operator '//'"),
-    ("x @ y", 2, "operator '@'"),
-    ("x & y", 2, "operator '&'"),
-    ("x, y", 1, "one expression"),
-    ("sin(x=1)", 4, "keyword arguments"),
-    ("sin(*x)", 4, "unpacking"),
-    ("x + ä", 4, "unexpected character 'ä'"),
-    ("x # comment", 2, "unexpected character '#'"),
-    ("x + sin", 4, "sin is a function"),
-    ("1j*x", 0, "complex numbers"),
-])
+@pytest.mark.parametrize(
+    "text, column, fragment",
+    [
+        ("x + z", 4, "unknown name 'z': use x, y, pi, e and the functions sin, cos"),
+        ("  x + z", 6, "unknown name 'z'"),
+        ("(1−x)² + 100·(y−z²)²", 16, "unknown name 'z'"),  # columns point into the user's text
+        ("x + f(x)", 4, "unknown function 'f'"),
+        ("sin(x, y)", 0, "sin takes 1 argument, got 2"),
+        ("x + atan2(x)", 4, "atan2 takes 2 arguments, got 1"),
+        ("2x + 1", 1, "write 2*x"),
+        ("y + 3 x", 6, "write 3*x"),
+        ("2pi", 1, "write 2*pi"),
+        ("2(x+1)", 1, "write 2*(...)"),
+        ("sin x", 4, "write sin(x)"),
+        ("x + ", 4, "incomplete"),
+        ("(x + 1", 0, "'(' was never closed"),
+        ("x $ y", 2, "unexpected '$'"),
+        ("x^^2", 2, "unexpected '^'"),
+        ("x.real", 1, "attribute access '.real'"),
+        ("x % 2", 2, "operator '%'"),
+        ("x // 2", 2, "operator '//'"),
+        ("x @ y", 2, "operator '@'"),
+        ("x & y", 2, "operator '&'"),
+        ("x, y", 1, "one expression"),
+        ("sin(x=1)", 4, "keyword arguments"),
+        ("sin(*x)", 4, "unpacking"),
+        ("x + ä", 4, "unexpected character 'ä'"),
+        ("x # comment", 2, "unexpected character '#'"),
+        ("x + sin", 4, "sin is a function"),
+        ("1j*x", 0, "complex numbers"),
+    ],
+)
 def test_errors_name_what_and_where(text, column, fragment):
     err = error(text)
     assert fragment in err.message
@@ -222,11 +245,19 @@ def test_empty_and_too_long():
     assert "too long" in error("x" + "+x" * (MAX_FORMULA_LENGTH // 2)).message
 
 
-@pytest.mark.parametrize("text", [
-    "(" * 200 + "x" + ")" * 200, "(" * 250 + "x" + ")" * 250, "-" * 400 + "x", "-" * 1000 + "x",
-    "x^" * 100 + "x", "exp(-" * 61 + "x" + ")" * 61, "sin(" * 70 + "x" + ")" * 70,
-    "[" * 240 + "x" + "]" * 240,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 200 + "x" + ")" * 200,
+        "(" * 250 + "x" + ")" * 250,
+        "-" * 400 + "x",
+        "-" * 1000 + "x",
+        "x^" * 100 + "x",
+        "exp(-" * 61 + "x" + ")" * 61,
+        "sin(" * 70 + "x" + ")" * 70,
+        "[" * 240 + "x" + "]" * 240,
+    ],
+)
 def test_deep_nesting_is_refused(text):
     # a FormulaError, not a RecursionError or MemoryError
     assert "nested" in error(text).message or len(text) > MAX_FORMULA_LENGTH
@@ -297,6 +328,7 @@ def test_unsafe_input_is_refused_and_never_runs(template, tmp_path, capfd, monke
 def test_valid_formulas_are_only_parsed_to_an_ast(monkeypatch):
     flags = []
     real_compile = builtins.compile
+
     def recording_compile(source, filename, mode, fl=0, *args, **kwargs):
         flags.append(fl)
         return real_compile(source, filename, mode, fl, *args, **kwargs)

@@ -35,9 +35,15 @@ def formula_by_hand(x, y):
     return 0.25 * (x - 1) ** 2 + 2 * torch.sin(y) ** 2 + 0.1 * x * y + torch.cos(x) / 2
 
 
-TORCH_CLASSES = {"sgd": torch.optim.SGD, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD,
-                 "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam,
-                 "adamw": torch.optim.AdamW}
+TORCH_CLASSES = {
+    "sgd": torch.optim.SGD,
+    "momentum": torch.optim.SGD,
+    "nesterov": torch.optim.SGD,
+    "adagrad": torch.optim.Adagrad,
+    "rmsprop": torch.optim.RMSprop,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+}
 
 
 def torch_kwargs_by_hand(key, hyper):
@@ -61,8 +67,9 @@ def reference_run(key, hyper, fn, start, steps):
         positions.append(p.detach().numpy().copy())
         losses.append(float(loss.detach()))
         grads.append(p.grad.detach().numpy().copy())
-        states.append({name: v.detach().clone() if isinstance(v, torch.Tensor) else v
-                       for name, v in opt.state[p].items()})
+        states.append(
+            {name: v.detach().clone() if isinstance(v, torch.Tensor) else v for name, v in opt.state[p].items()}
+        )
         if k < steps:
             opt.step()
     return np.array(positions), np.array(losses), np.array(grads), states, opt
@@ -79,16 +86,17 @@ HYPER_SETS = [
     ("adagrad", {}),
     ("adagrad", {"lr": 0.3, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-8, "weight_decay": 0.01}),
     ("rmsprop", {}),
-    ("rmsprop", {"lr": 0.005, "alpha": 0.9, "momentum": 0.5, "centered": True, "eps": 1e-6,
-                 "weight_decay": 0.01}),
+    ("rmsprop", {"lr": 0.005, "alpha": 0.9, "momentum": 0.5, "centered": True, "eps": 1e-6, "weight_decay": 0.01}),
     ("adam", {}),
     ("adam", {"lr": 0.02, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "amsgrad": True, "weight_decay": 0.01}),
     ("adamw", {}),
     ("adamw", {"lr": 0.02, "beta1": 0.85, "weight_decay": 0.1, "amsgrad": True}),  # beta2 left to torch
     ("adamw", {"lr": 0.01, "beta2": 0.95, "eps": 1e-7}),  # beta1 left to torch
 ]
-SURFACE_CASES = [("rosenbrock", SurfaceConfig(name="rosenbrock"), rosenbrock_by_hand, ROSENBROCK_START),
-                 ("formula", SurfaceConfig(name="formula", formula=FORMULA), formula_by_hand, FORMULA_START)]
+SURFACE_CASES = [
+    ("rosenbrock", SurfaceConfig(name="rosenbrock"), rosenbrock_by_hand, ROSENBROCK_START),
+    ("formula", SurfaceConfig(name="formula", formula=FORMULA), formula_by_hand, FORMULA_START),
+]
 
 
 def test_every_optimiser_is_covered_with_defaults_and_with_settings():
@@ -116,8 +124,11 @@ def test_trajectory_equals_torch_optim_stepped_by_hand(surface_name, surface_cfg
 
 
 def test_rosenbrock_trajectory_is_bit_identical_to_torch():
-    race = OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START,
-                         [OptimizerSpec("adam", {"lr": 0.02}), OptimizerSpec("momentum", {"lr": 0.001})])
+    race = OptimizerRace(
+        build_surface(SurfaceConfig("rosenbrock")),
+        ROSENBROCK_START,
+        [OptimizerSpec("adam", {"lr": 0.02}), OptimizerSpec("momentum", {"lr": 0.001})],
+    )
     race.run(STEPS)
     for traj, (key, hyper) in zip(race.trajectories, [("adam", {"lr": 0.02}), ("momentum", {"lr": 0.001})]):
         pos, loss, _, _, _ = reference_run(key, hyper, rosenbrock_by_hand, ROSENBROCK_START, STEPS)
@@ -135,8 +146,9 @@ def test_racers_do_not_influence_each_other():
 
 
 def test_reset_starts_the_same_race_again():
-    race = OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START,
-                         parse_optimizers("momentum:lr=0.001,adam:lr=0.02"))
+    race = OptimizerRace(
+        build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START, parse_optimizers("momentum:lr=0.001,adam:lr=0.02")
+    )
     first = [t.positions.values.copy() for t in race.run(40).trajectories]
     race.reset()
     assert race.steps == 0 and all(t.steps == 0 for t in race.trajectories)
@@ -233,8 +245,11 @@ def test_adagrad_steps_shrink_as_one_over_sqrt_k_on_a_plane():
 # --- optimiser state ---------------------------------------------------------------------------------
 def test_momentum_velocity_is_torchs_momentum_buffer():
     hyper = {"lr": 0.001}
-    traj = OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START,
-                         [OptimizerSpec("momentum", hyper)]).run(STEPS).trajectories[0]
+    traj = (
+        OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START, [OptimizerSpec("momentum", hyper)])
+        .run(STEPS)
+        .trajectories[0]
+    )
     _, _, grads, states, _ = reference_run("momentum", hyper, rosenbrock_by_hand, ROSENBROCK_START, STEPS)
     assert np.isnan(traj.velocity.values[0]).all()  # no buffer before the first step
     buffers = np.array([s["momentum_buffer"].numpy() for s in states[1:]])
@@ -248,8 +263,15 @@ def test_momentum_velocity_is_torchs_momentum_buffer():
 
 
 def test_adagrad_accumulator_is_the_sum_of_squared_gradients():
-    traj = OptimizerRace(build_surface(SurfaceConfig(name="formula", formula=FORMULA)), FORMULA_START,
-                         [OptimizerSpec("adagrad", {"lr": 0.3})]).run(STEPS).trajectories[0]
+    traj = (
+        OptimizerRace(
+            build_surface(SurfaceConfig(name="formula", formula=FORMULA)),
+            FORMULA_START,
+            [OptimizerSpec("adagrad", {"lr": 0.3})],
+        )
+        .run(STEPS)
+        .trajectories[0]
+    )
     g = traj.grads.values
     expected = np.vstack([np.zeros((1, 2)), np.cumsum(g[:-1] ** 2, axis=0)])
     np.testing.assert_allclose(traj.accum.values, expected, rtol=1e-12, atol=0)
@@ -260,18 +282,19 @@ def test_adagrad_accumulator_is_the_sum_of_squared_gradients():
 def test_rmsprop_and_adam_state():
     hyper_r = {"lr": 0.005, "momentum": 0.5}
     hyper_a = {"lr": 0.02, "beta1": 0.8, "beta2": 0.99}
-    race = OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START,
-                         [OptimizerSpec("rmsprop", hyper_r), OptimizerSpec("adam", hyper_a)]).run(50)
+    race = OptimizerRace(
+        build_surface(SurfaceConfig("rosenbrock")),
+        ROSENBROCK_START,
+        [OptimizerSpec("rmsprop", hyper_r), OptimizerSpec("adam", hyper_a)],
+    ).run(50)
     rms, adam = race.trajectories
     _, _, _, states, _ = reference_run("rmsprop", hyper_r, rosenbrock_by_hand, ROSENBROCK_START, 50)
-    np.testing.assert_allclose(rms.velocity.values[1:], [s["momentum_buffer"].numpy() for s in states[1:]],
-                               rtol=1e-12)
+    np.testing.assert_allclose(rms.velocity.values[1:], [s["momentum_buffer"].numpy() for s in states[1:]], rtol=1e-12)
     np.testing.assert_allclose(rms.accum.values[1:], [s["square_avg"].numpy() for s in states[1:]], rtol=1e-12)
     _, _, _, states, _ = reference_run("adam", hyper_a, rosenbrock_by_hand, ROSENBROCK_START, 50)
     for k in range(1, 51):  # bias-corrected moments m̂, v̂
         np.testing.assert_allclose(adam.velocity.values[k], states[k]["exp_avg"].numpy() / (1 - 0.8**k), rtol=1e-12)
-        np.testing.assert_allclose(adam.accum.values[k], states[k]["exp_avg_sq"].numpy() / (1 - 0.99**k),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(adam.accum.values[k], states[k]["exp_avg_sq"].numpy() / (1 - 0.99**k), rtol=1e-12)
     # at step 1 the bias-corrected moments are g_0 and g_0²
     np.testing.assert_allclose(adam.velocity.values[1], adam.grads.values[0], rtol=1e-12)
     np.testing.assert_allclose(adam.accum.values[1], adam.grads.values[0] ** 2, rtol=1e-12)
@@ -280,16 +303,22 @@ def test_rmsprop_and_adam_state():
 
 
 def test_plain_sgd_has_no_state():
-    traj = OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START,
-                         [OptimizerSpec("sgd")]).run(20).trajectories[0]
+    traj = (
+        OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START, [OptimizerSpec("sgd")])
+        .run(20)
+        .trajectories[0]
+    )
     assert traj.velocity.values.shape == (21, 2) and traj.accum.values.shape == (21, 2)
     assert np.isnan(traj.velocity.values).all() and np.isnan(traj.accum.values).all()
 
 
 # --- divergence and non-finite values ----------------------------------------------------------------
 def test_a_diverging_racer_stops_and_the_others_go_on(tmp_path):
-    race = OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START,
-                         parse_optimizers("sgd:lr=10,adam:lr=0.02,momentum:lr=0.001"))
+    race = OptimizerRace(
+        build_surface(SurfaceConfig("rosenbrock")),
+        ROSENBROCK_START,
+        parse_optimizers("sgd:lr=10,adam:lr=0.02,momentum:lr=0.001"),
+    )
     race.run(100)
     bad, adam, momentum = race.trajectories
     k = bad.diverged_at
@@ -321,8 +350,9 @@ def test_a_diverging_racer_stops_and_the_others_go_on(tmp_path):
 
 
 def test_all_racers_diverged_means_not_running():
-    race = OptimizerRace(build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START,
-                         parse_optimizers("sgd:lr=10,momentum:lr=10")).run(100)
+    race = OptimizerRace(
+        build_surface(SurfaceConfig("rosenbrock")), ROSENBROCK_START, parse_optimizers("sgd:lr=10,momentum:lr=10")
+    ).run(100)
     assert not race.running
     assert all(t.diverged_at is not None and t.steps == t.diverged_at for t in race.trajectories)
 
@@ -458,27 +488,33 @@ def test_bad_formula_is_a_config_error_on_surface_formula():
     SurfaceConfig(name="rosenbrock", formula="x +* y").validate()  # the formula only counts for "formula"
 
 
-@pytest.mark.parametrize("cfg,field", [
-    (SurfaceConfig(name="banana"), "surface.name"),
-    (SurfaceConfig(name="quadratic", condition=0.5), "surface.condition"),
-    (SurfaceConfig(name="quadratic", angle=120.0), "surface.angle"),
-    (SurfaceConfig(name="formula", formula=""), "surface.formula"),
-    (SurfaceConfig(name="formula", formula="z + 1"), "surface.formula"),
-])
+@pytest.mark.parametrize(
+    "cfg,field",
+    [
+        (SurfaceConfig(name="banana"), "surface.name"),
+        (SurfaceConfig(name="quadratic", condition=0.5), "surface.condition"),
+        (SurfaceConfig(name="quadratic", angle=120.0), "surface.angle"),
+        (SurfaceConfig(name="formula", formula=""), "surface.formula"),
+        (SurfaceConfig(name="formula", formula="z + 1"), "surface.formula"),
+    ],
+)
 def test_bad_surface_configs(cfg, field):
     with pytest.raises(ConfigError) as info:
         build_surface(cfg)
     assert info.value.field == field
 
 
-@pytest.mark.parametrize("kwargs,field", [
-    ({"optimizers": []}, "optimizers"),
-    ({"start": (1.0, 2.0, 3.0)}, "start"),
-    ({"start": (math.nan, 0.0)}, "start"),
-    ({"steps": -1}, "steps"),
-    ({"steps": 2.5}, "steps"),
-    ({"surface": SurfaceConfig(name="nope")}, "surface.name"),
-])
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        ({"optimizers": []}, "optimizers"),
+        ({"start": (1.0, 2.0, 3.0)}, "start"),
+        ({"start": (math.nan, 0.0)}, "start"),
+        ({"steps": -1}, "steps"),
+        ({"steps": 2.5}, "steps"),
+        ({"surface": SurfaceConfig(name="nope")}, "surface.name"),
+    ],
+)
 def test_bad_race_configs(kwargs, field):
     cfg = RaceConfig(**{"optimizers": [OptimizerSpec("sgd")], **kwargs})
     with pytest.raises(ConfigError) as info:
@@ -497,7 +533,10 @@ def test_race_from_config_uses_the_surface_start_by_default():
 def test_parse_the_issue_example():
     specs = parse_optimizers("sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02")
     assert [(s.key, s.label, s.hyper) for s in specs] == [
-        ("sgd", "sgd", {"lr": 0.001}), ("momentum", "momentum", {"lr": 0.001}), ("adam", "adam", {"lr": 0.02})]
+        ("sgd", "sgd", {"lr": 0.001}),
+        ("momentum", "momentum", {"lr": 0.001}),
+        ("adam", "adam", {"lr": 0.02}),
+    ]
     assert specs[1].torch_kwargs() == {"momentum": 0.9, "lr": 0.001}
     assert specs[2].describe() == "Adam lr=0.02"
 
@@ -529,22 +568,25 @@ def test_parse_repeated_keys_get_distinct_labels():
     assert [t.label for t in race.trajectories] == labels[:2]
 
 
-@pytest.mark.parametrize("text,field,fragment", [
-    ("lbfgs:lr=0.1", "optims", "adam"),
-    ("lr=0.1,sgd", "optims", "start with an optimiser"),
-    ("", "optims", "at least one"),
-    ("sgd:betas=0.9/0.99", "optims.sgd.betas", "sgd takes lr, weight_decay"),
-    ("sgd:momentum=0.9", "optims.sgd.momentum", "sgd takes"),
-    ("adam:lr=fast", "optims.adam.lr", "a number"),
-    ("sgd:lr=-0.1", "optims.sgd.lr", "> 0"),
-    ("sgd:lr=0", "optims.sgd.lr", "> 0"),
-    ("sgd:lr=nan", "optims.sgd.lr", "a number"),
-    ("adam:betas=0.9", "optims.adam.betas", "b1/b2"),
-    ("adam:beta2=1", "optims.adam.beta2", "< 1"),
-    ("momentum:momentum=1.5", "optims.momentum.momentum", "< 1"),
-    ("rmsprop:centered=maybe", "optims.rmsprop.centered", "true or false"),
-    ("adagrad:eps=0", "optims.adagrad.eps", "> 0"),
-])
+@pytest.mark.parametrize(
+    "text,field,fragment",
+    [
+        ("lbfgs:lr=0.1", "optims", "adam"),
+        ("lr=0.1,sgd", "optims", "start with an optimiser"),
+        ("", "optims", "at least one"),
+        ("sgd:betas=0.9/0.99", "optims.sgd.betas", "sgd takes lr, weight_decay"),
+        ("sgd:momentum=0.9", "optims.sgd.momentum", "sgd takes"),
+        ("adam:lr=fast", "optims.adam.lr", "a number"),
+        ("sgd:lr=-0.1", "optims.sgd.lr", "> 0"),
+        ("sgd:lr=0", "optims.sgd.lr", "> 0"),
+        ("sgd:lr=nan", "optims.sgd.lr", "a number"),
+        ("adam:betas=0.9", "optims.adam.betas", "b1/b2"),
+        ("adam:beta2=1", "optims.adam.beta2", "< 1"),
+        ("momentum:momentum=1.5", "optims.momentum.momentum", "< 1"),
+        ("rmsprop:centered=maybe", "optims.rmsprop.centered", "true or false"),
+        ("adagrad:eps=0", "optims.adagrad.eps", "> 0"),
+    ],
+)
 def test_parse_errors_name_the_field(text, field, fragment):
     with pytest.raises(ConfigError) as info:
         parse_optimizers(text)
@@ -560,8 +602,11 @@ def test_spec_validate_rejects_a_number_for_a_boolean():
 
 # --- CSV -----------------------------------------------------------------------------------------------
 def test_csv_columns_start_row_and_exact_round_trip(tmp_path):
-    race = OptimizerRace(build_surface(SurfaceConfig(name="formula", formula=FORMULA)), FORMULA_START,
-                         parse_optimizers("sgd:lr=0.1,adam:lr=0.05,adam:lr=0.01")).run(30)
+    race = OptimizerRace(
+        build_surface(SurfaceConfig(name="formula", formula=FORMULA)),
+        FORMULA_START,
+        parse_optimizers("sgd:lr=0.1,adam:lr=0.05,adam:lr=0.01"),
+    ).run(30)
     path = write_trajectories_csv(tmp_path / "trajectories.csv", race.trajectories)
     with path.open(newline="") as fh:
         rows = list(csv.reader(fh))

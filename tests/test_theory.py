@@ -29,8 +29,9 @@ MNIST = (1, 28, 28)
 CIFAR = (3, 32, 32)
 
 
-def measured_q(cfg: ModelConfig, init: InitConfig, shape: tuple[int, int, int], batch: int,
-               seed: int) -> tuple[np.ndarray, nn.Module]:
+def measured_q(
+    cfg: ModelConfig, init: InitConfig, shape: tuple[int, int, int], batch: int, seed: int
+) -> tuple[np.ndarray, nn.Module]:
     """Measured output variance of every weight layer (layer_table order), training mode, at init."""
     torch.manual_seed(seed)
     model = build_model(cfg, shape[0], shape[1], 10)
@@ -39,8 +40,12 @@ def measured_q(cfg: ModelConfig, init: InitConfig, shape: tuple[int, int, int], 
     table = layer_table(model, shape)
     modules = dict(model.named_modules())
     q: dict[str, float] = {}
-    hooks = [modules[t.name].register_forward_hook(
-        lambda m, i, o, n=t.name: q.__setitem__(n, o.detach().double().var().item())) for t in table]
+    hooks = [
+        modules[t.name].register_forward_hook(
+            lambda m, i, o, n=t.name: q.__setitem__(n, o.detach().double().var().item())
+        )
+        for t in table
+    ]
     with torch.no_grad():
         model(torch.randn(batch, *shape))
     for h in hooks:
@@ -48,8 +53,9 @@ def measured_q(cfg: ModelConfig, init: InitConfig, shape: tuple[int, int, int], 
     return np.array([q[t.name] for t in table]), model
 
 
-def log_ratios(cfg: ModelConfig, init: InitConfig, shape: tuple[int, int, int], batch: int,
-               seeds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def log_ratios(
+    cfg: ModelConfig, init: InitConfig, shape: tuple[int, int, int], batch: int, seeds: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(per-seed log10 measured/theory [S, L], measured relative std (geometric mean) [L], theory [L])."""
     rel = []
     for seed in seeds:
@@ -74,12 +80,16 @@ def test_activation_rules_match_monte_carlo() -> None:
     z = rng.standard_normal(2_000_000)
     for mu, sd in ((0.0, 1.0), (0.7, 1.3), (-1.0, 0.5), (3.0, 2.0)):
         x = mu + sd * z
-        s = Moments(np.array([[mu ** 2 + sd ** 2]]), np.array([[mu]]))
-        for kind, fn in (("relu", lambda v: np.maximum(v, 0)), ("leaky_relu", lambda v: np.where(v > 0, v, 0.1 * v)),
-                         ("tanh", np.tanh), ("sigmoid", lambda v: 1 / (1 + np.exp(-v)))):
+        s = Moments(np.array([[mu**2 + sd**2]]), np.array([[mu]]))
+        for kind, fn in (
+            ("relu", lambda v: np.maximum(v, 0)),
+            ("leaky_relu", lambda v: np.where(v > 0, v, 0.1 * v)),
+            ("tanh", np.tanh),
+            ("sigmoid", lambda v: 1 / (1 + np.exp(-v))),
+        ):
             out = activation_moments(kind, s, slope=0.1)
             y = fn(x)
-            assert out.m.item() == pytest.approx(np.mean(y ** 2), rel=3e-3, abs=1e-4), (kind, mu, sd)
+            assert out.m.item() == pytest.approx(np.mean(y**2), rel=3e-3, abs=1e-4), (kind, mu, sd)
             assert out.mu.item() == pytest.approx(np.mean(y), rel=3e-3, abs=2e-3), (kind, mu, sd)
     unit = Moments(np.full((2, 2), 3.0), np.zeros((2, 2)))
     assert np.allclose(activation_moments("relu", unit).m, 1.5)  # m / 2
@@ -127,7 +137,7 @@ def test_mlp30_relu_theory_matches_measurement(scheme: str) -> None:
     if scheme == "he":  # n Var[w] / 2 = 1: flat
         assert np.all(np.abs(np.log2(theory)) < 1) and np.all(np.abs(np.log2(measured)) < 1)
     if scheme == "xavier":  # each ReLU layer halves the second moment: 2^(-29/2) at the end
-        assert abs(math.log2(theory[-1] / 2 ** -14.5)) < 1 and abs(math.log2(measured[-1] / 2 ** -14.5)) < 1
+        assert abs(math.log2(theory[-1] / 2**-14.5)) < 1 and abs(math.log2(measured[-1] / 2**-14.5)) < 1
     if scheme == "normal":  # collapses: 0.16x per layer (512 * 1e-4 / 2)
         assert theory[-1] < 1e-20 and measured[-1] < 1e-20
 
@@ -176,8 +186,9 @@ def test_plain32_conv_tanh_theory_tight(scheme: str) -> None:
 
 
 @pytest.mark.parametrize("act", ["sigmoid", "tanh"])
-@pytest.mark.parametrize("init", [InitConfig("he"), InitConfig("xavier"), InitConfig("normal", std=0.1)],
-                         ids=["he", "xavier", "normal0.1"])
+@pytest.mark.parametrize(
+    "init", [InitConfig("he"), InitConfig("xavier"), InitConfig("normal", std=0.1)], ids=["he", "xavier", "normal0.1"]
+)
 def test_mlp10_saturating_theory_matches(act: str, init: InitConfig) -> None:
     cfg = ModelConfig(arch="mlp", depth=10, width=512, activation=act)
     dev, _, _ = log_ratios(cfg, init, MNIST, 256, seeds=(0,))
@@ -186,19 +197,25 @@ def test_mlp10_saturating_theory_matches(act: str, init: InitConfig) -> None:
     assert_close(dev, 0.3)
 
 
-@pytest.mark.parametrize("cfg", [
-    ModelConfig(depth=20),
-    ModelConfig(depth=20, shortcut="B", after_add="bn_relu"),
-    ModelConfig(depth=20, block="preact", shortcut="B"),
-    ModelConfig(depth=29, block="bottleneck", shortcut="A"),
-    ModelConfig(depth=20, shortcut="C", shortcut_variant="exclusive_gate"),
-    ModelConfig(depth=20, shortcut_variant="shortcut_gate"),
-    ModelConfig(depth=20, shortcut_variant="scale", shortcut_scale=0.5),
-    ModelConfig(depth=20, shortcut="B", shortcut_variant="dropout"),
-    ModelConfig(depth=20, stochastic_depth=True),
-    ModelConfig(depth=20, activation="sigmoid"),
-    ModelConfig(depth=20, block="preact", batch_norm=False, activation="tanh"),
-], ids=lambda c: f"{c.block}-{c.shortcut}-{c.shortcut_variant}-{c.after_add}-{c.activation}-sd{int(c.stochastic_depth)}")
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(depth=20),
+        ModelConfig(depth=20, shortcut="B", after_add="bn_relu"),
+        ModelConfig(depth=20, block="preact", shortcut="B"),
+        ModelConfig(depth=29, block="bottleneck", shortcut="A"),
+        ModelConfig(depth=20, shortcut="C", shortcut_variant="exclusive_gate"),
+        ModelConfig(depth=20, shortcut_variant="shortcut_gate"),
+        ModelConfig(depth=20, shortcut_variant="scale", shortcut_scale=0.5),
+        ModelConfig(depth=20, shortcut="B", shortcut_variant="dropout"),
+        ModelConfig(depth=20, stochastic_depth=True),
+        ModelConfig(depth=20, activation="sigmoid"),
+        ModelConfig(depth=20, block="preact", batch_norm=False, activation="tanh"),
+    ],
+    ids=lambda c: (
+        f"{c.block}-{c.shortcut}-{c.shortcut_variant}-{c.after_add}-{c.activation}-sd{int(c.stochastic_depth)}"
+    ),
+)
 def test_resnet_theory_matches_measurement(cfg: ModelConfig) -> None:
     """Residual sums are closed as Gaussians (mean and variance matched). Sigmoid after the add of an
     option-A stream (zero-padded channels averaged with the rest) is the least exact case."""
@@ -222,7 +239,7 @@ def test_residual_mlp_needs_the_mean_cross_term() -> None:
     dev, measured, theory = log_ratios(cfg, InitConfig("he"), MNIST, 256, seeds=(0, 1, 2))
     assert_close(dev.mean(0), 0.1)
     assert_close(dev, 0.25)
-    assert measured[-2] > 30 * 2 ** 14
+    assert measured[-2] > 30 * 2**14
 
 
 def test_theory_layer_alignment_and_nan_after_pooling() -> None:

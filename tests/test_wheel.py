@@ -24,8 +24,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "resnet_viz"
 #: What the build does not need and a working checkout may hold (environments, caches, outputs).
-NOT_SOURCE = (".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-              ".hypothesis", ".import_linter_cache", "runs", "reproductions", "*.pyc")
+NOT_SOURCE = (
+    ".git",
+    ".venv",
+    "venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".hypothesis",
+    ".import_linter_cache",
+    "runs",
+    "reproductions",
+    "*.pyc",
+)
 PRESETS = ["after-add", "batchnorm", "degradation", "init", "optimisers", "residual", "shortcuts", "vanishing"]
 
 
@@ -37,8 +50,9 @@ def test_every_folder_with_python_files_is_a_package():
     assert missing == [], f"folders with Python files but no __init__.py: {missing}"
 
 
-def _run(cmd: list[str | Path], cwd: Path, env: dict[str, str] | None = None,
-         timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: list[str | Path], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{cmd} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     return result
@@ -53,11 +67,31 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_the_wheel_installs_into_a_fresh_environment_and_runs(tmp_path):
     src = tmp_path / "src"
-    shutil.copytree(ROOT, src, ignore=lambda d, names: [n for n in names if any(fnmatch(n, p) for p in NOT_SOURCE)
-                                                        or (Path(d) / n / "pyvenv.cfg").exists()])  # any venv
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=lambda d, names: [
+            n for n in names if any(fnmatch(n, p) for p in NOT_SOURCE) or (Path(d) / n / "pyvenv.cfg").exists()
+        ],
+    )  # any venv
     dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-          "--disable-pip-version-check", "-q", "-w", dist, src], cwd=tmp_path)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            dist,
+            src,
+        ],
+        cwd=tmp_path,
+    )
     (wheel,) = dist.glob("resnet_viz-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for module in ("__init__", "base", "curves", "depth", "heatmap"):
@@ -70,20 +104,28 @@ def test_the_wheel_installs_into_a_fresh_environment_and_runs(tmp_path):
     fresh = tmp_path / "fresh"
     _run([sys.executable, "-m", "venv", fresh], cwd=tmp_path)
     python = fresh / "bin" / "python"
-    site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=tmp_path).stdout.strip())
+    site = Path(
+        _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path).stdout.strip()
+    )
     ours = sysconfig.get_paths()
     (site / "_test_environment.pth").write_text(
-        "".join(f"{p}\n" for p in dict.fromkeys([ours["purelib"], ours["platlib"]])), encoding="utf-8")
-    _run([fresh / "bin" / "pip", "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check", wheel],
-         cwd=tmp_path)
+        "".join(f"{p}\n" for p in dict.fromkeys([ours["purelib"], ours["platlib"]])), encoding="utf-8"
+    )
+    _run(
+        [fresh / "bin" / "pip", "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check", wheel],
+        cwd=tmp_path,
+    )
 
     home = tmp_path / "home"  # no user settings or user presets read or written
     work = tmp_path / "work"  # outside the checkout
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "RESNET_VIZ_PRESETS"}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache"),
-               QT_QPA_PLATFORM="offscreen")
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        QT_QPA_PLATFORM="offscreen",
+    )
     where = _run([python, "-c", "import resnet_viz; print(resnet_viz.__file__)"], cwd=work, env=env).stdout.strip()
     assert Path(where).is_relative_to(fresh), f"resnet_viz imported from {where}, not from the installed wheel"
 
@@ -91,7 +133,30 @@ def test_the_wheel_installs_into_a_fresh_environment_and_runs(tmp_path):
     assert sorted(line.split()[0] for line in listing.stdout.splitlines()) == PRESETS
     assert listing.stderr == ""
 
-    _run([fresh / "bin" / "resnet-viz", "snapshot", "--arch", "mlp", "--depth", "3", "--width", "16", "--steps", "3",
-          "--eval-every", "3", "--eval-train-samples", "200", "--size", "1280x800", "--out", "shot.png", "--quiet"],
-         cwd=work, env=env, timeout=240)
+    _run(
+        [
+            fresh / "bin" / "resnet-viz",
+            "snapshot",
+            "--arch",
+            "mlp",
+            "--depth",
+            "3",
+            "--width",
+            "16",
+            "--steps",
+            "3",
+            "--eval-every",
+            "3",
+            "--eval-train-samples",
+            "200",
+            "--size",
+            "1280x800",
+            "--out",
+            "shot.png",
+            "--quiet",
+        ],
+        cwd=work,
+        env=env,
+        timeout=240,
+    )
     assert _png_size(work / "shot.png") == (1280, 800)

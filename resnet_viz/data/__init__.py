@@ -11,8 +11,7 @@ from __future__ import annotations
 from ..config import DataConfig
 from .device_loader import DeviceDataset, shift_flip
 from .embedded import load_embedded
-from .splits import (DataError, DatasetSplits, ProgressFn, channel_stats, dataset_input_shape,
-                     default_data_root)
+from .splits import DataError, DatasetSplits, ProgressFn, channel_stats, dataset_input_shape, default_data_root
 from .torchvision_sets import TORCHVISION_SETS, load_folder, load_torchvision
 
 __all__ = [
@@ -40,5 +39,4 @@ def load_dataset(cfg: DataConfig, progress: ProgressFn | None = None) -> Dataset
         return load_folder(cfg.root, cfg.subset, progress)
     if cfg.dataset in TORCHVISION_SETS:
         return load_torchvision(cfg.dataset, cfg.root, cfg.download, cfg.subset, progress)
-    raise DataError(f"unknown dataset {cfg.dataset!r}; choose one of embedded, folder, "
-                    + ", ".join(TORCHVISION_SETS))
+    raise DataError(f"unknown dataset {cfg.dataset!r}; choose one of embedded, folder, " + ", ".join(TORCHVISION_SETS))

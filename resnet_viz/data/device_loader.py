@@ -31,8 +31,9 @@ def _generator(seed: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(z >> 1)
 
 
-def shift_flip(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor | None,
-               pad: int = PAD) -> tuple[torch.Tensor, torch.Tensor]:
+def shift_flip(
+    x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor | None, pad: int = PAD
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad-``pad`` random crop and optional horizontal flip of a whole batch by one gather.
 
     ``x``: ``[B, C, H, W]`` (any dtype); ``dy``, ``dx``: int64 ``[B]`` crop offsets in
@@ -69,8 +70,17 @@ class DeviceDataset:
     ``eval_batches("train_sample")``).
     """
 
-    def __init__(self, splits: DatasetSplits, device: torch.device | str, batch_size: int, *, augment: bool,
-                 normalize: bool, seed: int, eval_train_samples: int = 10_000) -> None:
+    def __init__(
+        self,
+        splits: DatasetSplits,
+        device: torch.device | str,
+        batch_size: int,
+        *,
+        augment: bool,
+        normalize: bool,
+        seed: int,
+        eval_train_samples: int = 10_000,
+    ) -> None:
         self.splits = splits
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
@@ -81,8 +91,10 @@ class DeviceDataset:
         self.n_train = int(splits.train_x.shape[0])
         self.n_test = int(splits.test_x.shape[0])
         if self.batch_size < 1 or self.batch_size > self.n_train:
-            raise DataError(f"batch size {self.batch_size} does not fit the {self.n_train} training images of "
-                            f"{splits.name}; choose a batch size between 1 and {self.n_train}")
+            raise DataError(
+                f"batch size {self.batch_size} does not fit the {self.n_train} training images of "
+                f"{splits.name}; choose a batch size between 1 and {self.n_train}"
+            )
         self.steps_per_epoch = self.n_train // self.batch_size
         self.epoch = 0
         self.step = 0
@@ -100,7 +112,9 @@ class DeviceDataset:
         self._shuffle_gen = _generator(self.seed, _SHUFFLE_STREAM)
         self._augment_gen = _generator(self.seed, _AUGMENT_STREAM)
         k = min(int(eval_train_samples), self.n_train)
-        self.sample_indices = torch.randperm(self.n_train, generator=_generator(self.seed, _SAMPLE_STREAM))[:k].sort().values
+        self.sample_indices = (
+            torch.randperm(self.n_train, generator=_generator(self.seed, _SAMPLE_STREAM))[:k].sort().values
+        )
         self._perm = self._new_permutation()
         self._pos = 0
 
@@ -153,7 +167,7 @@ class DeviceDataset:
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next training batch: float32 ``[B, C, H, W]`` on the device and int64 ``[B]`` labels."""
         b = self.batch_size
-        idx = self._perm[self._pos:self._pos + b]
+        idx = self._perm[self._pos : self._pos + b]
         self._pos += b
         u8 = self._rows(self.train_x, idx)
         y = self._rows(self.train_y, idx)
@@ -179,12 +193,12 @@ class DeviceDataset:
         if split == "test":
             n = self.n_test
             for start in range(0, n, batch_size):
-                x = self.test_x[start:start + batch_size].to(self.device, non_blocking=True)
-                y = self.test_y[start:start + batch_size].to(self.device, non_blocking=True)
+                x = self.test_x[start : start + batch_size].to(self.device, non_blocking=True)
+                y = self.test_y[start : start + batch_size].to(self.device, non_blocking=True)
                 yield self._to_float(x), y
         elif split == "train_sample":
             for start in range(0, len(self.sample_indices), batch_size):
-                idx = self.sample_indices[start:start + batch_size]
+                idx = self.sample_indices[start : start + batch_size]
                 yield self._to_float(self._rows(self.train_x, idx)), self._rows(self.train_y, idx)
         else:
             raise ValueError(f"split must be 'test' or 'train_sample', not {split!r}")

@@ -76,15 +76,24 @@ SHAPES = ("circle", "square", "triangle", "cross", "ring")
 ORIENTATIONS = ("horizontal", "vertical")
 CLASSES: list[str] = [f"{s}, {o} stripes" for s in SHAPES for o in ORIENTATIONS]
 
-DESCRIPTION = ("embedded synthetic set (procedural: 5 shapes x horizontal/vertical stripes on cluttered "
-               "backgrounds, 3x32x32, 10 classes, {sizes}, seed %d)")
+DESCRIPTION = (
+    "embedded synthetic set (procedural: 5 shapes x horizontal/vertical stripes on cluttered "
+    "backgrounds, 3x32x32, 10 classes, {sizes}, seed %d)"
+)
 
 _cache: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 _lock = threading.Lock()
 
 # Size factors so that every shape has the same expected area (pi * r^2) for a given r.
-_SIZE = torch.tensor([1.0, math.sqrt(math.pi) / 2, math.sqrt(math.pi / (3 * math.sqrt(3))),
-                      math.sqrt(9 * math.pi / 20), 1 / math.sqrt(0.75)])
+_SIZE = torch.tensor(
+    [
+        1.0,
+        math.sqrt(math.pi) / 2,
+        math.sqrt(math.pi / (3 * math.sqrt(3))),
+        math.sqrt(9 * math.pi / 20),
+        1 / math.sqrt(0.75),
+    ]
+)
 
 
 def _u(g: torch.Generator, n: int, lo: float, hi: float, *rest: int) -> torch.Tensor:
@@ -122,8 +131,9 @@ def _sdf(kind: torch.Tensor, u: torch.Tensor, v: torch.Tensor, r: torch.Tensor) 
     return d
 
 
-def _frame(g: torch.Generator, n: int, yy: torch.Tensor, xx: torch.Tensor, lo: float, hi: float,
-           max_rot: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _frame(
+    g: torch.Generator, n: int, yy: torch.Tensor, xx: torch.Tensor, lo: float, hi: float, max_rot: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Object coordinates (u, v) [n, H, W] for random centres in [lo, hi) and rotations ±max_rot rad."""
     cy, cx = _col(_u(g, n, lo, hi)), _col(_u(g, n, lo, hi))
     a = _u(g, n, -max_rot, max_rot)
@@ -137,8 +147,9 @@ def _coverage(d: torch.Tensor) -> torch.Tensor:
     return (0.5 - d).clamp_(0.0, 1.0)
 
 
-def _grating(g: torch.Generator, n: int, yy: torch.Tensor, xx: torch.Tensor, angle: torch.Tensor,
-             plo: float, phi: float) -> torch.Tensor:
+def _grating(
+    g: torch.Generator, n: int, yy: torch.Tensor, xx: torch.Tensor, angle: torch.Tensor, plo: float, phi: float
+) -> torch.Tensor:
     """Stripes in [0, 1], [n, H, W]: lines running at ``angle`` [n] (rad, 0 = horizontal lines),
     random period in [plo, phi) px and phase, with soft-square profile."""
     period = _col(_u(g, n, plo, phi))
@@ -211,8 +222,11 @@ def _render(labels: torch.Tensor, g: torch.Generator, st: Style = STYLE) -> torc
     prad = _col(_u(g, n, *st.patch_radius))
     patch = torch.exp(-(pu * pu + pv * pv) / (2 * prad * prad)) * _col(_u(g, n, *st.patch_alpha))
     pstripes = _grating(g, n, yy, xx, _u(g, n, 0.0, math.pi), *st.period).unsqueeze(1)
-    _paint(img, patch, _u(g, n, 0.0, 1.0, 3).view(n, 3, 1, 1) * pstripes
-           + _u(g, n, 0.0, 1.0, 3).view(n, 3, 1, 1) * (1 - pstripes))
+    _paint(
+        img,
+        patch,
+        _u(g, n, 0.0, 1.0, 3).view(n, 3, 1, 1) * pstripes + _u(g, n, 0.0, 1.0, 3).view(n, 3, 1, 1) * (1 - pstripes),
+    )
 
     def distractors(count: tuple[int, int], radius: tuple[float, float]) -> None:
         number = torch.randint(count[0], count[1] + 1, (n,), generator=g)
@@ -261,16 +275,22 @@ def _single_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def generate(seed: int = 0, n_train: int = N_TRAIN, n_test: int = N_TEST, progress: ProgressFn | None = None,
-             style: Style = STYLE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def generate(
+    seed: int = 0,
+    n_train: int = N_TRAIN,
+    n_test: int = N_TEST,
+    progress: ProgressFn | None = None,
+    style: Style = STYLE,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Generate (train_x, train_y, test_x, test_y): uint8 [N, 3, 32, 32] and int64 [N], balanced
     classes in shuffled order. Not cached; see :func:`load_embedded`. Runs single-threaded."""
     with _single_thread():
         return _generate(seed, n_train, n_test, progress, style)
 
 
-def _generate(seed: int, n_train: int, n_test: int, progress: ProgressFn | None, style: Style
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _generate(
+    seed: int, n_train: int, n_test: int, progress: ProgressFn | None, style: Style
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     out: list[torch.Tensor] = []
     total = n_train + n_test
     done = 0
@@ -280,12 +300,14 @@ def _generate(seed: int, n_train: int, n_test: int, progress: ProgressFn | None,
         labels = labels[torch.randperm(n, generator=g)]
         chunks = []
         for i, start in enumerate(range(0, n, CHUNK)):
-            chunks.append(_render(labels[start:start + CHUNK], _stream(seed, split, i), style))
+            chunks.append(_render(labels[start : start + CHUNK], _stream(seed, split, i), style))
             done += chunks[-1].shape[0]
             if progress is not None:
                 progress(f"generating embedded {'train' if split == 0 else 'test'} images", done / total)
-        out += [torch.cat(chunks) if chunks else torch.empty(0, 3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8),
-                labels.to(torch.int64)]
+        out += [
+            torch.cat(chunks) if chunks else torch.empty(0, 3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8),
+            labels.to(torch.int64),
+        ]
     return out[0], out[1], out[2], out[3]
 
 

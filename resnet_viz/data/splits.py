@@ -99,7 +99,7 @@ def channel_stats(x: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...]
     s1 = torch.zeros(c, dtype=torch.float64)
     s2 = torch.zeros(c, dtype=torch.float64)
     for start in range(0, x.shape[0], chunk):
-        part = x[start:start + chunk].to(torch.float64).div_(255.0)
+        part = x[start : start + chunk].to(torch.float64).div_(255.0)
         s1 += part.sum(dim=(0, 2, 3))
         s2 += part.square_().sum(dim=(0, 2, 3))
     count = x.shape[0] * x.shape[2] * x.shape[3]
@@ -109,9 +109,17 @@ def channel_stats(x: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...]
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
-def finish_splits(name: str, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                  test_y: torch.Tensor, classes: list[str], description: str, hflip: bool,
-                  subset: int | None) -> DatasetSplits:
+def finish_splits(
+    name: str,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    classes: list[str],
+    description: str,
+    hflip: bool,
+    subset: int | None,
+) -> DatasetSplits:
     """Check shapes and dtypes, apply ``subset`` (first N training images), compute mean/std.
 
     ``description`` is a format string whose ``{sizes}`` becomes the final ``"N_train/N_test"``.
@@ -120,18 +128,31 @@ def finish_splits(name: str, train_x: torch.Tensor, train_y: torch.Tensor, test_
         if x.dtype != torch.uint8 or x.ndim != 4:
             raise DataError(f"{name} {label} images must be uint8 [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
         if y.dtype != torch.int64 or y.ndim != 1 or y.shape[0] != x.shape[0]:
-            raise DataError(f"{name} {label} labels must be int64 [N] matching the images, got "
-                            f"{y.dtype} {tuple(y.shape)} for {x.shape[0]} images")
+            raise DataError(
+                f"{name} {label} labels must be int64 [N] matching the images, got "
+                f"{y.dtype} {tuple(y.shape)} for {x.shape[0]} images"
+            )
     if train_x.shape[0] == 0:
         raise DataError(f"the {name} training split is empty")
     if subset is not None:
         if subset > train_x.shape[0]:
-            raise DataError(f"subset of {subset} training images asked for, but {name} has only "
-                            f"{train_x.shape[0]}; choose --subset ≤ {train_x.shape[0]}")
+            raise DataError(
+                f"subset of {subset} training images asked for, but {name} has only "
+                f"{train_x.shape[0]}; choose --subset ≤ {train_x.shape[0]}"
+            )
         train_x = train_x[:subset].contiguous()
         train_y = train_y[:subset].contiguous()
     mean, std = channel_stats(train_x)
     sizes = f"{train_x.shape[0]}/{test_x.shape[0]}"
-    return DatasetSplits(name=name, train_x=train_x, train_y=train_y, test_x=test_x.contiguous(),
-                         test_y=test_y.contiguous(), classes=list(classes), mean=mean, std=std,
-                         description=description.format(sizes=sizes), hflip=hflip)
+    return DatasetSplits(
+        name=name,
+        train_x=train_x,
+        train_y=train_y,
+        test_x=test_x.contiguous(),
+        test_y=test_y.contiguous(),
+        classes=list(classes),
+        mean=mean,
+        std=std,
+        description=description.format(sizes=sizes),
+        hflip=hflip,
+    )

@@ -55,26 +55,53 @@ class _Spec:
 
 
 _SPECS: dict[str, _Spec] = {
-    "cifar10": _Spec("CIFAR-10", "CIFAR10",
-                     "cifar-10-batches-py/ with data_batch_1..5, test_batch, batches.meta",
-                     "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "~170 MB", True,
-                     "CIFAR-10 (natural images, 3x32x32, 10 classes, {sizes})"),
-    "cifar100": _Spec("CIFAR-100", "CIFAR100", "cifar-100-python/ with train, test, meta",
-                      "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz", "~170 MB", True,
-                      "CIFAR-100 (natural images, 3x32x32, 100 fine classes, {sizes})"),
-    "mnist": _Spec("MNIST", "MNIST",
-                   "MNIST/raw/ with train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                   "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
-                   "https://ossci-datasets.s3.amazonaws.com/mnist/", "~12 MB", False,
-                   "MNIST (handwritten digits, 1x28x28, 10 classes, {sizes})"),
-    "fashion-mnist": _Spec("Fashion-MNIST", "FashionMNIST",
-                           "FashionMNIST/raw/ with train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                           "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
-                           "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "~30 MB", True,
-                           "Fashion-MNIST (clothing, 1x28x28, 10 classes, {sizes})"),
-    "svhn": _Spec("SVHN", "SVHN", "train_32x32.mat and test_32x32.mat directly in it",
-                  "http://ufldl.stanford.edu/housenumbers/", "~180 MB", False,
-                  "SVHN (house-number digits, 3x32x32, 10 classes, {sizes})"),
+    "cifar10": _Spec(
+        "CIFAR-10",
+        "CIFAR10",
+        "cifar-10-batches-py/ with data_batch_1..5, test_batch, batches.meta",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "~170 MB",
+        True,
+        "CIFAR-10 (natural images, 3x32x32, 10 classes, {sizes})",
+    ),
+    "cifar100": _Spec(
+        "CIFAR-100",
+        "CIFAR100",
+        "cifar-100-python/ with train, test, meta",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "~170 MB",
+        True,
+        "CIFAR-100 (natural images, 3x32x32, 100 fine classes, {sizes})",
+    ),
+    "mnist": _Spec(
+        "MNIST",
+        "MNIST",
+        "MNIST/raw/ with train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "~12 MB",
+        False,
+        "MNIST (handwritten digits, 1x28x28, 10 classes, {sizes})",
+    ),
+    "fashion-mnist": _Spec(
+        "Fashion-MNIST",
+        "FashionMNIST",
+        "FashionMNIST/raw/ with train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "~30 MB",
+        True,
+        "Fashion-MNIST (clothing, 1x28x28, 10 classes, {sizes})",
+    ),
+    "svhn": _Spec(
+        "SVHN",
+        "SVHN",
+        "train_32x32.mat and test_32x32.mat directly in it",
+        "http://ufldl.stanford.edu/housenumbers/",
+        "~180 MB",
+        False,
+        "SVHN (house-number digits, 3x32x32, 10 classes, {sizes})",
+    ),
 }
 
 TORCHVISION_SETS: tuple[str, ...] = tuple(_SPECS)
@@ -101,7 +128,7 @@ def _open_split(spec: _Spec, root: Path, train: bool, download: bool) -> object:
         kwargs["train"] = train
     try:
         return klass(str(root), **kwargs)
-    except Exception as exc:  # torchvision raises RuntimeError/OSError/URLError with terse text
+    except Exception as exc:  # noqa: BLE001 - torchvision raises RuntimeError/OSError/URLError with terse text
         detail = " ".join(str(exc).split())
         if download:
             raise DataError(
@@ -130,8 +157,9 @@ def _to_tensors(name: str, ds: object) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def load_torchvision(name: str, root: str | None, download: bool, subset: int | None,
-                     progress: ProgressFn | None = None) -> DatasetSplits:
+def load_torchvision(
+    name: str, root: str | None, download: bool, subset: int | None, progress: ProgressFn | None = None
+) -> DatasetSplits:
     """Load one of :data:`TORCHVISION_SETS` from ``root`` (default: the per-user cache)."""
     if name not in _SPECS:
         raise DataError(f"unknown torchvision dataset {name!r}; choose one of {', '.join(_SPECS)}")
@@ -158,8 +186,9 @@ def load_torchvision(name: str, root: str | None, download: bool, subset: int | 
 # --------------------------------------------------------------------------------------- ImageFolder
 
 
-def _list_images(directory: Path, class_to_idx: dict[str, int] | None = None,
-                 allow_empty: bool = False) -> tuple[list[str], list[tuple[str, int]]]:
+def _list_images(
+    directory: Path, class_to_idx: dict[str, int] | None = None, allow_empty: bool = False
+) -> tuple[list[str], list[tuple[str, int]]]:
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
     if class_to_idx is None:
@@ -176,8 +205,7 @@ def _list_images(directory: Path, class_to_idx: dict[str, int] | None = None,
     return classes, samples
 
 
-def _read_images(paths: list[str], progress: ProgressFn | None, what: str, offset: float,
-                 scale: float) -> torch.Tensor:
+def _read_images(paths: list[str], progress: ProgressFn | None, what: str, offset: float, scale: float) -> torch.Tensor:
     """RGB uint8 [N, 3, 32, 32] from image files (squashed to 32x32, bilinear, antialiased)."""
     from PIL import Image, UnidentifiedImageError
 
@@ -194,7 +222,9 @@ def _read_images(paths: list[str], progress: ProgressFn | None, what: str, offse
     return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2)))
 
 
-def _split_90_10(samples: list[tuple[str, int]], num_classes: int) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+def _split_90_10(
+    samples: list[tuple[str, int]], num_classes: int
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     gen = torch.Generator().manual_seed(FOLDER_SPLIT_SEED)
     train: list[tuple[str, int]] = []
     test: list[tuple[str, int]] = []
@@ -209,8 +239,9 @@ def _split_90_10(samples: list[tuple[str, int]], num_classes: int) -> tuple[list
 
 def load_folder(root: str | None, subset: int | None, progress: ProgressFn | None = None) -> DatasetSplits:
     """Load an ImageFolder tree (see the module docstring for the layouts) as 3x32x32 RGB."""
-    layout = ("root/train/<class>/*.png and root/test/<class>/*.png, or root/<class>/*.png "
-              "(split 90/10 deterministically)")
+    layout = (
+        "root/train/<class>/*.png and root/test/<class>/*.png, or root/<class>/*.png (split 90/10 deterministically)"
+    )
     if not root:
         raise DataError(f"dataset 'folder' needs --data-root pointing at an ImageFolder tree: {layout}")
     path = Path(root).expanduser()

@@ -32,8 +32,7 @@ def _good_prefix(lines: bytes, n_fields: int) -> np.ndarray:
     rows = []
     for line in lines.splitlines():
         try:
-            row = np.loadtxt(io.BytesIO(_fill_empty(line)), delimiter=",", dtype=np.float64, ndmin=1,
-                             encoding="utf-8")
+            row = np.loadtxt(io.BytesIO(_fill_empty(line)), delimiter=",", dtype=np.float64, ndmin=1, encoding="utf-8")
         except ValueError:
             break
         if row.shape != (n_fields,):
@@ -42,9 +41,14 @@ def _good_prefix(lines: bytes, n_fields: int) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(len(rows), n_fields)
 
 
-def read_csv_columns(source: str | Path | BinaryIO, *, names: Sequence[str] | None = None,
-                     complete_rows_only: bool = True, stop_at_damage: bool = False,
-                     block_bytes: int = BLOCK_BYTES) -> dict[str, np.ndarray]:
+def read_csv_columns(
+    source: str | Path | BinaryIO,
+    *,
+    names: Sequence[str] | None = None,
+    complete_rows_only: bool = True,
+    stop_at_damage: bool = False,
+    block_bytes: int = BLOCK_BYTES,
+) -> dict[str, np.ndarray]:
     """The columns of a numeric CSV file, by header name: float64 [N] each (NaN where a field is empty).
 
     ``names``: the column names to use instead of the header line's (the first line is skipped).
@@ -53,8 +57,13 @@ def read_csv_columns(source: str | Path | BinaryIO, *, names: Sequence[str] | No
     """
     if isinstance(source, (str, Path)):
         with open(source, "rb") as fh:
-            return read_csv_columns(fh, names=names, complete_rows_only=complete_rows_only,
-                                    stop_at_damage=stop_at_damage, block_bytes=block_bytes)
+            return read_csv_columns(
+                fh,
+                names=names,
+                complete_rows_only=complete_rows_only,
+                stop_at_damage=stop_at_damage,
+                block_bytes=block_bytes,
+            )
     header_line = source.readline()
     if names is not None:
         header = list(names)
@@ -79,8 +88,9 @@ def read_csv_columns(source: str | Path | BinaryIO, *, names: Sequence[str] | No
             lines, tail = text[:cut], text[cut:]
         if lines.strip():
             try:
-                table = np.loadtxt(io.BytesIO(_fill_empty(lines)), delimiter=",", dtype=np.float64, ndmin=2,
-                                   encoding="utf-8")
+                table = np.loadtxt(
+                    io.BytesIO(_fill_empty(lines)), delimiter=",", dtype=np.float64, ndmin=2, encoding="utf-8"
+                )
                 if table.shape[1] != len(header):
                     raise ValueError(f"{table.shape[1]} fields in a row, {len(header)} in the header")
             except ValueError as exc:

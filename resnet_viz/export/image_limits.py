@@ -21,7 +21,9 @@ def image_size_problem(width: int, height: int) -> str | None:
         return f"{width}x{height} pixels is empty; both sides must be at least 1 pixel"
     if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
         mib = width * height * 4 / 2**20
-        return (f"{width}x{height} pixels is too large: at most {MAX_SIDE} pixels a side and "
-                f"{MAX_PIXELS / 1e6:.0f} million pixels in all (a 32-bit image of this size needs {mib:,.0f} MiB; "
-                f"Qt's images hold at most 2 GiB)")
+        return (
+            f"{width}x{height} pixels is too large: at most {MAX_SIDE} pixels a side and "
+            f"{MAX_PIXELS / 1e6:.0f} million pixels in all (a 32-bit image of this size needs {mib:,.0f} MiB; "
+            f"Qt's images hold at most 2 GiB)"
+        )
     return None

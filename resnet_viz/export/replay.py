@@ -56,9 +56,16 @@ _INIT_ARRAYS = INIT_ARRAYS
 
 
 # --- records -------------------------------------------------------------------------------------
-def _replay(started: RunStarted | None, scalars: dict[str, np.ndarray], layer_step: np.ndarray,
-            layers: dict[str, np.ndarray] | None, evals: list[EvalRecord], histograms: list[HistogramRecord],
-            finished: RunFinished | None, chunk_steps: int) -> Iterator[Record]:
+def _replay(
+    started: RunStarted | None,
+    scalars: dict[str, np.ndarray],
+    layer_step: np.ndarray,
+    layers: dict[str, np.ndarray] | None,
+    evals: list[EvalRecord],
+    histograms: list[HistogramRecord],
+    finished: RunFinished | None,
+    chunk_steps: int,
+) -> Iterator[Record]:
     """Records in the engine's order from per-step arrays [N] and per-layer arrays [K, L] (see module doc)."""
     if chunk_steps < 1:
         raise ValueError(f"chunk_steps must be ≥ 1, not {chunk_steps}")
@@ -86,8 +93,11 @@ def _replay(started: RunStarted | None, scalars: dict[str, np.ndarray], layer_st
         if layers is not None and hi > lo:
             chunk_layers = LayerStats(**{q: layers[q][lo:hi].copy() for q in LAYER_QUANTITIES})
             chunk_layer_step = layer_step[lo:hi].copy()
-        yield TrainChunk(**{name: scalars[name][a:b].copy() for name in _STEP_SCALARS},
-                         layers=chunk_layers, layer_step=chunk_layer_step)
+        yield TrainChunk(
+            **{name: scalars[name][a:b].copy() for name in _STEP_SCALARS},
+            layers=chunk_layers,
+            layer_step=chunk_layer_step,
+        )
     for event in events[pending:]:  # beyond the last recorded step (or no steps at all)
         yield event[3]
     if finished is not None:
@@ -108,8 +118,16 @@ def records_from_store(store: RunStore, chunk_steps: int = 4096) -> Iterator[Rec
     scalars = {name: store.scalar(name)[:n] for name in _STEP_SCALARS}
     layer_step = store.layer_step[:k]
     layers = {q: store.layer(q)[:k] for q in LAYER_QUANTITIES} if k else None
-    yield from _replay(store.started, scalars, layer_step, layers, list(store.evals), list(store.histograms),
-                       store.finished, chunk_steps)
+    yield from _replay(
+        store.started,
+        scalars,
+        layer_step,
+        layers,
+        list(store.evals),
+        list(store.histograms),
+        store.finished,
+        chunk_steps,
+    )
 
 
 def provisional_finished(store: RunStore) -> RunFinished:
@@ -124,9 +142,12 @@ def provisional_finished(store: RunStore) -> RunFinished:
     train_time = float(np.sum(store.scalar("step_time_s")))
     total = started.total_steps if started is not None else 0
     return RunFinished(
-        status=RUNNING_STATUS, steps=store.steps_done,
-        final_train_error=ev.train_error if ev else None, final_test_error=ev.test_error if ev else None,
-        final_train_loss=ev.train_loss if ev else None, final_test_loss=ev.test_loss if ev else None,
+        status=RUNNING_STATUS,
+        steps=store.steps_done,
+        final_train_error=ev.train_error if ev else None,
+        final_test_error=ev.test_error if ev else None,
+        final_train_loss=ev.train_loss if ev else None,
+        final_test_loss=ev.test_loss if ev else None,
         steps_per_s=store.steps_done / train_time if train_time > 0 else 0.0,
         elapsed_s=train_time + float(sum(e.eval_time_s for e in store.evals)),
         params=started.params if started is not None else 0,
@@ -161,8 +182,9 @@ def write_run_folder(store: RunStore, out_dir: str | Path) -> Path:
     return writer.out_dir
 
 
-def _started_from_folder(run: dict[str, Any], layers: dict[str, np.ndarray] | None,
-                         summary: dict[str, Any] | None) -> RunStarted:
+def _started_from_folder(
+    run: dict[str, Any], layers: dict[str, np.ndarray] | None, summary: dict[str, Any] | None
+) -> RunStarted:
     resolved = run.get("resolved", {})
     config = run.get("config", {})
     try:  # restore tuples (betas, milestones) as RunConfig.to_dict has them; keep the JSON as is otherwise
@@ -171,20 +193,39 @@ def _started_from_folder(run: dict[str, Any], layers: dict[str, np.ndarray] | No
         pass
     if layers is not None:
         info = LayerInfoRecord(
-            names=[str(s) for s in layers["layer_names"]], kinds=[str(s) for s in layers["layer_kinds"]],
+            names=[str(s) for s in layers["layer_names"]],
+            kinds=[str(s) for s in layers["layer_kinds"]],
             roles=[str(s) for s in layers["layer_roles"]],
-            stages=layers["layer_stages"].astype(np.int64), blocks=layers["layer_blocks"].astype(np.int64),
-            fan_in=layers["layer_fan_in"].astype(np.int64), params=layers["layer_params"].astype(np.int64))
+            stages=layers["layer_stages"].astype(np.int64),
+            blocks=layers["layer_blocks"].astype(np.int64),
+            fan_in=layers["layer_fan_in"].astype(np.int64),
+            params=layers["layer_params"].astype(np.int64),
+        )
         init = {name: layers[name].astype(np.float64) for name in _INIT_ARRAYS}
     else:  # no layers.npz (the process was killed): no layer is known
         empty_i = np.zeros(0, dtype=np.int64)
-        info = LayerInfoRecord(names=[], kinds=[], roles=[], stages=empty_i, blocks=empty_i.copy(),
-                               fan_in=empty_i.copy(), params=empty_i.copy())
+        info = LayerInfoRecord(
+            names=[],
+            kinds=[],
+            roles=[],
+            stages=empty_i,
+            blocks=empty_i.copy(),
+            fan_in=empty_i.copy(),
+            params=empty_i.copy(),
+        )
         init = {name: np.zeros(0, dtype=np.float64) for name in _INIT_ARRAYS}
     params = resolved.get("params", (summary or {}).get("params", int(np.sum(info.params))))
-    return RunStarted(label=run.get("label", ""), config=config, resolved=resolved, device=run.get("device", ""),
-                      versions=run.get("versions", {}), layers=info, params=int(params),
-                      total_steps=int(resolved.get("total_steps", 0)), **init)
+    return RunStarted(
+        label=run.get("label", ""),
+        config=config,
+        resolved=resolved,
+        device=run.get("device", ""),
+        versions=run.get("versions", {}),
+        layers=info,
+        params=int(params),
+        total_steps=int(resolved.get("total_steps", 0)),
+        **init,
+    )
 
 
 def _interrupted(folder: RunFolder, evals: list[EvalRecord], step_time_s: np.ndarray) -> RunFinished:
@@ -194,12 +235,19 @@ def _interrupted(folder: RunFolder, evals: list[EvalRecord], step_time_s: np.nda
     train_time = float(np.nansum(step_time_s))
     n = int(step_time_s.shape[0])
     return RunFinished(
-        status=folder.status, steps=folder.last_step,
-        final_train_error=ev.train_error if ev else None, final_test_error=ev.test_error if ev else None,
-        final_train_loss=ev.train_loss if ev else None, final_test_loss=ev.test_loss if ev else None,
-        steps_per_s=n / train_time if train_time > 0 else 0.0, elapsed_s=train_time,
-        params=int(resolved.get("params", 0)), device=str(folder.run.get("device", "")),
-        message=folder.message, extra={"final_eval_step": ev.step if ev else None})
+        status=folder.status,
+        steps=folder.last_step,
+        final_train_error=ev.train_error if ev else None,
+        final_test_error=ev.test_error if ev else None,
+        final_train_loss=ev.train_loss if ev else None,
+        final_test_loss=ev.test_loss if ev else None,
+        steps_per_s=n / train_time if train_time > 0 else 0.0,
+        elapsed_s=train_time,
+        params=int(resolved.get("params", 0)),
+        device=str(folder.run.get("device", "")),
+        message=folder.message,
+        extra={"final_eval_step": ev.step if ev else None},
+    )
 
 
 def _finished_from_folder(summary: dict[str, Any] | None, traceback_text: str | None) -> RunFinished | None:
@@ -209,12 +257,19 @@ def _finished_from_folder(summary: dict[str, Any] | None, traceback_text: str | 
     if traceback_text is not None:
         extra["traceback"] = traceback_text
     return RunFinished(
-        status=summary["status"], steps=int(summary.get("steps", 0)),
-        final_train_error=summary.get("final_train_error"), final_test_error=summary.get("final_test_error"),
-        final_train_loss=summary.get("final_train_loss"), final_test_loss=summary.get("final_test_loss"),
-        steps_per_s=float(summary.get("steps_per_s", 0.0)), elapsed_s=float(summary.get("elapsed_s", 0.0)),
-        params=int(summary.get("params", 0)), device=summary.get("device", ""),
-        message=summary.get("message", ""), extra=extra)
+        status=summary["status"],
+        steps=int(summary.get("steps", 0)),
+        final_train_error=summary.get("final_train_error"),
+        final_test_error=summary.get("final_test_error"),
+        final_train_loss=summary.get("final_train_loss"),
+        final_test_loss=summary.get("final_test_loss"),
+        steps_per_s=float(summary.get("steps_per_s", 0.0)),
+        elapsed_s=float(summary.get("elapsed_s", 0.0)),
+        params=int(summary.get("params", 0)),
+        device=summary.get("device", ""),
+        message=summary.get("message", ""),
+        extra=extra,
+    )
 
 
 def _histograms_from_npz(path: Path) -> list[HistogramRecord]:
@@ -224,8 +279,9 @@ def _histograms_from_npz(path: Path) -> list[HistogramRecord]:
         kinds = sorted(key[: -len("_step")] for key in npz.files if key.endswith("_step"))
         for kind in kinds:
             steps, edges, counts = npz[f"{kind}_step"], npz[f"{kind}_edges"], npz[f"{kind}_counts"]
-            out += [HistogramRecord(step=int(s), kind=kind, edges=edges[i], counts=counts[i])
-                    for i, s in enumerate(steps)]
+            out += [
+                HistogramRecord(step=int(s), kind=kind, edges=edges[i], counts=counts[i]) for i, s in enumerate(steps)
+            ]
     out.sort(key=lambda h: h.step)  # stable: kinds stay in sorted order within a step
     return out
 
@@ -241,8 +297,11 @@ def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 409
     eval_cols = {col: m.get(col, np.full(n, np.nan)) for col in EVAL_COLUMNS}
     rows = np.flatnonzero(np.any([~np.isnan(eval_cols[col]) for col in EVAL_COLUMNS], axis=0)) if n else []
     for i in rows:
-        evals.append(EvalRecord(step=int(m["step"][i]), **{col: float(eval_cols[col][i]) for col in EVAL_COLUMNS},
-                                eval_time_s=0.0))
+        evals.append(
+            EvalRecord(
+                step=int(m["step"][i]), **{col: float(eval_cols[col][i]) for col in EVAL_COLUMNS}, eval_time_s=0.0
+            )
+        )
     layers = layer_step = None
     if folder.layers is not None:
         layer_step = folder.layers["step"].astype(np.int64)
@@ -254,10 +313,21 @@ def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 409
     histograms = _histograms_from_npz(hist_path) if hist_path.exists() else read_streamed_histograms(folder.path)
     error_log = folder.path / "error.log"
     traceback_text = error_log.read_text() if error_log.exists() else None
-    finished = (_interrupted(folder, evals, scalars["step_time_s"]) if folder.interrupted
-                else _finished_from_folder(folder.summary, traceback_text))
-    yield from _replay(_started_from_folder(folder.run, folder.layers, folder.summary), scalars, layer_step, layers,
-                       evals, histograms, finished, chunk_steps)
+    finished = (
+        _interrupted(folder, evals, scalars["step_time_s"])
+        if folder.interrupted
+        else _finished_from_folder(folder.summary, traceback_text)
+    )
+    yield from _replay(
+        _started_from_folder(folder.run, folder.layers, folder.summary),
+        scalars,
+        layer_step,
+        layers,
+        evals,
+        histograms,
+        finished,
+        chunk_steps,
+    )
 
 
 def store_from_run_folder(path: str | Path | RunFolder) -> RunStore:

@@ -126,10 +126,27 @@ from resnet_viz.metrics.store import METRIC_COLUMNS, RunStore
 
 #: The run folder's API in one place: the writer is here, reading, checking and the format beside it.
 __all__ = [
-    "EVAL_COLUMNS", "HISTOGRAM_KINDS", "INIT_ARRAYS", "LOCK_FILE", "RUN_FILES", "RUNNING", "STREAM_FILES", "TOOL_FILES",
-    "RunFolder", "RunFolderError", "RunFolderWriter", "check_free_space", "check_run_folder",
-    "estimate_run_bytes", "histogram_record_dtype", "layers_record_dtype", "read_run_folder",
-    "read_streamed_histograms", "summary_dict", "write_histograms_npz", "writer_alive",
+    "EVAL_COLUMNS",
+    "HISTOGRAM_KINDS",
+    "INIT_ARRAYS",
+    "LOCK_FILE",
+    "RUNNING",
+    "RUN_FILES",
+    "STREAM_FILES",
+    "TOOL_FILES",
+    "RunFolder",
+    "RunFolderError",
+    "RunFolderWriter",
+    "check_free_space",
+    "check_run_folder",
+    "estimate_run_bytes",
+    "histogram_record_dtype",
+    "layers_record_dtype",
+    "read_run_folder",
+    "read_streamed_histograms",
+    "summary_dict",
+    "write_histograms_npz",
+    "writer_alive",
 ]
 
 
@@ -239,7 +256,7 @@ def _overwrite_json(path: Path, doc: dict[str, Any]) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.ftruncate(fd, len(data))
         os.fsync(fd)
     finally:
@@ -257,8 +274,14 @@ class RunFolderWriter:
     ``durable``: fsync the data files at most every ``fsync_interval_s`` seconds and at the end.
     """
 
-    def __init__(self, out_dir: str | Path, on_write_error: Callable[[], None] | None = None, *,
-                 durable: bool = True, fsync_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        out_dir: str | Path,
+        on_write_error: Callable[[], None] | None = None,
+        *,
+        durable: bool = True,
+        fsync_interval_s: float = 1.0,
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.on_write_error = on_write_error
         self.durable = durable
@@ -314,8 +337,9 @@ class RunFolderWriter:
             return
         self.error = exc
         where = self.error_path = Path(exc.filename or self._current)
-        self.write_error = (f"write failed at step {self.store.steps_done}: "
-                            f"{exc.strerror or type(exc).__name__} ({where})")
+        self.write_error = (
+            f"write failed at step {self.store.steps_done}: {exc.strerror or type(exc).__name__} ({where})"
+        )
         self._writing = False
         self._close_files()
         if self.on_write_error is not None:
@@ -357,13 +381,24 @@ class RunFolderWriter:
 
     def _running_summary(self, started: RunStarted) -> dict[str, Any]:
         return {
-            "label": started.label, "status": RUNNING, "steps": 0,
-            "final_train_error": None, "final_test_error": None, "final_train_loss": None, "final_test_loss": None,
-            "final_eval_step": None, "steps_per_s": 0.0, "elapsed_s": 0.0, "params": started.params,
-            "device": started.device, "message": f"training: {started.total_steps} steps; this file is rewritten "
-                                                 "when the run ends",
-            "writer": {"pid": os.getpid(), "host": socket.gethostname(),
-                       "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds")},
+            "label": started.label,
+            "status": RUNNING,
+            "steps": 0,
+            "final_train_error": None,
+            "final_test_error": None,
+            "final_train_loss": None,
+            "final_test_loss": None,
+            "final_eval_step": None,
+            "steps_per_s": 0.0,
+            "elapsed_s": 0.0,
+            "params": started.params,
+            "device": started.device,
+            "message": f"training: {started.total_steps} steps; this file is rewritten when the run ends",
+            "writer": {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            },
         }
 
     @staticmethod
@@ -371,12 +406,21 @@ class RunFolderWriter:
         info = started.layers
         n = len(info.names)
         return {
-            "format": LAYERS_FORMAT, "version": 1, "byte_order": "little", "step_dtype": "int64",
-            "dtype": "float32", "quantities": list(LAYER_QUANTITIES), "n_layers": n,
+            "format": LAYERS_FORMAT,
+            "version": 1,
+            "byte_order": "little",
+            "step_dtype": "int64",
+            "dtype": "float32",
+            "quantities": list(LAYER_QUANTITIES),
+            "n_layers": n,
             "record_bytes": layers_record_dtype(len(LAYER_QUANTITIES), n).itemsize,
-            "layer_names": list(info.names), "layer_kinds": list(info.kinds), "layer_roles": list(info.roles),
-            "layer_stages": np.asarray(info.stages).tolist(), "layer_blocks": np.asarray(info.blocks).tolist(),
-            "layer_fan_in": np.asarray(info.fan_in).tolist(), "layer_params": np.asarray(info.params).tolist(),
+            "layer_names": list(info.names),
+            "layer_kinds": list(info.kinds),
+            "layer_roles": list(info.roles),
+            "layer_stages": np.asarray(info.stages).tolist(),
+            "layer_blocks": np.asarray(info.blocks).tolist(),
+            "layer_fan_in": np.asarray(info.fan_in).tolist(),
+            "layer_params": np.asarray(info.params).tolist(),
             **{name: _json_floats(getattr(started, name)) for name in INIT_ARRAYS},
         }
 
@@ -398,7 +442,7 @@ class RunFolderWriter:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         except BaseException:
             try:
                 os.ftruncate(fd, size)
@@ -420,8 +464,13 @@ class RunFolderWriter:
     def _append_chunk(self, chunk: TrainChunk) -> None:
         rows = []
         for i in range(len(chunk)):
-            row = {"step": int(chunk.step[i]), "loss": chunk.loss[i], "batch_error": chunk.batch_error[i],
-                   "lr": chunk.lr[i], "step_time_s": chunk.step_time_s[i]}
+            row = {
+                "step": int(chunk.step[i]),
+                "loss": chunk.loss[i],
+                "batch_error": chunk.batch_error[i],
+                "lr": chunk.lr[i],
+                "step_time_s": chunk.step_time_s[i],
+            }
             ev = self._evals.get(row["step"])
             if ev is not None:
                 for col in EVAL_COLUMNS:
@@ -453,12 +502,23 @@ class RunFolderWriter:
         if self._hist_fd is None:
             self._hist_shape = (n, bins)
             self._current = self.out_dir / "histograms.json"
-            _write_json_atomic(self.out_dir / "histograms.json", {
-                "format": HISTOGRAMS_FORMAT, "version": 1, "byte_order": "little", "kinds": list(HISTOGRAM_KINDS),
-                "n_layers": n, "bins": bins, "record_bytes": histogram_record_dtype(n, bins).itemsize,
-            }, self.durable, indent=None)
-            self._hist_fd = os.open(self.out_dir / "histograms.bin",
-                                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+            _write_json_atomic(
+                self.out_dir / "histograms.json",
+                {
+                    "format": HISTOGRAMS_FORMAT,
+                    "version": 1,
+                    "byte_order": "little",
+                    "kinds": list(HISTOGRAM_KINDS),
+                    "n_layers": n,
+                    "bins": bins,
+                    "record_bytes": histogram_record_dtype(n, bins).itemsize,
+                },
+                self.durable,
+                indent=None,
+            )
+            self._hist_fd = os.open(
+                self.out_dir / "histograms.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644
+            )
         if (n, bins) != self._hist_shape or h.kind not in HISTOGRAM_KINDS:
             return
         record = np.zeros(1, dtype=histogram_record_dtype(n, bins))
@@ -510,12 +570,12 @@ class RunFolderWriter:
                 _write_atomic(out / "layers.npz", lambda f: np.savez(f, **arrays), self.durable)
                 if self.store.histograms:
                     self._current = out / "histograms.npz"
-                    _write_atomic(out / "histograms.npz", lambda f: write_histograms_npz(f, self.store),
-                                  self.durable)
+                    _write_atomic(out / "histograms.npz", lambda f: write_histograms_npz(f, self.store), self.durable)
                 if "traceback" in finished.extra:
                     self._current = out / "error.log"
-                    _write_atomic(out / "error.log", lambda f: f.write(finished.extra["traceback"].encode()),
-                                  self.durable)
+                    _write_atomic(
+                        out / "error.log", lambda f: f.write(finished.extra["traceback"].encode()), self.durable
+                    )
             except OSError as exc:
                 self._failed(exc)
         self._close_files()
@@ -523,9 +583,11 @@ class RunFolderWriter:
         doc = summary_dict(finished, self.store.started.label)
         if self.write_error is not None:
             doc["status"] = self.write_error
-            doc["message"] = (f"writing {self.error_path} failed "
-                              f"({self.error.strerror or self.error}), so the run was stopped; "
-                              f"the files keep every step up to {self.steps_on_disk}")
+            doc["message"] = (
+                f"writing {self.error_path} failed "
+                f"({self.error.strerror or self.error}), so the run was stopped; "
+                f"the files keep every step up to {self.steps_on_disk}"
+            )
         try:
             _write_json_atomic(out / "summary.json", doc, self.durable)
             if self.durable:

@@ -79,14 +79,19 @@ def check_run_folder(path: str | Path, replace: bool = False) -> None:
     ours = _holds_previous_run(path)
     found = [name for name in TOOL_FILES if (path / name).exists()]
     if found and not ours:
-        raise RunFolderError(path, f"holds {', '.join(found)}, which resnet-viz did not write; "
-                                   "choose another folder")
+        raise RunFolderError(path, f"holds {', '.join(found)}, which resnet-viz did not write; choose another folder")
     if ours and not replace:
         raise RunFolderError(path, "holds a previous run", previous_run=True)
 
 
-def estimate_run_bytes(total_steps: int, n_layers: int, probe_every: int = 1, probes: bool = True,
-                       histogram_every: int = 0, histogram_bins: int = 64) -> int:
+def estimate_run_bytes(
+    total_steps: int,
+    n_layers: int,
+    probe_every: int = 1,
+    probes: bool = True,
+    histogram_every: int = 0,
+    histogram_bins: int = 64,
+) -> int:
     """Bytes a run folder will take at most: metrics.csv rows, layers.bin and layers.npz (the same
     statistics twice), histograms.bin and histograms.npz (twice too), plus 64 KiB for the small files."""
     rows = total_steps * CSV_ROW_BYTES
@@ -115,5 +120,6 @@ def check_free_space(path: str | Path, need_bytes: int) -> None:
     except OSError:
         return  # no figure to compare with; writing errors are still caught while training
     if free < need_bytes:
-        raise RunFolderError(path, f"the run will write about {_mb(need_bytes)}, but only {_mb(free)} "
-                                   f"is free on the disk of {base}")
+        raise RunFolderError(
+            path, f"the run will write about {_mb(need_bytes)}, but only {_mb(free)} is free on the disk of {base}"
+        )

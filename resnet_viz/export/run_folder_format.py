@@ -42,8 +42,9 @@ def layers_record_dtype(n_quantities: int, n_layers: int) -> np.dtype:
 def histogram_record_dtype(n_layers: int, bins: int) -> np.dtype:
     """One histograms.bin record: int64 step, int64 kind (index into the header's kinds), float64
     edges [L, B+1], int64 counts [L, B]; little-endian, 16 + 8·L·(2B+1) bytes."""
-    return np.dtype([("step", "<i8"), ("kind", "<i8"), ("edges", "<f8", (n_layers, bins + 1)),
-                     ("counts", "<i8", (n_layers, bins))])
+    return np.dtype(
+        [("step", "<i8"), ("kind", "<i8"), ("edges", "<f8", (n_layers, bins + 1)), ("counts", "<i8", (n_layers, bins))]
+    )
 
 
 def writer_alive(path: str | Path, summary: dict[str, Any] | None = None) -> bool:

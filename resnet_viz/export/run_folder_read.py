@@ -76,25 +76,35 @@ def _read_streamed_layers(path: Path) -> dict[str, np.ndarray] | None:
     quantities, n = list(head["quantities"]), int(head["n_layers"])
     dtype = layers_record_dtype(len(quantities), n)
     if int(head.get("record_bytes", dtype.itemsize)) != dtype.itemsize:
-        raise ValueError(f"{path / 'layers.json'}: record_bytes {head.get('record_bytes')} does not match "
-                         f"{len(quantities)} quantities × {n} layers ({dtype.itemsize} bytes)")
+        raise ValueError(
+            f"{path / 'layers.json'}: record_bytes {head.get('record_bytes')} does not match "
+            f"{len(quantities)} quantities × {n} layers ({dtype.itemsize} bytes)"
+        )
     bin_path = path / "layers.bin"
     size = bin_path.stat().st_size if bin_path.exists() else 0
-    records = np.fromfile(bin_path, dtype=dtype, count=size // dtype.itemsize) if size >= dtype.itemsize \
+    records = (
+        np.fromfile(bin_path, dtype=dtype, count=size // dtype.itemsize)
+        if size >= dtype.itemsize
         else np.zeros(0, dtype=dtype)
+    )
     steps = records["step"]
     bad = np.flatnonzero((steps < 1) | (np.diff(steps, prepend=0) <= 0))
     keep = int(bad[0]) if bad.size else steps.shape[0]
     records = records[:keep]
     out: dict[str, np.ndarray] = {
         **{k: np.array(head[k], dtype=str) for k in ("layer_names", "layer_kinds", "layer_roles")},
-        **{k: np.array(head[k], dtype=np.int64) for k in ("layer_stages", "layer_blocks", "layer_fan_in",
-                                                          "layer_params")},
+        **{
+            k: np.array(head[k], dtype=np.int64)
+            for k in ("layer_stages", "layer_blocks", "layer_fan_in", "layer_params")
+        },
         "step": records["step"].astype(np.int64),
     }
     for q in LAYER_QUANTITIES:
-        out[q] = (records["values"][:, quantities.index(q), :].astype(np.float32) if q in quantities
-                  else np.full((keep, n), np.nan, dtype=np.float32))
+        out[q] = (
+            records["values"][:, quantities.index(q), :].astype(np.float32)
+            if q in quantities
+            else np.full((keep, n), np.nan, dtype=np.float32)
+        )
     for name in INIT_ARRAYS:
         out[name] = np.array([float(v) for v in head[name]], dtype=np.float64)
     return out
@@ -113,16 +123,23 @@ def read_streamed_histograms(path: str | Path) -> list[HistogramRecord]:
         return []
     dtype = histogram_record_dtype(int(head["n_layers"]), int(head["bins"]))
     if int(head.get("record_bytes", dtype.itemsize)) != dtype.itemsize:
-        raise ValueError(f"{path / 'histograms.json'}: record_bytes {head.get('record_bytes')} does not match "
-                         f"its layers and bins ({dtype.itemsize} bytes)")
+        raise ValueError(
+            f"{path / 'histograms.json'}: record_bytes {head.get('record_bytes')} does not match "
+            f"its layers and bins ({dtype.itemsize} bytes)"
+        )
     records = np.fromfile(path / "histograms.bin", dtype=dtype, count=bin_size // dtype.itemsize)
     kinds = list(head["kinds"])
     steps = records["step"]
-    bad = np.flatnonzero((steps < 1) | (np.diff(steps, prepend=1) < 0)
-                         | (records["kind"] < 0) | (records["kind"] >= len(kinds)))
+    bad = np.flatnonzero(
+        (steps < 1) | (np.diff(steps, prepend=1) < 0) | (records["kind"] < 0) | (records["kind"] >= len(kinds))
+    )
     keep = int(bad[0]) if bad.size else steps.shape[0]
-    return [HistogramRecord(step=int(r["step"]), kind=kinds[int(r["kind"])], edges=r["edges"].copy(),
-                            counts=r["counts"].copy()) for r in records[:keep]]
+    return [
+        HistogramRecord(
+            step=int(r["step"]), kind=kinds[int(r["kind"])], edges=r["edges"].copy(), counts=r["counts"].copy()
+        )
+        for r in records[:keep]
+    ]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -152,8 +169,10 @@ def read_run_folder(path: str | Path) -> RunFolder:
     if layers is None:
         layers = _read_streamed_layers(path)
     summary = _read_json(path / "summary.json")
-    last_step = max(int(metrics["step"][-1]) if metrics["step"].shape[0] else 0,
-                    int(layers["step"][-1]) if layers is not None and layers["step"].shape[0] else 0)
+    last_step = max(
+        int(metrics["step"][-1]) if metrics["step"].shape[0] else 0,
+        int(layers["step"][-1]) if layers is not None and layers["step"].shape[0] else 0,
+    )
     folder = RunFolder(path=path, run=run, metrics=metrics, layers=layers, summary=summary, last_step=last_step)
     total = (run.get("resolved") or {}).get("total_steps") if isinstance(run, dict) else None
     of_total = f" of {total}" if total else ""
@@ -164,10 +183,14 @@ def read_run_folder(path: str | Path) -> RunFolder:
     elif summary is not None and writer_alive(path, summary):
         writer = summary["writer"]
         folder.status, folder.live = RUNNING, True
-        folder.message = (f"being written by process {writer.get('pid')} on {writer.get('host')}: "
-                          f"step {last_step}{of_total} when read")
+        folder.message = (
+            f"being written by process {writer.get('pid')} on {writer.get('host')}: "
+            f"step {last_step}{of_total} when read"
+        )
     else:
         folder.status = f"interrupted at step {last_step}"
-        folder.message = (f"the process writing this run folder ended before the run did (killed, crashed or the "
-                          f"machine stopped) after step {last_step}{of_total}; everything up to there is kept")
+        folder.message = (
+            f"the process writing this run folder ended before the run did (killed, crashed or the "
+            f"machine stopped) after step {last_step}{of_total}; everything up to there is kept"
+        )
     return folder

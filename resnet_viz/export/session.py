@@ -38,9 +38,9 @@ import resnet_viz
 from resnet_viz.config import RunConfig
 from resnet_viz.export.replay import store_from_run_folder, write_run_folder
 from resnet_viz.export.run_folder import RUN_FILES
-from resnet_viz.models.budget import host_available_bytes
 from resnet_viz.export.written import WriteError, check_writable, check_written, make_folder, reason
 from resnet_viz.metrics.store import RunStore
+from resnet_viz.models.budget import host_available_bytes
 
 SESSION_FORMAT = "resnet-viz session"
 SESSION_VERSION = 1
@@ -103,11 +103,25 @@ def save_session(path: str | Path, session: Session) -> Path:
         if run.store is not None and run.store.started is not None:
             folder = f"runs/{i:0{width}d}-{_slug(run.name)}"
             started_runs.append((folder, run.store))
-        entries.append({"name": run.name, "color": run.color, "visible": bool(run.visible), "status": run.status,
-                        "message": run.message, "config": run.config.to_dict(), "folder": folder})
-    doc = {"format": SESSION_FORMAT, "version": SESSION_VERSION,
-           "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-           "resnet_viz": resnet_viz.__version__, "runs": entries, "settings": session.settings}
+        entries.append(
+            {
+                "name": run.name,
+                "color": run.color,
+                "visible": bool(run.visible),
+                "status": run.status,
+                "message": run.message,
+                "config": run.config.to_dict(),
+                "folder": folder,
+            }
+        )
+    doc = {
+        "format": SESSION_FORMAT,
+        "version": SESSION_VERSION,
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "resnet_viz": resnet_viz.__version__,
+        "runs": entries,
+        "settings": session.settings,
+    }
     text = json.dumps(doc, indent=2, allow_nan=False) + "\n"  # fails here, before any file is touched
 
     check_writable(path)  # WriteError: a folder or a device there, a file above it, a read-only folder
@@ -179,20 +193,28 @@ def _check_directory(zf: zipfile.ZipFile, fail: Any) -> None:
         if info.flag_bits & 0x1:
             raise fail(f"member {_short(info.filename)} is encrypted; resnet-viz sessions never are")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise fail(f"member {_short(info.filename)} uses compression method {info.compress_type}; resnet-viz "
-                       f"sessions use deflate or none")
+            raise fail(
+                f"member {_short(info.filename)} uses compression method {info.compress_type}; resnet-viz "
+                f"sessions use deflate or none"
+            )
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
-            raise fail(f"member {_short(info.filename)} is stored uncompressed but declares {_mb(info.file_size)} "
-                       f"for {_mb(info.compress_size)}: a crafted file")
+            raise fail(
+                f"member {_short(info.filename)} is stored uncompressed but declares {_mb(info.file_size)} "
+                f"for {_mb(info.compress_size)}: a crafted file"
+            )
         if info.file_size > MAX_DEFLATE_RATIO * max(info.compress_size, 1) + (1 << 20):
-            raise fail(f"member {_short(info.filename)} declares {_mb(info.file_size)} from {_mb(info.compress_size)} "
-                       f"(ratio over {MAX_DEFLATE_RATIO}:1, more than deflate can expand): a crafted file")
+            raise fail(
+                f"member {_short(info.filename)} declares {_mb(info.file_size)} from {_mb(info.compress_size)} "
+                f"(ratio over {MAX_DEFLATE_RATIO}:1, more than deflate can expand): a crafted file"
+            )
         total += info.file_size
     need = LOAD_MEMORY_FACTOR * total
     room = available_memory()
     if room is not None and need > room:
-        raise fail(f"loading it needs about {_mb(need)} of memory ({_mb(total)} uncompressed × "
-                   f"{LOAD_MEMORY_FACTOR}); this machine has {_mb(room)} available")
+        raise fail(
+            f"loading it needs about {_mb(need)} of memory ({_mb(total)} uncompressed × "
+            f"{LOAD_MEMORY_FACTOR}); this machine has {_mb(room)} available"
+        )
 
 
 def _text(entry: dict[str, Any], key: str, default: str, what: str, fail: Any) -> str:
@@ -263,8 +285,10 @@ def _load_session(path: Path, fail: Any) -> Session:
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise fail(f"session.json has an invalid version {_short(version)}")
         if version > SESSION_VERSION:
-            raise fail(f"session version {version} is newer than this resnet-viz {resnet_viz.__version__} reads "
-                       f"(version {SESSION_VERSION}); update resnet-viz")
+            raise fail(
+                f"session version {version} is newer than this resnet-viz {resnet_viz.__version__} reads "
+                f"(version {SESSION_VERSION}); update resnet-viz"
+            )
         runs_doc, settings = doc.get("runs", []), doc.get("settings", {})
         if not isinstance(runs_doc, list) or not isinstance(settings, dict):
             raise fail("session.json: 'runs' must be a list and 'settings' an object")
@@ -292,11 +316,19 @@ def _load_session(path: Path, fail: Any) -> Session:
             folder = entry.get("folder")
             if folder is not None:
                 if not isinstance(folder, str) or not _FOLDER.fullmatch(folder.rstrip("/")):
-                    raise fail(f"{what}: 'folder' must be null or runs/<name> inside the session, "
-                               f"not {_short(folder)}")
+                    raise fail(f"{what}: 'folder' must be null or runs/<name> inside the session, not {_short(folder)}")
                 store = _load_run(zf, names, folder, fail, what)
-            runs.append(SessionRun(name=entry["name"], color=color, visible=visible, status=status,
-                                   message=message, config=config, store=store))
+            runs.append(
+                SessionRun(
+                    name=entry["name"],
+                    color=color,
+                    visible=visible,
+                    status=status,
+                    message=message,
+                    config=config,
+                    store=store,
+                )
+            )
     return Session(runs=runs, settings=settings)
 
 
@@ -313,8 +345,7 @@ def _load_run(zf: zipfile.ZipFile, names: set[str], folder: str, fail: Any, what
         scratch = Path(scratch_name)
         free = shutil.disk_usage(scratch).free
         if size > free:
-            raise fail(f"{what}: unpacking run folder {folder} needs {_mb(size)} in {scratch.parent}; "
-                       f"{_mb(free)} free")
+            raise fail(f"{what}: unpacking run folder {folder} needs {_mb(size)} in {scratch.parent}; {_mb(free)} free")
         try:
             for member in members:
                 with zf.open(member) as src, open(scratch / member.filename.rsplit("/", 1)[1], "wb") as dst:
@@ -323,5 +354,4 @@ def _load_run(zf: zipfile.ZipFile, names: set[str], folder: str, fail: Any, what
         except MemoryError:
             raise fail(f"{what}: not enough memory to load run folder {folder}") from None
         except Exception as exc:  # noqa: BLE001 - any damage of the folder is reported as one line
-            raise fail(f"{what}: run folder {folder} cannot be read "
-                       f"({type(exc).__name__}: {_one_line(exc)})") from None
+            raise fail(f"{what}: run folder {folder} cannot be read ({type(exc).__name__}: {_one_line(exc)})") from None

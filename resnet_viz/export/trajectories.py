@@ -43,5 +43,6 @@ def read_trajectories_csv(path: str | Path) -> dict[str, np.ndarray]:
             raise ValueError(f"{path}: expected columns {', '.join(TRAJECTORY_COLUMNS)}, got {reader.fieldnames}")
         for r in reader:
             rows.setdefault(r["optimizer"], []).append(
-                (float(r["step"]), float(r["x"]), float(r["y"]), float(r["loss"])))
+                (float(r["step"]), float(r["x"]), float(r["y"]), float(r["loss"]))
+            )
     return {k: np.array(v, dtype=np.float64) for k, v in rows.items()}

@@ -71,6 +71,7 @@ def error_log_path() -> Path:
 
 def install_error_hook(window) -> None:
     """Unexpected exceptions in the GUI thread go to the window's message bar and to errors.log."""
+
     def hook(exc_type, exc, tb) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             QtWidgets.QApplication.quit()

@@ -237,8 +237,9 @@ class ListEdit(NumberEdit):
         try:
             values = tuple(float(p) for p in parts)
         except ValueError:
-            raise ConfigError(self.field, text, f"must be {want}, e.g. {self.placeholderText().split(': ')[-1]}") \
-                from None
+            raise ConfigError(
+                self.field, text, f"must be {want}, e.g. {self.placeholderText().split(': ')[-1]}"
+            ) from None
         if self.count is not None and len(values) != self.count:
             raise ConfigError(self.field, text, f"must be {want}")
         return values
@@ -274,7 +275,7 @@ class DepthSpinBox(QtWidgets.QSpinBox):
         near = nearest_valid_depths(depth, self.arch, self.block)
         return min(near, key=lambda d: (abs(d - depth), d))
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt override)
+    def stepBy(self, steps: int) -> None:
         value = self.value()
         valid = self.valid()
         for _ in range(abs(steps)):
@@ -291,7 +292,7 @@ class DepthSpinBox(QtWidgets.QSpinBox):
         self.setValue(value)
         self.selectAll()
 
-    def stepEnabled(self) -> QtWidgets.QAbstractSpinBox.StepEnabledFlag:  # noqa: N802 (Qt override)
+    def stepEnabled(self) -> QtWidgets.QAbstractSpinBox.StepEnabledFlag:
         flags = QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepNone
         valid = self.valid()
         if valid and valid[0] < self.value():
@@ -306,15 +307,16 @@ class DoublingSpinBox(QtWidgets.QSpinBox):
     (``special`` text, e.g. "default (16)"), stepping up from it goes to ``first`` and halving below the
     smallest regular value goes back to it."""
 
-    def __init__(self, lo: int, hi: int, *, special: str = "", first: int | None = None,
-                 parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self, lo: int, hi: int, *, special: str = "", first: int | None = None, parent: QtWidgets.QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setRange(lo, hi)
         self.first = first
         if special:
             self.setSpecialValueText(special)
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt override)
+    def stepBy(self, steps: int) -> None:
         value = self.value()
         special = bool(self.specialValueText())
         for _ in range(abs(steps)):
@@ -336,10 +338,10 @@ TIPS: dict[str, str] = {
     "arch.resnet": "resnet: residual network of He et al. (2016), CIFAR variant.",
     "arch.mlp": "MLP: fully connected layers on the flattened image.",
     "depth": "Weight layers (convs + the final linear layer): 6n+2 for basic/preact blocks "
-             "(20, 32, 44, 56, 110, 1202), 9n+2 for bottleneck, any n ≥ 1 for an MLP.\n"
-             "Arrows and the mouse wheel step through the valid depths.",
+    "(20, 32, 44, 56, 110, 1202), 9n+2 for bottleneck, any n ≥ 1 for an MLP.\n"
+    "Arrows and the mouse wheel step through the valid depths.",
     "width": "Base width: conv channels of stage 1 (default 16) or hidden width of the MLP (default 256).\n"
-             "Arrows double / halve.",
+    "Arrows double / halve.",
     "block": "Residual block.",
     "block.basic": "basic: two 3×3 convs.",
     "block.bottleneck": "bottleneck: 1×1, 3×3, 1×1 convs (depth 9n+2).",
@@ -358,15 +360,15 @@ TIPS: dict[str, str] = {
     "scale": "λ of the constant-scaling shortcut (default 0.5).",
     "dropout": "p of the dropout shortcut, in [0, 1) (default 0.5).",
     "after_add": "Mapping after the addition, f in y = f(h(x) + F(x)): ReLU (original ResNet), BN + ReLU, "
-                 "or none. Default: ReLU (none for pre-activation blocks).",
+    "or none. Default: ReLU (none for pre-activation blocks).",
     "batch_norm": "Batch normalisation. Default: on for conv nets (plain / resnet), off for the MLP.",
     "activation": "Nonlinearity everywhere the paper uses ReLU.",
     "slope": "Negative slope of leaky ReLU (default 0.01).",
     "stochastic_depth": "Stochastic depth (Huang et al. 2016): drop whole residual blocks while training; "
-                        "the survival probability falls linearly from 1 to 0.5 with depth.",
+    "the survival probability falls linearly from 1 to 0.5 with depth.",
     "residual": "MLP: identity skip around every hidden layer.",
     "init": "Weight initialisation (torch.nn.init): He (MSRA), Xavier (Glorot), LeCun, normal N(0, std²), "
-            "orthogonal. Biases start at 0, BN at γ = 1, β = 0.",
+    "orthogonal. Biases start at 0, BN at γ = 1, β = 0.",
     "mode": "He / LeCun: keep the variance of fan_in (forward signal) or fan_out (backward gradient).",
     "distribution": "Normal or uniform, with the same variance.",
     "std": "Standard deviation of the normal init N(0, std²) (default 0.01).",
@@ -384,7 +386,7 @@ TIPS: dict[str, str] = {
     "schedule.step": "step: lr × gamma at each milestone (He et al.: ÷10 at 50 % and 75 % of the run).",
     "schedule.cosine": "cosine: cosine annealing to 0 over the run.",
     "milestones": "Step schedule milestones as fractions of the run, comma-separated, increasing in (0, 1) "
-                  "(default 0.5, 0.75).",
+    "(default 0.5, 0.75).",
     "gamma": "Step schedule factor at each milestone (default 0.1, i.e. ÷10).",
     "warmup": "Linear warm-up from lr/10 over this many steps, before the schedule (0: none).",
     "batch_size": "Mini-batch size (default 128). Arrows double / halve.",
@@ -392,7 +394,7 @@ TIPS: dict[str, str] = {
     "steps": "Training steps (default 2000). Arrows double / halve.",
     "epochs": "Training length in epochs (passes over the training set), e.g. 30 or 0.5.",
     "eval_every": "Steps between evaluations (test set and a fixed training sample, in eval mode) "
-                  "(default 100). Arrows double / halve.",
+    "(default 100). Arrows double / halve.",
     "seed": "Random seed for initialisation and batch order (default 0).",
     "probes": "Record per-layer statistics (activation variance, gradient norms) during training.",
     "probe_every": "Record per-layer statistics every K steps (1: every step).",
@@ -412,34 +414,52 @@ TIPS: dict[str, str] = {
     "device": "Where the run trains. Auto picks CUDA, then MPS, then CPU.",
 }
 
-_ARCH_ITEMS = [("plain", "plain", TIPS["arch.plain"]), ("resnet", "resnet", TIPS["arch.resnet"]),
-               ("mlp", "MLP", TIPS["arch.mlp"])]
-_BLOCK_ITEMS = [("basic", "basic", TIPS["block.basic"]), ("bottleneck", "bottleneck", TIPS["block.bottleneck"]),
-                ("preact", "pre-activation", TIPS["block.preact"])]
+_ARCH_ITEMS = [
+    ("plain", "plain", TIPS["arch.plain"]),
+    ("resnet", "resnet", TIPS["arch.resnet"]),
+    ("mlp", "MLP", TIPS["arch.mlp"]),
+]
+_BLOCK_ITEMS = [
+    ("basic", "basic", TIPS["block.basic"]),
+    ("bottleneck", "bottleneck", TIPS["block.bottleneck"]),
+    ("preact", "pre-activation", TIPS["block.preact"]),
+]
 _SHORTCUT_ITEMS = [(s, s, TIPS[f"shortcut.{s}"]) for s in ("A", "B", "C")]
-_VARIANT_ITEMS = [("identity", "identity", TIPS["variant.identity"]),
-                  ("scale", "scale λ", TIPS["variant.scale"]),
-                  ("exclusive_gate", "exclusive gate", TIPS["variant.exclusive_gate"]),
-                  ("shortcut_gate", "shortcut-only gate", TIPS["variant.shortcut_gate"]),
-                  ("conv1x1", "1×1 conv", TIPS["variant.conv1x1"]),
-                  ("dropout", "dropout", TIPS["variant.dropout"])]
-_ACTIVATION_ITEMS = [("relu", "ReLU", ""), ("leaky_relu", "leaky ReLU", ""), ("tanh", "tanh", ""),
-                     ("sigmoid", "sigmoid", "")]
-_INIT_ITEMS = [("he", "He (Kaiming)", "He et al. 2015: variance 2 / fan."),
-               ("xavier", "Xavier (Glorot)", "Glorot & Bengio 2010: variance 2 / (fan_in + fan_out)."),
-               ("lecun", "LeCun", "LeCun et al. 1998: variance 1 / fan."),
-               ("normal", "normal (std)", "N(0, std²) with a fixed std."),
-               ("orthogonal", "orthogonal", "Orthogonal matrix (Saxe et al. 2014), gain from the activation.")]
-_SCHEDULE_ITEMS = [("constant", "constant", TIPS["schedule.constant"]),
-                   ("step", "step ÷10 at milestones", TIPS["schedule.step"]),
-                   ("cosine", "cosine", TIPS["schedule.cosine"])]
-_DATASET_ITEMS = [("embedded", "embedded synthetic", TIPS["dataset.embedded"]),
-                  ("cifar10", "CIFAR-10", TIPS["dataset.cifar10"]),
-                  ("cifar100", "CIFAR-100", TIPS["dataset.cifar100"]),
-                  ("mnist", "MNIST", TIPS["dataset.mnist"]),
-                  ("fashion-mnist", "Fashion-MNIST", TIPS["dataset.fashion-mnist"]),
-                  ("svhn", "SVHN", TIPS["dataset.svhn"]),
-                  ("folder", "image folder", TIPS["dataset.folder"])]
+_VARIANT_ITEMS = [
+    ("identity", "identity", TIPS["variant.identity"]),
+    ("scale", "scale λ", TIPS["variant.scale"]),
+    ("exclusive_gate", "exclusive gate", TIPS["variant.exclusive_gate"]),
+    ("shortcut_gate", "shortcut-only gate", TIPS["variant.shortcut_gate"]),
+    ("conv1x1", "1×1 conv", TIPS["variant.conv1x1"]),
+    ("dropout", "dropout", TIPS["variant.dropout"]),
+]
+_ACTIVATION_ITEMS = [
+    ("relu", "ReLU", ""),
+    ("leaky_relu", "leaky ReLU", ""),
+    ("tanh", "tanh", ""),
+    ("sigmoid", "sigmoid", ""),
+]
+_INIT_ITEMS = [
+    ("he", "He (Kaiming)", "He et al. 2015: variance 2 / fan."),
+    ("xavier", "Xavier (Glorot)", "Glorot & Bengio 2010: variance 2 / (fan_in + fan_out)."),
+    ("lecun", "LeCun", "LeCun et al. 1998: variance 1 / fan."),
+    ("normal", "normal (std)", "N(0, std²) with a fixed std."),
+    ("orthogonal", "orthogonal", "Orthogonal matrix (Saxe et al. 2014), gain from the activation."),
+]
+_SCHEDULE_ITEMS = [
+    ("constant", "constant", TIPS["schedule.constant"]),
+    ("step", "step ÷10 at milestones", TIPS["schedule.step"]),
+    ("cosine", "cosine", TIPS["schedule.cosine"]),
+]
+_DATASET_ITEMS = [
+    ("embedded", "embedded synthetic", TIPS["dataset.embedded"]),
+    ("cifar10", "CIFAR-10", TIPS["dataset.cifar10"]),
+    ("cifar100", "CIFAR-100", TIPS["dataset.cifar100"]),
+    ("mnist", "MNIST", TIPS["dataset.mnist"]),
+    ("fashion-mnist", "Fashion-MNIST", TIPS["dataset.fashion-mnist"]),
+    ("svhn", "SVHN", TIPS["dataset.svhn"]),
+    ("folder", "image folder", TIPS["dataset.folder"]),
+]
 
 
 def _home_short(path: Path) -> str:
@@ -523,7 +543,8 @@ class ConfigPanel(QtWidgets.QWidget):
         self.error_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.setStyleSheet(
             "QLabel { color: #b00020; background: #fdecee; border: 1px solid #e8a0a8; border-radius: 3px;"
-            " padding: 4px; }")
+            " padding: 4px; }"
+        )
         self.error_label.setVisible(False)
 
         outer = QtWidgets.QVBoxLayout(self)
@@ -548,8 +569,14 @@ class ConfigPanel(QtWidgets.QWidget):
         form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.DontWrapRows)
         return box, form
 
-    def _row(self, form: QtWidgets.QFormLayout, label: str, widget: QtWidgets.QWidget, tip: str,
-             field: QtWidgets.QWidget | None = None) -> None:
+    def _row(
+        self,
+        form: QtWidgets.QFormLayout,
+        label: str,
+        widget: QtWidgets.QWidget,
+        tip: str,
+        field: QtWidgets.QWidget | None = None,
+    ) -> None:
         """Add a labelled row; ``tip`` goes on the widget and the label. ``field`` is what is laid out
         when it differs from the widget (a widget with buttons next to it)."""
         self._set_tip(widget, tip)
@@ -596,26 +623,37 @@ class ConfigPanel(QtWidgets.QWidget):
         self.block = Choice(_BLOCK_ITEMS)
         self._row(form, "block", self.block, TIPS["block"] + "\n" + "\n".join(t for _, _, t in _BLOCK_ITEMS))
         self.shortcut = Segmented(_SHORTCUT_ITEMS)
-        self._row(form, "shortcut", self.shortcut,
-                  TIPS["shortcut"] + "\n" + "\n".join(t for _, _, t in _SHORTCUT_ITEMS))
+        self._row(
+            form, "shortcut", self.shortcut, TIPS["shortcut"] + "\n" + "\n".join(t for _, _, t in _SHORTCUT_ITEMS)
+        )
         self.shortcut_variant = Choice(_VARIANT_ITEMS)
-        self._row(form, "variant", self.shortcut_variant,
-                  TIPS["variant"] + "\n" + "\n".join(t for _, _, t in _VARIANT_ITEMS))
+        self._row(
+            form, "variant", self.shortcut_variant, TIPS["variant"] + "\n" + "\n".join(t for _, _, t in _VARIANT_ITEMS)
+        )
         self.shortcut_scale = NumberEdit("model.shortcut_scale")
         self.shortcut_scale.setPlaceholderText(f"default: {_fmt(ModelConfig.shortcut_scale)}")
         self._row(form, "λ", self.shortcut_scale, TIPS["scale"])
         self.shortcut_dropout = NumberEdit("model.shortcut_dropout")
         self.shortcut_dropout.setPlaceholderText(f"default: {_fmt(ModelConfig.shortcut_dropout)}")
         self._row(form, "p", self.shortcut_dropout, TIPS["dropout"])
-        self.after_add = Choice([(None, "default (ReLU)", "The block's default: ReLU (none for pre-activation)."),
-                                 ("relu", "ReLU (original)", "ReLU after the addition (He et al. 2016a)."),
-                                 ("bn_relu", "BN + ReLU", "BN, then ReLU after the addition."),
-                                 ("none", "none", "Nothing after the addition (identity).")])
+        self.after_add = Choice(
+            [
+                (None, "default (ReLU)", "The block's default: ReLU (none for pre-activation)."),
+                ("relu", "ReLU (original)", "ReLU after the addition (He et al. 2016a)."),
+                ("bn_relu", "BN + ReLU", "BN, then ReLU after the addition."),
+                ("none", "none", "Nothing after the addition (identity)."),
+            ]
+        )
         self._row(form, "after add", self.after_add, TIPS["after_add"])
         self.width = DoublingSpinBox(0, 4096, special="default (16)", first=DEFAULT_CONV_WIDTH)
         self._row(form, "width", self.width, TIPS["width"])
-        self.batch_norm = Choice([(None, "default (on)", "On for conv nets, off for the MLP."),
-                                  (True, "on", "Batch normalisation."), (False, "off", "No batch normalisation.")])
+        self.batch_norm = Choice(
+            [
+                (None, "default (on)", "On for conv nets, off for the MLP."),
+                (True, "on", "Batch normalisation."),
+                (False, "off", "No batch normalisation."),
+            ]
+        )
         self._row(form, "batch norm", self.batch_norm, TIPS["batch_norm"])
         self.activation = Choice(_ACTIVATION_ITEMS)
         self._row(form, "activation", self.activation, TIPS["activation"])
@@ -632,8 +670,12 @@ class ConfigPanel(QtWidgets.QWidget):
         box, form = self._form("Initialisation")
         self.init_scheme = Choice(_INIT_ITEMS)
         self._row(form, "scheme", self.init_scheme, TIPS["init"])
-        self.init_mode = Choice([("fan_in", "fan_in", "Keep the forward signal's variance."),
-                                 ("fan_out", "fan_out", "Keep the backward gradient's variance.")])
+        self.init_mode = Choice(
+            [
+                ("fan_in", "fan_in", "Keep the forward signal's variance."),
+                ("fan_out", "fan_out", "Keep the backward gradient's variance."),
+            ]
+        )
         self._row(form, "mode", self.init_mode, TIPS["mode"])
         self.init_distribution = Choice([("normal", "normal", ""), ("uniform", "uniform", "")])
         self._row(form, "distribution", self.init_distribution, TIPS["distribution"])
@@ -646,8 +688,9 @@ class ConfigPanel(QtWidgets.QWidget):
 
     def _build_optim(self) -> QtWidgets.QGroupBox:
         box, form = self._form("Optimiser")
-        self.optimizer = Choice([(k, v, f"torch.optim.{_TORCH_OPTIMIZERS[k].__name__}")
-                                 for k, v in _OPTIM_NAMES.items()])
+        self.optimizer = Choice(
+            [(k, v, f"torch.optim.{_TORCH_OPTIMIZERS[k].__name__}") for k, v in _OPTIM_NAMES.items()]
+        )
         self._row(form, "optimiser", self.optimizer, TIPS["optim"])
         self.lr = NumberEdit("optim.lr")
         self._row(form, "lr", self.lr, TIPS["lr"])
@@ -664,8 +707,9 @@ class ConfigPanel(QtWidgets.QWidget):
         self.alpha = NumberEdit("optim.alpha")
         self._row(form, "alpha", self.alpha, TIPS["alpha"])
         self.schedule = Choice(_SCHEDULE_ITEMS)
-        self._row(form, "schedule", self.schedule,
-                  TIPS["schedule"] + "\n" + "\n".join(t for _, _, t in _SCHEDULE_ITEMS))
+        self._row(
+            form, "schedule", self.schedule, TIPS["schedule"] + "\n" + "\n".join(t for _, _, t in _SCHEDULE_ITEMS)
+        )
         self.milestones = ListEdit("optim.milestones")
         self.milestones.setPlaceholderText("default: " + _fmt(OptimConfig.milestones))
         self._row(form, "milestones", self.milestones, TIPS["milestones"])
@@ -776,16 +820,49 @@ class ConfigPanel(QtWidgets.QWidget):
         on(self.depth.valueChanged, "depth")
         for name in ("shortcut",):
             on(getattr(self, name).valueChanged, name)
-        for name in ("shortcut_variant", "after_add", "batch_norm", "activation", "init_scheme", "init_mode",
-                     "init_distribution", "optimizer", "schedule", "dataset", "device"):
+        for name in (
+            "shortcut_variant",
+            "after_add",
+            "batch_norm",
+            "activation",
+            "init_scheme",
+            "init_mode",
+            "init_distribution",
+            "optimizer",
+            "schedule",
+            "dataset",
+            "device",
+        ):
             on(getattr(self, name).currentIndexChanged, name)
-        for name in ("shortcut_scale", "shortcut_dropout", "leaky_slope", "init_std", "lr", "momentum",
-                     "weight_decay", "betas", "eps", "alpha", "milestones", "gamma", "epochs", "data_root"):
+        for name in (
+            "shortcut_scale",
+            "shortcut_dropout",
+            "leaky_slope",
+            "init_std",
+            "lr",
+            "momentum",
+            "weight_decay",
+            "betas",
+            "eps",
+            "alpha",
+            "milestones",
+            "gamma",
+            "epochs",
+            "data_root",
+        ):
             on(getattr(self, name).textChanged, name)
         for name in ("width", "warmup_steps", "batch_size", "steps", "eval_every", "seed", "probe_every", "subset"):
             on(getattr(self, name).valueChanged, name)
-        for name in ("stochastic_depth", "residual", "zero_init_residual", "nesterov", "probes", "download",
-                     "augment", "normalize"):
+        for name in (
+            "stochastic_depth",
+            "residual",
+            "zero_init_residual",
+            "nesterov",
+            "probes",
+            "download",
+            "augment",
+            "normalize",
+        ):
             on(getattr(self, name).toggled, name)
         on(self.length_epochs.toggled, "length")  # the pair toggles this one exactly once per switch
 
@@ -833,7 +910,7 @@ class ConfigPanel(QtWidgets.QWidget):
     def _show(self, widget: QtWidgets.QWidget, visible: bool) -> None:
         form = self._forms.get(widget)
         if form is not None:
-            form.setRowVisible(widget if widget not in self._labels else self._labels[widget], visible)
+            form.setRowVisible(self._labels.get(widget, widget), visible)
 
     def _bn_on(self) -> bool:
         bn = self.batch_norm.value()
@@ -875,8 +952,11 @@ class ConfigPanel(QtWidgets.QWidget):
         self.batch_norm.setItemText(0, "default (off)" if mlp else "default (on)")
         self._show(self.leaky_slope, self.activation.value() == "leaky_relu")
         self._enable(self.stochastic_depth, resnet, "stochastic depth drops residual blocks; it needs arch resnet")
-        self._enable(self.residual, mlp, "residual connections are the MLP's option; use arch resnet for a "
-                                         "convolutional net with shortcuts")
+        self._enable(
+            self.residual,
+            mlp,
+            "residual connections are the MLP's option; use arch resnet for a convolutional net with shortcuts",
+        )
 
         # depth
         eff_block = "basic" if mlp else block
@@ -892,12 +972,23 @@ class ConfigPanel(QtWidgets.QWidget):
 
         # initialisation
         scheme = self.init_scheme.value()
-        self._enable(self.init_mode, scheme in ("he", "lecun"),
-                     {"xavier": "Xavier averages fan_in and fan_out", "normal": "normal init uses a fixed std",
-                      "orthogonal": "orthogonal init does not depend on the fan"}.get(scheme, ""))
-        self._enable(self.init_distribution, scheme in ("he", "xavier", "lecun"),
-                     {"normal": "normal init draws from N(0, std²)",
-                      "orthogonal": "orthogonal init draws an orthogonal matrix"}.get(scheme, ""))
+        self._enable(
+            self.init_mode,
+            scheme in ("he", "lecun"),
+            {
+                "xavier": "Xavier averages fan_in and fan_out",
+                "normal": "normal init uses a fixed std",
+                "orthogonal": "orthogonal init does not depend on the fan",
+            }.get(scheme, ""),
+        )
+        self._enable(
+            self.init_distribution,
+            scheme in ("he", "xavier", "lecun"),
+            {
+                "normal": "normal init draws from N(0, std²)",
+                "orthogonal": "orthogonal init draws an orthogonal matrix",
+            }.get(scheme, ""),
+        )
         self._show(self.init_std, scheme == "normal")
         if not resnet:
             reason = "a plain net has no residual branches" if plain else "an MLP has no residual branches (no BN)"
@@ -907,14 +998,23 @@ class ConfigPanel(QtWidgets.QWidget):
 
         # optimiser
         name = self.optimizer.value()
-        for edit, key in ((self.lr, "lr"), (self.momentum, "momentum"), (self.weight_decay, "weight_decay"),
-                          (self.betas, "betas"), (self.eps, "eps"), (self.alpha, "alpha")):
+        for edit, key in (
+            (self.lr, "lr"),
+            (self.momentum, "momentum"),
+            (self.weight_decay, "weight_decay"),
+            (self.betas, "betas"),
+            (self.eps, "eps"),
+            (self.alpha, "alpha"),
+        ):
             default = torch_default(name, key)
             edit.setPlaceholderText("—" if default is None else f"default: {_fmt(default)}")
         title = _OPTIM_NAMES[name]
-        self._enable(self.momentum, name in ("sgd", "rmsprop"),
-                     f"momentum applies to SGD and RMSprop; {title} has none"
-                     + (" (use betas)" if name in ("adam", "adamw") else ""))
+        self._enable(
+            self.momentum,
+            name in ("sgd", "rmsprop"),
+            f"momentum applies to SGD and RMSprop; {title} has none"
+            + (" (use betas)" if name in ("adam", "adamw") else ""),
+        )
         if name != "sgd":
             self._enable(self.nesterov, False, f"Nesterov needs SGD, not {title}")
         else:
@@ -936,10 +1036,14 @@ class ConfigPanel(QtWidgets.QWidget):
         dataset = self.dataset.value()
         self._enable(self.data_root, dataset != "embedded", "the embedded set is generated in memory")
         self.browse_root.setEnabled(dataset != "embedded")
-        self._enable(self.download, dataset in TORCHVISION_SETS,
-                     "only the torchvision sets (CIFAR-10/100, MNIST, Fashion-MNIST, SVHN) can be downloaded")
-        self.data_root.setPlaceholderText("required: an ImageFolder tree" if dataset == "folder"
-                                          else _home_short(default_data_root()))
+        self._enable(
+            self.download,
+            dataset in TORCHVISION_SETS,
+            "only the torchvision sets (CIFAR-10/100, MNIST, Fashion-MNIST, SVHN) can be downloaded",
+        )
+        self.data_root.setPlaceholderText(
+            "required: an ImageFolder tree" if dataset == "folder" else _home_short(default_data_root())
+        )
 
         self._update_error()
 
@@ -992,14 +1096,17 @@ class ConfigPanel(QtWidgets.QWidget):
             shortcut=self.shortcut.value() if on(self.shortcut) else "A",
             shortcut_variant=variant,
             shortcut_scale=number(self.shortcut_scale, ModelConfig.shortcut_scale)
-            if shown(self.shortcut_scale) else ModelConfig.shortcut_scale,
+            if shown(self.shortcut_scale)
+            else ModelConfig.shortcut_scale,
             shortcut_dropout=number(self.shortcut_dropout, ModelConfig.shortcut_dropout)
-            if shown(self.shortcut_dropout) else ModelConfig.shortcut_dropout,
+            if shown(self.shortcut_dropout)
+            else ModelConfig.shortcut_dropout,
             after_add=self.after_add.value() if on(self.after_add) else None,
             batch_norm=self.batch_norm.value(),
             activation=self.activation.value(),
             leaky_slope=number(self.leaky_slope, ModelConfig.leaky_slope)
-            if shown(self.leaky_slope) else ModelConfig.leaky_slope,
+            if shown(self.leaky_slope)
+            else ModelConfig.leaky_slope,
             stochastic_depth=self.stochastic_depth.isChecked() if on(self.stochastic_depth) else False,
             residual=self.residual.isChecked() if on(self.residual) else False,
         )
@@ -1021,7 +1128,8 @@ class ConfigPanel(QtWidgets.QWidget):
             eps=self.eps.value() if on(self.eps) else None,
             alpha=self.alpha.value() if on(self.alpha) else None,
             schedule=self.schedule.value(),
-            milestones=(self.milestones.value() or OptimConfig.milestones) if on(self.milestones)
+            milestones=(self.milestones.value() or OptimConfig.milestones)
+            if on(self.milestones)
             else OptimConfig.milestones,
             gamma=number(self.gamma, OptimConfig.gamma) if on(self.gamma) else OptimConfig.gamma,
             warmup_steps=self.warmup_steps.value(),
@@ -1131,10 +1239,21 @@ class ConfigPanel(QtWidgets.QWidget):
         """Select a device, adding an entry for one this machine does not have (so it round-trips)."""
         if name not in self.device.values():
             self.device.addItem(f"{name} (not available here)", name)
-            self.device.setItemData(self.device.count() - 1, "This device is not available on this machine.",
-                                    QtCore.Qt.ItemDataRole.ToolTipRole)
+            self.device.setItemData(
+                self.device.count() - 1,
+                "This device is not available on this machine.",
+                QtCore.Qt.ItemDataRole.ToolTipRole,
+            )
         self.device.set_value(name)
 
 
-__all__ = ["Choice", "ConfigPanel", "DepthSpinBox", "DoublingSpinBox", "ListEdit", "NumberEdit", "Segmented",
-           "torch_default"]
+__all__ = [
+    "Choice",
+    "ConfigPanel",
+    "DepthSpinBox",
+    "DoublingSpinBox",
+    "ListEdit",
+    "NumberEdit",
+    "Segmented",
+    "torch_default",
+]

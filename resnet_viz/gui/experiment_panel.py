@@ -103,19 +103,27 @@ class ExperimentPanel(QtWidgets.QWidget):
         header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.Fixed)
         header.resizeSection(2, self.fontMetrics().horizontalAdvance("✗ did not ") + 16)  # wraps "hold"
         header.sectionResized.connect(lambda *_a: self.table.resizeRowsToContents())
-        self.table.setToolTip("What the preset expects, what the runs measured so far, and whether it held "
-                              "(re-evaluated as the runs record evaluations)")
+        self.table.setToolTip(
+            "What the preset expects, what the runs measured so far, and whether it held "
+            "(re-evaluated as the runs record evaluations)"
+        )
 
         self.race_button = QtWidgets.QPushButton("Open the 2D race")
-        self.race_button.setToolTip("Set up the Optimiser race tab with this experiment's surface and "
-                                    "optimisers, and switch to it")
-        self.race_button.clicked.connect(lambda: self.preset is not None and self.preset.race is not None
-                                         and self.race_requested.emit(self.preset.race))
+        self.race_button.setToolTip(
+            "Set up the Optimiser race tab with this experiment's surface and optimisers, and switch to it"
+        )
+        self.race_button.clicked.connect(
+            lambda: (
+                self.preset is not None and self.preset.race is not None and self.race_requested.emit(self.preset.race)
+            )
+        )
         self.details_button = QtWidgets.QPushButton("Explanation…")
-        self.details_button.setToolTip("The whole explanation, the published numbers and the runs, in the "
-                                       "Guided experiments gallery")
-        self.details_button.clicked.connect(lambda: self.preset is not None
-                                            and self.details_requested.emit(self.preset.name))
+        self.details_button.setToolTip(
+            "The whole explanation, the published numbers and the runs, in the Guided experiments gallery"
+        )
+        self.details_button.clicked.connect(
+            lambda: self.preset is not None and self.details_requested.emit(self.preset.name)
+        )
         buttons = QtWidgets.QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.race_button)
@@ -155,8 +163,10 @@ class ExperimentPanel(QtWidgets.QWidget):
         if preset is None:
             self.run_names = []
             self.title.setText("<b>No experiment loaded.</b>")
-            self.body.setText("<p>Experiments ▸ Guided experiments… (Ctrl+E) sets up the runs and plots of a "
-                              "result from the ResNet papers and checks, as they train, whether it holds.</p>")
+            self.body.setText(
+                "<p>Experiments ▸ Guided experiments… (Ctrl+E) sets up the runs and plots of a "
+                "result from the ResNet papers and checks, as they train, whether it holds.</p>"
+            )
             self.table.setRowCount(0)
             self.results = []
             return
@@ -171,8 +181,11 @@ class ExperimentPanel(QtWidgets.QWidget):
         if preset.formula:
             parts.append(f"<p style='font-family:monospace; background:#f3f5f8'>{e(preset.formula)}</p>")
         if preset.look_for:
-            parts.append("<b>What to look for</b><ul style='margin-left:-20px'>"
-                         + "".join(f"<li>{e(item)}</li>" for item in preset.look_for) + "</ul>")
+            parts.append(
+                "<b>What to look for</b><ul style='margin-left:-20px'>"
+                + "".join(f"<li>{e(item)}</li>" for item in preset.look_for)
+                + "</ul>"
+            )
         self.body.setText("".join(parts))
         checks = preset.checks_for(size)
         self.checks_label.setVisible(bool(checks))

@@ -121,8 +121,13 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_")[:80] or "run"
 
 
-def export_all(folder: str | Path, panels: Sequence[PlotPanel], entries: Sequence[RunEntry],
-               window: QtWidgets.QWidget | None = None, png_width: int = DEFAULT_PNG_WIDTH) -> list[Path]:
+def export_all(
+    folder: str | Path,
+    panels: Sequence[PlotPanel],
+    entries: Sequence[RunEntry],
+    window: QtWidgets.QWidget | None = None,
+    png_width: int = DEFAULT_PNG_WIDTH,
+) -> list[Path]:
     """Write every plot (PNG, SVG, CSV), the window picture and every started run's run folder.
 
     Returns the paths written, each checked to be a non-empty file. Runs that never started (queued,
@@ -142,8 +147,11 @@ def export_all(folder: str | Path, panels: Sequence[PlotPanel], entries: Sequenc
             target = folder / "window.png"
             written.append(save_image(window.grab(), target))
         for panel in panels:
-            for suffix, export in (("png", lambda p, path: export_png(p, path, png_width)),
-                                   ("svg", export_svg), ("csv", export_csv)):
+            for suffix, export in (
+                ("png", lambda p, path: export_png(p, path, png_width)),
+                ("svg", export_svg),
+                ("csv", export_csv),
+            ):
                 target = figures / f"{panel.key}.{suffix}"
                 try:
                     written.append(export(panel, target))

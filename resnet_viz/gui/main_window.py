@@ -71,15 +71,24 @@ class MainWindow(QtWidgets.QMainWindow):
         # the network explorer is a main window of its own (docks) in the first tab; the race is the second
         self.explorer = QtWidgets.QMainWindow()
         self.explorer.setWindowFlags(QtCore.Qt.WindowType.Widget)
-        self.explorer.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
-                            | QtWidgets.QMainWindow.DockOption.AllowNestedDocks
-                            | QtWidgets.QMainWindow.DockOption.AllowTabbedDocks)
+        self.explorer.setDockOptions(
+            QtWidgets.QMainWindow.DockOption.AnimatedDocks
+            | QtWidgets.QMainWindow.DockOption.AllowNestedDocks
+            | QtWidgets.QMainWindow.DockOption.AllowTabbedDocks
+        )
         self.manager = RunManager(self)
         self.frame_ms: deque[float] = deque(maxlen=600)  # plot refresh + paint times, for the benchmark
         self._selected_id: int | None = None
 
-        self.panels: list[PlotPanel] = [ErrorPlot(), LossPlot(), GradHeatmapPlot(), GradNormDepthPlot(),
-                                        ActStdDepthPlot(), OutGradDepthPlot(), UpdateRatioDepthPlot()]
+        self.panels: list[PlotPanel] = [
+            ErrorPlot(),
+            LossPlot(),
+            GradHeatmapPlot(),
+            GradNormDepthPlot(),
+            ActStdDepthPlot(),
+            OutGradDepthPlot(),
+            UpdateRatioDepthPlot(),
+        ]
         self.panel = {p.key: p for p in self.panels}
         self._build_setup_dock()
         self._build_runs_dock()
@@ -99,8 +108,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(self.race_tab, "Optimiser race")
         self.tabs.setTabToolTip(0, "Train plain and residual networks and watch their gradients")
         self.tabs.setTabToolTip(1, "SGD, momentum, AdaGrad, RMSProp and Adam race on 2D loss surfaces")
-        self.tabs.currentChanged.connect(lambda _i: self.race_tab.pause() if self.tabs.currentWidget()
-                                         is not self.race_tab else None)
+        self.tabs.currentChanged.connect(
+            lambda _i: self.race_tab.pause() if self.tabs.currentWidget() is not self.race_tab else None
+        )
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status_bar()
@@ -143,8 +153,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.mode_box = QtWidgets.QComboBox()
         for mode, label in TRAIN_MODE_LABELS.items():
             self.mode_box.addItem(label, mode)
-        self.mode_box.setToolTip("How several runs train: in turn (one after the other, in list order) or "
-                                 "interleaved (all make progress, taking turns in short time slices)")
+        self.mode_box.setToolTip(
+            "How several runs train: in turn (one after the other, in list order) or "
+            "interleaved (all make progress, taking turns in short time slices)"
+        )
         self.mode_box.currentIndexChanged.connect(lambda _i: self.manager.set_mode(self.mode_box.currentData()))
 
         def button(text: str, tip: str, slot, shortcut: str | None = None) -> QtWidgets.QPushButton:
@@ -155,18 +167,31 @@ class MainWindow(QtWidgets.QMainWindow):
                 b.setShortcut(QtGui.QKeySequence(shortcut))
             return b
 
-        self.start_button = button("Start", "Train the queued runs; with none queued, queue the setup above "
-                                   "and train it", self.start, "Ctrl+Return")
+        self.start_button = button(
+            "Start",
+            "Train the queued runs; with none queued, queue the setup above and train it",
+            self.start,
+            "Ctrl+Return",
+        )
         self.start_button.setDefault(True)
         font = self.start_button.font()
         font.setBold(True)
         self.start_button.setFont(font)
-        self.add_button = button("Add to comparison", "Queue the setup above as another run without starting "
-                                 "it (Start trains all queued runs)", self.add_to_comparison, "Ctrl+D")
-        self.pause_button = button("Pause", "Pause every training run between two steps; press again to "
-                                   "resume", self.toggle_pause, "Ctrl+P")
-        self.stop_button = button("Stop", "Stop every run after its current step (a last evaluation "
-                                  "follows); everything recorded is kept", self.stop, "Ctrl+.")
+        self.add_button = button(
+            "Add to comparison",
+            "Queue the setup above as another run without starting it (Start trains all queued runs)",
+            self.add_to_comparison,
+            "Ctrl+D",
+        )
+        self.pause_button = button(
+            "Pause", "Pause every training run between two steps; press again to resume", self.toggle_pause, "Ctrl+P"
+        )
+        self.stop_button = button(
+            "Stop",
+            "Stop every run after its current step (a last evaluation follows); everything recorded is kept",
+            self.stop,
+            "Ctrl+.",
+        )
         self.reset_button = button("Reset", "Stop and remove every run and clear the plots", self.reset)
 
         grid = QtWidgets.QGridLayout()
@@ -195,8 +220,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setup_dock.setObjectName("dock_setup")
         self.setup_dock.setWidget(body)
         body.setMinimumWidth(max(330, self.config_panel.sizeHint().width()))
-        self.setup_dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                    | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.setup_dock.setFeatures(
+            QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
 
     def _build_runs_dock(self) -> None:
         self.run_list = RunListWidget()
@@ -279,8 +306,9 @@ class MainWindow(QtWidgets.QMainWindow):
         runs_menu.addAction("Stop", self.stop)
         runs_menu.addAction("Reset", self.reset)
         runs_menu.addSeparator()
-        runs_menu.addAction("Setup to the starting ResNet-20 recipe",
-                            lambda: self.config_panel.set_config(starting_setup()))
+        runs_menu.addAction(
+            "Setup to the starting ResNet-20 recipe", lambda: self.config_panel.set_config(starting_setup())
+        )
         self._build_experiments_menu(bar.addMenu("&Experiments"))
         view = bar.addMenu("&View")
         for dock in (self.setup_dock, self.runs_dock, self.experiment_dock, *self.docks.values()):
@@ -308,8 +336,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.device_label = QtWidgets.QLabel()
         self.device_label.setToolTip("Where the next run trains (runs in the list show their own device)")
         self.speed_label = QtWidgets.QLabel()
-        self.speed_label.setToolTip("Training steps per second (all runs), and time left for the running and "
-                                    "queued runs at that speed")
+        self.speed_label.setToolTip(
+            "Training steps per second (all runs), and time left for the running and queued runs at that speed"
+        )
         self.data_bar = QtWidgets.QProgressBar()
         self.data_bar.setMaximumWidth(220)
         self.data_bar.setRange(0, 1000)
@@ -429,8 +458,7 @@ class MainWindow(QtWidgets.QMainWindow):
             try:
                 self.config_panel.set_config(RunConfig.from_dict(json.loads(text)))
             except (ConfigError, ValueError, TypeError) as exc:
-                self.show_message(f"The last setup could not be restored ({exc}); showing the defaults.",
-                                  "warning")
+                self.show_message(f"The last setup could not be restored ({exc}); showing the defaults.", "warning")
         self.race_tab.restore_settings()
         tab = s.value("window/tab")
         if tab in ("0", "1", 0, 1):
@@ -459,11 +487,13 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _about(self) -> None:
         QtWidgets.QMessageBox.about(
-            self, "About resnet-viz",
+            self,
+            "About resnet-viz",
             f"<b>resnet-viz {__version__}</b><p>Watch plain and residual networks train: error curves, "
             "per-layer gradient norms, activation statistics across depth.</p>"
             "<p>He, Zhang, Ren, Sun: Deep Residual Learning for Image Recognition (2016); "
-            "Identity Mappings in Deep Residual Networks (2016); Delving Deep into Rectifiers (2015).</p>")
+            "Identity Mappings in Deep Residual Networks (2016); Delving Deep into Rectifiers (2015).</p>",
+        )
 
     # --- guided experiments -----------------------------------------------------------------------
     def open_gallery(self, name: str | None = None) -> PresetGallery:
@@ -482,8 +512,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.gallery.open()
         return self.gallery
 
-    def load_preset(self, preset: Preset, size: str = "quick", start: bool = True, confirm: bool = True,
-                    runs: list[PresetRun] | tuple[PresetRun, ...] | None = None) -> bool:
+    def load_preset(
+        self,
+        preset: Preset,
+        size: str = "quick",
+        start: bool = True,
+        confirm: bool = True,
+        runs: list[PresetRun] | tuple[PresetRun, ...] | None = None,
+    ) -> bool:
         """Replace the runs with ``preset``'s at ``size`` (``runs``: instead of the size's, e.g. shortened),
         set its train mode, arrange its plots, show the Experiment dock and, if ``start``, train.
 
@@ -493,10 +529,14 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         m = self.manager
         if confirm and (m.busy or any(e.store.steps_done for e in m.entries)):
-            text = ("Runs are training. Stop them and replace every run with this experiment's?" if m.busy else
-                    "Replace the current runs and their curves with this experiment's?")
+            text = (
+                "Runs are training. Stop them and replace every run with this experiment's?"
+                if m.busy
+                else "Replace the current runs and their curves with this experiment's?"
+            )
             answer = QtWidgets.QMessageBox.question(
-                self, preset.title, text + "\n(Save the session or export first to keep them.)")
+                self, preset.title, text + "\n(Save the session or export first to keep them.)"
+            )
             if answer != QtWidgets.QMessageBox.StandardButton.Yes:
                 return False
         runs = list(runs) if runs is not None else list(preset.runs(size))
@@ -528,8 +568,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("experiments/size", size)
         text = f"Experiment: {preset.title} — {size_summary(preset, size)}"
         if size == "paper" and not cuda_available():
-            self.show_message(f"{preset.title}: the paper size needs a GPU (no CUDA device here: it would take "
-                              "days) and CIFAR-10 on disk.", "warning")
+            self.show_message(
+                f"{preset.title}: the paper size needs a GPU (no CUDA device here: it would take "
+                "days) and CIFAR-10 on disk.",
+                "warning",
+            )
         self.statusBar().showMessage(text, 15000)
         self._update_experiment()
         if start and m.queued:
@@ -585,9 +628,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def start(self) -> None:
         """Train the queued runs; with none queued, queue the setup first."""
-        if not self.manager.queued:
-            if self.add_to_comparison() is None:
-                return
+        if not self.manager.queued and self.add_to_comparison() is None:
+            return
         if self.manager.all_paused:
             self.manager.resume_all()
         self.manager.start()
@@ -607,8 +649,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def reset(self) -> None:
         if any(e.store.steps_done for e in self.manager.entries):
             answer = QtWidgets.QMessageBox.question(
-                self, "Reset", "Stop every run and remove all runs and their curves?\n"
-                "(Save the session or export first to keep them.)")
+                self,
+                "Reset",
+                "Stop every run and remove all runs and their curves?\n"
+                "(Save the session or export first to keep them.)",
+            )
             if answer != QtWidgets.QMessageBox.StandardButton.Yes:
                 return
         self.manager.clear()
@@ -751,8 +796,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.speed_label.setText("starting…" if not m.all_paused else "paused")
         else:
             done = sum(1 for e in m.entries if e.store.finished is not None)
-            self.speed_label.setText(f"{len(m.entries)} runs, {done} ended" if m.entries else
-                                     "Pick a network on the left and press Start")
+            self.speed_label.setText(
+                f"{len(m.entries)} runs, {done} ended" if m.entries else "Pick a network on the left and press Start"
+            )
         entry = m.entry(self._selected_id) if self._selected_id else (running[0] if running else None)
         if entry is not None and entry.store.started is not None:
             total = max(1, entry.store.started.total_steps)
@@ -777,8 +823,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.settings.setValue("export/dir", str(Path(path).parent))
         if kind == "png" and width is None:
             width, ok = QtWidgets.QInputDialog.getInt(
-                self, "PNG width", "Width in pixels (height keeps the aspect ratio):",
-                int(self.settings.value("export/png_width", figure_export.DEFAULT_PNG_WIDTH)), 200, 10000, 100)
+                self,
+                "PNG width",
+                "Width in pixels (height keeps the aspect ratio):",
+                int(self.settings.value("export/png_width", figure_export.DEFAULT_PNG_WIDTH)),
+                200,
+                10000,
+                100,
+            )
             if not ok:
                 return
             self.settings.setValue("export/png_width", width)
@@ -813,11 +865,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def export_all_dialog(self) -> None:
         if not any(e.store.started is not None for e in self.manager.entries):
-            self.show_message("Nothing to export yet: no run has recorded data (start a run, or open a session "
-                              "or a run folder)", "warning")
+            self.show_message(
+                "Nothing to export yet: no run has recorded data (start a run, or open a session or a run folder)",
+                "warning",
+            )
             return
         folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self, "Export all into folder", self.settings.value("export/dir", str(Path.home())))
+            self, "Export all into folder", self.settings.value("export/dir", str(Path.home()))
+        )
         if not folder:
             return
         self.settings.setValue("export/dir", folder)
@@ -833,11 +888,22 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- sessions ---------------------------------------------------------------------------------
     def session(self) -> Session:
-        runs = [SessionRun(name=e.name, color=e.color, visible=e.visible, status=e.status, message=e.message,
-                           config=e.config, store=e.store if e.store.started is not None else None)
-                for e in self.manager.entries]
-        return Session(runs=runs, settings={"train_mode": self.mode_box.currentData(),
-                                            "selected": self._index_of(self._selected_id)})
+        runs = [
+            SessionRun(
+                name=e.name,
+                color=e.color,
+                visible=e.visible,
+                status=e.status,
+                message=e.message,
+                config=e.config,
+                store=e.store if e.store.started is not None else None,
+            )
+            for e in self.manager.entries
+        ]
+        return Session(
+            runs=runs,
+            settings={"train_mode": self.mode_box.currentData(), "selected": self._index_of(self._selected_id)},
+        )
 
     def _index_of(self, run_id: int | None) -> int | None:
         ids = [e.run_id for e in self.manager.entries]
@@ -856,8 +922,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.experiment_panel.set_preset(None)
         for run in session.runs:
             status = run.status if run.status not in ACTIVE_STATUSES else "stopped"
-            entry = RunEntry(run_id=0, config=run.config, name=run.name, color=run.color, status=status,
-                             visible=run.visible, message=run.message)
+            entry = RunEntry(
+                run_id=0,
+                config=run.config,
+                name=run.name,
+                color=run.color,
+                status=status,
+                visible=run.visible,
+                message=run.message,
+            )
             if run.store is not None:
                 entry.store = run.store
             entry.version = 1
@@ -873,8 +946,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def save_session_dialog(self) -> None:
         start = self.settings.value("session/dir", str(Path.home()))
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", str(Path(start) / "session.rvsession"),
-                                                        SESSION_FILTER)
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save session", str(Path(start) / "session.rvsession"), SESSION_FILTER
+        )
         if not path:
             return
         self.settings.setValue("session/dir", str(Path(path).parent))
@@ -891,8 +965,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_session_dialog(self) -> None:
         if self.manager.busy:
-            answer = QtWidgets.QMessageBox.question(self, "Open session",
-                                                    "Runs are training. Stop them and open another session?")
+            answer = QtWidgets.QMessageBox.question(
+                self, "Open session", "Runs are training. Stop them and open another session?"
+            )
             if answer != QtWidgets.QMessageBox.StandardButton.Yes:
                 return
         start = self.settings.value("session/dir", str(Path.home()))
@@ -926,13 +1001,24 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         status = folder.status
         if status == RUNNING:  # not trained by this window: no live updates
-            status = (f"running elsewhere (step {folder.last_step} when opened)" if folder.live
-                      else f"saved while running (step {folder.last_step})")
+            status = (
+                f"running elsewhere (step {folder.last_step} when opened)"
+                if folder.live
+                else f"saved while running (step {folder.last_step})"
+            )
         used = {e.color for e in self.manager.entries}
         color = next((c for c in PALETTE if c not in used), PALETTE[len(self.manager.entries) % len(PALETTE)])
         name = str(folder.run.get("label") or config.label())
-        entry = RunEntry(run_id=0, config=config, name=name, color=color, store=store, status=status,
-                         message=folder.message, version=1)
+        entry = RunEntry(
+            run_id=0,
+            config=config,
+            name=name,
+            color=color,
+            store=store,
+            status=status,
+            message=folder.message,
+            version=1,
+        )
         self.manager.adopt(entry)
         self.run_list.select(entry.run_id)
         self.refresh_plots()
@@ -949,7 +1035,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_run_folder(path)
 
     # --- closing ----------------------------------------------------------------------------------
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         """Save the layout and the last setup, then stop every run without a final evaluation and join
         the workers for at most ``RunManager.close_join_s`` (each ends within one step, evaluation batch
         or loading chunk). A worker still busy after that is left to ``app.run_app``'s exit."""

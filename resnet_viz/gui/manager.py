@@ -333,8 +333,13 @@ class RunManager(QtCore.QObject):
         stopping = [w for w in self._workers.values() if w.engine.stop_requested]
         for w in stopping:
             w.engine.resume()  # a paused engine must wake up to see its stop
-        ids = [e.run_id for e in self.entries if e.run_id in self._workers
-               and e.run_id not in self._user_paused and not self._workers[e.run_id].engine.stop_requested]
+        ids = [
+            e.run_id
+            for e in self.entries
+            if e.run_id in self._workers
+            and e.run_id not in self._user_paused
+            and not self._workers[e.run_id].engine.stop_requested
+        ]
         if self.mode == "interleaved" and ids:
             now = time.monotonic()
             if self._slice_owner not in ids:

@@ -42,8 +42,10 @@ class MessageBar(QtWidgets.QFrame):
         self.history.append((level, text))
         self.label.setText(text)
         bg, border, fg = _COLOURS.get(level, _COLOURS["info"])
-        self.setStyleSheet(f"MessageBar {{background:{bg}; border:1px solid {border}; border-radius:3px;}}"
-                           f"QLabel {{color:{fg}; background:transparent; border:none;}}")
+        self.setStyleSheet(
+            f"MessageBar {{background:{bg}; border:1px solid {border}; border-radius:3px;}}"
+            f"QLabel {{color:{fg}; background:transparent; border:none;}}"
+        )
         self.setToolTip(text)
         self.show()
 

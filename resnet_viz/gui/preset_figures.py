@@ -17,8 +17,18 @@ from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
 from resnet_viz.gui.runs import PALETTE, RunEntry
 from resnet_viz.presets.runner import PresetResult
 
-PANELS: dict[str, type[PlotPanel]] = {cls.key: cls for cls in (
-    ErrorPlot, LossPlot, GradHeatmapPlot, GradNormDepthPlot, ActStdDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot)}
+PANELS: dict[str, type[PlotPanel]] = {
+    cls.key: cls
+    for cls in (
+        ErrorPlot,
+        LossPlot,
+        GradHeatmapPlot,
+        GradNormDepthPlot,
+        ActStdDepthPlot,
+        OutGradDepthPlot,
+        UpdateRatioDepthPlot,
+    )
+}
 FIGURE_SIZE = (1000, 620)  # on-screen size the plots are laid out at (px)
 PNG_WIDTH = 1500  # px
 
@@ -28,14 +38,29 @@ def entries_for(result: PresetResult) -> list[RunEntry]:
     out = []
     for i, run in enumerate(result.runs):
         store = run.store
-        out.append(RunEntry(run_id=i + 1, config=run.config, name=run.name, color=PALETTE[i % len(PALETTE)],
-                            store=store, status=run.status, version=1,
-                            message="" if store.finished is None else store.finished.message))
+        out.append(
+            RunEntry(
+                run_id=i + 1,
+                config=run.config,
+                name=run.name,
+                color=PALETTE[i % len(PALETTE)],
+                store=store,
+                status=run.status,
+                version=1,
+                message="" if store.finished is None else store.finished.message,
+            )
+        )
     return out
 
 
-def _draw(panel: PlotPanel, entries: Sequence[RunEntry], selected: RunEntry | None, out: Path,
-          size: tuple[int, int], png_width: int) -> list[Path]:
+def _draw(
+    panel: PlotPanel,
+    entries: Sequence[RunEntry],
+    selected: RunEntry | None,
+    out: Path,
+    size: tuple[int, int],
+    png_width: int,
+) -> list[Path]:
     panel.resize(*size)
     panel.show()
     QtGui.QGuiApplication.processEvents()
@@ -45,12 +70,15 @@ def _draw(panel: PlotPanel, entries: Sequence[RunEntry], selected: RunEntry | No
     if isinstance(legend, FittedLegend):  # a figure cannot be dragged: put the legend where it hides least
         legend.move_to_clearest_corner()
         QtGui.QGuiApplication.processEvents()
-    return [figure_export.export_png(panel, out.with_suffix(".png"), png_width),
-            figure_export.export_svg(panel, out.with_suffix(".svg"))]
+    return [
+        figure_export.export_png(panel, out.with_suffix(".png"), png_width),
+        figure_export.export_svg(panel, out.with_suffix(".svg")),
+    ]
 
 
-def render_preset_figures(result: PresetResult, out_dir: str | Path, *, size: tuple[int, int] = FIGURE_SIZE,
-                          png_width: int = PNG_WIDTH) -> list[Path]:
+def render_preset_figures(
+    result: PresetResult, out_dir: str | Path, *, size: tuple[int, int] = FIGURE_SIZE, png_width: int = PNG_WIDTH
+) -> list[Path]:
     """Write ``<plot>.png/.svg`` for every plot of the preset (the gradient heatmap once per run, as
     ``grad_heatmap-<run>.png``) into ``out_dir``. Returns the paths written, PNGs before their SVGs."""
     out_dir = Path(out_dir)

@@ -22,8 +22,11 @@ NAME_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 SIZE_TITLES = {"quick": "Quick", "paper": "Paper"}
 SIZE_WHERE = {"quick": "on a 2-core CPU", "paper": "on a GPU"}
 #: level -> (background, border, text) colours of the size note and the GPU warning
-_NOTE_COLOURS = {"info": ("#e8f1fb", "#a9c5e8", "#0c3c78"), "warning": ("#fff4e5", "#e8c48a", "#6b4400"),
-                 "error": ("#fdecea", "#e0a8a3", "#8a1c12")}
+_NOTE_COLOURS = {
+    "info": ("#e8f1fb", "#a9c5e8", "#0c3c78"),
+    "warning": ("#fff4e5", "#e8c48a", "#6b4400"),
+    "error": ("#fdecea", "#e0a8a3", "#8a1c12"),
+}
 
 
 def note_style(level: str) -> str:
@@ -56,18 +59,24 @@ def skipped_html(skipped: tuple[SkippedPreset, ...] | list[SkippedPreset], shown
         return ""
     head = "1 preset file was skipped" if len(skipped) == 1 else f"{len(skipped)} preset files were skipped"
     more = len(skipped) - shown
-    return (f"<b>{head}:</b><ul style='margin:0; -qt-list-indent:1'>"
-            + "".join(f"<li>{html.escape(s.message)}</li>" for s in skipped[:shown])
-            + (f"<li>and {more} more (hover here for all)</li>" if more > 0 else "") + "</ul>")
+    return (
+        f"<b>{head}:</b><ul style='margin:0; -qt-list-indent:1'>"
+        + "".join(f"<li>{html.escape(s.message)}</li>" for s in skipped[:shown])
+        + (f"<li>and {more} more (hover here for all)</li>" if more > 0 else "")
+        + "</ul>"
+    )
 
 
 def user_folder_text(folder: Path | None) -> str:
     """Where the user's own presets go (rich text), for the foot of the gallery."""
     if folder is None:
         return ""
-    return ("Your own presets: preset files (<span style='font-family:monospace'>*.json</span>, the layout of "
-            "the shipped ones) in <span style='font-family:monospace'>" + html.escape(str(folder))
-            + "</span> are listed here after the shipped ones (read when the window opens).")
+    return (
+        "Your own presets: preset files (<span style='font-family:monospace'>*.json</span>, the layout of "
+        "the shipped ones) in <span style='font-family:monospace'>"
+        + html.escape(str(folder))
+        + "</span> are listed here after the shipped ones (read when the window opens)."
+    )
 
 
 def cuda_available() -> bool:
@@ -84,35 +93,47 @@ def preset_html(preset: Preset, size: str = "quick") -> str:
     e = html.escape
     parts = [f"<h2 style='margin-bottom:2px'>{e(preset.title)}</h2>"]
     if preset.user:
-        parts.append(f"<p style='color:#0c3c78; margin-top:0'>Your preset, read from "
-                     f"<span style='font-family:monospace'>{e(preset.source)}</span></p>")
+        parts.append(
+            f"<p style='color:#0c3c78; margin-top:0'>Your preset, read from "
+            f"<span style='font-family:monospace'>{e(preset.source)}</span></p>"
+        )
     if preset.paper:
         parts.append(f"<p style='color:#555; margin-top:0'><i>{e(preset.paper)}</i></p>")
     if preset.summary:
         parts.append(f"<p>{e(preset.summary)}</p>")
     if preset.formula:
-        parts.append("<table width='100%' cellpadding='6' style='background:#f3f5f8'><tr><td>"
-                     f"<span style='font-family:monospace'>{e(preset.formula)}</span></td></tr></table>")
+        parts.append(
+            "<table width='100%' cellpadding='6' style='background:#f3f5f8'><tr><td>"
+            f"<span style='font-family:monospace'>{e(preset.formula)}</span></td></tr></table>"
+        )
     if preset.explanation:
         parts.append(f"<p>{e(preset.explanation)}</p>")
     if preset.look_for:
-        parts.append("<h3>What to look for</h3><ul>"
-                     + "".join(f"<li>{e(item)}</li>" for item in preset.look_for) + "</ul>")
+        parts.append(
+            "<h3>What to look for</h3><ul>" + "".join(f"<li>{e(item)}</li>" for item in preset.look_for) + "</ul>"
+        )
     if preset.published:
-        rows = "".join(f"<tr><td>{e(p.quantity)}</td><td><b>{e(p.value)}</b></td>"
-                       f"<td style='color:#555'>{e(p.source)}</td></tr>" for p in preset.published)
-        parts.append("<h3>Published numbers</h3>"
-                     "<table cellspacing='0' cellpadding='4' border='1' style='border-color:#ccc'>"
-                     "<tr><th align='left'>quantity</th><th align='left'>value</th><th align='left'>source</th></tr>"
-                     f"{rows}</table>")
+        rows = "".join(
+            f"<tr><td>{e(p.quantity)}</td><td><b>{e(p.value)}</b></td><td style='color:#555'>{e(p.source)}</td></tr>"
+            for p in preset.published
+        )
+        parts.append(
+            "<h3>Published numbers</h3>"
+            "<table cellspacing='0' cellpadding='4' border='1' style='border-color:#ccc'>"
+            "<tr><th align='left'>quantity</th><th align='left'>value</th><th align='left'>source</th></tr>"
+            f"{rows}</table>"
+        )
     if size in preset.sizes:
         runs = preset.runs(size)
-        parts.append(f"<h3>Runs ({len(runs)}, {e(size)} size)</h3><ul>"
-                     + "".join(f"<li><b>{e(r.name)}</b> — <span style='color:#555'>{e(r.config.label())}</span></li>"
-                               for r in runs) + "</ul>")
+        parts.append(
+            f"<h3>Runs ({len(runs)}, {e(size)} size)</h3><ul>"
+            + "".join(
+                f"<li><b>{e(r.name)}</b> — <span style='color:#555'>{e(r.config.label())}</span></li>" for r in runs
+            )
+            + "</ul>"
+        )
     if preset.race is not None:
-        parts.append(f"<p>With a 2D race on the <b>{e(preset.race.surface)}</b> surface "
-                     "(Optimiser race tab).</p>")
+        parts.append(f"<p>With a 2D race on the <b>{e(preset.race.surface)}</b> surface (Optimiser race tab).</p>")
     return "".join(parts)
 
 
@@ -125,13 +146,14 @@ class _PresetDelegate(QtWidgets.QStyledItemDelegate):
         doc.setDocumentMargin(6)
         selected = bool(option.state & QtWidgets.QStyle.StateFlag.State_Selected)
         grey = "" if selected else " style='color:#666'"
-        doc.setHtml(f"<b>{html.escape(index.data(QtCore.Qt.ItemDataRole.DisplayRole) or '')}</b><br>"
-                    f"<span{grey}>{html.escape(index.data(SUMMARY_ROLE) or '')}</span>")
+        doc.setHtml(
+            f"<b>{html.escape(index.data(QtCore.Qt.ItemDataRole.DisplayRole) or '')}</b><br>"
+            f"<span{grey}>{html.escape(index.data(SUMMARY_ROLE) or '')}</span>"
+        )
         doc.setTextWidth(max(50, option.rect.width()))
         return doc
 
-    def paint(self, painter: QtGui.QPainter, option: QtWidgets.QStyleOptionViewItem,
-              index: QtCore.QModelIndex) -> None:
+    def paint(self, painter: QtGui.QPainter, option: QtWidgets.QStyleOptionViewItem, index: QtCore.QModelIndex) -> None:
         opt = QtWidgets.QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         opt.text = ""
@@ -148,7 +170,7 @@ class _PresetDelegate(QtWidgets.QStyledItemDelegate):
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
 
-    def sizeHint(self, option: QtWidgets.QStyleOptionViewItem, index: QtCore.QModelIndex) -> QtCore.QSize:  # noqa: N802
+    def sizeHint(self, option: QtWidgets.QStyleOptionViewItem, index: QtCore.QModelIndex) -> QtCore.QSize:
         opt = QtWidgets.QStyleOptionViewItem(option)
         opt.state &= ~QtWidgets.QStyle.StateFlag.State_Selected
         if opt.widget is not None:
@@ -164,8 +186,15 @@ class PresetGallery(QtWidgets.QDialog):
 
     run_requested = QtCore.Signal(object, str)  # (Preset, size)
 
-    def __init__(self, presets: dict[str, Preset] | None = None, parent: QtWidgets.QWidget | None = None, *,
-                 current: str | None = None, size: str = "quick", cuda: bool | None = None) -> None:
+    def __init__(
+        self,
+        presets: dict[str, Preset] | None = None,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        current: str | None = None,
+        size: str = "quick",
+        cuda: bool | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Guided experiments")
         self.error = ""
@@ -206,8 +235,12 @@ class PresetGallery(QtWidgets.QDialog):
         group = QtWidgets.QButtonGroup(self)
         for key, title in SIZE_TITLES.items():
             b = QtWidgets.QRadioButton(title)
-            b.setToolTip({"quick": "Reduced: a narrower net, fewer steps, the embedded data. Runs on a CPU.",
-                          "paper": "The paper's depths, data (CIFAR-10) and schedule. Needs a GPU."}[key])
+            b.setToolTip(
+                {
+                    "quick": "Reduced: a narrower net, fewer steps, the embedded data. Runs on a CPU.",
+                    "paper": "The paper's depths, data (CIFAR-10) and schedule. Needs a GPU.",
+                }[key]
+            )
             b.toggled.connect(lambda on: on and self._show())
             group.addButton(b)
             self.size_buttons[key] = b
@@ -313,9 +346,11 @@ class PresetGallery(QtWidgets.QDialog):
         self.note.setText(head + html.escape(spec.note))
         self.note.setStyleSheet(note_style("info" if size == "quick" else "warning"))
         if size == "paper" and not self.cuda:
-            self.warning.setText("No CUDA GPU found: the paper size needs a GPU (it would take days on this "
-                                 "CPU) and CIFAR-10 on disk (downloads are off by default; without the data "
-                                 "each run fails with a message saying where it looked).")
+            self.warning.setText(
+                "No CUDA GPU found: the paper size needs a GPU (it would take days on this "
+                "CPU) and CIFAR-10 on disk (downloads are off by default; without the data "
+                "each run fails with a message saying where it looked)."
+            )
             self.warning.show()
         else:
             self.warning.hide()

@@ -23,8 +23,14 @@ STATUS_TIPS = {
     "failed": "could not be built or raised an error; see the message",
     "out of memory": "ran out of memory; everything recorded before is kept",
 }
-_STATUS_COLOURS = {"running": "#0b6bcb", "preparing": "#0b6bcb", "paused": "#8a6d00", "finished": "#1a7f37",
-                   "failed": "#c62828", "out of memory": "#c62828"}
+_STATUS_COLOURS = {
+    "running": "#0b6bcb",
+    "preparing": "#0b6bcb",
+    "paused": "#8a6d00",
+    "finished": "#1a7f37",
+    "failed": "#c62828",
+    "out of memory": "#c62828",
+}
 
 COLUMNS = ("Run", "Status", "Step", "Test err.")
 
@@ -80,8 +86,9 @@ class RunListWidget(QtWidgets.QTreeWidget):
         self.headerItem().setToolTip(1, "queued, preparing, running, paused, finished, stopped, diverged, failed")
         self.headerItem().setToolTip(2, "Steps trained / steps planned")
         self.headerItem().setToolTip(3, "Test error at the last evaluation")
-        self.setToolTip("Runs: tick to show, double-click to load a run's settings, Delete to remove, "
-                        "right-click for more")
+        self.setToolTip(
+            "Runs: tick to show, double-click to load a run's settings, Delete to remove, right-click for more"
+        )
         self._items: dict[int, QtWidgets.QTreeWidgetItem] = {}
         self._shown: dict[int, tuple] = {}
         self._updating = False
@@ -128,8 +135,9 @@ class RunListWidget(QtWidgets.QTreeWidget):
         item.setCheckState(0, QtCore.Qt.CheckState.Checked if e.visible else QtCore.Qt.CheckState.Unchecked)
         item.setToolTip(0, f"{e.name}\n{e.config.label()}")
         item.setText(1, e.status)
-        tip = STATUS_TIPS.get(e.status, "the loss became NaN or inf; the curves up to there are kept"
-                              if e.diverged else e.status)
+        tip = STATUS_TIPS.get(
+            e.status, "the loss became NaN or inf; the curves up to there are kept" if e.diverged else e.status
+        )
         item.setToolTip(1, tip + (f"\n{e.message}" if e.message else ""))
         colour = status_colour(e.status)
         item.setForeground(1, QtGui.QBrush(QtGui.QColor(colour)) if colour else QtGui.QBrush())
@@ -157,7 +165,7 @@ class RunListWidget(QtWidgets.QTreeWidget):
             return
         self.visibility_toggled.emit(item.data(0, _ROLE), item.checkState(0) == QtCore.Qt.CheckState.Checked)
 
-    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
         if event.key() in (QtCore.Qt.Key.Key_Delete, QtCore.Qt.Key.Key_Backspace) and self.currentItem():
             self.remove_requested.emit(self.currentItem().data(0, _ROLE))
             return

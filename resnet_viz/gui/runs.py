@@ -14,8 +14,20 @@ from resnet_viz.config import RunConfig
 from resnet_viz.metrics.store import RunStore
 
 #: Run colours, in order of creation: Okabe-Ito (colour-blind safe), then tab10 extras.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C564B",
-           "#7F7F7F", "#BCBD22", "#9467BD", "#F0E442")
+PALETTE = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#000000",
+    "#8C564B",
+    "#7F7F7F",
+    "#BCBD22",
+    "#9467BD",
+    "#F0E442",
+)
 
 #: Statuses a run passes through; a finished run's status is the engine's RunFinished.status
 #: ("finished", "stopped", "diverged at step k", "out of memory", "failed").

@@ -15,9 +15,17 @@ from resnet_viz.config import ConfigError, RunConfig
 MIN_SIZE = (1280, 800)
 
 
-def take_snapshot(configs: Sequence[RunConfig], out: str | Path, *, size: tuple[int, int] = (1600, 1000),
-                  mode: str = "sequential", select: int | None = None, session: str | Path | None = None,
-                  timeout_s: float = 3600.0, progress=None) -> Path:
+def take_snapshot(
+    configs: Sequence[RunConfig],
+    out: str | Path,
+    *,
+    size: tuple[int, int] = (1600, 1000),
+    mode: str = "sequential",
+    select: int | None = None,
+    session: str | Path | None = None,
+    timeout_s: float = 3600.0,
+    progress=None,
+) -> Path:
     """Train ``configs`` (or open ``session``) in an offscreen window and save it as a PNG at ``size``.
 
     ``select`` (0-based) picks the run the heatmap shows (``ConfigError`` naming ``--select`` when there

@@ -12,7 +12,7 @@ All arrays are numpy, on the host.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -131,4 +131,4 @@ class RunFinished:
         return self.status in ("finished", "stopped")
 
 
-Record = Union[RunStarted, TrainChunk, EvalRecord, HistogramRecord, RunFinished]
+Record = RunStarted | TrainChunk | EvalRecord | HistogramRecord | RunFinished

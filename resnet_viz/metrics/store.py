@@ -20,8 +20,17 @@ from resnet_viz.metrics.records import (
 )
 
 #: Columns of metrics.csv, in order.
-METRIC_COLUMNS = ("step", "loss", "batch_error", "lr", "step_time_s",
-                  "train_error", "test_error", "train_loss", "test_loss")
+METRIC_COLUMNS = (
+    "step",
+    "loss",
+    "batch_error",
+    "lr",
+    "step_time_s",
+    "train_error",
+    "test_error",
+    "train_loss",
+    "test_loss",
+)
 
 
 class GrowingArray:
@@ -38,7 +47,7 @@ class GrowingArray:
             grown = np.empty((max(need, 2 * self._data.shape[0]), *self._data.shape[1:]), dtype=self._data.dtype)
             grown[: self._n] = self._data[: self._n]
             self._data = grown
-        self._data[self._n: need] = values
+        self._data[self._n : need] = values
         self._n = need
 
     @property
@@ -58,8 +67,10 @@ class RunStore:
         self.finished: RunFinished | None = None
         self.evals: list[EvalRecord] = []
         self.histograms: list[HistogramRecord] = []
-        self._scalars = {name: GrowingArray(dtype=np.int64 if name == "step" else np.float64)
-                         for name in ("step", "loss", "batch_error", "lr", "step_time_s")}
+        self._scalars = {
+            name: GrowingArray(dtype=np.int64 if name == "step" else np.float64)
+            for name in ("step", "loss", "batch_error", "lr", "step_time_s")
+        }
         self._layer_step = GrowingArray(dtype=np.int64)
         self._layers: dict[str, GrowingArray] = {}
 
@@ -124,7 +135,10 @@ class RunStore:
         for q in LAYER_QUANTITIES:
             out[q] = self.layer(q).copy()
         out.update(
-            act_mean_init=s.act_mean_init, act_std_init=s.act_std_init, out_grad_norm_init=s.out_grad_norm_init,
-            grad_norm_init=s.grad_norm_init, theory_act_std_init=s.theory_act_std_init,
+            act_mean_init=s.act_mean_init,
+            act_std_init=s.act_std_init,
+            out_grad_norm_init=s.out_grad_norm_init,
+            grad_norm_init=s.grad_norm_init,
+            theory_act_std_init=s.theory_act_std_init,
         )
         return out

@@ -103,8 +103,19 @@ class Shortcut(nn.Module):
     or no BN). Modules (all optional): ``pad``, ``conv``, ``bn``, ``gate_conv``, ``gate_act``, ``dropout``.
     """
 
-    def __init__(self, c_in: int, c_out: int, stride: int, *, option: str, variant: str,
-                 scale: float, dropout: float, batch_norm: bool, preact: bool) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        stride: int,
+        *,
+        option: str,
+        variant: str,
+        scale: float,
+        dropout: float,
+        batch_norm: bool,
+        preact: bool,
+    ) -> None:
         super().__init__()
         changes = stride != 1 or c_in != c_out
         self.variant = variant
@@ -170,16 +181,23 @@ class Shortcut(nn.Module):
             gate = gate_moments(conv_moments(self.gate_conv, h, ctx, bias=self.gate_bias))
         return h, gate
 
-    def merge_theory(self, branch: Moments, h: Moments,
-                     gate: dict[str, np.ndarray] | None) -> list[tuple[float, Moments]]:
+    def merge_theory(
+        self, branch: Moments, h: Moments, gate: dict[str, np.ndarray] | None
+    ) -> list[tuple[float, Moments]]:
         """Outcomes ``(probability, state)`` of the merged sum in training mode (dropout: mask on/off)."""
         v = self.variant
         if v == "scale":
             return [(1.0, add_scaled(branch, 1.0 - self.scale, h, self.scale))]
         if gate is not None:
             if v == "exclusive_gate":
-                return [(1.0, combine(branch, gate["g2"], h, gate["h2"], cab=gate["gh"],
-                                      ca_mean=gate["g"], cb_mean=gate["h"]))]
+                return [
+                    (
+                        1.0,
+                        combine(
+                            branch, gate["g2"], h, gate["h2"], cab=gate["gh"], ca_mean=gate["g"], cb_mean=gate["h"]
+                        ),
+                    )
+                ]
             return [(1.0, combine(branch, 1.0, h, gate["h2"], cab=gate["h"], ca_mean=1.0, cb_mean=gate["h"]))]
         if self.dropout is not None:
             keep = 1.0 - self.dropout.p
@@ -199,10 +217,26 @@ class Block(nn.Module):
     Input ``[N, c_in, H, W]`` -> output ``[N, c_out, H/stride, W/stride]``.
     """
 
-    def __init__(self, kind: str, c_in: int, mid: int, c_out: int, stride: int, *, index: int,
-                 residual: bool, shortcut: str = "A", variant: str = "identity", scale: float = 0.5,
-                 dropout: float = 0.5, after_add: str = "relu", batch_norm: bool = True,
-                 activation: str = "relu", slope: float = 0.01, survival_prob: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        c_in: int,
+        mid: int,
+        c_out: int,
+        stride: int,
+        *,
+        index: int,
+        residual: bool,
+        shortcut: str = "A",
+        variant: str = "identity",
+        scale: float = 0.5,
+        dropout: float = 0.5,
+        after_add: str = "relu",
+        batch_norm: bool = True,
+        activation: str = "relu",
+        slope: float = 0.01,
+        survival_prob: float | None = None,
+    ) -> None:
         super().__init__()
         self.kind, self.index, self.residual = kind, index, residual
         self.c_in, self.c_out, self.stride = c_in, c_out, stride
@@ -248,8 +282,17 @@ class Block(nn.Module):
 
         self.shortcut: Shortcut | None = None
         if residual:
-            self.shortcut = Shortcut(c_in, c_out, stride, option=shortcut, variant=variant, scale=scale,
-                                     dropout=dropout, batch_norm=batch_norm, preact=kind == "preact")
+            self.shortcut = Shortcut(
+                c_in,
+                c_out,
+                stride,
+                option=shortcut,
+                variant=variant,
+                scale=scale,
+                dropout=dropout,
+                batch_norm=batch_norm,
+                preact=kind == "preact",
+            )
         names = [name for name, _ in layers]
         first_conv = names.index("conv1")
         shared = kind == "preact" and self.shortcut is not None and self.shortcut.projection != "identity"
@@ -309,8 +352,9 @@ class Block(nn.Module):
         p = self.survival_prob
         if p is not None:
             dropped = Moments(np.zeros_like(f.m), np.zeros_like(f.mu), f.pooled, nonneg=True)
-            outcomes = [(p * w, 0, c) for w, _, c in outcomes] + \
-                [((1.0 - p) * w, 1, c) for w, c in self.shortcut.merge_theory(dropped, h, gate)]
+            outcomes = [(p * w, 0, c) for w, _, c in outcomes] + [
+                ((1.0 - p) * w, 1, c) for w, c in self.shortcut.merge_theory(dropped, h, gate)
+            ]
         return mixture_theory(after, outcomes, ctx)
 
     def branch_norm(self) -> nn.Module | None:

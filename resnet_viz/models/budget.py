@@ -68,8 +68,10 @@ class MemoryEstimate:
     def describe(self) -> str:
         """e.g. ``about 254 GB (parameters 70 GB, gradients and optimiser state 70 GB, activations 114 GB at
         batch 128)``."""
-        return (f"about {gb(self.total_bytes)} (parameters {gb(self.param_bytes)}, gradients and optimiser state "
-                f"{gb(self.state_bytes)}, activations {gb(self.activation_bytes)} at batch {self.batch_size})")
+        return (
+            f"about {gb(self.total_bytes)} (parameters {gb(self.param_bytes)}, gradients and optimiser state "
+            f"{gb(self.state_bytes)}, activations {gb(self.activation_bytes)} at batch {self.batch_size})"
+        )
 
 
 def gb(n: float) -> str:
@@ -111,8 +113,17 @@ def _cifar_block(m: Any, kind: str, c_in: int, mid: int, c_out: int, stride: int
         k.params += 9 * c_in * c_out + bias * c_out + bn_p * c_out + 9 * c_out * c_out + bias * c_out + bn_p * c_out
         k.act(c_out * p_out, 2 + (2 if bn else 0) + 1)  # conv1, bn1, act1, conv2, bn2
     elif kind == "bottleneck":
-        k.params += (c_in * mid + bias * mid + bn_p * mid + 9 * mid * mid + bias * mid + bn_p * mid
-                     + mid * c_out + bias * c_out + bn_p * c_out)
+        k.params += (
+            c_in * mid
+            + bias * mid
+            + bn_p * mid
+            + 9 * mid * mid
+            + bias * mid
+            + bn_p * mid
+            + mid * c_out
+            + bias * c_out
+            + bn_p * c_out
+        )
         k.act(mid * p_in, 2 + (1 if bn else 0))  # conv1, bn1, act1 at the input size
         k.act(mid * p_out, 2 + (1 if bn else 0))  # conv2, bn2, act2
         k.act(c_out * p_out, 1 + (1 if bn else 0))  # conv3, bn3
@@ -222,12 +233,17 @@ def estimate_run_memory(config: RunConfig, input_shape: tuple[int, int, int], cl
     evaluate = EVAL_BATCH * EVAL_LIVE_TENSORS * count.largest
     activation_bytes = int(ACTIVATION_FACTOR * FLOAT_BYTES * max(train, evaluate))
     param_bytes = FLOAT_BYTES * count.params
-    return MemoryEstimate(params=count.params, param_bytes=param_bytes,
-                          state_bytes=param_bytes * (1 + _optimizer_buffers(config)),
-                          activation_bytes=activation_bytes, batch_size=batch)
+    return MemoryEstimate(
+        params=count.params,
+        param_bytes=param_bytes,
+        state_bytes=param_bytes * (1 + _optimizer_buffers(config)),
+        activation_bytes=activation_bytes,
+        batch_size=batch,
+    )
 
 
 # ------------------------------------------------------------------------------- what the machine has
+
 
 def _read_int(path: str) -> int | None:
     try:
@@ -281,8 +297,9 @@ def device_available_bytes(device: Any) -> tuple[int, str]:
     return available, how
 
 
-def _input_shape(config: RunConfig, input_shape: tuple[int, int, int] | None,
-                 classes: int | None) -> tuple[tuple[int, int, int], int]:
+def _input_shape(
+    config: RunConfig, input_shape: tuple[int, int, int] | None, classes: int | None
+) -> tuple[tuple[int, int, int], int]:
     if input_shape is not None and classes is not None:
         return tuple(input_shape), int(classes)  # type: ignore[return-value]
     from resnet_viz.data.splits import dataset_input_shape
@@ -300,15 +317,24 @@ def _culprit(config: RunConfig, shape: tuple[int, int, int], classes: int, need:
     trials = [
         ("model.width", m.width, dataclasses.replace(config, model=dataclasses.replace(m, width=1))),
         ("model.depth", m.depth, dataclasses.replace(config, model=dataclasses.replace(m, depth=smallest_depth))),
-        ("train.batch_size", config.train.batch_size,
-         dataclasses.replace(config, train=dataclasses.replace(config.train, batch_size=1))),
+        (
+            "train.batch_size",
+            config.train.batch_size,
+            dataclasses.replace(config, train=dataclasses.replace(config.train, batch_size=1)),
+        ),
     ]
     best = min(trials, key=lambda t: need(estimate_run_memory(t[2], shape, classes)))
     return best[0], best[1]
 
 
-def check_fits(config: RunConfig, device: Any = None, *, input_shape: tuple[int, int, int] | None = None,
-               classes: int | None = None, available: int | None = None) -> MemoryEstimate:
+def check_fits(
+    config: RunConfig,
+    device: Any = None,
+    *,
+    input_shape: tuple[int, int, int] | None = None,
+    classes: int | None = None,
+    available: int | None = None,
+) -> MemoryEstimate:
     """The estimate of ``config``; :class:`ConfigError` if it cannot fit in this machine's memory.
 
     ``device`` None: only building the model on the host is checked (``resnet-viz describe``); else
@@ -320,11 +346,11 @@ def check_fits(config: RunConfig, device: Any = None, *, input_shape: tuple[int,
     shape, classes = _input_shape(config, input_shape, classes)
     estimate = estimate_run_memory(config, shape, classes)
     if device is None:
-        need = lambda e: e.build_bytes  # noqa: E731
+        need = lambda e: e.build_bytes
         what = f"building the model needs about {gb(estimate.build_bytes)} for its {estimate.params:,} parameters"
         have, how = host_available_bytes() if available is None else (available, "available")
     else:
-        need = lambda e: e.total_bytes  # noqa: E731
+        need = lambda e: e.total_bytes
         what = f"the run needs {estimate.describe()}"
         have, how = device_available_bytes(device) if available is None else (available, "available")
     if have > 0 and need(estimate) > have:
@@ -333,5 +359,13 @@ def check_fits(config: RunConfig, device: Any = None, *, input_shape: tuple[int,
     return estimate
 
 
-__all__ = ["ACTIVATION_FACTOR", "EVAL_BATCH", "MemoryEstimate", "check_fits", "device_available_bytes",
-           "estimate_run_memory", "gb", "host_available_bytes"]
+__all__ = [
+    "ACTIVATION_FACTOR",
+    "EVAL_BATCH",
+    "MemoryEstimate",
+    "check_fits",
+    "device_available_bytes",
+    "estimate_run_memory",
+    "gb",
+    "host_available_bytes",
+]

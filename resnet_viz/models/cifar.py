@@ -64,10 +64,23 @@ class CifarNet(nn.Module):
             for i in range(n):
                 index = (s - 1) * n + i
                 blocks[f"block{i}"] = Block(
-                    cfg.block, c, mid, out, 2 if (s > 1 and i == 0) else 1, index=index, residual=residual,
-                    shortcut=cfg.shortcut, variant=cfg.shortcut_variant, scale=cfg.shortcut_scale,
-                    dropout=cfg.shortcut_dropout, after_add=str(cfg.after_add), batch_norm=bn,
-                    activation=act, slope=slope, survival_prob=survival[index])
+                    cfg.block,
+                    c,
+                    mid,
+                    out,
+                    2 if (s > 1 and i == 0) else 1,
+                    index=index,
+                    residual=residual,
+                    shortcut=cfg.shortcut,
+                    variant=cfg.shortcut_variant,
+                    scale=cfg.shortcut_scale,
+                    dropout=cfg.shortcut_dropout,
+                    after_add=str(cfg.after_add),
+                    batch_norm=bn,
+                    activation=act,
+                    slope=slope,
+                    survival_prob=survival[index],
+                )
                 c = out
             self.add_module(f"stage{s}", nn.Sequential(blocks))
         self.final: nn.Sequential | None = None
@@ -113,14 +126,23 @@ class CifarNet(nn.Module):
                 for name, mod in block.named_modules():
                     if not isinstance(mod, (nn.Conv2d, nn.Linear)):
                         continue
-                    role = "gate" if name.endswith("gate_conv") else "shortcut" if name.startswith("shortcut") else "branch"
+                    role = (
+                        "gate"
+                        if name.endswith("gate_conv")
+                        else "shortcut"
+                        if name.startswith("shortcut")
+                        else "branch"
+                    )
                     meta[f"stage{s}.{bname}.{name}"] = (role, s, block.index)
         return meta
 
     def block_summaries(self) -> dict[int, tuple[str, str]]:
         """Global block index -> (qualified name, one-line summary)."""
-        return {b.index: (f"stage{s}.block{i}", b.summary())
-                for s, stage in enumerate(self.stages(), start=1) for i, b in enumerate(stage)}
+        return {
+            b.index: (f"stage{s}.block{i}", b.summary())
+            for s, stage in enumerate(self.stages(), start=1)
+            for i, b in enumerate(stage)
+        }
 
     def zero_init_norms(self) -> list[nn.Module]:
         """The last BN of every residual branch (targets of ``zero_init_residual``)."""

@@ -79,11 +79,21 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
         default_role = "head" if i == len(calls) - 1 else _ROLE_FALLBACK
         role, stage, block = meta.get(name, (default_role, 0, -1))
         norm = next((n for n, x in norm_inputs if x is out), None)
-        table.append(LayerInfo(
-            index=i, name=name, kind="conv" if isinstance(mod, nn.Conv2d) else "linear", role=role,
-            stage=stage, block=block, fan_in=fan_in, fan_out=fan_out,
-            params=sum(p.numel() for p in mod.parameters(recurse=False)),
-            out_shape=tuple(out.shape[1:]), norm_name=norm))
+        table.append(
+            LayerInfo(
+                index=i,
+                name=name,
+                kind="conv" if isinstance(mod, nn.Conv2d) else "linear",
+                role=role,
+                stage=stage,
+                block=block,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                params=sum(p.numel() for p in mod.parameters(recurse=False)),
+                out_shape=tuple(out.shape[1:]),
+                norm_name=norm,
+            )
+        )
     return table
 
 
@@ -118,8 +128,10 @@ def describe_model(model: nn.Module, input_shape: tuple[int, int, int], num_clas
         title += f", {cfg.block} blocks, shortcut {cfg.shortcut}/{cfg.shortcut_variant}" if cfg.arch != "mlp" else ""
         title += f", width {cfg.width})"
     c, h, w = input_shape
-    lines = [f"{title}: input {c}x{h}x{w} -> {num_classes} classes",
-             f"{'#':>5}  {'name':<34} {'type':<22} {'output':<14} {'params':>10}"]
+    lines = [
+        f"{title}: input {c}x{h}x{w} -> {num_classes} classes",
+        f"{'#':>5}  {'name':<34} {'type':<22} {'output':<14} {'params':>10}",
+    ]
     current = -1
     for info in table:
         if info.block != current:
@@ -130,13 +142,21 @@ def describe_model(model: nn.Module, input_shape: tuple[int, int, int], num_clas
                 lines.append(f"{'':>5}  --")
             current = info.block
         shape = "x".join(str(d) for d in info.out_shape)
-        lines.append(f"{info.index:>5}  {info.name:<34} {_type_label(modules[info.name], info.role):<22} "
-                     f"{shape:<14} {info.params:>10,}")
+        lines.append(
+            f"{info.index:>5}  {info.name:<34} {_type_label(modules[info.name], info.role):<22} "
+            f"{shape:<14} {info.params:>10,}"
+        )
     total = sum(p.numel() for p in model.parameters())
     weight_params = sum(info.params for info in table)
-    bn_params = sum(p.numel() for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                    for p in m.parameters(recurse=False))
-    lines.append(f"weight layers: {len(table)}   weight-layer params: {weight_params:,}   "
-                 f"BN params: {bn_params:,}   other params: {total - weight_params - bn_params:,}   "
-                 f"total params: {total:,} ({format_count(total)})")
+    bn_params = sum(
+        p.numel()
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for p in m.parameters(recurse=False)
+    )
+    lines.append(
+        f"weight layers: {len(table)}   weight-layer params: {weight_params:,}   "
+        f"BN params: {bn_params:,}   other params: {total - weight_params - bn_params:,}   "
+        f"total params: {total:,} ({format_count(total)})"
+    )
     return "\n".join(lines)

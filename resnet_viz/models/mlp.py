@@ -19,8 +19,9 @@ from resnet_viz.models.theory import Moments, TheoryContext, combine, module_the
 class MLPLayer(nn.Module):
     """``y = act(BN(W h))`` (linear with bias only without BN); ``h + y`` if ``residual``. [N, in] -> [N, out]."""
 
-    def __init__(self, n_in: int, n_out: int, *, index: int, residual: bool, batch_norm: bool,
-                 activation: str, slope: float) -> None:
+    def __init__(
+        self, n_in: int, n_out: int, *, index: int, residual: bool, batch_norm: bool, activation: str, slope: float
+    ) -> None:
         super().__init__()
         if residual and n_in != n_out:
             raise ValueError("an identity skip needs n_in == n_out")

@@ -73,8 +73,9 @@ def activation_gain(model_cfg: ModelConfig) -> float:
     return nn.init.calculate_gain(model_cfg.activation)
 
 
-def weight_variance(init: InitConfig, model_cfg: ModelConfig, fan_in: int, fan_out: int,
-                    receptive_field: int = 1) -> float:
+def weight_variance(
+    init: InitConfig, model_cfg: ModelConfig, fan_in: int, fan_out: int, receptive_field: int = 1
+) -> float:
     """Var[w] of one weight layer at initialisation, as the scheme's formula gives it.
 
     ``fan_in = k*k*C_in`` and ``fan_out = k*k*C_out`` for a conv, ``in/out_features`` for a linear
@@ -118,7 +119,7 @@ class Moments:
 
     @property
     def var(self) -> np.ndarray:
-        return np.maximum(self.m - self.mu ** 2, 0.0)
+        return np.maximum(self.m - self.mu**2, 0.0)
 
     @property
     def is_zero(self) -> bool:
@@ -158,9 +159,9 @@ def _relu_moments(mu: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarr
     spread = sd > 0
     t = np.divide(mu, sd, out=np.zeros_like(mu), where=spread)
     cdf = np.where(spread, _phi_cdf(t), (mu > 0).astype(np.float64))
-    pdf = np.where(spread, np.exp(-0.5 * t ** 2) / math.sqrt(2.0 * math.pi), 0.0)
+    pdf = np.where(spread, np.exp(-0.5 * t**2) / math.sqrt(2.0 * math.pi), 0.0)
     mean = mu * cdf + sd * pdf
-    second = (mu ** 2 + var) * cdf + mu * sd * pdf
+    second = (mu**2 + var) * cdf + mu * sd * pdf
     return mean, second
 
 
@@ -181,7 +182,7 @@ def activation_moments(kind: str, s: Moments, slope: float = 0.0) -> Moments:
     elif kind == "leaky_relu":
         pos_mean, pos_sec = _relu_moments(mu, var)
         neg_mean, neg_sec = _relu_moments(-mu, var)
-        mean, second = pos_mean - slope * neg_mean, pos_sec + slope ** 2 * neg_sec
+        mean, second = pos_mean - slope * neg_mean, pos_sec + slope**2 * neg_sec
     elif kind == "tanh":
         mean, second = _gauss_expect(np.tanh, mu, var), _gauss_expect(lambda z: np.tanh(z) ** 2, mu, var)
     elif kind == "sigmoid":
@@ -210,11 +211,16 @@ def conv_moments(conv: nn.Conv2d, s: Moments, ctx: TheoryContext, bias: float = 
         return replace(s, pooled=True)
     var_w = weight_variance(ctx.init, ctx.model_cfg, k_h * k_w * c_in, k_h * k_w * c_out, k_h * k_w)
     m_in = torch.from_numpy(np.ascontiguousarray(s.m))[None, None]
-    box = F.conv2d(m_in, torch.ones(1, 1, k_h, k_w, dtype=torch.float64), stride=conv.stride,
-                   padding=conv.padding, dilation=conv.dilation)[0, 0].numpy()
+    box = F.conv2d(
+        m_in,
+        torch.ones(1, 1, k_h, k_w, dtype=torch.float64),
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+    )[0, 0].numpy()
     var_out = var_w * c_in * box
     ctx.record(conv, float(var_out.mean()))  # = E[y^2] unless a (gate) bias shifts the mean
-    return Moments(var_out + bias ** 2, np.full_like(var_out, bias))
+    return Moments(var_out + bias**2, np.full_like(var_out, bias))
 
 
 def linear_moments(lin: nn.Linear, s: Moments, ctx: TheoryContext) -> Moments:
@@ -231,13 +237,13 @@ def linear_moments(lin: nn.Linear, s: Moments, ctx: TheoryContext) -> Moments:
 def _norm_stats(s: Moments) -> tuple[float, float]:
     """(channel mean, channel variance) that training-mode BN computes over batch and positions."""
     mu_bar = float(np.mean(s.mu))
-    return mu_bar, float(np.mean(s.m)) - mu_bar ** 2
+    return mu_bar, float(np.mean(s.m)) - mu_bar**2
 
 
 def _norm_apply(s: Moments, mu_bar: float, var: float) -> Moments:
     if not var > 0:
         return replace(s, m=np.zeros_like(s.m), mu=np.zeros_like(s.mu), nonneg=False)
-    v = s.m - 2.0 * s.mu * mu_bar + mu_bar ** 2
+    v = s.m - 2.0 * s.mu * mu_bar + mu_bar**2
     return replace(s, m=v / var, mu=(s.mu - mu_bar) / math.sqrt(var), nonneg=False)
 
 
@@ -259,8 +265,12 @@ def mixture(components: list[Component]) -> Moments:
     total = sum(w for w, _, _ in components)
     m = sum(w * c.m for w, _, c in components) / total
     mu = sum(w * c.mu for w, _, c in components) / total
-    return Moments(np.asarray(m), np.asarray(mu), pooled=any(c.pooled for _, _, c in components),
-                   nonneg=all(c.nonneg or c.is_zero for _, _, c in components))
+    return Moments(
+        np.asarray(m),
+        np.asarray(mu),
+        pooled=any(c.pooled for _, _, c in components),
+        nonneg=all(c.nonneg or c.is_zero for _, _, c in components),
+    )
 
 
 def mixture_theory(modules: Iterable[nn.Module], components: list[Component], ctx: TheoryContext) -> Moments:
@@ -273,8 +283,9 @@ def mixture_theory(modules: Iterable[nn.Module], components: list[Component], ct
     for mod in modules:
         if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
             if id(mod) in ctx.zero_norms:
-                components = [(w, g, replace(c, m=np.zeros_like(c.m), mu=np.zeros_like(c.mu)))
-                              for w, g, c in components]
+                components = [
+                    (w, g, replace(c, m=np.zeros_like(c.m), mu=np.zeros_like(c.mu))) for w, g, c in components
+                ]
                 continue
             stats = {g: _norm_stats(mixture([x for x in components if x[1] == g])) for _, g, _ in components}
             components = [(w, g, _norm_apply(c, *stats[g])) for w, g, c in components]
@@ -285,9 +296,15 @@ def mixture_theory(modules: Iterable[nn.Module], components: list[Component], ct
     return mixture(components)
 
 
-def combine(a: Moments, ca: float | np.ndarray, b: Moments, cb: float | np.ndarray,
-            cab: float | np.ndarray | None = None, ca_mean: float | np.ndarray | None = None,
-            cb_mean: float | np.ndarray | None = None) -> Moments:
+def combine(
+    a: Moments,
+    ca: float | np.ndarray,
+    b: Moments,
+    cb: float | np.ndarray,
+    cab: float | np.ndarray | None = None,
+    ca_mean: float | np.ndarray | None = None,
+    cb_mean: float | np.ndarray | None = None,
+) -> Moments:
     """State of ``alpha * a + beta * b`` for independent signals.
 
     ``ca = E[alpha^2]``, ``cb = E[beta^2]``, ``cab = E[alpha beta]``, ``ca_mean = E[alpha]``,
@@ -299,14 +316,13 @@ def combine(a: Moments, ca: float | np.ndarray, b: Moments, cb: float | np.ndarr
     cab = ca_mean * cb_mean if cab is None else cab
     m = ca * a.m + cb * b.m + 2.0 * cab * a.mu * b.mu
     mu = ca_mean * a.mu + cb_mean * b.mu
-    nonneg = all((x.nonneg and np.all(np.asarray(c) >= 0)) or x.is_zero
-                 for x, c in ((a, ca_mean), (b, cb_mean)))
+    nonneg = all((x.nonneg and np.all(np.asarray(c) >= 0)) or x.is_zero for x, c in ((a, ca_mean), (b, cb_mean)))
     return Moments(m, mu, pooled=a.pooled or b.pooled, nonneg=nonneg)
 
 
 def add_scaled(a: Moments, alpha: float, b: Moments, beta: float) -> Moments:
     """``alpha * a + beta * b`` with constant (possibly negative) coefficients."""
-    return combine(a, alpha ** 2, b, beta ** 2, cab=alpha * beta, ca_mean=alpha, cb_mean=beta)
+    return combine(a, alpha**2, b, beta**2, cab=alpha * beta, ca_mean=alpha, cb_mean=beta)
 
 
 _ACT_TYPES: dict[type, str] = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
@@ -346,8 +362,9 @@ def sequence_theory(modules: Iterable[nn.Module], s: Moments, ctx: TheoryContext
 
 
 # -------------------------------------------------------------------------------------- public API
-def theory_act_std(model: nn.Module, model_cfg: ModelConfig, init: InitConfig,
-                   input_shape: tuple[int, int, int]) -> np.ndarray:
+def theory_act_std(
+    model: nn.Module, model_cfg: ModelConfig, init: InitConfig, input_shape: tuple[int, int, int]
+) -> np.ndarray:
     """Predicted std of every weight layer's output (pre-BN) at init, training mode, relative to layer 0.
 
     ``q`` per layer is its predicted output second moment averaged over positions, which is its

@@ -17,5 +17,19 @@ from resnet_viz.presets.preset import (
     user_preset_dir,
 )
 
-__all__ = ["SIZES", "Check", "Preset", "PresetError", "PresetRun", "Presets", "Published", "RaceSetup",
-           "SkippedPreset", "get_preset", "load_preset_file", "load_presets", "preset_from_dict", "user_preset_dir"]
+__all__ = [
+    "SIZES",
+    "Check",
+    "Preset",
+    "PresetError",
+    "PresetRun",
+    "Presets",
+    "Published",
+    "RaceSetup",
+    "SkippedPreset",
+    "get_preset",
+    "load_preset_file",
+    "load_presets",
+    "preset_from_dict",
+    "user_preset_dir",
+]

@@ -70,31 +70,39 @@ class Metric:
 METRICS: dict[str, Metric] = {
     "final_train_error": Metric("final training error", "%", lambda s: _last_eval(s, "train_error")),
     "final_test_error": Metric("final test error", "%", lambda s: _last_eval(s, "test_error")),
-    "best_test_error": Metric("best test error", "%",
-                              lambda s: min((e.test_error for e in s.evals), default=None)),
+    "best_test_error": Metric("best test error", "%", lambda s: min((e.test_error for e in s.evals), default=None)),
     "final_train_loss": Metric("final training loss", "", lambda s: _last_eval(s, "train_loss")),
     "act_var_last_init": Metric(
-        "last layer's output variance at init", "",
-        lambda s: None if s.started is None else float(s.started.act_std_init[-1]) ** 2),
+        "last layer's output variance at init",
+        "",
+        lambda s: None if s.started is None else float(s.started.act_std_init[-1]) ** 2,
+    ),
     "act_var_first_init": Metric(
-        "first layer's output variance at init", "",
-        lambda s: None if s.started is None else float(s.started.act_std_init[0]) ** 2),
+        "first layer's output variance at init",
+        "",
+        lambda s: None if s.started is None else float(s.started.act_std_init[0]) ** 2,
+    ),
 }
 
 
-_QUANTITIES = {"grad_norm": ("weight-gradient norm", "grad_norm_init"),
-               "out_grad": ("backward signal ‖∂L/∂y‖", "out_grad_norm_init")}
+_QUANTITIES = {
+    "grad_norm": ("weight-gradient norm", "grad_norm_init"),
+    "out_grad": ("backward signal ‖∂L/∂y‖", "out_grad_norm_init"),
+}
 _PLACES = {"first": "first layer's", "last": "last layer's", "early": "early layers' (geometric mean)"}
 _TIMES = {"init": "at init", "live": "during training (geometric mean over steps)"}
 for _q, (_qlabel, _init_attr) in _QUANTITIES.items():
     for _p, _plabel in _PLACES.items():
         for _t, _tlabel in _TIMES.items():
             if _t == "init":
+
                 def _fn(s: RunStore, a: str = _init_attr, p: str = _p) -> float | None:
                     return _pick(_init(s, a), p, s)
             else:
+
                 def _fn(s: RunStore, q: str = _q, p: str = _p) -> float | None:
                     return _pick(_live(s, "out_grad_norm" if q == "out_grad" else q), p, s)
+
             METRICS[f"{_q}_{_p}_{_t}"] = Metric(f"{_plabel} {_qlabel} {_tlabel}", "", _fn)
 
 
@@ -142,8 +150,7 @@ class CheckResult:
         rhs = f"{scale}{c.right[0]} {METRICS[c.right[1]].label} {format_value(self.right, c.right[1])}"
         margin = ""
         if c.margin:
-            margin = (f" + {100 * c.margin:.1f} points" if METRICS[c.right[1]].unit == "%"
-                      else f" + {c.margin:g}")
+            margin = f" + {100 * c.margin:.1f} points" if METRICS[c.right[1]].unit == "%" else f" + {c.margin:g}"
         ratio = ""
         if self.left is not None and self.right and METRICS[c.left[1]].unit != "%":
             ratio = f" (ratio {self.left / self.right:.3g})"

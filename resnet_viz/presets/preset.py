@@ -54,8 +54,7 @@ MAX_PRESET_BYTES = 1_000_000
 USER_PRESETS_ENV = "RESNET_VIZ_PRESETS"
 
 #: Where the preset files live: next to the package when installed from a wheel, else the repository's assets/.
-PRESET_DIRS = (Path(__file__).resolve().parent / "data",
-               Path(__file__).resolve().parents[2] / "assets" / "presets")
+PRESET_DIRS = (Path(__file__).resolve().parent / "data", Path(__file__).resolve().parents[2] / "assets" / "presets")
 
 
 class PresetError(ValueError):
@@ -195,8 +194,10 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
     where = source
     name = _req(data, "name", where)
     if not NAME_PATTERN.fullmatch(name) or name == "all":
-        raise PresetError(f"{where}: 'name' {name!r} must be 1 to 64 letters, digits, '.', '_' or '-' "
-                          "(not starting with '.', '_' or '-') and not 'all'")
+        raise PresetError(
+            f"{where}: 'name' {name!r} must be 1 to 64 letters, digits, '.', '_' or '-' "
+            "(not starting with '.', '_' or '-') and not 'all'"
+        )
     where = f"{source} ({name})"
     runs_raw = _req(data, "runs", where, list)
     sizes_raw = _req(data, "sizes", where, dict)
@@ -228,8 +229,11 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
             except (ConfigError, TypeError, ValueError) as exc:
                 raise PresetError(f"{where}: size {size}, run {run_name}: {exc}") from exc
             runs.append(PresetRun(run_name, config))
-        sizes[size] = SizeSpec(note=str(spec.get("note", "")),
-                               minutes=_opt(spec, "minutes", at, (int, float, type(None)), None), runs=tuple(runs))
+        sizes[size] = SizeSpec(
+            note=str(spec.get("note", "")),
+            minutes=_opt(spec, "minutes", at, (int, float, type(None)), None),
+            runs=tuple(runs),
+        )
     plots = tuple(_strings(data, "plots", where, ["error", "loss"]))
     for p in plots:
         if p not in PLOTS:
@@ -256,12 +260,17 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
         rel = _req(c, "relation", at)
         if rel not in RELATIONS:
             raise PresetError(f"{where}: checks[{i}].relation '{rel}' is not one of {' '.join(RELATIONS)}")
-        checks.append(Check(claim=_req(c, "claim", at),
-                            left=pair(c.get("left"), f"checks[{i}].left"), relation=rel,
-                            right=pair(c.get("right"), f"checks[{i}].right"),
-                            factor=float(_opt(c, "factor", at, (int, float), 1.0)),
-                            margin=float(_opt(c, "margin", at, (int, float), 0.0)),
-                            sizes=tuple(_strings(c, "sizes", at, list(SIZES)))))
+        checks.append(
+            Check(
+                claim=_req(c, "claim", at),
+                left=pair(c.get("left"), f"checks[{i}].left"),
+                relation=rel,
+                right=pair(c.get("right"), f"checks[{i}].right"),
+                factor=float(_opt(c, "factor", at, (int, float), 1.0)),
+                margin=float(_opt(c, "margin", at, (int, float), 0.0)),
+                sizes=tuple(_strings(c, "sizes", at, list(SIZES))),
+            )
+        )
         if not set(checks[-1].sizes) <= set(SIZES):
             raise PresetError(f"{where}: checks[{i}].sizes {list(checks[-1].sizes)} must be among {', '.join(SIZES)}")
     published = []
@@ -272,27 +281,50 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
             raise PresetError(f"{where}: published[{i}].metric '{p['metric']}' is unknown")
         if p.get("run") is not None and p["run"] not in run_names:
             raise PresetError(f"{where}: published[{i}].run '{p['run']}' is unknown")
-        published.append(Published(quantity=_req(p, "quantity", at), value=_req(p, "value", at),
-                                   source=str(p.get("source", "")), run=p.get("run"), metric=p.get("metric"),
-                                   number=_opt(p, "number", at, (int, float, type(None)), None)))
+        published.append(
+            Published(
+                quantity=_req(p, "quantity", at),
+                value=_req(p, "value", at),
+                source=str(p.get("source", "")),
+                run=p.get("run"),
+                metric=p.get("metric"),
+                number=_opt(p, "number", at, (int, float, type(None)), None),
+            )
+        )
     race = None
     if "race" in data:
         r = _typed(data["race"], dict, where, "race")
         start = _opt(r, "start", f"{where}: race", (list, type(None)), None)
-        if start is not None and (len(start) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                             for v in start)):
+        if start is not None and (
+            len(start) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in start)
+        ):
             raise PresetError(f"{where}: race.start must be [x, y] (two numbers), got {start!r:.60}")
         steps = _opt(r, "steps", f"{where}: race", int, 300)
         if steps < 1:
             raise PresetError(f"{where}: race.steps must be a positive integer, got {steps}")
-        race = RaceSetup(surface=_req(r, "surface", f"{where}: race"), optims=_req(r, "optims", f"{where}: race"),
-                         start=None if start is None else (float(start[0]), float(start[1])), steps=steps)
-    return Preset(name=name, title=_req(data, "title", where), paper=str(data.get("paper", "")),
-                  summary=str(data.get("summary", "")), formula=str(data.get("formula", "")),
-                  explanation=str(data.get("explanation", "")),
-                  look_for=tuple(_strings(data, "look_for", where, [])),
-                  plots=plots, mode=mode, sizes=sizes, published=tuple(published), checks=tuple(checks),
-                  race=race, source=source, raw=data)
+        race = RaceSetup(
+            surface=_req(r, "surface", f"{where}: race"),
+            optims=_req(r, "optims", f"{where}: race"),
+            start=None if start is None else (float(start[0]), float(start[1])),
+            steps=steps,
+        )
+    return Preset(
+        name=name,
+        title=_req(data, "title", where),
+        paper=str(data.get("paper", "")),
+        summary=str(data.get("summary", "")),
+        formula=str(data.get("formula", "")),
+        explanation=str(data.get("explanation", "")),
+        look_for=tuple(_strings(data, "look_for", where, [])),
+        plots=plots,
+        mode=mode,
+        sizes=sizes,
+        published=tuple(published),
+        checks=tuple(checks),
+        race=race,
+        source=source,
+        raw=data,
+    )
 
 
 def load_preset_file(path: str | Path, *, user: bool = False) -> Preset:
@@ -300,8 +332,16 @@ def load_preset_file(path: str | Path, *, user: bool = False) -> Preset:
     path = Path(path)
     try:
         if not path.is_file():
-            raise PresetError(f"{path}: " + ("is a folder, not a preset file" if path.is_dir() else
-                                            "no such file" if not path.exists() else "not a regular file"))
+            raise PresetError(
+                f"{path}: "
+                + (
+                    "is a folder, not a preset file"
+                    if path.is_dir()
+                    else "no such file"
+                    if not path.exists()
+                    else "not a regular file"
+                )
+            )
         with path.open("rb") as f:
             blob = f.read(MAX_PRESET_BYTES + 1)
     except OSError as exc:
@@ -369,8 +409,12 @@ class Presets(dict[str, Preset]):
     ``user_dir``: the user's presets folder looked in (it may not exist; None when none was).
     """
 
-    def __init__(self, presets: dict[str, Preset] | None = None, skipped: tuple[SkippedPreset, ...] = (),
-                 user_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        presets: dict[str, Preset] | None = None,
+        skipped: tuple[SkippedPreset, ...] = (),
+        user_dir: Path | None = None,
+    ) -> None:
         super().__init__(presets or {})
         self.skipped = skipped
         self.user_dir = user_dir
@@ -415,8 +459,13 @@ def load_presets(directory: str | Path | None = None, *, with_user: bool | None 
             if preset.name in out:
                 taken = out[preset.name]
                 what = "a shipped preset" if not taken.user else "another of your presets"
-                skipped.append(SkippedPreset(preset.source, f"{preset.source}: the name '{preset.name}' is taken by "
-                                                            f"{what} ({taken.source}); give this one another name"))
+                skipped.append(
+                    SkippedPreset(
+                        preset.source,
+                        f"{preset.source}: the name '{preset.name}' is taken by "
+                        f"{what} ({taken.source}); give this one another name",
+                    )
+                )
                 continue
             out[preset.name] = preset
     return Presets(out, tuple(skipped), user_dir)

@@ -11,8 +11,13 @@ from resnet_viz.presets.measures import METRICS, format_value, measure
 from resnet_viz.presets.runner import PresetResult
 
 #: Metrics tabulated for every run, when measured.
-RUN_COLUMNS = ("final_train_error", "final_test_error", "act_var_last_init", "grad_norm_first_init",
-               "grad_norm_last_init")
+RUN_COLUMNS = (
+    "final_train_error",
+    "final_test_error",
+    "act_var_last_init",
+    "grad_norm_first_init",
+    "grad_norm_last_init",
+)
 
 
 def _cell(text: object) -> str:
@@ -27,9 +32,11 @@ def _config_row(name: str, config) -> list[str]:
     if m.arch != "mlp":
         extras.append(f"{m.block} block, shortcut {m.shortcut}")
         if m.shortcut_variant != "identity":
-            extras.append(f"h(x) = {m.shortcut_variant}"
-                          + (f" {m.shortcut_scale:g}" if m.shortcut_variant == "scale" else "")
-                          + (f" p={m.shortcut_dropout:g}" if m.shortcut_variant == "dropout" else ""))
+            extras.append(
+                f"h(x) = {m.shortcut_variant}"
+                + (f" {m.shortcut_scale:g}" if m.shortcut_variant == "scale" else "")
+                + (f" p={m.shortcut_dropout:g}" if m.shortcut_variant == "dropout" else "")
+            )
         extras.append(f"after add: {m.after_add}")
     elif m.residual:
         extras.append("residual")
@@ -51,8 +58,7 @@ def _config_row(name: str, config) -> list[str]:
     return [name, net + "; " + "; ".join(extras), init, optim, f"{steps} × batch {t.batch_size}", data]
 
 
-def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Path] = (),
-                 command: str = "") -> Path:
+def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Path] = (), command: str = "") -> Path:
     """Write ``report.md`` into ``out_dir``; ``figures`` are linked (PNG) relative to it."""
     out_dir = Path(out_dir)
     p, size = result.preset, result.size
@@ -82,8 +88,10 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
 
     lines += ["## Measured", ""]
     columns = [m for m in RUN_COLUMNS if any(measure(r.store, m) is not None for r in result.runs)]
-    lines += ["| run | status | steps | " + " | ".join(METRICS[m].label for m in columns) + " |",
-              "|---|---|---|" + "---|" * len(columns)]
+    lines += [
+        "| run | status | steps | " + " | ".join(METRICS[m].label for m in columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
+    ]
     for r in result.runs:
         vals = [format_value(measure(r.store, m), m) for m in columns]
         lines.append(f"| {r.name} | {r.status} | {r.store.steps_done} | " + " | ".join(vals) + " |")
@@ -98,9 +106,12 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
             lines.append(f"| {_cell(pub.quantity)} | {_cell(pub.value)} | {here} | {_cell(pub.source)} |")
         lines.append("")
         if size == "quick":
-            lines += ["The quick size trains smaller networks for far fewer steps on the embedded data, so its "
-                      "numbers are not comparable with the paper's; only the directions are. The `paper` size "
-                      "is the comparable one.", ""]
+            lines += [
+                "The quick size trains smaller networks for far fewer steps on the embedded data, so its "
+                "numbers are not comparable with the paper's; only the directions are. The `paper` size "
+                "is the comparable one.",
+                "",
+            ]
     if figures:
         lines += ["## Figures", ""]
         for f in figures:
@@ -108,23 +119,33 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
                 svg = f.with_suffix(".svg")
                 extra = f" ([SVG]({svg.name}))" if svg.exists() else ""
                 lines += [f"![{f.stem}]({f.name}){extra}", ""]
-    lines += ["## Configuration", "", "| run | network | init | optimiser | steps | data |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "## Configuration",
+        "",
+        "| run | network | init | optimiser | steps | data |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in result.runs:
         lines.append("| " + " | ".join(_cell(x) for x in _config_row(r.name, r.config)) + " |")
     lines.append("")
     if (out_dir / "runs").is_dir():
-        lines += ["Each run's full configuration and metrics are in `runs/NN-name/` (run.json, metrics.csv, "
-                  "layers.npz, summary.json).", ""]
+        lines += [
+            "Each run's full configuration and metrics are in `runs/NN-name/` (run.json, metrics.csv, "
+            "layers.npz, summary.json).",
+            "",
+        ]
     versions = {}
     for r in result.runs:
         if r.store.started is not None:
             versions = r.store.started.versions
             break
     env = ", ".join(f"{k} {v}" for k, v in versions.items())
-    lines += ["## Environment", "",
-              f"- device: {result.device or 'n/a'}; {env}",
-              f"- wall time: {result.elapsed_s / 60:.1f} min; written {_dt.datetime.now().isoformat(timespec='seconds')}"]
+    lines += [
+        "## Environment",
+        "",
+        f"- device: {result.device or 'n/a'}; {env}",
+        f"- wall time: {result.elapsed_s / 60:.1f} min; written {_dt.datetime.now().isoformat(timespec='seconds')}",
+    ]
     if command:
         lines.append(f"- command: `{command}`")
     lines.append("")

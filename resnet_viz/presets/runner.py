@@ -16,9 +16,16 @@ from resnet_viz.presets.measures import CheckResult, evaluate_check
 from resnet_viz.presets.preset import Preset, PresetRun
 
 
-def adapt_runs(runs: Sequence[PresetRun], *, dataset: str | None = None, data_root: str | None = None,
-               download: bool | None = None, steps: int | None = None, device: str | None = None,
-               seed: int | None = None) -> list[PresetRun]:
+def adapt_runs(
+    runs: Sequence[PresetRun],
+    *,
+    dataset: str | None = None,
+    data_root: str | None = None,
+    download: bool | None = None,
+    steps: int | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+) -> list[PresetRun]:
     """The preset's runs with the user's overrides applied (validated; a bad value raises ConfigError).
 
     ``steps`` shortens (or lengthens) every run; evaluations are spaced so each run still gets about
@@ -27,8 +34,10 @@ def adapt_runs(runs: Sequence[PresetRun], *, dataset: str | None = None, data_ro
     out = []
     for run in runs:
         c = run.config
-        data = dataclasses.replace(c.data, **{k: v for k, v in (("dataset", dataset), ("root", data_root),
-                                                                  ("download", download)) if v is not None})
+        data = dataclasses.replace(
+            c.data,
+            **{k: v for k, v in (("dataset", dataset), ("root", data_root), ("download", download)) if v is not None},
+        )
         train = c.train
         if steps is not None:
             before = c.train.steps  # None for a run given in epochs: nothing to scale from
@@ -36,8 +45,12 @@ def adapt_runs(runs: Sequence[PresetRun], *, dataset: str | None = None, data_ro
                 n_evals = max(1, round(before / max(1, train.eval_every)))
                 eval_every = max(1, steps // n_evals)
                 if c.optim.warmup_steps:
-                    c = dataclasses.replace(c, optim=dataclasses.replace(
-                        c.optim, warmup_steps=max(1, round(c.optim.warmup_steps * steps / before))))
+                    c = dataclasses.replace(
+                        c,
+                        optim=dataclasses.replace(
+                            c.optim, warmup_steps=max(1, round(c.optim.warmup_steps * steps / before))
+                        ),
+                    )
             else:
                 eval_every = min(train.eval_every, steps)
             train = dataclasses.replace(train, steps=steps, epochs=None, eval_every=eval_every)
@@ -109,8 +122,11 @@ class PresetRunner:
             self._splits[key] = load_dataset(config.data, progress=progress)
         return self._splits[key]
 
-    def run(self, on_record: Callable[[str, Record], None] | None = None,
-            progress: Callable[[str, float], None] | None = None) -> PresetResult:
+    def run(
+        self,
+        on_record: Callable[[str, Record], None] | None = None,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> PresetResult:
         """Train every run (data errors raise ``DataError`` before the first step of that run)."""
         from resnet_viz.train.engine import Engine
 
@@ -135,5 +151,11 @@ class PresetRunner:
             device = finished.device
             self.engine = None
         stores = {o.name: o.store for o in outcomes}
-        return PresetResult(self.preset, self.size, outcomes, evaluate_checks(self.preset, stores, self.size),
-                            time.monotonic() - t0, device)
+        return PresetResult(
+            self.preset,
+            self.size,
+            outcomes,
+            evaluate_checks(self.preset, stores, self.size),
+            time.monotonic() - t0,
+            device,
+        )

@@ -24,28 +24,67 @@ _Fn = Callable[[Tensor, Tensor], Tensor]
 _Compiled = tuple[_Fn, Tensor | None]  # the closure, and its value when it does not depend on x or y
 
 _UNARY: dict[str, Callable[[Tensor], Tensor]] = {
-    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "asin": torch.asin, "acos": torch.acos,
-    "atan": torch.atan, "arctan": torch.atan, "sinh": torch.sinh, "cosh": torch.cosh, "tanh": torch.tanh,
-    "exp": torch.exp, "log": torch.log, "log10": torch.log10, "log2": torch.log2, "sqrt": torch.sqrt,
-    "abs": torch.abs, "sigmoid": torch.sigmoid, "softplus": F.softplus, "relu": torch.relu,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "tan": torch.tan,
+    "asin": torch.asin,
+    "acos": torch.acos,
+    "atan": torch.atan,
+    "arctan": torch.atan,
+    "sinh": torch.sinh,
+    "cosh": torch.cosh,
+    "tanh": torch.tanh,
+    "exp": torch.exp,
+    "log": torch.log,
+    "log10": torch.log10,
+    "log2": torch.log2,
+    "sqrt": torch.sqrt,
+    "abs": torch.abs,
+    "sigmoid": torch.sigmoid,
+    "softplus": F.softplus,
+    "relu": torch.relu,
 }
 _BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "min": torch.minimum, "max": torch.maximum, "atan2": torch.atan2, "hypot": torch.hypot, "pow": torch.pow,
+    "min": torch.minimum,
+    "max": torch.maximum,
+    "atan2": torch.atan2,
+    "hypot": torch.hypot,
+    "pow": torch.pow,
 }
 _OPERATORS: dict[type[ast.operator], Callable[[Tensor, Tensor], Tensor]] = {
-    ast.Add: torch.add, ast.Sub: torch.sub, ast.Mult: torch.mul, ast.Div: torch.div, ast.Pow: torch.pow,
+    ast.Add: torch.add,
+    ast.Sub: torch.sub,
+    ast.Mult: torch.mul,
+    ast.Div: torch.div,
+    ast.Pow: torch.pow,
 }
 _OPERATOR_SYMBOLS: dict[type[ast.operator], str] = {
-    ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
-    ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^",
+    ast.Mod: "%",
+    ast.FloorDiv: "//",
+    ast.MatMult: "@",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
 }
 _REFUSED: dict[type[ast.AST], str] = {
-    ast.Subscript: "indexing with [...] is", ast.Compare: "comparisons (<, >, ==, ...) are",
-    ast.BoolOp: "'and'/'or' are", ast.IfExp: "'if ... else' is", ast.Lambda: "'lambda' is",
-    ast.List: "lists [...] are", ast.Dict: "dicts {...} are", ast.Set: "sets {...} are",
-    ast.ListComp: "comprehensions are", ast.SetComp: "comprehensions are", ast.DictComp: "comprehensions are",
-    ast.GeneratorExp: "comprehensions are", ast.JoinedStr: "f-strings are", ast.NamedExpr: "':=' is",
-    ast.Starred: "'*' unpacking is", ast.Await: "'await' is",
+    ast.Subscript: "indexing with [...] is",
+    ast.Compare: "comparisons (<, >, ==, ...) are",
+    ast.BoolOp: "'and'/'or' are",
+    ast.IfExp: "'if ... else' is",
+    ast.Lambda: "'lambda' is",
+    ast.List: "lists [...] are",
+    ast.Dict: "dicts {...} are",
+    ast.Set: "sets {...} are",
+    ast.ListComp: "comprehensions are",
+    ast.SetComp: "comprehensions are",
+    ast.DictComp: "comprehensions are",
+    ast.GeneratorExp: "comprehensions are",
+    ast.JoinedStr: "f-strings are",
+    ast.NamedExpr: "':=' is",
+    ast.Starred: "'*' unpacking is",
+    ast.Await: "'await' is",
 }
 
 FORMULA_FUNCTIONS: tuple[str, ...] = tuple(_UNARY) + tuple(_BINARY)
@@ -56,13 +95,29 @@ _CONSTANT_VALUES = {"pi": math.pi, "e": math.e}
 _EXAMPLE = "(1-x)^2 + 100*(y-x^2)^2"
 _NAMES_HELP = "use x, y, pi, e and the functions " + ", ".join(FORMULA_FUNCTIONS)
 # Replacements before parsing; "^" may become "**" because it has no other meaning here.
-_NORMALISE = {"^": "**", "\u2212": "-", "\u2013": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
-              "\u00f7": "/", "\u00b2": "**2", "\u00b3": "**3", "\u2074": "**4", "\u03c0": "pi",
-              "\t": " ", "\n": " ", "\r": " ", "\u00a0": " "}
+_NORMALISE = {
+    "^": "**",
+    "\u2212": "-",
+    "\u2013": "-",
+    "\u00d7": "*",
+    "\u00b7": "*",
+    "\u22c5": "*",
+    "\u00f7": "/",
+    "\u00b2": "**2",
+    "\u00b3": "**3",
+    "\u2074": "**4",
+    "\u03c0": "pi",
+    "\t": " ",
+    "\n": " ",
+    "\r": " ",
+    "\u00a0": " ",
+}
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 # Two operands with nothing between them, e.g. "2x", "2 sin", "x y", ") y": a forgotten '*'.
-_IMPLICIT_PRODUCT = re.compile(rf"(?P<a>(?<![\w.])(?:{_NUMBER}(?=\s*[A-Za-z_])|[A-Za-z_]\w*(?=\s))|\))\s*"
-                               rf"(?P<b>[A-Za-z_]\w*|{_NUMBER})")
+_IMPLICIT_PRODUCT = re.compile(
+    rf"(?P<a>(?<![\w.])(?:{_NUMBER}(?=\s*[A-Za-z_])|[A-Za-z_]\w*(?=\s))|\))\s*"
+    rf"(?P<b>[A-Za-z_]\w*|{_NUMBER})"
+)
 _TOKEN = re.compile(r"\w+|\*\*|//|\S")
 
 
@@ -159,13 +214,14 @@ def _syntax_message(msg: str, norm: str, index: int, text: str, origin: list[int
             return "the formula is incomplete", len(norm)
         token = _TOKEN.match(norm, index)
         end = token.end() if token else index + 1
-        return f"unexpected {text[origin[index]:origin[end - 1] + 1]!r}", index  # as the user typed it
+        return f"unexpected {text[origin[index] : origin[end - 1] + 1]!r}", index  # as the user typed it
     return msg.split(" (detected at")[0].removesuffix(". Perhaps you forgot a comma?"), index
 
 
 def _constant(value: Tensor) -> _Compiled:
     def fn(x: Tensor, y: Tensor) -> Tensor:
         return value if value.device == x.device else value.to(x.device)
+
     return fn, value
 
 
@@ -183,6 +239,7 @@ def _promoted(op: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tenso
     def fn(a: Tensor, b: Tensor) -> Tensor:
         dtype = torch.result_type(a, b)
         return op(a.to(dtype), b.to(dtype))
+
     return fn
 
 
@@ -278,6 +335,7 @@ class _Compiler:
             for op_fn, f in steps:
                 acc = op_fn(acc, f(x, y))
             return acc
+
         return chain, None
 
     def compile_call(self, node: ast.Call, depth: int) -> _Compiled:
@@ -291,14 +349,15 @@ class _Compiler:
                     self.fail("'*' unpacking is not allowed", arg.col_offset)
             arity = 1 if name in _UNARY else 2
             if len(node.args) != arity:
-                self.fail(f"{name} takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}",
-                          node.col_offset)
+                self.fail(
+                    f"{name} takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}", node.col_offset
+                )
             parts = [self.compile(arg, depth + 1) for arg in node.args]
             return _apply(_UNARY[name] if arity == 1 else _promoted(_BINARY[name]), parts)
         if isinstance(func, ast.Name) and func.id not in ("x", "y", *FORMULA_CONSTANTS):
             self.fail(f"unknown function '{func.id}': {_NAMES_HELP}", func.col_offset)
         self.compile(func, depth + 1)  # refuses what is not allowed in itself, e.g. ().__class__
-        operand = self.norm[func.col_offset:func.end_col_offset]
+        operand = self.norm[func.col_offset : func.end_col_offset]
         operand = operand if isinstance(func, (ast.Name, ast.Constant)) else "(...)"
         paren = self.find("(", func.end_col_offset or 0, node.col_offset)
         self.fail(f"missing '*' before '(': write {operand}*(...)", paren)

@@ -109,8 +109,13 @@ class Surface:
             out.append((lo, hi))
         return out[0], out[1]
 
-    def grid(self, nx: int = 240, ny: int = 240, x_range: tuple[float, float] | None = None,
-             y_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def grid(
+        self,
+        nx: int = 240,
+        ny: int = 240,
+        x_range: tuple[float, float] | None = None,
+        y_range: tuple[float, float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample f on a regular grid: ``xs`` (nx,), ``ys`` (ny,), ``z`` (nx, ny) with z[i, j] = f(xs[i], ys[j])."""
         x0, x1 = x_range or self.x_range
         y0, y1 = y_range or self.y_range
@@ -130,6 +135,7 @@ def _quadratic(condition: float, angle_deg: float) -> Fn:
         u = c * x + s * y
         v = -s * x + c * y
         return 0.5 * (u * u + condition * v * v)
+
     return f
 
 
@@ -138,7 +144,7 @@ def _rosenbrock(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _beale(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2 + (2.625 - x + x * y ** 3) ** 2
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
 
 
 def _himmelblau(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -146,7 +152,7 @@ def _himmelblau(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _saddle(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return x * x + y ** 4 / 4 - y * y / 2
+    return x * x + y**4 / 4 - y * y / 2
 
 
 def _two_minima(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -172,49 +178,123 @@ def build_surface(cfg: SurfaceConfig) -> Surface:
     if name == "quadratic":
         k = cfg.condition
         rot = f" rotated by {cfg.angle:g}°" if cfg.angle else ""
-        return Surface(name, f"{title} (κ = {k:g})", f"½(u² + {k:g}·v²){rot}", _quadratic(k, cfg.angle),
-                       (-2.0, 2.0), (-1.0, 1.0), (-1.8, 0.6),
-                       minima=((0.0, 0.0),), min_value=0.0, log_view=True,
-                       # SGD at lr·κ = 1.8 zig-zags across the bowl; Nesterov is stable only below ~1.36
-                       suggested=_rates(sgd=round(1.8 / k, 6), nesterov=round(1.2 / k, 6), adagrad=0.5,
-                                        rmsprop=0.05, adam=0.1))
+        return Surface(
+            name,
+            f"{title} (κ = {k:g})",
+            f"½(u² + {k:g}·v²){rot}",
+            _quadratic(k, cfg.angle),
+            (-2.0, 2.0),
+            (-1.0, 1.0),
+            (-1.8, 0.6),
+            minima=((0.0, 0.0),),
+            min_value=0.0,
+            log_view=True,
+            # SGD at lr·κ = 1.8 zig-zags across the bowl; Nesterov is stable only below ~1.36
+            suggested=_rates(sgd=round(1.8 / k, 6), nesterov=round(1.2 / k, 6), adagrad=0.5, rmsprop=0.05, adam=0.1),
+        )
     if name == "rosenbrock":
-        return Surface(name, title, "(1 − x)² + 100·(y − x²)²", _rosenbrock, (-2.0, 2.0), (-1.0, 3.0),
-                       (-1.5, 2.0), minima=((1.0, 1.0),), min_value=0.0, log_view=True,
-                       suggested=_rates(sgd=1e-3, adagrad=0.5, rmsprop=0.01, adam=0.02))
+        return Surface(
+            name,
+            title,
+            "(1 − x)² + 100·(y − x²)²",
+            _rosenbrock,
+            (-2.0, 2.0),
+            (-1.0, 3.0),
+            (-1.5, 2.0),
+            minima=((1.0, 1.0),),
+            min_value=0.0,
+            log_view=True,
+            suggested=_rates(sgd=1e-3, adagrad=0.5, rmsprop=0.01, adam=0.02),
+        )
     if name == "beale":
-        return Surface(name, title, "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²", _beale,
-                       (-4.5, 4.5), (-4.5, 4.5), (1.0, 1.5), minima=((3.0, 0.5),), min_value=0.0, log_view=True,
-                       suggested=_rates(sgd=1e-3, adagrad=0.5, rmsprop=0.01, adam=0.05))
+        return Surface(
+            name,
+            title,
+            "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
+            _beale,
+            (-4.5, 4.5),
+            (-4.5, 4.5),
+            (1.0, 1.5),
+            minima=((3.0, 0.5),),
+            min_value=0.0,
+            log_view=True,
+            suggested=_rates(sgd=1e-3, adagrad=0.5, rmsprop=0.01, adam=0.05),
+        )
     if name == "himmelblau":
-        return Surface(name, title, "(x² + y − 11)² + (x + y² − 7)²", _himmelblau, (-5.0, 5.0), (-5.0, 5.0),
-                       (-0.3, -0.9),
-                       minima=((3.0, 2.0), (-2.805118086952745, 3.131312518250573),
-                               (-3.779310253377747, -3.2831859912861696),
-                               (3.5844283403304917, -1.8481265269644034)),
-                       min_value=0.0, log_view=True,
-                       suggested=_rates(sgd=2e-3, adagrad=1.0, rmsprop=0.05, adam=0.1))
+        return Surface(
+            name,
+            title,
+            "(x² + y − 11)² + (x + y² − 7)²",
+            _himmelblau,
+            (-5.0, 5.0),
+            (-5.0, 5.0),
+            (-0.3, -0.9),
+            minima=(
+                (3.0, 2.0),
+                (-2.805118086952745, 3.131312518250573),
+                (-3.779310253377747, -3.2831859912861696),
+                (3.5844283403304917, -1.8481265269644034),
+            ),
+            min_value=0.0,
+            log_view=True,
+            suggested=_rates(sgd=2e-3, adagrad=1.0, rmsprop=0.05, adam=0.1),
+        )
     if name == "saddle":
-        return Surface(name, title, "x² + y⁴/4 − y²/2", _saddle, (-2.0, 2.0), (-2.0, 2.0), (-1.8, 1e-3),
-                       minima=((0.0, 1.0), (0.0, -1.0)), min_value=-0.25,
-                       suggested=_rates(sgd=0.05, adagrad=0.5, rmsprop=0.02, adam=0.05))
+        return Surface(
+            name,
+            title,
+            "x² + y⁴/4 − y²/2",
+            _saddle,
+            (-2.0, 2.0),
+            (-2.0, 2.0),
+            (-1.8, 1e-3),
+            minima=((0.0, 1.0), (0.0, -1.0)),
+            min_value=-0.25,
+            suggested=_rates(sgd=0.05, adagrad=0.5, rmsprop=0.02, adam=0.05),
+        )
     if name == "two_minima":
         glob, loc = _two_minima_points()
         fn = _two_minima
-        return Surface(name, title, "(x² − 1)² + 0.3·x + y²/2", fn, (-2.0, 2.0), (-2.0, 2.0), (1.9, 1.5),
-                       minima=(glob,), local_minima=(loc,),
-                       min_value=float(fn(*torch.tensor(glob, dtype=torch.float64))),  # float64, like the race
-                       suggested=_rates(sgd=0.01, adagrad=0.5, rmsprop=0.02, adam=0.05))
+        return Surface(
+            name,
+            title,
+            "(x² − 1)² + 0.3·x + y²/2",
+            fn,
+            (-2.0, 2.0),
+            (-2.0, 2.0),
+            (1.9, 1.5),
+            minima=(glob,),
+            local_minima=(loc,),
+            min_value=float(fn(*torch.tensor(glob, dtype=torch.float64))),  # float64, like the race
+            suggested=_rates(sgd=0.01, adagrad=0.5, rmsprop=0.02, adam=0.05),
+        )
     if name == "plateau":
-        return Surface(name, title, "1 − exp(−(x² + y²))", _plateau, (-3.0, 3.0), (-3.0, 3.0), (2.2, 1.6),
-                       minima=((0.0, 0.0),), min_value=0.0,
-                       suggested=_rates(sgd=0.1, adagrad=0.5, rmsprop=0.02, adam=0.05))
+        return Surface(
+            name,
+            title,
+            "1 − exp(−(x² + y²))",
+            _plateau,
+            (-3.0, 3.0),
+            (-3.0, 3.0),
+            (2.2, 1.6),
+            minima=((0.0, 0.0),),
+            min_value=0.0,
+            suggested=_rates(sgd=0.1, adagrad=0.5, rmsprop=0.02, adam=0.05),
+        )
     formula = parse_formula(cfg.formula)
     return Surface(name, title, formula.text, formula, (-2.0, 2.0), (-2.0, 2.0), (-1.5, 1.5))
 
 
-def _rates(*, sgd: float, adagrad: float, rmsprop: float, adam: float,
-           nesterov: float | None = None) -> dict[str, dict[str, float]]:
+def _rates(
+    *, sgd: float, adagrad: float, rmsprop: float, adam: float, nesterov: float | None = None
+) -> dict[str, dict[str, float]]:
     """Suggested learning rates per racer: the SGD family shares one (Nesterov may differ), AdamW Adam's."""
-    return {"sgd": {"lr": sgd}, "momentum": {"lr": sgd}, "nesterov": {"lr": sgd if nesterov is None else nesterov},
-            "adagrad": {"lr": adagrad}, "rmsprop": {"lr": rmsprop}, "adam": {"lr": adam}, "adamw": {"lr": adam}}
+    return {
+        "sgd": {"lr": sgd},
+        "momentum": {"lr": sgd},
+        "nesterov": {"lr": sgd if nesterov is None else nesterov},
+        "adagrad": {"lr": adagrad},
+        "rmsprop": {"lr": rmsprop},
+        "adam": {"lr": adam},
+        "adamw": {"lr": adam},
+    }

@@ -22,11 +22,21 @@ from resnet_viz.surfaces.functions import Point, Surface, SurfaceConfig, build_s
 from resnet_viz.train.optim import OPTIMIZER_CLASSES as ENGINE_OPTIMIZERS
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-OPTIMIZER_TITLES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
-                    "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW"}
+OPTIMIZER_TITLES = {
+    "sgd": "SGD",
+    "momentum": "Momentum",
+    "nesterov": "Nesterov",
+    "adagrad": "AdaGrad",
+    "rmsprop": "RMSProp",
+    "adam": "Adam",
+    "adamw": "AdamW",
+}
 #: The engine's torch.optim classes, plus the two SGD variants the race shows as racers of their own.
 OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
-    **ENGINE_OPTIMIZERS, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD}
+    **ENGINE_OPTIMIZERS,
+    "momentum": torch.optim.SGD,
+    "nesterov": torch.optim.SGD,
+}
 REACH_TOL = 1e-3  # a racer has reached a minimum once within this distance of it
 #: Hyperparameters each optimiser takes, in torch.optim's names (Adam's betas as beta1, beta2).
 HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
@@ -40,15 +50,23 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
 }
 #: Settings that make the SGD variants what their names say (momentum 0.9 unless set).
 PRESET_HYPERPARAMETERS: dict[str, dict[str, float | bool]] = {
-    "momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9, "nesterov": True},
+}
 BOOLEAN_HYPERPARAMETERS = ("centered", "amsgrad")
 #: Allowed ranges: (lo, hi, lo_open, hi_open); None = unbounded.
 _RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
-    "lr": (0.0, None, True, False), "weight_decay": (0.0, None, False, False),
-    "momentum": (0.0, 1.0, False, True), "dampening": (0.0, 1.0, False, False),
-    "lr_decay": (0.0, None, False, False), "initial_accumulator_value": (0.0, None, False, False),
-    "eps": (0.0, None, True, False), "alpha": (0.0, 1.0, False, True),
-    "beta1": (0.0, 1.0, False, True), "beta2": (0.0, 1.0, False, True)}
+    "lr": (0.0, None, True, False),
+    "weight_decay": (0.0, None, False, False),
+    "momentum": (0.0, 1.0, False, True),
+    "dampening": (0.0, 1.0, False, False),
+    "lr_decay": (0.0, None, False, False),
+    "initial_accumulator_value": (0.0, None, False, False),
+    "eps": (0.0, None, True, False),
+    "alpha": (0.0, 1.0, False, True),
+    "beta1": (0.0, 1.0, False, True),
+    "beta2": (0.0, 1.0, False, True),
+}
 
 
 def torch_default(key: str, name: str) -> float | bool:
@@ -83,8 +101,7 @@ class OptimizerSpec:
         allowed = HYPERPARAMETERS[self.key]
         for name, value in self.hyper.items():
             if name not in allowed:
-                raise ConfigError(f"{where}.{name}", value,
-                                  f"{self.key} takes {', '.join(allowed)}")
+                raise ConfigError(f"{where}.{name}", value, f"{self.key} takes {', '.join(allowed)}")
             if name in BOOLEAN_HYPERPARAMETERS:
                 if not isinstance(value, bool):
                     raise ConfigError(f"{where}.{name}", value, "true or false")
@@ -167,11 +184,16 @@ def parse_optimizers(text: str) -> list[OptimizerSpec]:
         spec = specs[-1]
         if key == "betas":
             if "beta1" not in HYPERPARAMETERS[spec.key]:
-                raise ConfigError(f"optims.{spec.key}.betas", value, f"{spec.key} takes {', '.join(HYPERPARAMETERS[spec.key])}")
+                raise ConfigError(
+                    f"optims.{spec.key}.betas", value, f"{spec.key} takes {', '.join(HYPERPARAMETERS[spec.key])}"
+                )
             b = value.split("/")
             if len(b) != 2:
                 raise ConfigError(f"optims.{spec.key}.betas", value, "two numbers as b1/b2, e.g. 0.9/0.999")
-            spec.hyper["beta1"], spec.hyper["beta2"] = _parse_value("beta1", b[0], spec), _parse_value("beta2", b[1], spec)
+            spec.hyper["beta1"], spec.hyper["beta2"] = (
+                _parse_value("beta1", b[0], spec),
+                _parse_value("beta2", b[1], spec),
+            )
         else:
             spec.hyper[key] = _parse_value(key, value, spec)
     if not specs:
@@ -343,9 +365,19 @@ class OptimizerRace:
         rows = []
         for t in self.trajectories:
             x, y = t.positions.values[-1]
-            rows.append({"optimizer": t.label, "title": t.spec.describe(), "lr": t.lr, "steps": t.steps,
-                         "x": float(x), "y": float(y), "loss": float(t.losses.values[-1]),
-                         "status": t.status, "steps_to_minimum_1e-3": t.reached_at})
+            rows.append(
+                {
+                    "optimizer": t.label,
+                    "title": t.spec.describe(),
+                    "lr": t.lr,
+                    "steps": t.steps,
+                    "x": float(x),
+                    "y": float(y),
+                    "loss": float(t.losses.values[-1]),
+                    "status": t.status,
+                    "steps_to_minimum_1e-3": t.reached_at,
+                }
+            )
         return rows
 
 
@@ -364,6 +396,6 @@ def _optimizer_state(opt: torch.optim.Optimizer, p: torch.nn.Parameter) -> tuple
     if "exp_avg" in state:  # Adam, AdamW: bias-corrected moments
         k = float(state["step"])
         b1, b2 = group["betas"]
-        velocity = state["exp_avg"].detach().numpy() / (1 - b1 ** k)
-        accum = state["exp_avg_sq"].detach().numpy() / (1 - b2 ** k)
+        velocity = state["exp_avg"].detach().numpy() / (1 - b1**k)
+        accum = state["exp_avg_sq"].detach().numpy() / (1 - b2**k)
     return velocity, accum

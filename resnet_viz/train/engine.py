@@ -75,7 +75,8 @@ def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     return isinstance(exc, (RuntimeError, MemoryError)) and (
-        isinstance(exc, MemoryError) or any(m in str(exc) for m in _OOM_MARKERS))
+        isinstance(exc, MemoryError) or any(m in str(exc) for m in _OOM_MARKERS)
+    )
 
 
 @contextlib.contextmanager
@@ -102,9 +103,16 @@ class Engine:
     status says so, after every record so far has been emitted.
     """
 
-    def __init__(self, config: RunConfig, emit: Callable[[Record], None] | None = None, *,
-                 progress: ProgressCallback | None = None, report_interval_s: float = 0.1,
-                 max_chunk: int = 256, splits: DatasetSplits | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        emit: Callable[[Record], None] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        report_interval_s: float = 0.1,
+        max_chunk: int = 256,
+        splits: DatasetSplits | None = None,
+    ) -> None:
         self.config = config.resolved()
         self._emit = emit or (lambda record: None)
         self._progress = progress
@@ -163,9 +171,15 @@ class Engine:
         if self.splits is None:
             self.splits = load_dataset(cfg.data, progress=self._progress)
         splits = self.splits
-        self.data = DeviceDataset(splits, self.device, cfg.train.batch_size, augment=cfg.data.augment,
-                                  normalize=cfg.data.normalize, seed=cfg.train.seed,
-                                  eval_train_samples=cfg.train.eval_train_samples)
+        self.data = DeviceDataset(
+            splits,
+            self.device,
+            cfg.train.batch_size,
+            augment=cfg.data.augment,
+            normalize=cfg.data.normalize,
+            seed=cfg.train.seed,
+            eval_train_samples=cfg.train.eval_train_samples,
+        )
         if cfg.train.steps is not None:
             self.total_steps = cfg.train.steps
         elif cfg.train.epochs is not None:
@@ -184,8 +198,11 @@ class Engine:
         self.params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         self.optimizer = build_optimizer(self.model.parameters(), cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.total_steps)
-        self.probes = (LayerProbes(self.model, [li.name for li in self.layers], [li.norm_name for li in self.layers],
-                                   self.device) if cfg.train.probes else None)
+        self.probes = (
+            LayerProbes(self.model, [li.name for li in self.layers], [li.norm_name for li in self.layers], self.device)
+            if cfg.train.probes
+            else None
+        )
         torch.manual_seed(cfg.train.seed + 1)  # stochastic layers (dropout, stochastic depth) from here on
         self.prepared = True
 
@@ -198,9 +215,15 @@ class Engine:
             "steps_per_epoch": self.data.steps_per_epoch,
             "epochs": self.total_steps / self.data.steps_per_epoch,
             "optimizer": {"class": type(self.optimizer).__name__, **resolved_hyperparameters(self.optimizer)},
-            "schedule": {"name": cfg.optim.schedule, "warmup_steps": cfg.optim.warmup_steps,
-                         **({"milestone_steps": milestone_steps(cfg.optim, self.total_steps), "gamma": cfg.optim.gamma}
-                            if cfg.optim.schedule == "step" else {})},
+            "schedule": {
+                "name": cfg.optim.schedule,
+                "warmup_steps": cfg.optim.warmup_steps,
+                **(
+                    {"milestone_steps": milestone_steps(cfg.optim, self.total_steps), "gamma": cfg.optim.gamma}
+                    if cfg.optim.schedule == "step"
+                    else {}
+                ),
+            },
             "dataset": self.splits.description,
             "n_train": self.data.n_train,
             "n_test": self.data.n_test,
@@ -232,7 +255,7 @@ class Engine:
             self._emit(self._started_record(x, y))
             started = True
             status, message = self._loop(x, y)
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded status
+        except BaseException as exc:
             try:
                 self._flush(evaluate=False)
             except BaseException:  # noqa: BLE001 - the device may be unusable now
@@ -253,13 +276,18 @@ class Engine:
                 self.probes.remove()
         ev = self.last_eval if status in ("finished", "stopped") else None
         finished = RunFinished(
-            status=status, steps=self.step,
-            final_train_error=ev.train_error if ev else None, final_test_error=ev.test_error if ev else None,
-            final_train_loss=ev.train_loss if ev else None, final_test_loss=ev.test_loss if ev else None,
+            status=status,
+            steps=self.step,
+            final_train_error=ev.train_error if ev else None,
+            final_test_error=ev.test_error if ev else None,
+            final_train_loss=ev.train_loss if ev else None,
+            final_test_loss=ev.test_loss if ev else None,
             steps_per_s=self.step / self.train_time if self.train_time > 0 else 0.0,
-            elapsed_s=time.perf_counter() - t_start, params=getattr(self, "params", 0),
+            elapsed_s=time.perf_counter() - t_start,
+            params=getattr(self, "params", 0),
             device=device_label(self.device) if hasattr(self, "device") else self.config.train.device,
-            message=message, extra={**extra, "final_eval_step": ev.step if ev else None},
+            message=message,
+            extra={**extra, "final_eval_step": ev.step if ev else None},
         )
         self._emit(finished)
         return finished
@@ -278,17 +306,27 @@ class Engine:
         q = {name: stats[i] for i, name in enumerate(LAYER_QUANTITIES)}
         li = self.layers
         return RunStarted(
-            label=self.config.label(), config=self.config.to_dict(), resolved=self.resolved_info(),
-            device=device_label(self.device), versions=package_versions(),
+            label=self.config.label(),
+            config=self.config.to_dict(),
+            resolved=self.resolved_info(),
+            device=device_label(self.device),
+            versions=package_versions(),
             layers=LayerInfoRecord(
-                names=[l.name for l in li], kinds=[l.kind for l in li], roles=[l.role for l in li],
+                names=[l.name for l in li],
+                kinds=[l.kind for l in li],
+                roles=[l.role for l in li],
                 stages=np.array([l.stage for l in li], dtype=np.int64),
                 blocks=np.array([l.block for l in li], dtype=np.int64),
                 fan_in=np.array([l.fan_in for l in li], dtype=np.int64),
-                params=np.array([l.params for l in li], dtype=np.int64)),
-            params=self.params, total_steps=self.total_steps,
-            act_mean_init=q["act_mean"], act_std_init=q["act_std"], out_grad_norm_init=q["out_grad_norm"],
-            grad_norm_init=q["grad_norm"], theory_act_std_init=self.theory,
+                params=np.array([l.params for l in li], dtype=np.int64),
+            ),
+            params=self.params,
+            total_steps=self.total_steps,
+            act_mean_init=q["act_mean"],
+            act_std_init=q["act_std"],
+            out_grad_norm_init=q["out_grad_norm"],
+            grad_norm_init=q["grad_norm"],
+            theory_act_std_init=self.theory,
         )
 
     def _loop(self, x: torch.Tensor, y: torch.Tensor) -> tuple[str, str]:
@@ -342,8 +380,10 @@ class Engine:
                 last_report = time.perf_counter()
                 if diverged_at is not None:
                     self.step = diverged_at  # steps after it were taken with non-finite weights: not recorded
-                    return (f"diverged at step {diverged_at}",
-                            f"the training loss became non-finite (NaN or inf) at step {diverged_at}")
+                    return (
+                        f"diverged at step {diverged_at}",
+                        f"the training loss became non-finite (NaN or inf) at step {diverged_at}",
+                    )
         if self._stop.is_set():
             self._flush(evaluate=False)
             if self._stop_evaluate and self.step > 0 and (self.last_eval is None or self.last_eval.step != self.step):
@@ -368,8 +408,9 @@ class Engine:
         rows = host[: 2 * k].reshape(k, 2)
         steps = np.asarray(self._steps, dtype=np.int64)
         layer_steps = np.asarray(self._layer_steps, dtype=np.int64)
-        layer_block = host[2 * k:].reshape(len(self._layer_steps), len(LAYER_QUANTITIES), -1) \
-            if self._layer_rows else None
+        layer_block = (
+            host[2 * k :].reshape(len(self._layer_steps), len(LAYER_QUANTITIES), -1) if self._layer_rows else None
+        )
         lrs = np.asarray(self._lrs, dtype=np.float64)
         times = np.asarray(self._times, dtype=np.float64)
         self._rows, self._layer_rows, self._steps, self._layer_steps, self._lrs, self._times = [], [], [], [], [], []
@@ -390,8 +431,17 @@ class Engine:
         if layer_block is not None and layer_block.shape[0]:
             f32 = layer_block.astype(np.float32)
             layers = LayerStats(**{name: f32[:, i, :] for i, name in enumerate(LAYER_QUANTITIES)})
-        self._emit(TrainChunk(step=steps, loss=rows[:, 0], batch_error=rows[:, 1], lr=lrs, step_time_s=times,
-                              layers=layers, layer_step=layer_steps if layers is not None else None))
+        self._emit(
+            TrainChunk(
+                step=steps,
+                loss=rows[:, 0],
+                batch_error=rows[:, 1],
+                lr=lrs,
+                step_time_s=times,
+                layers=layers,
+                layer_step=layer_steps if layers is not None else None,
+            )
+        )
         return diverged_at
 
     def _evaluation_abandoned(self) -> bool:
@@ -431,8 +481,14 @@ class Engine:
             self.evaluating = False
             model.train()
         (train_err, train_loss), (test_err, test_loss) = torch.stack(sums).cpu().tolist()
-        record = EvalRecord(step=step, train_error=train_err, train_loss=train_loss, test_error=test_err,
-                            test_loss=test_loss, eval_time_s=time.perf_counter() - t0)
+        record = EvalRecord(
+            step=step,
+            train_error=train_err,
+            train_loss=train_loss,
+            test_error=test_err,
+            test_loss=test_loss,
+            eval_time_s=time.perf_counter() - t0,
+        )
         self.last_eval = record
         self._emit(record)
         return record

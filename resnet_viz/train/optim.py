@@ -23,8 +23,20 @@ OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
 }
 
 #: The hyperparameters shown and recorded for each optimiser.
-SHOWN_HYPERPARAMETERS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps", "alpha",
-                         "lr_decay", "initial_accumulator_value", "centered", "amsgrad")
+SHOWN_HYPERPARAMETERS = (
+    "lr",
+    "momentum",
+    "dampening",
+    "nesterov",
+    "weight_decay",
+    "betas",
+    "eps",
+    "alpha",
+    "lr_decay",
+    "initial_accumulator_value",
+    "centered",
+    "amsgrad",
+)
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -53,8 +65,7 @@ def milestone_steps(cfg: OptimConfig, total_steps: int) -> list[int]:
     return sorted({max(1, round(f * total_steps)) for f in cfg.milestones})
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig,
-                    total_steps: int) -> lr_scheduler.LRScheduler:
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int) -> lr_scheduler.LRScheduler:
     """A scheduler stepped once per training step.
 
     constant: lr fixed; step: lr × gamma at each milestone (He et al.: ÷10 at 50% and 75%);
@@ -66,8 +77,9 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig,
     if cfg.schedule == "constant":
         main: lr_scheduler.LRScheduler = lr_scheduler.LambdaLR(optimizer, lambda _step: 1.0)
     elif cfg.schedule == "step":
-        main = lr_scheduler.MultiStepLR(optimizer, [max(1, m - warm) for m in milestone_steps(cfg, total_steps)],
-                                        gamma=cfg.gamma)
+        main = lr_scheduler.MultiStepLR(
+            optimizer, [max(1, m - warm) for m in milestone_steps(cfg, total_steps)], gamma=cfg.gamma
+        )
     else:
         main = lr_scheduler.CosineAnnealingLR(optimizer, T_max=rest)
     if warm == 0:

@@ -29,8 +29,9 @@ class LayerProbes:
     ``optimizer.step()``, :meth:`collect`. Outside a begun step (evaluation) the hooks do nothing.
     """
 
-    def __init__(self, model: nn.Module, layer_names: Sequence[str], norm_names: Sequence[str | None],
-                 device: torch.device) -> None:
+    def __init__(
+        self, model: nn.Module, layer_names: Sequence[str], norm_names: Sequence[str | None], device: torch.device
+    ) -> None:
         modules = dict(model.named_modules())
         self.layer_names = list(layer_names)
         self.layers: list[nn.Module] = [modules[n] for n in self.layer_names]
@@ -65,17 +66,20 @@ class LayerProbes:
                 self._hist_act[i] = _histogram(y, self._bins)
             if output.requires_grad:
                 output.register_hook(self._grad_hook(i))
+
         return hook
 
     def _norm_hook(self, i: int):
         def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
             if self._active:
                 self._resp[i] = std_mean(output.detach())[0]
+
         return hook
 
     def _grad_hook(self, i: int):
         def hook(grad: torch.Tensor) -> None:
             self._out_grad[i] = safe_norms([grad])[0]
+
         return hook
 
     # --- per step --------------------------------------------------------------------------
@@ -189,8 +193,9 @@ def _histogram(x: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
     return edges, counts
 
 
-def _histogram_record(step: int, kind: str, hists: list[tuple[torch.Tensor, torch.Tensor] | None],
-                      bins: int) -> HistogramRecord:
+def _histogram_record(
+    step: int, kind: str, hists: list[tuple[torch.Tensor, torch.Tensor] | None], bins: int
+) -> HistogramRecord:
     n = len(hists)
     edges = np.full((n, bins + 1), np.nan)
     counts = np.zeros((n, bins), dtype=np.int64)

@@ -33,7 +33,7 @@ class LogAxisItem(pg.AxisItem):
     """A log axis that labels decades and their 2x and 5x only: pyqtgraph labels every minor tick
     (0.06, 0.07, 0.08, 0.09 ...) once they fit on average, and near the top of a decade they overlap."""
 
-    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         strings = super().logTickStrings(values, scale, spacing)
         keep = []
         for v, text in zip(values, strings):
@@ -46,7 +46,7 @@ class FittedLegend(pg.LegendItem):
     """LegendItem whose frame fits its layout (the stock one ignores margins and spacing, and on
     some platforms' font metrics grows a frame far larger than its entries)."""
 
-    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph naming)
+    def updateSize(self) -> None:
         if self.size is not None:
             return
         self.layout.invalidate()
@@ -97,8 +97,17 @@ class FittedLegend(pg.LegendItem):
         return corner
 
 
-def style_plot(plot: pg.PlotItem, *, title: str, x_label: str, y_label: str, x_units: str | None = None,
-               y_units: str | None = None, log_x: bool = False, log_y: bool = False) -> pg.PlotItem:
+def style_plot(
+    plot: pg.PlotItem,
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    x_units: str | None = None,
+    y_units: str | None = None,
+    log_x: bool = False,
+    log_y: bool = False,
+) -> pg.PlotItem:
     """Labels, grid, log axes, and fast drawing settings (clip to view, peak downsampling) on a PlotItem.
 
     ``title`` is not drawn: the dock's title bar names the plot on screen, and exported figures go
@@ -201,10 +210,12 @@ class PlotPanel(QtWidgets.QWidget):
     def connect_hover(self, plot: pg.PlotItem, handler) -> None:
         """Call ``handler(view_pos: QPointF)`` (view coordinates; log axes give log10 values) as the
         mouse moves over ``plot``, rate-limited to 30 Hz."""
+
         def moved(evt) -> None:
             pos = evt[0]
             if plot.sceneBoundingRect().contains(pos):
                 handler(plot.vb.mapSceneToView(pos))
+
         self._hover_proxies = getattr(self, "_hover_proxies", [])
         self._hover_proxies.append(pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=moved))
 

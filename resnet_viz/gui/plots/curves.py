@@ -125,10 +125,11 @@ class _Sample(pg.ItemSample):
             p.drawLine(QtCore.QPointF(1, 10), QtCore.QPointF(19, 10))
         if opts.get("symbol") is not None:
             p.translate(10, 10)
-            drawSymbol(p, opts["symbol"], opts["symbolSize"], pg.mkPen(opts["symbolPen"]),
-                       pg.mkBrush(opts["symbolBrush"]))
+            drawSymbol(
+                p, opts["symbol"], opts["symbolSize"], pg.mkPen(opts["symbolPen"]), pg.mkBrush(opts["symbolBrush"])
+            )
 
-    def mouseClickEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+    def mouseClickEvent(self, event) -> None:
         event.accept()
 
 
@@ -141,7 +142,7 @@ class _Curve(pg.PlotDataItem):
 
     y_cap: float | None = None
 
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802, N803
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
         lo, hi = super().dataBounds(ax, frac, orthoRange)
         if ax == 1 and self.y_cap is not None and hi is not None:
             cap = math.log10(self.y_cap) if self.opts["logMode"][1] else self.y_cap  # bounds are in view coords
@@ -156,7 +157,7 @@ class _CurveCSVExporter(CSVExporter):
         super().__init__(item)
         self._curves = list(curves)
 
-    def _exportPlotDataItem(self, plotDataItem) -> None:  # noqa: N802, N803 (pyqtgraph naming)
+    def _exportPlotDataItem(self, plotDataItem) -> None:
         if any(plotDataItem is c for c in self._curves):
             super()._exportPlotDataItem(plotDataItem)
 
@@ -207,14 +208,25 @@ class TrainTestPlot(PlotPanel):
         self.plot: pg.PlotItem = self.graphics.addPlot()
         style_plot(self.plot, title=self.title, x_label="iterations", y_label=self.y_label, log_y=self.log_y)
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # no "(x1e+27)" on a log axis
-        self.legend = FittedLegend(offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen(190, 190, 190),
-                              labelTextSize="8pt", sampleType=_Sample, verSpacing=-7)
+        self.legend = FittedLegend(
+            offset=(-8, 8),
+            brush=pg.mkBrush(255, 255, 255, 210),
+            pen=pg.mkPen(190, 190, 190),
+            labelTextSize="8pt",
+            sampleType=_Sample,
+            verSpacing=-7,
+        )
         self.legend.layout.setContentsMargins(3, 1, 6, 1)
         self.legend.setParentItem(self.plot.vb)
         self.legend.setZValue(10_000)
         self._key_thin = pg.PlotDataItem(pen=pg.mkPen(KEY_COLOR, width=THIN_WIDTH))
-        self._key_bold = pg.PlotDataItem(pen=pg.mkPen(KEY_COLOR, width=BOLD_WIDTH), symbol="o",
-                                         symbolSize=SYMBOL_SIZE, symbolPen=None, symbolBrush=KEY_COLOR)
+        self._key_bold = pg.PlotDataItem(
+            pen=pg.mkPen(KEY_COLOR, width=BOLD_WIDTH),
+            symbol="o",
+            symbolSize=SYMBOL_SIZE,
+            symbolPen=None,
+            symbolBrush=KEY_COLOR,
+        )
         self._legend_signature: tuple | None = None
 
         self.smoothing_spin = QtWidgets.QSpinBox()
@@ -223,8 +235,11 @@ class TrainTestPlot(PlotPanel):
         self.smoothing_spin.setSuffix(" steps")
         self.smoothing_spin.setKeyboardTracking(False)
         self.smoothing_spin.valueChanged.connect(self._smoothing_changed)
-        self.add_tool("smoothing", self.smoothing_spin,
-                      "Thin training curves: running mean over this many iterations (1 = raw mini-batch values)")
+        self.add_tool(
+            "smoothing",
+            self.smoothing_spin,
+            "Thin training curves: running mean over this many iterations (1 = raw mini-batch values)",
+        )
 
         self._runs: dict[int, RunCurves] = {}
         self._last_runs: list[RunEntry] = []
@@ -362,8 +377,14 @@ class TrainTestPlot(PlotPanel):
         self.plot.addItem(text, ignoreBounds=True)
         marker.setVisible(False)
         text.setVisible(False)
-        rc = RunCurves(train=train, test=test, marker=marker, marker_text=text,
-                       mean=RunningMean(self.smoothing, scale=self.scale, positive=self.log_y), store=entry.store)
+        rc = RunCurves(
+            train=train,
+            test=test,
+            marker=marker,
+            marker_text=text,
+            mean=RunningMean(self.smoothing, scale=self.scale, positive=self.log_y),
+            store=entry.store,
+        )
         try:
             rc.label = entry.config.label()
         except Exception:  # noqa: BLE001 — a readout nicety; an odd config must not break drawing
@@ -428,13 +449,17 @@ class TrainTestPlot(PlotPanel):
             rc.mean.extend(samples, np.isfinite(loss))  # a step with non-finite loss has no meaningful metric
         window = rc.mean.window
         words = "mini-batch" if window == 1 else f"mean of {window} steps"
-        rc.train.setData(steps[:n], rc.mean.values,
-                         **_name_if_new(rc.train, f"{entry.name} training {self.metric} {self.unit} ({words})"))
+        rc.train.setData(
+            steps[:n],
+            rc.mean.values,
+            **_name_if_new(rc.train, f"{entry.name} training {self.metric} {self.unit} ({words})"),
+        )
         if len(store.evals) != rc.n_evals or renamed:
             rc.n_evals = len(store.evals)
             rc.eval_x, rc.eval_y = self._eval_series(store.evals)
-            rc.test.setData(rc.eval_x, rc.eval_y,
-                            **_name_if_new(rc.test, f"{entry.name} test {self.metric} {self.unit}"))
+            rc.test.setData(
+                rc.eval_x, rc.eval_y, **_name_if_new(rc.test, f"{entry.name} test {self.metric} {self.unit}")
+            )
         self._update_marker(rc, entry, steps[:n])
 
     def _eval_series(self, evals: Sequence[EvalRecord]) -> tuple[np.ndarray, np.ndarray]:
@@ -465,8 +490,14 @@ class TrainTestPlot(PlotPanel):
         diverged = [rc for rc in self._runs.values() if rc.diverged]
         if not diverged:
             return
-        x_max = max((float(rc.train.getOriginalDataset()[0][-1]) for rc in self._runs.values()
-                     if rc.visible and rc.train.getOriginalDataset()[0] is not None), default=0.0)
+        x_max = max(
+            (
+                float(rc.train.getOriginalDataset()[0][-1])
+                for rc in self._runs.values()
+                if rc.visible and rc.train.getOriginalDataset()[0] is not None
+            ),
+            default=0.0,
+        )
         for rc in diverged:
             left = rc.marker_text.pos().x() > 0.5 * x_max
             rc.marker_text.setAnchor((1.12, 1.0) if left else (-0.12, 1.0))

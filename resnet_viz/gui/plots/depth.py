@@ -52,7 +52,7 @@ def recent_rows(values: np.ndarray, window: int) -> np.ndarray:
         start = max(0, end - block)
         chunk = values[start:end]
         ok = np.isfinite(chunk[:, -1]) & ~np.isinf(chunk).any(axis=1)
-        idx = np.flatnonzero(ok)[-(window - n_found):] + start
+        idx = np.flatnonzero(ok)[-(window - n_found) :] + start
         found.insert(0, idx)
         n_found += idx.size
         end, block = start, block * 2
@@ -128,16 +128,28 @@ class DepthProfilePlot(PlotPanel):
     def __init__(self, parent: QtWidgets.QWidget | None = None, *, window: int = DEFAULT_WINDOW) -> None:
         super().__init__(parent)
         self.plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
-        style_plot(self.plot, title=self.title, x_label="layer (forward order)", y_label=self.y_label,
-                   y_units=self.y_units, log_y=True)
+        style_plot(
+            self.plot,
+            title=self.title,
+            x_label="layer (forward order)",
+            y_label=self.y_label,
+            y_units=self.y_units,
+            log_y=True,
+        )
         self.plot.setDownsampling(auto=False)  # at most a few hundred points per curve
         self.plot.getViewBox().setDefaultPadding(0.03)
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # log axis: no "(x1e+27)" scaling
         # The legend sits in the plot's top-right corner on a translucent ground (drag it elsewhere);
         # a row under the plot would set the panel's minimum width and clip narrow docks.
-        self.legend = FittedLegend(offset=(-6, 6), brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen(190, 190, 190),
-                                    labelTextSize="8pt", verSpacing=-8, horSpacing=4,
-                                    colCount=2 if self.style_key else 1)
+        self.legend = FittedLegend(
+            offset=(-6, 6),
+            brush=pg.mkBrush(255, 255, 255, 210),
+            pen=pg.mkPen(190, 190, 190),
+            labelTextSize="8pt",
+            verSpacing=-8,
+            horSpacing=4,
+            colCount=2 if self.style_key else 1,
+        )
         self.legend.setParentItem(self.plot.vb)
         self.legend.setZValue(10_000)
         self._key_items = [(label, pg.PlotDataItem(**style)) for label, style in self.style_key]
@@ -147,9 +159,12 @@ class DepthProfilePlot(PlotPanel):
         self.window_box.setSuffix(" probed steps")
         self.window_box.setKeyboardTracking(False)
         self.window_box.valueChanged.connect(self._window_changed)
-        self.add_tool("Now = mean of last", self.window_box,
-                      "Each curve shows the mean over this many of the run's last recorded steps "
-                      "(1 = the latest step only); non-finite steps are skipped")
+        self.add_tool(
+            "Now = mean of last",
+            self.window_box,
+            "Each curve shows the mean over this many of the run's last recorded steps "
+            "(1 = the latest step only); non-finite steps are skipped",
+        )
         self._drawn: dict[int, _Drawn] = {}
         self._legend_rows: list[tuple[int, str]] = []
         self._runs: list[RunEntry] = []
@@ -183,9 +198,18 @@ class DepthProfilePlot(PlotPanel):
         """Every curve of a run, main first, and the steps its "now" values come from."""
         mean, steps = self.now_profile(entry.store)
         when = f"mean of {format_steps(steps)}" if steps.size > 1 else format_steps(steps)
-        main = Series("", mean, when, dict(
-            pen=pg.mkPen(entry.color, width=2), symbol="o", symbolSize=5,
-            symbolPen=pg.mkPen(entry.color), symbolBrush=pg.mkBrush(entry.color)))
+        main = Series(
+            "",
+            mean,
+            when,
+            dict(
+                pen=pg.mkPen(entry.color, width=2),
+                symbol="o",
+                symbolSize=5,
+                symbolPen=pg.mkPen(entry.color),
+                symbolBrush=pg.mkBrush(entry.color),
+            ),
+        )
         return [main, *self.extra_series(entry, entry.color)], steps
 
     def curve(self, run_id: int, suffix: str = "") -> pg.PlotDataItem | None:
@@ -226,7 +250,7 @@ class DepthProfilePlot(PlotPanel):
     def _draw(self, entry: RunEntry, key: tuple) -> None:
         drawn = self._drawn.setdefault(entry.run_id, _Drawn(key))
         drawn.key = key
-        series, steps = self.run_series(entry)
+        series, _steps = self.run_series(entry)
         n = series[0].y.shape[0]
         x = np.arange(1, n + 1, dtype=np.float64)
         for s in series:
@@ -362,19 +386,29 @@ class ActStdDepthPlot(DepthProfilePlot):
     title = "Activation std vs depth"
     quantity = "act_std"
     y_label = "std of output (pre-BN)"
-    style_key = (("now", _key_style(Qt_PenStyle.SolidLine, 2, symbol=True)),
-                 ("at init (step 0)", _key_style(Qt_PenStyle.DotLine, 1.5)),
-                 ("theory for the init", _key_style(Qt_PenStyle.DashLine, 1.5)))
+    style_key = (
+        ("now", _key_style(Qt_PenStyle.SolidLine, 2, symbol=True)),
+        ("at init (step 0)", _key_style(Qt_PenStyle.DotLine, 1.5)),
+        ("theory for the init", _key_style(Qt_PenStyle.DashLine, 1.5)),
+    )
 
     def extra_series(self, entry: RunEntry, color: str) -> list[Series]:
         s = entry.store.started
         init = np.asarray(s.act_std_init, dtype=np.float64)
         theory = np.asarray(s.theory_act_std_init, dtype=np.float64) * init[0]
         return [
-            Series("at init", init, "at init, step 0",
-                   dict(pen=pg.mkPen(color, width=1.5, style=Qt_PenStyle.DotLine), symbol=None)),
-            Series("theory", theory, "theory for the init, scaled to layer 1 at step 0",
-                   dict(pen=pg.mkPen(color, width=1.5, style=Qt_PenStyle.DashLine), symbol=None)),
+            Series(
+                "at init",
+                init,
+                "at init, step 0",
+                dict(pen=pg.mkPen(color, width=1.5, style=Qt_PenStyle.DotLine), symbol=None),
+            ),
+            Series(
+                "theory",
+                theory,
+                "theory for the init, scaled to layer 1 at step 0",
+                dict(pen=pg.mkPen(color, width=1.5, style=Qt_PenStyle.DashLine), symbol=None),
+            ),
         ]
 
 

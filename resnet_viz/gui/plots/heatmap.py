@@ -68,7 +68,7 @@ def bin_mean(rows: np.ndarray, width: int) -> np.ndarray:
     if bad.size:
         out[bad] = _nan_bin_mean(body[bad])
     if n_full * width < n:
-        out[n_full] = _nan_bin_mean(rows[n_full * width:][None])[0]
+        out[n_full] = _nan_bin_mean(rows[n_full * width :][None])[0]
     return out
 
 
@@ -110,13 +110,17 @@ class GradHeatmapPlot(PlotPanel):
     title = "Weight-gradient norm per layer"
     quantity = "grad_norm"
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS,
-                 colormap: str = "viridis") -> None:
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        max_columns: int = DEFAULT_MAX_COLUMNS,
+        colormap: str = "viridis",
+    ) -> None:
         super().__init__(parent)
         self.max_columns = int(max_columns)
         self.plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
-        style_plot(self.plot, title=self.title, x_label="training step",
-                   y_label="layer (input at top)")
+        style_plot(self.plot, title=self.title, x_label="training step", y_label="layer (input at top)")
         self.plot.showGrid(x=False, y=False)
         self.plot.setClipToView(False)
         self.plot.setDownsampling(auto=False)
@@ -133,8 +137,14 @@ class GradHeatmapPlot(PlotPanel):
             self.plot.addItem(item, ignoreBounds=True)
         self.hint = pg.TextItem("", color="#666666", anchor=(0.5, 0.5))
         self.plot.addItem(self.hint, ignoreBounds=True)
-        self.colorbar = pg.ColorBarItem(values=(-4.0, 0.0), colorMap=pg.colormap.get(colormap), width=15,
-                                        label="log₁₀ ‖∂L/∂W‖₂", interactive=True, rounding=0.05)
+        self.colorbar = pg.ColorBarItem(
+            values=(-4.0, 0.0),
+            colorMap=pg.colormap.get(colormap),
+            width=15,
+            label="log₁₀ ‖∂L/∂W‖₂",
+            interactive=True,
+            rounding=0.05,
+        )
         self.colorbar.setImageItem(self.image, insert_in=self.plot)  # right of the plot, same height
         self.colorbar.sigLevelsChangeFinished.connect(self._levels_dragged)
         self._ticks: list[tuple[float, str]] = []
@@ -195,8 +205,11 @@ class GradHeatmapPlot(PlotPanel):
         self.plot.setTitle(entry.name, size="9pt")
         store = entry.store
         if store.started is None or store.layer(self.quantity).shape[0] == 0:
-            self._show_hint("No per-layer data yet" if store.started is None or entry.active
-                            else "No per-layer data (probes were off)")
+            self._show_hint(
+                "No per-layer data yet"
+                if store.started is None or entry.active
+                else "No per-layer data (probes were off)"
+            )
             return
         if self._rows == 0:
             self._setup_layers(store.started.layers)
@@ -232,13 +245,13 @@ class GradHeatmapPlot(PlotPanel):
         if width != self.bin:  # crossed the cap: rebuild everything at the coarser bin
             self.bin, self._rows, self._ncols = width, 0, 0
         first = self._rows // self.bin  # the column holding the first new row (may be partial)
-        cols = bin_mean(log10_or_nan(values[first * self.bin: k]), self.bin)
+        cols = bin_mean(log10_or_nan(values[first * self.bin : k]), self.bin)
         ncols = first + cols.shape[0]
         if ncols > self._buf.shape[0] or self._buf.shape[1] != n_layers:
             size = min(self.max_columns, max(64, 2 * ncols))
             grown = np.full((size, n_layers), np.nan, dtype=np.float32)
             if self._buf.shape[1] == n_layers:
-                grown[: first] = self._buf[: first]
+                grown[:first] = self._buf[:first]
             self._buf = grown
         self._buf[first:ncols] = cols
         self._rows, self._ncols = k, ncols
@@ -249,8 +262,11 @@ class GradHeatmapPlot(PlotPanel):
         recent columns leave them (rounded outwards to LEVEL_ROUNDING decades)."""
         if self._user_levels:
             return
-        data = self._buf[: self._ncols] if self._levels is None else \
-            self._buf[max(0, self._ncols - LEVEL_WINDOW): self._ncols]
+        data = (
+            self._buf[: self._ncols]
+            if self._levels is None
+            else self._buf[max(0, self._ncols - LEVEL_WINDOW) : self._ncols]
+        )
         if data.size > 65536:  # percentiles of a regular sample are as good, and 10x cheaper
             data = data.reshape(-1)[:: data.size // 65536]
         finite = data[np.isfinite(data)]
@@ -276,8 +292,7 @@ class GradHeatmapPlot(PlotPanel):
         width = self._ncols * self.bin * spacing
         n_layers = self._buf.shape[1]
         self._extent, self._spacing = (x0, x0 + width), spacing
-        self.image.setImage(self._buf[: self._ncols], autoLevels=False,
-                            rect=QtCore.QRectF(x0, 0.5, width, n_layers))
+        self.image.setImage(self._buf[: self._ncols], autoLevels=False, rect=QtCore.QRectF(x0, 0.5, width, n_layers))
         for item, ys in ((self.block_lines, self._block_y), (self.stage_lines, self._stage_y)):
             item.setData(np.tile([x0, x0 + width], ys.size), np.repeat(ys, 2), connect="pairs")
         self.plot.getViewBox().setLimits(xMin=x0, xMax=x0 + width, yMin=0.5, yMax=n_layers + 0.5)

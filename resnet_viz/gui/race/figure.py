@@ -34,8 +34,11 @@ ARROW_TIPS = {
     "velocity": "−lr·v: the momentum term (SGD/RMSProp momentum buffer, Adam's bias-corrected m̂) (dotted)",
     "step": "the step actually taken last, Δθ (solid)",
 }
-_ARROW_STYLE = {"gradient": QtCore.Qt.PenStyle.DashLine, "velocity": QtCore.Qt.PenStyle.DotLine,
-                "step": QtCore.Qt.PenStyle.SolidLine}
+_ARROW_STYLE = {
+    "gradient": QtCore.Qt.PenStyle.DashLine,
+    "velocity": QtCore.Qt.PenStyle.DotLine,
+    "step": QtCore.Qt.PenStyle.SolidLine,
+}
 
 #: Filled contours: slate blue (low) through pale grey to warm white (high), so coloured paths stand out.
 CONTOUR_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(128, 147, 174), (200, 208, 216), (253, 251, 244)])
@@ -68,8 +71,9 @@ class SurfaceLevels:
             return np.log10(np.maximum(f - self.offset, 1e-300))
 
 
-def surface_levels(surface: Surface, x_range: tuple[float, float], y_range: tuple[float, float],
-                   log: bool, n: int = GRID_POINTS) -> SurfaceLevels:
+def surface_levels(
+    surface: Surface, x_range: tuple[float, float], y_range: tuple[float, float], log: bool, n: int = GRID_POINTS
+) -> SurfaceLevels:
     """Sample ``surface`` on an n×n grid; with ``log``, values are log10(f − f_lo + δ) where f_lo is the
     smaller of the grid's minimum and f* and δ is 10⁻⁸ of the grid's range (so the minimum is finite)."""
     xs, ys, z = surface.grid(n, n, x_range, y_range)
@@ -90,9 +94,11 @@ KEY_PER_LINE = 4
 
 def race_key(race: OptimizerRace, colours: Sequence[QtGui.QColor]) -> str:
     """The figure's key as rich text: a coloured ━● and the racer's settings, four to a line."""
-    items = [f'<span style="color:{QtGui.QColor(c).name()}">━━●</span>&nbsp;{html.escape(t.spec.describe())}'
-             for t, c in zip(race.trajectories, colours)]
-    lines = ["&nbsp;&nbsp;&nbsp;&nbsp;".join(items[i:i + KEY_PER_LINE]) for i in range(0, len(items), KEY_PER_LINE)]
+    items = [
+        f'<span style="color:{QtGui.QColor(c).name()}">━━●</span>&nbsp;{html.escape(t.spec.describe())}'
+        for t, c in zip(race.trajectories, colours)
+    ]
+    lines = ["&nbsp;&nbsp;&nbsp;&nbsp;".join(items[i : i + KEY_PER_LINE]) for i in range(0, len(items), KEY_PER_LINE)]
     return "<br>".join(lines)
 
 
@@ -102,8 +108,9 @@ class _Racer:
     def __init__(self, fig: RaceFigure, colour: QtGui.QColor) -> None:
         self.colour = QtGui.QColor(colour)
         pen = pg.mkPen(self.colour, width=2)
-        self.path = pg.PlotDataItem(pen=pen, connect="finite", symbol="o", symbolSize=4, symbolPen=None,
-                                    symbolBrush=self.colour)
+        self.path = pg.PlotDataItem(
+            pen=pen, connect="finite", symbol="o", symbolSize=4, symbolPen=None, symbolBrush=self.colour
+        )
         self.head = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), brush=self.colour)
         self.head.setZValue(20)
         self.path.setZValue(10)
@@ -111,18 +118,25 @@ class _Racer:
         self.cross.setZValue(21)
         self.arrows: dict[str, tuple[pg.PlotDataItem, pg.ArrowItem]] = {}
         for kind in ARROW_KINDS:
-            line = pg.PlotDataItem(pen=pg.mkPen(self.colour, width=2 if kind == "step" else 1.5,
-                                                style=_ARROW_STYLE[kind]))
-            head = pg.ArrowItem(headLen=10, tipAngle=30, tailLen=None, pen=pg.mkPen(self.colour),
-                                brush=self.colour)
+            line = pg.PlotDataItem(
+                pen=pg.mkPen(self.colour, width=2 if kind == "step" else 1.5, style=_ARROW_STYLE[kind])
+            )
+            head = pg.ArrowItem(headLen=10, tipAngle=30, tailLen=None, pen=pg.mkPen(self.colour), brush=self.colour)
             line.setZValue(15)
             head.setZValue(15)
             self.arrows[kind] = (line, head)
-        self.loss = pg.PlotDataItem(pen=pg.mkPen(self.colour, width=2), symbol="o", symbolSize=7, symbolPen="w",
-                                    symbolBrush=self.colour, connect="finite")
+        self.loss = pg.PlotDataItem(
+            pen=pg.mkPen(self.colour, width=2),
+            symbol="o",
+            symbolSize=7,
+            symbolPen="w",
+            symbolBrush=self.colour,
+            connect="finite",
+        )
         self.acc_x = pg.PlotDataItem(pen=pg.mkPen(self.colour, width=2), connect="finite")
-        self.acc_y = pg.PlotDataItem(pen=pg.mkPen(self.colour, width=2, style=QtCore.Qt.PenStyle.DashLine),
-                                     connect="finite")
+        self.acc_y = pg.PlotDataItem(
+            pen=pg.mkPen(self.colour, width=2, style=QtCore.Qt.PenStyle.DashLine), connect="finite"
+        )
         plot = fig.surface_plot
         for item in (self.path, self.head, self.cross):
             plot.addItem(item)
@@ -181,8 +195,13 @@ class RaceFigure(QtWidgets.QWidget):
         style_plot(self.loss_plot, title="loss", x_label="step", y_label="f − f*", log_y=True)
         self.loss_plot.getAxis("left").enableAutoSIPrefix(False)
         self.scale_plot: pg.PlotItem = layout.addPlot(row=3, col=1)
-        style_plot(self.scale_plot, title="adaptive scaling", x_label="step",
-                   y_label="accumulated g²  (x —, y - -)", log_y=True)
+        style_plot(
+            self.scale_plot,
+            title="adaptive scaling",
+            x_label="step",
+            y_label="accumulated g²  (x —, y - -)",
+            log_y=True,
+        )
         self.scale_plot.getAxis("left").enableAutoSIPrefix(False)
         for plot in (self.loss_plot, self.scale_plot):  # room for "10⁻¹⁵" ticks beside the label, aligned
             plot.getAxis("left").setWidth(64)
@@ -221,8 +240,15 @@ class RaceFigure(QtWidgets.QWidget):
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
 
     # --- surface ---------------------------------------------------------------------------------
-    def set_surface(self, surface: Surface, x_range: tuple[float, float], y_range: tuple[float, float], *,
-                    mode: str = "contours", log: bool = False) -> None:
+    def set_surface(
+        self,
+        surface: Surface,
+        x_range: tuple[float, float],
+        y_range: tuple[float, float],
+        *,
+        mode: str = "contours",
+        log: bool = False,
+    ) -> None:
         """Show ``surface`` with the view set to the given ranges: ``mode`` "contours" (filled bands and
         lines) or "heatmap". The 1:1 aspect usually widens one range; the surface is sampled over the
         whole visible area, and again (debounced) whenever the view is panned, zoomed or resized."""
@@ -270,8 +296,9 @@ class RaceFigure(QtWidgets.QWidget):
             lut = cmap.getLookupTable(nPts=CONTOUR_BANDS, alpha=False)
             data = np.where(np.isfinite(lv.values), lv.values, hi + 1)
             for level in np.linspace(lo, hi, CONTOUR_BANDS + 1)[1:-1]:
-                iso = pg.IsocurveItem(data=data, level=float(level), pen=pg.mkPen(60, 60, 70, 110, width=1),
-                                      axisOrder="col-major")
+                iso = pg.IsocurveItem(
+                    data=data, level=float(level), pen=pg.mkPen(60, 60, 70, 110, width=1), axisOrder="col-major"
+                )
                 iso.setParentItem(self.image)
                 self.isocurves.append(iso)
         else:
@@ -280,8 +307,11 @@ class RaceFigure(QtWidgets.QWidget):
         self.image.setImage(lv.values, levels=(lo, hi), lut=lut, autoLevels=False)
         dx = (x_range[1] - x_range[0]) / (len(lv.xs) - 1)
         dy = (y_range[1] - y_range[0]) / (len(lv.ys) - 1)
-        self.image.setRect(QtCore.QRectF(x_range[0] - dx / 2, y_range[0] - dy / 2,
-                                         x_range[1] - x_range[0] + dx, y_range[1] - y_range[0] + dy))
+        self.image.setRect(
+            QtCore.QRectF(
+                x_range[0] - dx / 2, y_range[0] - dy / 2, x_range[1] - x_range[0] + dx, y_range[1] - y_range[0] + dy
+            )
+        )
         self.colorbar.setColorMap(cmap)
         self.colorbar.setLevels((lo, hi))
         self.colorbar.axis.setLabel("log₁₀(f − f_lo)" if log else "f")
@@ -322,9 +352,9 @@ class RaceFigure(QtWidgets.QWidget):
             _set_symbol(racer.path, "o" if n <= PATH_DOTS_UP_TO else None)
             racer.path.setData(pos[:, 0], pos[:, 1])
             last = _last_finite(pos)
-            racer.head.setData(pos=pos[last:last + 1] if last is not None else np.empty((0, 2)))
+            racer.head.setData(pos=pos[last : last + 1] if last is not None else np.empty((0, 2)))
             diverged = traj.diverged_at is not None and traj.diverged_at <= n
-            racer.cross.setData(pos=pos[last:last + 1] if diverged and last is not None else np.empty((0, 2)))
+            racer.cross.setData(pos=pos[last : last + 1] if diverged and last is not None else np.empty((0, 2)))
             self._draw_arrows(racer, traj, n, last)
             steps = np.arange(n + 1, dtype=np.float64)
             loss = traj.losses.values[: n + 1].astype(np.float64)
@@ -433,4 +463,3 @@ def _positive(values: np.ndarray) -> np.ndarray:
     out = np.array(values, dtype=np.float64)
     out[~(np.isfinite(out) & (out > 0))] = np.nan
     return out
-

@@ -28,24 +28,36 @@ from resnet_viz.surfaces.race import (
 
 #: Path colours, distinct and saturated: they are drawn over a light contour map.
 DEFAULT_COLOURS: dict[str, str] = {
-    "sgd": "#d62728", "momentum": "#1f77b4", "nesterov": "#17becf", "adagrad": "#2ca02c",
-    "rmsprop": "#ff7f0e", "adam": "#9467bd", "adamw": "#8c564b"}
+    "sgd": "#d62728",
+    "momentum": "#1f77b4",
+    "nesterov": "#17becf",
+    "adagrad": "#2ca02c",
+    "rmsprop": "#ff7f0e",
+    "adam": "#9467bd",
+    "adamw": "#8c564b",
+}
 
 #: Hyperparameter columns, in core names, and their headers.
 COLUMNS: tuple[str, ...] = ("lr", "momentum", "beta1", "beta2", "alpha", "eps", "weight_decay")
-COLUMN_TITLES: dict[str, str] = {"lr": "lr", "momentum": "momentum", "beta1": "β1", "beta2": "β2",
-                                 "alpha": "α", "eps": "eps", "weight_decay": "weight decay"}
+COLUMN_TITLES: dict[str, str] = {
+    "lr": "lr",
+    "momentum": "momentum",
+    "beta1": "β1",
+    "beta2": "β2",
+    "alpha": "α",
+    "eps": "eps",
+    "weight_decay": "weight decay",
+}
 COLUMN_TIPS: dict[str, str] = {
     "lr": "Learning rate: the step size.",
-    "momentum": "Momentum μ: the fraction of the previous velocity kept at each step "
-                "(Momentum, Nesterov, RMSProp).",
+    "momentum": "Momentum μ: the fraction of the previous velocity kept at each step (Momentum, Nesterov, RMSProp).",
     "beta1": "β1: Adam's decay rate of the running mean of g (the momentum term).",
     "beta2": "β2: Adam's decay rate of the running mean of g² (the per-coordinate scale).",
     "alpha": "α: RMSProp's smoothing constant of the running mean of g².",
     "eps": "ε: added to the denominator √s + ε of adaptive optimisers, so steps stay finite where "
-           "the gradient history is zero.",
+    "the gradient history is zero.",
     "weight_decay": "Weight decay λ: L2 penalty added to the gradient (g + λw); AdamW decays the "
-                    "weights directly (w ← w − lr·λw), decoupled from the Adam step.",
+    "weights directly (w ← w − lr·λw), decoupled from the Adam step.",
 }
 #: One-line update rules, the tooltips of the row titles (g: the gradient).
 UPDATE_RULES: dict[str, str] = {
@@ -54,8 +66,7 @@ UPDATE_RULES: dict[str, str] = {
     "nesterov": "Nesterov: look-ahead momentum: m ← μm + g, w ← w − lr·(g + μm) (μ = 0.9 unless set)",
     "adagrad": "AdaGrad: s ← s + g², w ← w − lr·g/(√s + ε)",
     "rmsprop": "RMSProp: s ← αs + (1−α)g², w ← w − lr·g/(√s + ε)",
-    "adam": "Adam: m ← β1·m + (1−β1)g, v ← β2·v + (1−β2)g², bias-corrected m̂, v̂, "
-            "w ← w − lr·m̂/(√v̂ + ε)",
+    "adam": "Adam: m ← β1·m + (1−β1)g, v ← β2·v + (1−β2)g², bias-corrected m̂, v̂, w ← w − lr·m̂/(√v̂ + ε)",
     "adamw": "AdamW: Adam with decoupled weight decay: w ← w − lr·λw, then the Adam step",
 }
 
@@ -105,8 +116,12 @@ class OptimizerTable(QtWidgets.QWidget):
         grid.setVerticalSpacing(2)
 
         head = QtWidgets.QLabel("optimiser")
-        head.setToolTip(_wrap("Tick the optimisers that race; hover a title for its update rule "
-                              "(g: the gradient at the current point)."))
+        head.setToolTip(
+            _wrap(
+                "Tick the optimisers that race; hover a title for its update rule "
+                "(g: the gradient at the current point)."
+            )
+        )
         grid.addWidget(head, 0, 0)
         for c, name in enumerate(COLUMNS):
             lab = QtWidgets.QLabel(COLUMN_TITLES[name])
@@ -186,7 +201,7 @@ class OptimizerTable(QtWidgets.QWidget):
         return specs
 
     def error_text(self) -> str:
-        """"" when :meth:`specs` succeeds, else its error message."""
+        """ "" when :meth:`specs` succeeds, else its error message."""
         try:
             self.specs()
         except ConfigError as exc:
@@ -241,11 +256,11 @@ class OptimizerTable(QtWidgets.QWidget):
         self.swatches[key].setStyleSheet(
             f"QToolButton {{ background: {c.name()}; border: 1px solid {c.darker(150).name()};"
             " border-radius: 3px; }"
-            f" QToolButton:hover {{ border: 1px solid #202020; }}")
+            f" QToolButton:hover {{ border: 1px solid #202020; }}"
+        )
 
     def _choose_colour(self, key: str) -> None:
-        colour = QtWidgets.QColorDialog.getColor(self._colours[key], self,
-                                                 f"Colour of {OPTIMIZER_TITLES[key]}")
+        colour = QtWidgets.QColorDialog.getColor(self._colours[key], self, f"Colour of {OPTIMIZER_TITLES[key]}")
         if colour.isValid():
             self.set_colour(key, colour)
 
@@ -276,10 +291,14 @@ class OptimizerTable(QtWidgets.QWidget):
     def state(self) -> dict[str, Any]:
         """JSON-friendly: ``{key: {"enabled": bool, "colour": "#rrggbb", "fields": {name: text}}}``
         (the fields the optimiser takes, empty ones included)."""
-        return {key: {"enabled": self.checks[key].isChecked(),
-                      "colour": self._colours[key].name(),
-                      "fields": {n: self.fields[key][n].text() for n in COLUMNS if _takes(key, n)}}
-                for key in OPTIMIZERS}
+        return {
+            key: {
+                "enabled": self.checks[key].isChecked(),
+                "colour": self._colours[key].name(),
+                "fields": {n: self.fields[key][n].text() for n in COLUMNS if _takes(key, n)},
+            }
+            for key in OPTIMIZERS
+        }
 
     def set_state(self, state: Any) -> None:
         """Restore :meth:`state`'s output. Unknown keys, missing keys and values of the wrong type are
@@ -305,8 +324,7 @@ class OptimizerTable(QtWidgets.QWidget):
                             continue
                         if isinstance(text, str):
                             self._set_text(key, name, text)
-                        elif isinstance(text, (int, float)) and not isinstance(text, bool) \
-                                and math.isfinite(text):
+                        elif isinstance(text, (int, float)) and not isinstance(text, bool) and math.isfinite(text):
                             self._set_text(key, name, f"{text:g}")
         self._emit()
 

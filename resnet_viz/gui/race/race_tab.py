@@ -32,16 +32,15 @@ STEP_BUDGET_S = 0.025  # stepping time per tick; the rest of the frame is for dr
 ARROW_SCALES = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0)
 SURFACE_TIPS = {
     "quadratic": "½(u² + κv²) in axes rotated by the angle: the condition number κ sets how elongated the "
-                 "bowl is; SGD zig-zags across it, momentum builds speed along it.",
+    "bowl is; SGD zig-zags across it, momentum builds speed along it.",
     "rosenbrock": "(1 − x)² + 100(y − x²)²: a curved, flat-bottomed valley; the minimum at (1, 1).",
     "beale": "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²: steep walls, flat plateaus; "
-             "minimum at (3, 0.5).",
+    "minimum at (3, 0.5).",
     "himmelblau": "(x² + y − 11)² + (x + y² − 7)²: four minima; the default start sits by the local "
-                  "maximum, so small differences send racers to different minima.",
-    "saddle": "x² + y⁴/4 − y²/2: a saddle at the origin between minima at (0, ±1); escaping it takes "
-              "a push along y.",
+    "maximum, so small differences send racers to different minima.",
+    "saddle": "x² + y⁴/4 − y²/2: a saddle at the origin between minima at (0, ±1); escaping it takes a push along y.",
     "two_minima": "(x² − 1)² + 0.3x + y²/2: a local minimum on the right, the global one on the left; "
-                  "momentum can carry over the ridge.",
+    "momentum can carry over the ridge.",
     "plateau": "1 − exp(−(x² + y²)): nearly flat away from the well; plain SGD creeps, adaptive steps do not.",
     "formula": "Your own f(x, y).",
 }
@@ -89,26 +88,35 @@ class RaceTab(QtWidgets.QWidget):
         self.surface_box = QtWidgets.QComboBox()
         for key in SURFACES:
             self.surface_box.addItem(SURFACE_TITLES[key], key)
-            self.surface_box.setItemData(self.surface_box.count() - 1, SURFACE_TIPS[key],
-                                         QtCore.Qt.ItemDataRole.ToolTipRole)
+            self.surface_box.setItemData(
+                self.surface_box.count() - 1, SURFACE_TIPS[key], QtCore.Qt.ItemDataRole.ToolTipRole
+            )
         self.surface_box.setCurrentIndex(SURFACES.index("rosenbrock"))
-        self.surface_box.setToolTip("The function the optimisers minimise. Choosing one also sets the racers' "
-                                    "learning rates to the ones suggested for it (edit them freely).")
+        self.surface_box.setToolTip(
+            "The function the optimisers minimise. Choosing one also sets the racers' "
+            "learning rates to the ones suggested for it (edit them freely)."
+        )
         self.surface_box.currentIndexChanged.connect(lambda _i: self._apply_surface(suggest=True))
         self.condition = _spin(1.0, 1e6, 50.0, decimals=1, step=1.0)
         self.condition.setStepType(QtWidgets.QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
         self.condition.setToolTip("Condition number κ: the ratio of the bowl's largest to smallest curvature")
         self.angle = _spin(-90.0, 90.0, 0.0, decimals=1, step=5.0)
         self.angle.setSuffix("°")
-        self.angle.setToolTip("Rotation of the bowl's axes: at 0° the axes are x and y, which per-coordinate "
-                              "methods (AdaGrad, RMSProp, Adam) handle best; at 45° they cannot")
+        self.angle.setToolTip(
+            "Rotation of the bowl's axes: at 0° the axes are x and y, which per-coordinate "
+            "methods (AdaGrad, RMSProp, Adam) handle best; at 45° they cannot"
+        )
         for box in (self.condition, self.angle):
             box.valueChanged.connect(lambda _v: self._apply_surface(suggest=True))
         self.formula = QtWidgets.QLineEdit(SurfaceConfig.formula)
         self.formula.setPlaceholderText("e.g. (1-x)^2 + 100*(y-x^2)^2")
-        self.formula.setToolTip("f(x, y) with numbers, x, y, " + ", ".join(FORMULA_CONSTANTS)
-                                + ", + − * / ^ (or **), parentheses and the functions "
-                                + ", ".join(FORMULA_FUNCTIONS) + ". Press Enter to use it.")
+        self.formula.setToolTip(
+            "f(x, y) with numbers, x, y, "
+            + ", ".join(FORMULA_CONSTANTS)
+            + ", + − * / ^ (or **), parentheses and the functions "
+            + ", ".join(FORMULA_FUNCTIONS)
+            + ". Press Enter to use it."
+        )
         self.formula.editingFinished.connect(lambda: self._apply_surface(suggest=False))
         self.formula_error = QtWidgets.QLabel()
         self.formula_error.setWordWrap(True)
@@ -283,8 +291,12 @@ class RaceTab(QtWidgets.QWidget):
 
     # --- surface ----------------------------------------------------------------------------------
     def surface_config(self) -> SurfaceConfig:
-        return SurfaceConfig(name=self.surface_box.currentData(), condition=self.condition.value(),
-                             angle=self.angle.value(), formula=self.formula.text())
+        return SurfaceConfig(
+            name=self.surface_box.currentData(),
+            condition=self.condition.value(),
+            angle=self.angle.value(),
+            formula=self.formula.text(),
+        )
 
     def _apply_surface(self, suggest: bool) -> None:
         """Build the chosen surface; on success draw it, reset the view and the start, and rebuild the race."""
@@ -326,8 +338,12 @@ class RaceTab(QtWidgets.QWidget):
         self.rebuild_race()
 
     def _set_range(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
-        for box, v in ((self.x_min, x_range[0]), (self.x_max, x_range[1]), (self.y_min, y_range[0]),
-                       (self.y_max, y_range[1])):
+        for box, v in (
+            (self.x_min, x_range[0]),
+            (self.x_max, x_range[1]),
+            (self.y_min, y_range[0]),
+            (self.y_max, y_range[1]),
+        ):
             box.blockSignals(True)
             box.setValue(v)
             box.blockSignals(False)
@@ -344,8 +360,9 @@ class RaceTab(QtWidgets.QWidget):
         if self._updating or self.surface is None:
             return
         x_range, y_range = self.view_ranges()
-        self.figure.set_surface(self.surface, x_range, y_range, mode=self.view_box.currentData(),
-                                log=self.log_box.isChecked())
+        self.figure.set_surface(
+            self.surface, x_range, y_range, mode=self.view_box.currentData(), log=self.log_box.isChecked()
+        )
         if self.race is not None:
             self.figure.show_race(self.race)
 
@@ -353,8 +370,10 @@ class RaceTab(QtWidgets.QWidget):
         if self.surface is not None and self.surface.suggested:
             self.table.set_hyperparameters(self.surface.suggested)
         elif self.surface is not None:
-            self.show_message("No suggested rates for a formula of your own: torch.optim's defaults apply "
-                              "where a field is empty.", "info")
+            self.show_message(
+                "No suggested rates for a formula of your own: torch.optim's defaults apply where a field is empty.",
+                "info",
+            )
 
     def _default_view(self) -> None:
         if self.surface is not None:
@@ -402,8 +421,7 @@ class RaceTab(QtWidgets.QWidget):
         self._after_steps()
 
     def _apply_arrows(self) -> None:
-        self.figure.set_arrows({k: b.isChecked() for k, b in self.arrow_boxes.items()},
-                               self.arrow_scale.currentData())
+        self.figure.set_arrows({k: b.isChecked() for k, b in self.arrow_boxes.items()}, self.arrow_scale.currentData())
 
     def show_message(self, text: str, level: str = "error") -> None:
         self.message_bar.show_message(text, level)
@@ -501,12 +519,17 @@ class RaceTab(QtWidgets.QWidget):
         raise ValueError(f"unknown export kind {kind!r}")
 
     def export_dialog(self, kind: str) -> None:
-        filters = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV (*.csv)",
-                   "gif": "Animated GIF (*.gif)"}
+        filters = {
+            "png": "PNG image (*.png)",
+            "svg": "SVG image (*.svg)",
+            "csv": "CSV (*.csv)",
+            "gif": "Animated GIF (*.gif)",
+        }
         default = f"race-{self.surface.name if self.surface else 'surface'}.{kind}"
         folder = self.settings.value("race/export_dir", "") if self.settings is not None else ""
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export the race", str(Path(folder or ".") / default),
-                                                        filters[kind])
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export the race", str(Path(folder or ".") / default), filters[kind]
+        )
         if not path:
             return
         if self.settings is not None:
@@ -524,6 +547,7 @@ class RaceTab(QtWidgets.QWidget):
                 dialog.setValue(done)
                 QtWidgets.QApplication.processEvents()
                 return not dialog.wasCanceled()
+
         try:
             written = self.export(kind, path, progress)
         except InterruptedError:
@@ -540,13 +564,21 @@ class RaceTab(QtWidgets.QWidget):
     # --- settings ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """The setup as JSON-friendly data (QSettings)."""
-        return {"surface": self.surface_box.currentData(), "condition": self.condition.value(),
-                "angle": self.angle.value(), "formula": self.formula.text(), "start": list(self.start()),
-                "range": [self.x_min.value(), self.x_max.value(), self.y_min.value(), self.y_max.value()],
-                "view": self.view_box.currentData(), "log": self.log_box.isChecked(),
-                "arrows": {k: b.isChecked() for k, b in self.arrow_boxes.items()},
-                "arrow_scale": self.arrow_scale.currentData(), "speed": self.speed_steps_per_s(),
-                "max_steps": self.max_steps.value(), "table": self.table.state()}
+        return {
+            "surface": self.surface_box.currentData(),
+            "condition": self.condition.value(),
+            "angle": self.angle.value(),
+            "formula": self.formula.text(),
+            "start": list(self.start()),
+            "range": [self.x_min.value(), self.x_max.value(), self.y_min.value(), self.y_max.value()],
+            "view": self.view_box.currentData(),
+            "log": self.log_box.isChecked(),
+            "arrows": {k: b.isChecked() for k, b in self.arrow_boxes.items()},
+            "arrow_scale": self.arrow_scale.currentData(),
+            "speed": self.speed_steps_per_s(),
+            "max_steps": self.max_steps.value(),
+            "table": self.table.state(),
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state`; unknown or bad entries are ignored."""

@@ -45,8 +45,15 @@ def frame_steps(steps: int, frames: int = GIF_FRAMES) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(0, steps, min(frames, steps + 1))})
 
 
-def write_gif(fig: RaceFigure, race: OptimizerRace, path: str | Path, *, frames: int = GIF_FRAMES,
-              fps: int = GIF_FPS, progress: Callable[[int, int], bool] | None = None) -> Path:
+def write_gif(
+    fig: RaceFigure,
+    race: OptimizerRace,
+    path: str | Path,
+    *,
+    frames: int = GIF_FRAMES,
+    fps: int = GIF_FPS,
+    progress: Callable[[int, int], bool] | None = None,
+) -> Path:
     """Animate the race as drawn by ``fig`` (steps 0..race.steps) into a looping GIF at the figure's
     on-screen size (rescaling would re-flow the legends' text).
 
@@ -70,9 +77,12 @@ def write_gif(fig: RaceFigure, race: OptimizerRace, path: str | Path, *, frames:
         fig.set_caption(race_caption(race))
     durations = [int(1000 / fps)] * len(images)
     durations[-1] = int(GIF_HOLD_S * 1000)
-    return write_atomically(path, lambda tmp: images[0].save(tmp, format="GIF", save_all=True,
-                                                             append_images=images[1:], duration=durations,
-                                                             loop=0, disposal=1))
+    return write_atomically(
+        path,
+        lambda tmp: images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, disposal=1
+        ),
+    )
 
 
 def racer_colours(race: OptimizerRace) -> list[QtGui.QColor]:
@@ -98,10 +108,18 @@ def race_caption(race: OptimizerRace, step: int | None = None) -> str:
     return f"<b>{s.title}</b>: {s.text} &nbsp;·&nbsp; start ({x:.4g}, {y:.4g}) &nbsp;·&nbsp; step {k}"
 
 
-def render_race_files(race: OptimizerRace, out_dir: str | Path, *, size: tuple[int, int] = (1400, 760),
-                      mode: str = "contours", log: bool | None = None,
-                      x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
-                      gif: bool = False, progress: Callable[[int, int], bool] | None = None) -> list[Path]:
+def render_race_files(
+    race: OptimizerRace,
+    out_dir: str | Path,
+    *,
+    size: tuple[int, int] = (1400, 760),
+    mode: str = "contours",
+    log: bool | None = None,
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
+    gif: bool = False,
+    progress: Callable[[int, int], bool] | None = None,
+) -> list[Path]:
     """Draw ``race`` offscreen and write ``race.png`` (at ``size``), ``race.svg`` and, with ``gif``,
     ``race.gif`` into ``out_dir``. Needs a QApplication. Returns the paths written, each checked to be
     there; ``ImageSizeError`` for a ``size`` over the limits (before drawing), ``WriteError`` when a
@@ -127,8 +145,10 @@ def render_race_files(race: OptimizerRace, out_dir: str | Path, *, size: tuple[i
     QtGui.QGuiApplication.processEvents()
     fig.redraw_surface()  # the laid-out view (not waiting for the debounce timer)
     try:
-        written = [figure_export.export_png(fig, out_dir / "race.png", size[0]),
-                   figure_export.export_svg(fig, out_dir / "race.svg")]
+        written = [
+            figure_export.export_png(fig, out_dir / "race.png", size[0]),
+            figure_export.export_svg(fig, out_dir / "race.svg"),
+        ]
         if gif:
             fig.resize(*GIF_SIZE)
             QtGui.QGuiApplication.processEvents()
