@@ -109,6 +109,10 @@ class HistogramRecord:
     counts: np.ndarray  # int64 [L, B]
 
 
+#: Statuses of a run that ended well: it ran to its end, or the user stopped it (its data is whole).
+OK_STATUSES = ("finished", "stopped")
+
+
 @dataclass(frozen=True)
 class RunFinished:
     """The run ended; ``status`` is "finished", "stopped", "diverged at step k", "out of memory" or "failed"."""
@@ -128,7 +132,7 @@ class RunFinished:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("finished", "stopped")
+        return self.status in OK_STATUSES
 
 
 Record = RunStarted | TrainChunk | EvalRecord | HistogramRecord | RunFinished
