@@ -28,7 +28,7 @@ def child(mode: str) -> None:
     from resnet_viz import cli
     from resnet_viz.config import RunConfig
     from resnet_viz.data.device_loader import DeviceDataset
-    from resnet_viz.gui.app import application
+    from resnet_viz.gui.qt_app import application
 
     began = threading.Event()
     eval_batches = DeviceDataset.eval_batches

@@ -26,7 +26,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from resnet_viz.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
-from resnet_viz.gui.app import application
+from resnet_viz.gui.qt_app import application
 from resnet_viz.metrics.records import (
     EvalRecord,
     LayerInfoRecord,

@@ -36,7 +36,7 @@ def main() -> None:
             f"{name:11s} {1000 / dt:7.0f} race steps/s  ({dt / 1000 / len(OPTIMIZERS) * 1e6:5.0f} µs per optimiser step)"
         )
 
-    from resnet_viz.gui.app import application, dispose
+    from resnet_viz.gui.qt_app import application, dispose
     from resnet_viz.gui.race.figure import RaceFigure
     from resnet_viz.gui.race.render import racer_colours
 

@@ -584,7 +584,7 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
         written.append(check_written(out / "race.json"))
         if not args.no_figure:
             try:
-                from resnet_viz.gui.app import application
+                from resnet_viz.gui.qt_app import application
                 from resnet_viz.gui.race.render import render_race_files
             except ImportError as exc:
                 print(f"resnet-viz: error: cannot draw the figure ({exc}); data written to {out}", file=sys.stderr)
@@ -771,8 +771,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     app = None
     if not args.no_figures:
         try:
-            from resnet_viz.gui.app import application
             from resnet_viz.gui.preset_figures import render_preset_figures, render_preset_race
+            from resnet_viz.gui.qt_app import application
         except ImportError as exc:
             print(f"resnet-viz: error: cannot draw figures ({exc}); add --no-figures", file=sys.stderr)
             return EXIT_RUN_FAILED

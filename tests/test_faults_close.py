@@ -198,7 +198,7 @@ from resnet_viz import cli
 from resnet_viz.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from resnet_viz.data import embedded
 from resnet_viz.data.device_loader import DeviceDataset
-from resnet_viz.gui.app import application
+from resnet_viz.gui.qt_app import application
 from resnet_viz.train.engine import Engine
 
 mode = sys.argv[1]

@@ -9,11 +9,11 @@ from pathlib import Path
 from PySide6 import QtGui
 
 from resnet_viz.gui import figure_export
-from resnet_viz.gui.app import dispose
 from resnet_viz.gui.plots.base import FittedLegend, PlotPanel
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
 from resnet_viz.gui.plots.depth import ActStdDepthPlot, GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
+from resnet_viz.gui.qt_app import dispose
 from resnet_viz.gui.runs import PALETTE, RunEntry
 from resnet_viz.presets.runner import PresetResult
 

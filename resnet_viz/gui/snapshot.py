@@ -50,7 +50,7 @@ def take_snapshot(
 
     from PySide6 import QtCore
 
-    from resnet_viz.gui.app import application, dispose
+    from resnet_viz.gui.qt_app import application, dispose
 
     app = application(offscreen=True)
     from resnet_viz.gui.main_window import MainWindow

@@ -128,7 +128,7 @@ def render_race_files(
     if problem is not None:
         raise ImageSizeError(problem)
     from resnet_viz.gui import figure_export
-    from resnet_viz.gui.app import dispose
+    from resnet_viz.gui.qt_app import dispose
 
     out_dir = Path(out_dir)
     surface = race.surface
