@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from resnet_viz.config import ConfigError, OptimConfig
-from resnet_viz.train.optim import build_optimizer, build_scheduler, milestone_steps, resolved_hyperparameters
+from resnet_viz.train.optim import (
+    OPTIMIZER_CLASSES,
+    OPTIMIZER_TITLES,
+    build_optimizer,
+    build_scheduler,
+    milestone_steps,
+    resolved_hyperparameters,
+    torch_default,
+)
 
 
 def params():
@@ -93,3 +101,17 @@ def test_cosine_and_warmup():
 def test_torch_rejections_become_config_errors():
     with pytest.raises(ConfigError):
         build_optimizer(params(), OptimConfig(name="sgd", lr=0.1, momentum=0.0, nesterov=True))
+
+
+def test_torch_default_reads_the_torch_optim_signature():
+    assert torch_default("sgd", "lr") == 0.001 and torch_default("sgd", "momentum") == 0
+    assert torch_default("adam", "betas") == (0.9, 0.999) and torch_default("adam", "amsgrad") is False
+    assert torch_default("adagrad", "eps") == 1e-10 and torch_default("rmsprop", "alpha") == 0.99
+    assert torch_default("adamw", "weight_decay") == 0.01
+    assert torch_default("sgd", "betas") is None  # SGD has no betas
+    assert isinstance(torch_default("adam", "lr"), float)
+
+
+def test_optimizer_tables_name_the_same_optimizers():
+    assert list(OPTIMIZER_TITLES) == list(OPTIMIZER_CLASSES)
+    assert OPTIMIZER_TITLES["rmsprop"] == "RMSProp" and OPTIMIZER_TITLES["adagrad"] == "AdaGrad"

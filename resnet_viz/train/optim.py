@@ -6,6 +6,7 @@ Only hyperparameters the user set are passed; the rest take torch.optim's own de
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,14 @@ OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
     "rmsprop": torch.optim.RMSprop,
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
+}
+#: How each optimiser is written in titles, menus and legends (the papers' spelling).
+OPTIMIZER_TITLES: dict[str, str] = {
+    "sgd": "SGD",
+    "adagrad": "AdaGrad",
+    "rmsprop": "RMSProp",
+    "adam": "Adam",
+    "adamw": "AdamW",
 }
 
 #: The hyperparameters shown and recorded for each optimiser.
@@ -37,6 +46,19 @@ SHOWN_HYPERPARAMETERS = (
     "centered",
     "amsgrad",
 )
+
+
+def torch_default(optimizer: str, hyper: str) -> Any:
+    """The default of hyperparameter ``hyper`` in ``torch.optim``'s class for ``optimizer``.
+
+    ``optimizer`` is a key of :data:`OPTIMIZER_CLASSES`; ``hyper`` uses torch.optim's names (``"betas"``
+    is a tuple). None when the class has no such parameter or it has no default; tensors become numbers.
+    """
+    param = inspect.signature(OPTIMIZER_CLASSES[optimizer]).parameters.get(hyper)
+    if param is None or param.default is inspect.Parameter.empty:
+        return None
+    value = param.default
+    return value.item() if isinstance(value, torch.Tensor) else value
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
