@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import tempfile
-import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 
 import resnet_viz
 from resnet_viz.config import RunConfig
+from resnet_viz.export.names import slug
 from resnet_viz.export.replay import store_from_run_folder, write_run_folder
 from resnet_viz.export.run_folder import RUN_FILES
 from resnet_viz.export.written import WriteError, check_writable, check_written, make_folder, reason
@@ -72,13 +72,6 @@ class Session:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-def _slug(name: str, limit: int = 40) -> str:
-    """Lower-case ASCII letters and digits joined by "-" (accents dropped: "ü" → "u"), at most ``limit``."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:limit].strip("-")
-    return slug or "run"
-
-
 def session_path(path: str | Path) -> Path:
     """``path`` with the ``.rvsession`` suffix added when it has another one (or none)."""
     path = Path(path)
@@ -101,7 +94,7 @@ def save_session(path: str | Path, session: Session) -> Path:
     for i, run in enumerate(session.runs, start=1):
         folder = None
         if run.store is not None and run.store.started is not None:
-            folder = f"runs/{i:0{width}d}-{_slug(run.name)}"
+            folder = f"runs/{i:0{width}d}-{slug(run.name)}"
             started_runs.append((folder, run.store))
         entries.append(
             {
