@@ -1009,7 +1009,7 @@ def build_parser() -> argparse.ArgumentParser:
     surf.add_argument("--no-figure", action="store_true", help="write only trajectories.csv and race.json")
     surf.add_argument("--quiet", action="store_true", help="print only the files written")
     surf.set_defaults(func=cmd_surfaces)
-    from resnet_viz.presets.preset import SIZES
+    from resnet_viz.presets import SIZES
 
     rep = sub.add_parser(
         "reproduce",

@@ -11,7 +11,7 @@ from resnet_viz.config import DataConfig, ModelConfig, OptimConfig, RunConfig, T
 from resnet_viz.gui.main_window import MainWindow
 from resnet_viz.gui.presets_dialog import PresetGallery, cuda_available, fmt_minutes, size_summary
 from resnet_viz.gui.runs import PALETTE
-from resnet_viz.presets.preset import load_presets
+from resnet_viz.presets import load_presets
 from resnet_viz.presets.runner import adapt_runs
 
 WAIT_MS = 120_000

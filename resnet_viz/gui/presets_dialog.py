@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from resnet_viz.presets.preset import Preset, PresetError, SkippedPreset, load_presets, user_preset_dir
+from resnet_viz.presets import Preset, PresetError, SkippedPreset, load_presets, user_preset_dir
 
 SUMMARY_ROLE = QtCore.Qt.ItemDataRole.UserRole
 NAME_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1

@@ -1,20 +1,21 @@
 """Guided experiments: presets that set up runs reproducing the classic figures (Qt-free)."""
 
-from resnet_viz.presets.preset import (
-    SIZES,
-    Check,
-    Preset,
-    PresetError,
-    PresetRun,
+from resnet_viz.presets.checks import SIZES, Check
+from resnet_viz.presets.library import (
     Presets,
-    Published,
-    RaceSetup,
     SkippedPreset,
     get_preset,
     load_preset_file,
     load_presets,
-    preset_from_dict,
     user_preset_dir,
+)
+from resnet_viz.presets.preset import (
+    Preset,
+    PresetError,
+    PresetRun,
+    Published,
+    RaceSetup,
+    preset_from_dict,
 )
 
 __all__ = [

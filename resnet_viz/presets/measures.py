@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from resnet_viz.metrics.store import RunStore
-from resnet_viz.presets.preset import Check
+from resnet_viz.presets.checks import Check
 
 
 def _last_eval(store: RunStore, attr: str) -> float | None:
@@ -31,6 +31,8 @@ def _geomean(values: np.ndarray) -> float | None:
 
 def _early_mask(store: RunStore) -> np.ndarray:
     """The stem and the first stage of a CIFAR net (a net with a "stem" layer); the first layer otherwise."""
+    if store.started is None:  # no layers: measure() reads it as not measured
+        raise ValueError("the run has not started")
     layers = store.started.layers
     stages = np.asarray(layers.stages)
     if "stem" in layers.roles:
@@ -47,7 +49,8 @@ def _live(store: RunStore, quantity: str) -> np.ndarray | None:
         return None
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where(np.isfinite(rows) & (rows > 0), np.log(rows.astype(np.float64)), np.nan)
-        return np.exp(np.nanmean(logs, axis=0))
+        means: np.ndarray = np.exp(np.nanmean(logs, axis=0))
+    return means
 
 
 def _pick(values: np.ndarray | None, which: str, store: RunStore) -> float | None:
@@ -91,19 +94,25 @@ _QUANTITIES = {
 }
 _PLACES = {"first": "first layer's", "last": "last layer's", "early": "early layers' (geometric mean)"}
 _TIMES = {"init": "at init", "live": "during training (geometric mean over steps)"}
+
+
+def _at_init(attr: str, place: str) -> Callable[[RunStore], float | None]:
+    """The metric of RunStarted's step-0 array ``attr`` at ``place`` (first, last, early)."""
+    return lambda s: _pick(_init(s, attr), place, s)
+
+
+def _during_training(quantity: str, place: str) -> Callable[[RunStore], float | None]:
+    """The metric of the probed ``quantity`` (geometric mean over steps) at ``place``."""
+    return lambda s: _pick(_live(s, quantity), place, s)
+
+
 for _q, (_qlabel, _init_attr) in _QUANTITIES.items():
     for _p, _plabel in _PLACES.items():
-        for _t, _tlabel in _TIMES.items():
-            if _t == "init":
-
-                def _fn(s: RunStore, a: str = _init_attr, p: str = _p) -> float | None:
-                    return _pick(_init(s, a), p, s)
-            else:
-
-                def _fn(s: RunStore, q: str = _q, p: str = _p) -> float | None:
-                    return _pick(_live(s, "out_grad_norm" if q == "out_grad" else q), p, s)
-
-            METRICS[f"{_q}_{_p}_{_t}"] = Metric(f"{_plabel} {_qlabel} {_tlabel}", "", _fn)
+        METRICS[f"{_q}_{_p}_init"] = Metric(f"{_plabel} {_qlabel} {_TIMES['init']}", "", _at_init(_init_attr, _p))
+        _live_quantity = "out_grad_norm" if _q == "out_grad" else _q
+        METRICS[f"{_q}_{_p}_live"] = Metric(
+            f"{_plabel} {_qlabel} {_TIMES['live']}", "", _during_training(_live_quantity, _p)
+        )
 
 
 def measure(store: RunStore, metric: str) -> float | None:

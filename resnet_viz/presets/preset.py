@@ -24,37 +24,25 @@ JSON layout (every key but ``name``, ``title``, ``runs`` and ``sizes`` is option
 A run's config is ``base``, then the size's ``config``, then the run's ``config``, then the size's
 entry for that run, merged section by section.
 
-Where presets come from: the shipped ones (``resnet_viz/presets/data`` in a wheel, ``assets/presets`` in
-a checkout), then the user's own folder (:func:`user_preset_dir`), validated the same way. A file that
-cannot be used is skipped and named in :attr:`Presets.skipped`; it never hides the other presets.
+Where presets come from: :mod:`resnet_viz.presets.library`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import os
 import re
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from resnet_viz.config import ConfigError, RunConfig
+from resnet_viz.presets.checks import RELATIONS, SIZES, Check
+from resnet_viz.presets.measures import METRICS
 
-SIZES = ("quick", "paper")
-RELATIONS = (">", ">=", "<", "<=")
 #: Panel keys of the network explorer a preset may show (resnet_viz.gui.plots).
 PLOTS = ("error", "loss", "grad_heatmap", "grad_norm_depth", "act_std_depth", "out_grad_depth", "update_ratio_depth")
 MODES = ("sequential", "interleaved")
 #: A preset name: also a folder name (reproductions/<name>-...), and never the CLI's ``all``.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-#: The largest preset file read (bytes); the shipped ones are under 10 kB.
-MAX_PRESET_BYTES = 1_000_000
-#: Environment variable naming the user's presets folder (else :func:`user_preset_dir`'s default).
-USER_PRESETS_ENV = "RESNET_VIZ_PRESETS"
-
-#: Where the preset files live: next to the package when installed from a wheel, else the repository's assets/.
-PRESET_DIRS = (Path(__file__).resolve().parent / "data", Path(__file__).resolve().parents[2] / "assets" / "presets")
 
 
 class PresetError(ValueError):
@@ -90,22 +78,6 @@ class Published:
     run: str | None = None
     metric: str | None = None
     number: float | None = None
-
-
-@dataclass(frozen=True)
-class Check:
-    """``left`` RELATION ``factor`` × ``right`` (+ ``margin``): the direction the preset should show.
-
-    ``left`` and ``right`` are (run name, metric name) pairs; see :mod:`resnet_viz.presets.measures`.
-    """
-
-    claim: str
-    left: tuple[str, str]
-    relation: str
-    right: tuple[str, str]
-    factor: float = 1.0
-    margin: float = 0.0
-    sizes: tuple[str, ...] = SIZES  # the sizes it applies to
 
 
 @dataclass(frozen=True)
@@ -186,30 +158,69 @@ def _strings(data: dict[str, Any], key: str, where: str, default: list[str]) -> 
     values = _opt(data, key, where, list, default)
     for i, v in enumerate(values):
         _typed(v, str, where, f"{key}[{i}]")
-    return values
+    return list(values)
 
 
 def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
     """Build and validate a preset; raises :class:`PresetError` naming ``source`` and the field."""
-    where = source
-    name = _req(data, "name", where)
+    name = _req(data, "name", source)
     if not NAME_PATTERN.fullmatch(name) or name == "all":
         raise PresetError(
-            f"{where}: 'name' {name!r} must be 1 to 64 letters, digits, '.', '_' or '-' "
+            f"{source}: 'name' {name!r} must be 1 to 64 letters, digits, '.', '_' or '-' "
             "(not starting with '.', '_' or '-') and not 'all'"
         )
     where = f"{source} ({name})"
     runs_raw = _req(data, "runs", where, list)
     sizes_raw = _req(data, "sizes", where, dict)
+    run_names = _run_names(runs_raw, where)
+    sizes = _sizes(sizes_raw, runs_raw, run_names, _opt(data, "base", where, dict, {}), where)
+    plots = tuple(_strings(data, "plots", where, ["error", "loss"]))
+    for p in plots:
+        if p not in PLOTS:
+            raise PresetError(f"{where}: plot '{p}' is not one of {', '.join(PLOTS)}")
+    mode = data.get("mode", "interleaved")
+    if mode not in MODES:
+        raise PresetError(f"{where}: mode {mode!r} is not one of {', '.join(MODES)}")
+    _opt(data, "order", where, (int, float), 999)
+    checks = _checks(_opt(data, "checks", where, list, []), run_names, where)
+    published = _published(_opt(data, "published", where, list, []), run_names, where)
+    race = _race(_typed(data["race"], dict, where, "race"), where) if "race" in data else None
+    return Preset(
+        name=name,
+        title=_req(data, "title", where),
+        paper=str(data.get("paper", "")),
+        summary=str(data.get("summary", "")),
+        formula=str(data.get("formula", "")),
+        explanation=str(data.get("explanation", "")),
+        look_for=tuple(_strings(data, "look_for", where, [])),
+        plots=plots,
+        mode=mode,
+        sizes=sizes,
+        published=published,
+        checks=checks,
+        race=race,
+        source=source,
+        raw=data,
+    )
+
+
+def _run_names(runs_raw: list[Any], where: str) -> list[str]:
+    """The runs' names, distinct and at least one."""
     run_names = [_req(r, "name", f"{where}: runs[{i}]") for i, r in enumerate(runs_raw)]
     if len(set(run_names)) != len(run_names) or not run_names:
         raise PresetError(f"{where}: runs need distinct names, got {run_names}")
+    return run_names
+
+
+def _sizes(
+    sizes_raw: dict[str, Any], runs_raw: list[Any], run_names: list[str], base: dict[str, Any], where: str
+) -> dict[str, SizeSpec]:
+    """Each size's note, minutes and runs (configs merged: base, size, run, the size's entry for the run)."""
     for size in sizes_raw:
         if size not in SIZES:
             raise PresetError(f"{where}: size '{size}' is not one of {', '.join(SIZES)}")
     if "quick" not in sizes_raw:
         raise PresetError(f"{where}: a 'quick' size is required")
-    base = _opt(data, "base", where, dict, {})
     sizes: dict[str, SizeSpec] = {}
     for size, spec in sizes_raw.items():
         at = f"{where}: sizes.{size}"
@@ -234,28 +245,24 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
             minutes=_opt(spec, "minutes", at, (int, float, type(None)), None),
             runs=tuple(runs),
         )
-    plots = tuple(_strings(data, "plots", where, ["error", "loss"]))
-    for p in plots:
-        if p not in PLOTS:
-            raise PresetError(f"{where}: plot '{p}' is not one of {', '.join(PLOTS)}")
-    mode = data.get("mode", "interleaved")
-    if mode not in MODES:
-        raise PresetError(f"{where}: mode {mode!r} is not one of {', '.join(MODES)}")
-    _opt(data, "order", where, (int, float), 999)
-    from resnet_viz.presets.measures import METRICS
+    return sizes
 
-    def pair(value: Any, what: str) -> tuple[str, str]:
-        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
-            raise PresetError(f"{where}: {what} must be [run, metric] (two strings), got {value!r:.60}")
-        run, metric = value
-        if run not in run_names:
-            raise PresetError(f"{where}: {what} names unknown run '{run}' (runs: {', '.join(run_names)})")
-        if metric not in METRICS:
-            raise PresetError(f"{where}: {what} names unknown metric '{metric}' (known: {', '.join(METRICS)})")
-        return run, metric
 
+def _pair(value: Any, what: str, run_names: list[str], where: str) -> tuple[str, str]:
+    """A check's side: [run, metric], both known."""
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise PresetError(f"{where}: {what} must be [run, metric] (two strings), got {value!r:.60}")
+    run, metric = value
+    if run not in run_names:
+        raise PresetError(f"{where}: {what} names unknown run '{run}' (runs: {', '.join(run_names)})")
+    if metric not in METRICS:
+        raise PresetError(f"{where}: {what} names unknown metric '{metric}' (known: {', '.join(METRICS)})")
+    return run, metric
+
+
+def _checks(checks_raw: list[Any], run_names: list[str], where: str) -> tuple[Check, ...]:
     checks = []
-    for i, c in enumerate(_opt(data, "checks", where, list, [])):
+    for i, c in enumerate(checks_raw):
         at = f"{where}: checks[{i}]"
         rel = _req(c, "relation", at)
         if rel not in RELATIONS:
@@ -263,9 +270,9 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
         checks.append(
             Check(
                 claim=_req(c, "claim", at),
-                left=pair(c.get("left"), f"checks[{i}].left"),
+                left=_pair(c.get("left"), f"checks[{i}].left", run_names, where),
                 relation=rel,
-                right=pair(c.get("right"), f"checks[{i}].right"),
+                right=_pair(c.get("right"), f"checks[{i}].right", run_names, where),
                 factor=float(_opt(c, "factor", at, (int, float), 1.0)),
                 margin=float(_opt(c, "margin", at, (int, float), 0.0)),
                 sizes=tuple(_strings(c, "sizes", at, list(SIZES))),
@@ -273,8 +280,12 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
         )
         if not set(checks[-1].sizes) <= set(SIZES):
             raise PresetError(f"{where}: checks[{i}].sizes {list(checks[-1].sizes)} must be among {', '.join(SIZES)}")
+    return tuple(checks)
+
+
+def _published(published_raw: list[Any], run_names: list[str], where: str) -> tuple[Published, ...]:
     published = []
-    for i, p in enumerate(_opt(data, "published", where, list, [])):
+    for i, p in enumerate(published_raw):
         at = f"{where}: published[{i}]"
         _typed(p, dict, f"{where}: published", str(i))
         if p.get("metric") is not None and p["metric"] not in METRICS:
@@ -291,188 +302,21 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
                 number=_opt(p, "number", at, (int, float, type(None)), None),
             )
         )
-    race = None
-    if "race" in data:
-        r = _typed(data["race"], dict, where, "race")
-        start = _opt(r, "start", f"{where}: race", (list, type(None)), None)
-        if start is not None and (
-            len(start) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in start)
-        ):
-            raise PresetError(f"{where}: race.start must be [x, y] (two numbers), got {start!r:.60}")
-        steps = _opt(r, "steps", f"{where}: race", int, 300)
-        if steps < 1:
-            raise PresetError(f"{where}: race.steps must be a positive integer, got {steps}")
-        race = RaceSetup(
-            surface=_req(r, "surface", f"{where}: race"),
-            optims=_req(r, "optims", f"{where}: race"),
-            start=None if start is None else (float(start[0]), float(start[1])),
-            steps=steps,
-        )
-    return Preset(
-        name=name,
-        title=_req(data, "title", where),
-        paper=str(data.get("paper", "")),
-        summary=str(data.get("summary", "")),
-        formula=str(data.get("formula", "")),
-        explanation=str(data.get("explanation", "")),
-        look_for=tuple(_strings(data, "look_for", where, [])),
-        plots=plots,
-        mode=mode,
-        sizes=sizes,
-        published=tuple(published),
-        checks=tuple(checks),
-        race=race,
-        source=source,
-        raw=data,
+    return tuple(published)
+
+
+def _race(r: dict[str, Any], where: str) -> RaceSetup:
+    start = _opt(r, "start", f"{where}: race", (list, type(None)), None)
+    if start is not None and (
+        len(start) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in start)
+    ):
+        raise PresetError(f"{where}: race.start must be [x, y] (two numbers), got {start!r:.60}")
+    steps = _opt(r, "steps", f"{where}: race", int, 300)
+    if steps < 1:
+        raise PresetError(f"{where}: race.steps must be a positive integer, got {steps}")
+    return RaceSetup(
+        surface=_req(r, "surface", f"{where}: race"),
+        optims=_req(r, "optims", f"{where}: race"),
+        start=None if start is None else (float(start[0]), float(start[1])),
+        steps=steps,
     )
-
-
-def load_preset_file(path: str | Path, *, user: bool = False) -> Preset:
-    """Read and validate one preset file; any defect raises :class:`PresetError` starting with the path."""
-    path = Path(path)
-    try:
-        if not path.is_file():
-            raise PresetError(
-                f"{path}: "
-                + (
-                    "is a folder, not a preset file"
-                    if path.is_dir()
-                    else "no such file"
-                    if not path.exists()
-                    else "not a regular file"
-                )
-            )
-        with path.open("rb") as f:
-            blob = f.read(MAX_PRESET_BYTES + 1)
-    except OSError as exc:
-        raise PresetError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
-    if len(blob) > MAX_PRESET_BYTES:
-        raise PresetError(f"{path}: larger than {MAX_PRESET_BYTES // 1_000_000} MB; a preset file is a few kB of JSON")
-    try:
-        data = json.loads(blob.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise PresetError(f"{path}: not UTF-8 text (byte {exc.start}); a preset file is JSON") from exc
-    except json.JSONDecodeError as exc:
-        raise PresetError(f"{path}: not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise PresetError(f"{path}: nested too deeply to be a preset") from exc
-    if not isinstance(data, dict):
-        raise PresetError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    try:
-        preset = preset_from_dict(data, source=str(path))
-    except PresetError:
-        raise
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
-        # a defect the field checks above do not name: still one line naming the file
-        raise PresetError(f"{path}: {type(exc).__name__}: {exc}") from exc
-    return replace(preset, user=True) if user else preset
-
-
-def preset_dir() -> Path:
-    """The folder of the shipped presets."""
-    for d in PRESET_DIRS:
-        if d.is_dir() and any(d.glob("*.json")):
-            return d
-    raise PresetError("no preset files found in " + " or ".join(str(d) for d in PRESET_DIRS))
-
-
-def user_preset_dir() -> Path | None:
-    """The user's own presets folder: ``$RESNET_VIZ_PRESETS`` if set, else
-    ``$XDG_CONFIG_HOME/resnet-viz/presets`` (``~/.config/resnet-viz/presets``). It may not exist;
-    None when there is no home folder to put it in."""
-    named = os.environ.get(USER_PRESETS_ENV)
-    if named:
-        return Path(named).expanduser()
-    xdg = os.environ.get("XDG_CONFIG_HOME", "")
-    if os.path.isabs(xdg):  # the XDG spec: a relative value is ignored
-        return Path(xdg) / "resnet-viz" / "presets"
-    try:
-        return Path.home() / ".config" / "resnet-viz" / "presets"
-    except RuntimeError:  # no HOME and no passwd entry
-        return None
-
-
-@dataclass(frozen=True)
-class SkippedPreset:
-    """A preset file that was not loaded. ``message`` starts with the path and says why."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"skipped {self.message}"
-
-
-class Presets(dict[str, Preset]):
-    """The presets by name, in the order to show them, with the files that were skipped and why.
-
-    ``user_dir``: the user's presets folder looked in (it may not exist; None when none was).
-    """
-
-    def __init__(
-        self,
-        presets: dict[str, Preset] | None = None,
-        skipped: tuple[SkippedPreset, ...] = (),
-        user_dir: Path | None = None,
-    ) -> None:
-        super().__init__(presets or {})
-        self.skipped = skipped
-        self.user_dir = user_dir
-
-
-def _read_folder(directory: Path, user: bool, skipped: list[SkippedPreset]) -> list[Preset]:
-    """Every usable preset of ``directory`` in (order, name) order; the others appended to ``skipped``."""
-    try:
-        if not os.access(directory, os.R_OK | os.X_OK):
-            raise PermissionError(13, "permission denied")
-        paths = sorted(p for p in directory.glob("*.json") if not p.name.startswith("."))
-    except OSError as exc:
-        skipped.append(SkippedPreset(str(directory), f"{directory}: cannot list the folder: {exc.strerror or exc}"))
-        return []
-    found = []
-    for path in paths:
-        try:
-            found.append(load_preset_file(path, user=user))
-        except PresetError as exc:
-            skipped.append(SkippedPreset(str(path), str(exc)))
-    found.sort(key=lambda p: (p.raw.get("order", 999), p.name))
-    return found
-
-
-def load_presets(directory: str | Path | None = None, *, with_user: bool | None = None) -> Presets:
-    """The presets of ``directory``, or by default the shipped ones followed by the user's own
-    (:func:`user_preset_dir`; ``with_user`` defaults to True exactly when ``directory`` is None).
-
-    A file that cannot be used, or that repeats a name already taken (a user preset cannot replace a
-    shipped one), is skipped and listed in ``skipped``. Raises :class:`PresetError` only when the
-    shipped presets are missing altogether (a broken installation).
-    """
-    skipped: list[SkippedPreset] = []
-    d = Path(directory) if directory is not None else preset_dir()
-    folders: list[tuple[Path, bool]] = [(d, False)]
-    user_dir = user_preset_dir() if (directory is None if with_user is None else with_user) else None
-    if user_dir is not None and user_dir.is_dir():
-        folders.append((user_dir, True))
-    out: dict[str, Preset] = {}
-    for folder, user in folders:
-        for preset in _read_folder(folder, user, skipped):
-            if preset.name in out:
-                taken = out[preset.name]
-                what = "a shipped preset" if not taken.user else "another of your presets"
-                skipped.append(
-                    SkippedPreset(
-                        preset.source,
-                        f"{preset.source}: the name '{preset.name}' is taken by "
-                        f"{what} ({taken.source}); give this one another name",
-                    )
-                )
-                continue
-            out[preset.name] = preset
-    return Presets(out, tuple(skipped), user_dir)
-
-
-def get_preset(name: str, directory: str | Path | None = None) -> Preset:
-    presets = load_presets(directory)
-    if name not in presets:
-        raise ConfigError("preset", name, "one of " + ", ".join(presets))
-    return presets[name]

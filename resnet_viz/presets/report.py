@@ -7,6 +7,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from pathlib import Path
 
+from resnet_viz.config import RunConfig
 from resnet_viz.presets.measures import METRICS, format_value, measure
 from resnet_viz.presets.runner import PresetResult
 
@@ -24,7 +25,7 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _config_row(name: str, config) -> list[str]:
+def _config_row(name: str, config: RunConfig) -> list[str]:
     c = config.resolved()
     m, o, t, d = c.model, c.optim, c.train, c.data
     net = f"{m.arch}-{m.depth}, width {m.width}"
@@ -61,9 +62,24 @@ def _config_row(name: str, config) -> list[str]:
 def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Path] = (), command: str = "") -> Path:
     """Write ``report.md`` into ``out_dir``; ``figures`` are linked (PNG) relative to it."""
     out_dir = Path(out_dir)
+    lines = (
+        _introduction(result)
+        + _directions(result)
+        + _measured(result)
+        + _published(result)
+        + _figures(figures)
+        + _configuration(result, out_dir)
+        + _environment(result, command)
+    )
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _introduction(result: PresetResult) -> list[str]:
+    """Title, paper, summary, formula, explanation, what to look for and the size's note."""
     p, size = result.preset, result.size
     spec = p.sizes[size]
-    held = [c for c in result.checks if c.held]
     lines = [f"# {p.title}", "", f"*Preset `{p.name}`, size `{size}`.* {p.paper}", ""]
     if p.summary:
         lines += [p.summary, ""]
@@ -75,18 +91,25 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
         lines += ["**What to look for**", ""] + [f"- {item}" for item in p.look_for] + [""]
     if spec.note:
         lines += [f"**This size ({size}).** {spec.note}", ""]
+    return lines
 
+
+def _directions(result: PresetResult) -> list[str]:
+    """The checks: how many held, and each one's measured sides."""
     if not result.checks:
-        lines += ["## Expected directions", "", f"None is checked at the {size} size (see the note above).", ""]
-    else:
-        lines += [f"## Expected directions: {len(held)} of {len(result.checks)} held", ""]
-        lines += ["| expected | measured | held |", "|---|---|---|"]
-        for c in result.checks:
-            mark = f"{c.mark} {'yes' if c.held else 'no' if c.held is False else 'not measured'}"
-            lines.append(f"| {_cell(c.check.claim)} | {_cell(c.describe())} | {mark} |")
-        lines.append("")
+        return ["## Expected directions", "", f"None is checked at the {result.size} size (see the note above).", ""]
+    held = [c for c in result.checks if c.held]
+    lines = [f"## Expected directions: {len(held)} of {len(result.checks)} held", ""]
+    lines += ["| expected | measured | held |", "|---|---|---|"]
+    for c in result.checks:
+        mark = f"{c.mark} {'yes' if c.held else 'no' if c.held is False else 'not measured'}"
+        lines.append(f"| {_cell(c.check.claim)} | {_cell(c.describe())} | {mark} |")
+    return lines + [""]
 
-    lines += ["## Measured", ""]
+
+def _measured(result: PresetResult) -> list[str]:
+    """Each run's status, steps and the :data:`RUN_COLUMNS` measured in some run."""
+    lines = ["## Measured", ""]
     columns = [m for m in RUN_COLUMNS if any(measure(r.store, m) is not None for r in result.runs)]
     lines += [
         "| run | status | steps | " + " | ".join(METRICS[m].label for m in columns) + " |",
@@ -95,31 +118,48 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
     for r in result.runs:
         vals = [format_value(measure(r.store, m), m) for m in columns]
         lines.append(f"| {r.name} | {r.status} | {r.store.steps_done} | " + " | ".join(vals) + " |")
+    return lines + [""]
+
+
+def _published(result: PresetResult) -> list[str]:
+    """The paper's numbers beside the ones measured here (none without published numbers)."""
+    p = result.preset
+    if not p.published:
+        return []
+    lines = ["## Published", "", "| quantity | published | measured here | source |", "|---|---|---|---|"]
+    stores = result.stores
+    for pub in p.published:
+        here = "–"
+        if pub.run and pub.metric and pub.run in stores:
+            here = format_value(measure(stores[pub.run], pub.metric), pub.metric)
+        lines.append(f"| {_cell(pub.quantity)} | {_cell(pub.value)} | {here} | {_cell(pub.source)} |")
     lines.append("")
-    if p.published:
-        lines += ["## Published", "", "| quantity | published | measured here | source |", "|---|---|---|---|"]
-        stores = result.stores
-        for pub in p.published:
-            here = "–"
-            if pub.run and pub.metric and pub.run in stores:
-                here = format_value(measure(stores[pub.run], pub.metric), pub.metric)
-            lines.append(f"| {_cell(pub.quantity)} | {_cell(pub.value)} | {here} | {_cell(pub.source)} |")
-        lines.append("")
-        if size == "quick":
-            lines += [
-                "The quick size trains smaller networks for far fewer steps on the embedded data, so its "
-                "numbers are not comparable with the paper's; only the directions are. The `paper` size "
-                "is the comparable one.",
-                "",
-            ]
-    if figures:
-        lines += ["## Figures", ""]
-        for f in figures:
-            if f.suffix == ".png":
-                svg = f.with_suffix(".svg")
-                extra = f" ([SVG]({svg.name}))" if svg.exists() else ""
-                lines += [f"![{f.stem}]({f.name}){extra}", ""]
-    lines += [
+    if result.size == "quick":
+        lines += [
+            "The quick size trains smaller networks for far fewer steps on the embedded data, so its "
+            "numbers are not comparable with the paper's; only the directions are. The `paper` size "
+            "is the comparable one.",
+            "",
+        ]
+    return lines
+
+
+def _figures(figures: Sequence[Path]) -> list[str]:
+    """Links to the PNG figures (and their SVG beside them, when there is one)."""
+    if not figures:
+        return []
+    lines = ["## Figures", ""]
+    for f in figures:
+        if f.suffix == ".png":
+            svg = f.with_suffix(".svg")
+            extra = f" ([SVG]({svg.name}))" if svg.exists() else ""
+            lines += [f"![{f.stem}]({f.name}){extra}", ""]
+    return lines
+
+
+def _configuration(result: PresetResult, out_dir: Path) -> list[str]:
+    """A row per run: network, init, optimiser, steps, data; where the run folders are."""
+    lines = [
         "## Configuration",
         "",
         "| run | network | init | optimiser | steps | data |",
@@ -134,13 +174,18 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
             "layers.npz, summary.json).",
             "",
         ]
-    versions = {}
+    return lines
+
+
+def _environment(result: PresetResult, command: str) -> list[str]:
+    """Device, library versions (of the first run that started), wall time, the time written, the command."""
+    versions: dict[str, str] = {}
     for r in result.runs:
         if r.store.started is not None:
             versions = r.store.started.versions
             break
     env = ", ".join(f"{k} {v}" for k, v in versions.items())
-    lines += [
+    lines = [
         "## Environment",
         "",
         f"- device: {result.device or 'n/a'}; {env}",
@@ -148,7 +193,4 @@ def write_report(result: PresetResult, out_dir: str | Path, figures: Sequence[Pa
     ]
     if command:
         lines.append(f"- command: `{command}`")
-    lines.append("")
-    path = out_dir / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return lines + [""]

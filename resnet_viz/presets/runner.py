@@ -7,13 +7,15 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from resnet_viz.config import ConfigError, RunConfig
-from resnet_viz.data import DatasetSplits, load_dataset
+from resnet_viz.data import DatasetSplits, ProgressFn, load_dataset
 from resnet_viz.metrics.records import Record
 from resnet_viz.metrics.store import RunStore
 from resnet_viz.presets.measures import CheckResult, evaluate_check
 from resnet_viz.presets.preset import Preset, PresetRun
+from resnet_viz.train.engine import Engine
 
 
 def adapt_runs(
@@ -34,10 +36,8 @@ def adapt_runs(
     out = []
     for run in runs:
         c = run.config
-        data = dataclasses.replace(
-            c.data,
-            **{k: v for k, v in (("dataset", dataset), ("root", data_root), ("download", download)) if v is not None},
-        )
+        given: dict[str, Any] = {"dataset": dataset, "root": data_root, "download": download}
+        data = dataclasses.replace(c.data, **{k: v for k, v in given.items() if v is not None})
         train = c.train
         if steps is not None:
             before = c.train.steps  # None for a run given in epochs: nothing to scale from
@@ -103,7 +103,7 @@ class PresetRunner:
         self.preset = preset
         self.size = size
         self.runs = list(runs if runs is not None else preset.runs(size))
-        self.engine = None
+        self.engine: Engine | None = None
         self._stopped = False
         self._splits: dict[str, DatasetSplits] = {}
 
@@ -116,7 +116,7 @@ class PresetRunner:
     def stopped(self) -> bool:
         return self._stopped
 
-    def _splits_for(self, config: RunConfig, progress) -> DatasetSplits:
+    def _splits_for(self, config: RunConfig, progress: ProgressFn | None) -> DatasetSplits:
         key = json.dumps(dataclasses.asdict(config.data), sort_keys=True)
         if key not in self._splits:
             self._splits[key] = load_dataset(config.data, progress=progress)
@@ -128,8 +128,6 @@ class PresetRunner:
         progress: Callable[[str, float], None] | None = None,
     ) -> PresetResult:
         """Train every run (data errors raise ``DataError`` before the first step of that run)."""
-        from resnet_viz.train.engine import Engine
-
         t0 = time.monotonic()
         outcomes = [RunOutcome(r.name, r.config) for r in self.runs]
         device = ""
