@@ -59,10 +59,11 @@ reports status ``interrupted at step k``, k the last step on disk. Without ``fcn
 writer's pid and host stand in (same host and the pid exists). A ``"running"`` summary without a
 ``writer`` is a snapshot of a run that was training (``resnet_viz.export.replay.write_run_folder``).
 
-The code: this module writes (:class:`RunFolderWriter`); :mod:`~resnet_viz.export.run_folder_read` reads
-back, :mod:`~resnet_viz.export.run_folder_checks` checks a folder before a run, and
-:mod:`~resnet_viz.export.run_folder_format` holds the names and record layouts. Their public names can be
-imported from here.
+The code: this module writes (:class:`RunFolderWriter`), :mod:`~resnet_viz.export.run_folder_docs` builds
+what each file holds and :mod:`~resnet_viz.export.run_folder_io` does the durable writes;
+:mod:`~resnet_viz.export.run_folder_read` reads back, :mod:`~resnet_viz.export.run_folder_checks` checks a
+folder before a run, and :mod:`~resnet_viz.export.run_folder_format` holds the names and record layouts.
+Their public names can be imported from here.
 
 Writing never raises into the run: a failed write (``OSError``: disk full, folder removed, ...) stops
 writing, calls ``on_write_error`` (the CLI stops the engine), keeps the files written so far, and the
@@ -72,23 +73,12 @@ final summary.json says ``write failed at step k: <reason> (<path>)`` when it ca
 
 from __future__ import annotations
 
-import csv
-import datetime as _dt
-import errno
-import io
-import json
-import math
 import os
-import signal
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from resnet_viz.export.run_folder_checks import (
     RunFolderError,
@@ -96,32 +86,46 @@ from resnet_viz.export.run_folder_checks import (
     check_run_folder,
     estimate_run_bytes,
 )
+from resnet_viz.export.run_folder_docs import (
+    chunk_rows,
+    csv_bytes,
+    histogram_record,
+    histograms_header,
+    layers_header,
+    layers_records,
+    row_cells,
+    run_doc,
+    running_summary,
+    summary_dict,
+    with_eval,
+    write_histograms_npz,
+    write_layers_npz,
+)
 from resnet_viz.export.run_folder_format import (
     EVAL_COLUMNS,
     HISTOGRAM_KINDS,
-    HISTOGRAMS_FORMAT,
     INIT_ARRAYS,
-    LAYERS_FORMAT,
     LOCK_FILE,
     RUN_FILES,
     RUNNING,
     STREAM_FILES,
     TOOL_FILES,
-    fcntl,
     histogram_record_dtype,
     layers_record_dtype,
+    lock_exclusive,
     writer_alive,
 )
-from resnet_viz.export.run_folder_read import RunFolder, read_run_folder, read_streamed_histograms
-from resnet_viz.metrics.records import (
-    LAYER_QUANTITIES,
-    EvalRecord,
-    HistogramRecord,
-    Record,
-    RunFinished,
-    RunStarted,
-    TrainChunk,
+from resnet_viz.export.run_folder_io import (
+    append,
+    fsync_dir,
+    open_new_for_append,
+    overwrite_json,
+    signals_deferred,
+    write_atomic,
+    write_json_atomic,
 )
+from resnet_viz.export.run_folder_read import RunFolder, read_run_folder, read_streamed_histograms
+from resnet_viz.metrics.records import EvalRecord, HistogramRecord, Record, RunFinished, RunStarted, TrainChunk
 from resnet_viz.metrics.store import METRIC_COLUMNS, RunStore
 
 #: The run folder's API in one place: the writer is here, reading, checking and the format beside it.
@@ -148,119 +152,6 @@ __all__ = [
     "write_histograms_npz",
     "writer_alive",
 ]
-
-
-def _fmt(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return f"{float(value):.9g}"
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _clean(value: Any) -> Any:
-    """NaN/inf become null so the JSON stays standard."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def summary_dict(finished: RunFinished, label: str = "") -> dict[str, Any]:
-    out = {
-        "label": label,
-        "status": finished.status,
-        "steps": finished.steps,
-        "final_train_error": _clean(finished.final_train_error),
-        "final_test_error": _clean(finished.final_test_error),
-        "final_train_loss": _clean(finished.final_train_loss),
-        "final_test_loss": _clean(finished.final_test_loss),
-        "final_eval_step": finished.extra.get("final_eval_step"),
-        "steps_per_s": finished.steps_per_s,
-        "elapsed_s": finished.elapsed_s,
-        "params": finished.params,
-        "device": finished.device,
-        "message": finished.message,
-    }
-    return out
-
-
-def _json_floats(values: np.ndarray) -> list[float | str]:
-    """Exact floats for JSON; non-finite ones as "nan", "inf", "-inf" so the JSON stays standard."""
-    return [v if math.isfinite(v) else str(v) for v in np.asarray(values, dtype=np.float64).tolist()]
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block is done (in the main thread, where Python runs signal
-    handlers), so a handler that raises (a second Ctrl-C) cannot cut a write between two files or
-    leave the writer's offsets behind the files. No-op elsewhere and without ``pthread_sigmask``."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make created, replaced and removed names in ``path`` durable (best effort; not on Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, write: Callable[[Any], None], durable: bool = True) -> None:
-    """Write ``path`` through ``write(binary file)`` into a temporary file beside it, then move it over."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_json_atomic(path: Path, doc: dict[str, Any], durable: bool = True, indent: int | None = 2) -> None:
-    data = (json.dumps(doc, indent=indent, default=_json_default) + "\n").encode("utf-8")
-    _write_atomic(path, lambda f: f.write(data), durable)
-
-
-def _overwrite_json(path: Path, doc: dict[str, Any]) -> None:
-    """Rewrite an existing file in place (no new file: the last resort on a full disk; not atomic, a
-    reader takes a damaged summary.json for a missing one)."""
-    data = (json.dumps(doc, indent=2, default=_json_default) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.ftruncate(fd, len(data))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class RunFolderWriter:
@@ -308,7 +199,7 @@ class RunFolderWriter:
 
     # --- records ---------------------------------------------------------------------------------
     def __call__(self, record: Record) -> None:
-        with _signals_deferred():
+        with signals_deferred():
             self._record(record)
 
     def _record(self, record: Record) -> None:
@@ -324,7 +215,7 @@ class RunFolderWriter:
             elif isinstance(record, EvalRecord):
                 self._evals[record.step] = record
                 if self._last_row is not None and self._last_row["step"] == record.step:
-                    self._rewrite_last_row(record)
+                    self._rewrite_last_row(self._last_row, record)
             elif isinstance(record, TrainChunk):
                 self._append_chunk(record)
             elif isinstance(record, HistogramRecord):
@@ -350,146 +241,44 @@ class RunFolderWriter:
         out = self.out_dir
         out.mkdir(parents=True, exist_ok=True)
         self._current = out / LOCK_FILE
-        self._lock_fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        if fcntl is not None:
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise OSError(errno.EBUSY, "another process is writing a run there", str(out)) from None
+        self._lock_fd = lock_fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        lock_exclusive(lock_fd, out)
         self._locked = True
-        os.ftruncate(self._lock_fd, 0)
-        os.write(self._lock_fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        os.ftruncate(lock_fd, 0)
+        os.write(lock_fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
         for name in TOOL_FILES:  # a run folder holds one run: the files of a previous one go, nothing else
             if name != LOCK_FILE:
                 (out / name).unlink(missing_ok=True)
                 (out / f".{name}.tmp").unlink(missing_ok=True)
         self._current = out / "summary.json"
-        _write_json_atomic(out / "summary.json", self._running_summary(started), self.durable)
+        write_json_atomic(out / "summary.json", running_summary(started), self.durable)
         self._current = out / "layers.json"
-        _write_json_atomic(out / "layers.json", self._layers_header(started), self.durable, indent=None)
+        write_json_atomic(out / "layers.json", layers_header(started), self.durable, indent=None)
         self._current = out / "layers.bin"
-        self._bin_fd = os.open(out / "layers.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self._bin_fd = open_new_for_append(out / "layers.bin")
         self._current = out / "metrics.csv"
-        self._csv_fd = os.open(out / "metrics.csv", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self._csv_fd = csv_fd = open_new_for_append(out / "metrics.csv")
         self._writing = True
-        self._csv_size = self._append(self._csv_fd, self._csv_bytes([list(METRIC_COLUMNS)]), 0)
+        self._csv_size = append(csv_fd, csv_bytes([list(METRIC_COLUMNS)]), 0)
         self._current = out / "run.json"
-        _write_json_atomic(out / "run.json", self._run_doc(started), self.durable)
+        write_json_atomic(out / "run.json", run_doc(started), self.durable)
         if self.durable:
-            _fsync_dir(out)
+            fsync_dir(out)
         self._last_fsync = time.monotonic()
 
-    def _running_summary(self, started: RunStarted) -> dict[str, Any]:
-        return {
-            "label": started.label,
-            "status": RUNNING,
-            "steps": 0,
-            "final_train_error": None,
-            "final_test_error": None,
-            "final_train_loss": None,
-            "final_test_loss": None,
-            "final_eval_step": None,
-            "steps_per_s": 0.0,
-            "elapsed_s": 0.0,
-            "params": started.params,
-            "device": started.device,
-            "message": f"training: {started.total_steps} steps; this file is rewritten when the run ends",
-            "writer": {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-            },
-        }
-
-    @staticmethod
-    def _layers_header(started: RunStarted) -> dict[str, Any]:
-        info = started.layers
-        n = len(info.names)
-        return {
-            "format": LAYERS_FORMAT,
-            "version": 1,
-            "byte_order": "little",
-            "step_dtype": "int64",
-            "dtype": "float32",
-            "quantities": list(LAYER_QUANTITIES),
-            "n_layers": n,
-            "record_bytes": layers_record_dtype(len(LAYER_QUANTITIES), n).itemsize,
-            "layer_names": list(info.names),
-            "layer_kinds": list(info.kinds),
-            "layer_roles": list(info.roles),
-            "layer_stages": np.asarray(info.stages).tolist(),
-            "layer_blocks": np.asarray(info.blocks).tolist(),
-            "layer_fan_in": np.asarray(info.fan_in).tolist(),
-            "layer_params": np.asarray(info.params).tolist(),
-            **{name: _json_floats(getattr(started, name)) for name in INIT_ARRAYS},
-        }
-
-    @staticmethod
-    def _run_doc(started: RunStarted) -> dict[str, Any]:
-        return {
-            "label": started.label,
-            "config": started.config,
-            "resolved": started.resolved,
-            "device": started.device,
-            "versions": started.versions,
-            "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        }
-
     # --- while training --------------------------------------------------------------------------
-    def _append(self, fd: int, data: bytes, size: int) -> int:
-        """Append ``data`` to a file of ``size`` bytes; returns the new size. Whatever interrupts the
-        write (an error, Ctrl-C) cuts the file back to ``size``: no partial record stays behind."""
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        except BaseException:
-            try:
-                os.ftruncate(fd, size)
-            except OSError:
-                pass
-            raise
-        return size + len(data)
-
-    @staticmethod
-    def _csv_bytes(rows: list[list[str]]) -> bytes:
-        text = io.StringIO()
-        csv.writer(text).writerows(rows)
-        return text.getvalue().encode("utf-8")
-
-    @staticmethod
-    def _row_cells(row: dict[str, Any]) -> list[str]:
-        return [_fmt(row.get(col, float("nan"))) for col in METRIC_COLUMNS]
-
     def _append_chunk(self, chunk: TrainChunk) -> None:
-        rows = []
-        for i in range(len(chunk)):
-            row = {
-                "step": int(chunk.step[i]),
-                "loss": chunk.loss[i],
-                "batch_error": chunk.batch_error[i],
-                "lr": chunk.lr[i],
-                "step_time_s": chunk.step_time_s[i],
-            }
-            ev = self._evals.get(row["step"])
-            if ev is not None:
-                for col in EVAL_COLUMNS:
-                    row[col] = getattr(ev, col)
-            rows.append(row)
+        rows = chunk_rows(chunk, self._evals)
         if rows:
             self._current = self.out_dir / "metrics.csv"
-            head = self._csv_bytes([self._row_cells(r) for r in rows[:-1]])
-            last = self._csv_bytes([self._row_cells(rows[-1])])
-            self._csv_size = self._append(self._csv_fd, head + last, self._csv_size)
+            head = csv_bytes([row_cells(r) for r in rows[:-1]])
+            last = csv_bytes([row_cells(rows[-1])])
+            self._csv_size = append(self._open(self._csv_fd), head + last, self._csv_size)
             self._last_row, self._last_row_at = rows[-1], self._csv_size - len(last)
-        if chunk.layers is not None and chunk.layer_step is not None and len(chunk.layer_step):
+        records = layers_records(chunk)
+        if records is not None:
             self._current = self.out_dir / "layers.bin"
-            k, n = len(chunk.layer_step), chunk.layers.grad_norm.shape[1]
-            records = np.empty(k, dtype=layers_record_dtype(len(LAYER_QUANTITIES), n))
-            records["step"] = chunk.layer_step
-            for qi, q in enumerate(LAYER_QUANTITIES):
-                records["values"][:, qi, :] = getattr(chunk.layers, q)
-            self._bin_size = self._append(self._bin_fd, records.tobytes(), self._bin_size)
+            self._bin_size = append(self._open(self._bin_fd), records.tobytes(), self._bin_size)
         if rows:
             self.steps_on_disk = rows[-1]["step"]
         if self.durable and time.monotonic() - self._last_fsync >= self.fsync_interval_s:
@@ -502,40 +291,28 @@ class RunFolderWriter:
         if self._hist_fd is None:
             self._hist_shape = (n, bins)
             self._current = self.out_dir / "histograms.json"
-            _write_json_atomic(
-                self.out_dir / "histograms.json",
-                {
-                    "format": HISTOGRAMS_FORMAT,
-                    "version": 1,
-                    "byte_order": "little",
-                    "kinds": list(HISTOGRAM_KINDS),
-                    "n_layers": n,
-                    "bins": bins,
-                    "record_bytes": histogram_record_dtype(n, bins).itemsize,
-                },
-                self.durable,
-                indent=None,
-            )
-            self._hist_fd = os.open(
-                self.out_dir / "histograms.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644
-            )
+            write_json_atomic(self.out_dir / "histograms.json", histograms_header(n, bins), self.durable, indent=None)
+            self._hist_fd = open_new_for_append(self.out_dir / "histograms.bin")
         if (n, bins) != self._hist_shape or h.kind not in HISTOGRAM_KINDS:
             return
-        record = np.zeros(1, dtype=histogram_record_dtype(n, bins))
-        record["step"], record["kind"] = h.step, HISTOGRAM_KINDS.index(h.kind)
-        record["edges"][0], record["counts"][0] = h.edges, h.counts
         self._current = self.out_dir / "histograms.bin"
-        self._append(self._hist_fd, record.tobytes(), os.fstat(self._hist_fd).st_size)
+        append(self._hist_fd, histogram_record(h).tobytes(), os.fstat(self._hist_fd).st_size)
 
-    def _rewrite_last_row(self, ev: EvalRecord) -> None:
+    def _rewrite_last_row(self, last_row: dict[str, Any], ev: EvalRecord) -> None:
         """An evaluation of the step already written last (the final evaluation of a stopped run)."""
-        row = dict(self._last_row)
-        for col in EVAL_COLUMNS:
-            row[col] = getattr(ev, col)
+        row = with_eval(last_row, ev)
         self._current = self.out_dir / "metrics.csv"
-        os.ftruncate(self._csv_fd, self._last_row_at)
-        self._csv_size = self._append(self._csv_fd, self._csv_bytes([self._row_cells(row)]), self._last_row_at)
+        csv_fd = self._open(self._csv_fd)
+        os.ftruncate(csv_fd, self._last_row_at)
+        self._csv_size = append(csv_fd, csv_bytes([row_cells(row)]), self._last_row_at)
         self._last_row = row
+
+    @staticmethod
+    def _open(fd: int | None) -> int:
+        """A data file's descriptor, open while writing (after RunStarted, before a failure or the end)."""
+        if fd is None:
+            raise RuntimeError("the run folder's files are not open")
+        return fd
 
     def _fsync_files(self) -> None:
         for fd in (self._csv_fd, self._bin_fd, self._hist_fd):
@@ -544,14 +321,13 @@ class RunFolderWriter:
         self._last_fsync = time.monotonic()
 
     def _close_files(self) -> None:
-        for name in ("_csv_fd", "_bin_fd", "_hist_fd"):
-            fd = getattr(self, name)
+        for fd in (self._csv_fd, self._bin_fd, self._hist_fd):
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-                setattr(self, name, None)
+        self._csv_fd = self._bin_fd = self._hist_fd = None
 
     # --- end -------------------------------------------------------------------------------------
     def _finish(self, finished: RunFinished) -> None:
@@ -561,27 +337,13 @@ class RunFolderWriter:
         out = self.out_dir
         if self._writing:
             try:
-                if self.durable:
-                    self._current = out / "metrics.csv"
-                    self._fsync_files()
-                self._close_files()
-                self._current = out / "layers.npz"
-                arrays = self.store.layer_arrays()
-                _write_atomic(out / "layers.npz", lambda f: np.savez(f, **arrays), self.durable)
-                if self.store.histograms:
-                    self._current = out / "histograms.npz"
-                    _write_atomic(out / "histograms.npz", lambda f: write_histograms_npz(f, self.store), self.durable)
-                if "traceback" in finished.extra:
-                    self._current = out / "error.log"
-                    _write_atomic(
-                        out / "error.log", lambda f: f.write(finished.extra["traceback"].encode()), self.durable
-                    )
+                self._write_end_files(finished)
             except OSError as exc:
                 self._failed(exc)
         self._close_files()
         self._writing = False
         doc = summary_dict(finished, self.store.started.label)
-        if self.write_error is not None:
+        if self.write_error is not None and self.error is not None:
             doc["status"] = self.write_error
             doc["message"] = (
                 f"writing {self.error_path} failed "
@@ -589,16 +351,32 @@ class RunFolderWriter:
                 f"the files keep every step up to {self.steps_on_disk}"
             )
         try:
-            _write_json_atomic(out / "summary.json", doc, self.durable)
+            write_json_atomic(out / "summary.json", doc, self.durable)
             if self.durable:
-                _fsync_dir(out)
+                fsync_dir(out)
         except OSError as exc:
             self._failed(exc)
             try:  # a full disk has no room for a second file: overwrite the blocks of the "running" one
-                _overwrite_json(out / "summary.json", doc)
+                overwrite_json(out / "summary.json", doc)
             except OSError:  # it keeps saying "running": the folder reads as interrupted
                 pass
         self._release_lock()
+
+    def _write_end_files(self, finished: RunFinished) -> None:
+        """Sync and close the streamed files; write layers.npz, histograms.npz and error.log."""
+        out = self.out_dir
+        if self.durable:
+            self._current = out / "metrics.csv"
+            self._fsync_files()
+        self._close_files()
+        self._current = out / "layers.npz"
+        write_atomic(out / "layers.npz", lambda f: write_layers_npz(f, self.store), self.durable)
+        if self.store.histograms:
+            self._current = out / "histograms.npz"
+            write_atomic(out / "histograms.npz", lambda f: write_histograms_npz(f, self.store), self.durable)
+        if "traceback" in finished.extra:
+            self._current = out / "error.log"
+            write_atomic(out / "error.log", lambda f: f.write(finished.extra["traceback"].encode()), self.durable)
 
     def _release_lock(self) -> None:
         if self._lock_fd is None:
@@ -614,15 +392,3 @@ class RunFolderWriter:
             pass
         self._lock_fd = None
         self._locked = False
-
-
-def write_histograms_npz(path: Path | Any, store: RunStore) -> None:
-    """``{kind}_step`` [H], ``{kind}_edges`` [H, L, B+1], ``{kind}_counts`` [H, L, B] per kind
-    (``path``: a path or a binary file)."""
-    out: dict[str, np.ndarray] = {}
-    for kind in sorted({h.kind for h in store.histograms}):
-        hs = [h for h in store.histograms if h.kind == kind]
-        out[f"{kind}_step"] = np.array([h.step for h in hs], dtype=np.int64)
-        out[f"{kind}_edges"] = np.stack([h.edges for h in hs])
-        out[f"{kind}_counts"] = np.stack([h.counts for h in hs])
-    np.savez(path, **out)

@@ -3,6 +3,7 @@ and whether a process is writing a folder now (the lock on run.lock)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
@@ -45,6 +46,17 @@ def histogram_record_dtype(n_layers: int, bins: int) -> np.dtype:
     return np.dtype(
         [("step", "<i8"), ("kind", "<i8"), ("edges", "<f8", (n_layers, bins + 1)), ("counts", "<i8", (n_layers, bins))]
     )
+
+
+def lock_exclusive(fd: int, folder: Path) -> None:
+    """Take the writer's exclusive flock on run.lock (open as ``fd``) for the whole run; ``OSError``
+    (EBUSY) when another process holds it. Without ``fcntl`` the summary's writer pid and host stand in."""
+    if fcntl is None:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OSError(errno.EBUSY, "another process is writing a run there", str(folder)) from None
 
 
 def writer_alive(path: str | Path, summary: dict[str, Any] | None = None) -> bool:
