@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtTest import QTest
 
 from resnet_viz.export.trajectories import read_trajectories_csv
@@ -28,7 +28,7 @@ def tab(qtbot, settings):
 
 
 def choose(tab: RaceTab, surface: str) -> None:
-    tab.surface_box.setCurrentIndex(tab.surface_box.findData(surface))
+    tab.controls.surface_box.setCurrentIndex(tab.controls.surface_box.findData(surface))
 
 
 def test_starts_on_rosenbrock_with_seven_racers_at_the_start(tab):
@@ -42,7 +42,7 @@ def test_starts_on_rosenbrock_with_seven_racers_at_the_start(tab):
 
 
 def test_steps_equal_the_core_race_with_the_same_settings(tab, qtbot):
-    qtbot.mouseClick(tab.step_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tab.controls.step_button, QtCore.Qt.MouseButton.LeftButton)
     tab.step(24)
     assert tab.race.steps == 25
     s = build_surface(SurfaceConfig("rosenbrock"))
@@ -57,17 +57,17 @@ def test_steps_equal_the_core_race_with_the_same_settings(tab, qtbot):
 
 
 def test_play_pause_reset_and_stop_at_max_steps(tab, qtbot):
-    tab.speed.setValue(tab.speed.maximum())  # 1000 steps/s
-    tab.max_steps.setValue(40)
-    qtbot.mouseClick(tab.play_button, QtCore.Qt.MouseButton.LeftButton)
-    assert tab.playing and "Pause" in tab.play_button.text()
+    tab.controls.speed.setValue(tab.controls.speed.maximum())  # 1000 steps/s
+    tab.controls.max_steps.setValue(40)
+    qtbot.mouseClick(tab.controls.play_button, QtCore.Qt.MouseButton.LeftButton)
+    assert tab.playing and "Pause" in tab.controls.play_button.text()
     qtbot.waitUntil(lambda: not tab.playing, timeout=10_000)
     assert tab.race.steps == 40
-    assert "Play" in tab.play_button.text()
-    qtbot.mouseClick(tab.reset_button, QtCore.Qt.MouseButton.LeftButton)
+    assert "Play" in tab.controls.play_button.text()
+    qtbot.mouseClick(tab.controls.reset_button, QtCore.Qt.MouseButton.LeftButton)
     assert tab.race.steps == 0
-    tab.max_steps.setValue(100_000)
-    tab.speed.setValue(0)  # 1 step/s
+    tab.controls.max_steps.setValue(100_000)
+    tab.controls.speed.setValue(0)  # 1 step/s
     tab.play()
     qtbot.wait(300)
     tab.pause()
@@ -96,16 +96,16 @@ def test_click_on_the_surface_sets_the_start(tab, qtbot):
 
 def test_bad_formula_is_shown_at_the_field_and_a_good_one_races(tab, qtbot):
     choose(tab, "formula")
-    assert tab.formula.isVisible()
+    assert tab.controls.formula.isVisible()
     previous = tab.surface
-    tab.formula.setText("x^2 + 3*z")
-    tab.formula.editingFinished.emit()
-    assert tab.formula_error.isVisible()
-    assert "unknown name 'z'" in tab.formula_error.text()
+    tab.controls.formula.setText("x^2 + 3*z")
+    tab.controls.formula.editingFinished.emit()
+    assert tab.controls.formula_error.isVisible()
+    assert "unknown name 'z'" in tab.controls.formula_error.text()
     assert tab.surface is previous  # the last good surface stays drawn
-    tab.formula.setText("x^2 + 3*y^2")
-    tab.formula.editingFinished.emit()
-    assert not tab.formula_error.isVisible()
+    tab.controls.formula.setText("x^2 + 3*y^2")
+    tab.controls.formula.editingFinished.emit()
+    assert not tab.controls.formula_error.isVisible()
     assert tab.surface.name == "formula" and tab.surface.text == "x^2 + 3*y^2"
     tab.step(5)
     t = tab.race.trajectories[0]
@@ -120,7 +120,7 @@ def test_divergence_is_marked_and_the_others_keep_racing(tab, qtbot):
     tab.step(30)
     sgd = tab.race.trajectories[0]
     assert sgd.diverged_at is not None and sgd.diverged_at <= 30
-    assert f"sgd: diverged at step {sgd.diverged_at}" in tab.status.text()
+    assert f"sgd: diverged at step {sgd.diverged_at}" in tab.controls.status.text()
     assert len(tab.figure._racers[0].cross.getData()[0]) == 1  # the ✕ at its last finite point
     assert all(t.steps == 30 for t in tab.race.trajectories[1:])
 
@@ -143,7 +143,7 @@ def test_invalid_hyperparameter_and_no_racer_show_a_message(tab):
 
 def test_arrows_show_the_gradient_step_and_velocity(tab):
     choose(tab, "quadratic")
-    for box in tab.arrow_boxes.values():
+    for box in tab.controls.arrow_boxes.values():
         box.setChecked(True)
     tab.step(3)
     k = 1  # momentum
@@ -158,7 +158,7 @@ def test_arrows_show_the_gradient_step_and_velocity(tab):
     np.testing.assert_allclose([xs[1] - xs[0], ys[1] - ys[0]], -traj.lr * traj.velocity.values[3])
     sgd_line, _head = tab.figure._racers[0].arrows["velocity"]
     assert len(sgd_line.getData()[0] or []) == 0  # plain SGD has no velocity
-    tab.arrow_scale.setCurrentIndex(tab.arrow_scale.findData(10.0))
+    tab.controls.arrow_scale.setCurrentIndex(tab.controls.arrow_scale.findData(10.0))
     xs, ys = racer.arrows["step"][0].getData()
     np.testing.assert_allclose([xs[1] - xs[0], ys[1] - ys[0]], 10 * (p - traj.positions.values[2]))
 
@@ -178,11 +178,11 @@ def test_adaptive_scaling_plot_shows_the_accumulators(tab):
 
 def test_quadratic_condition_changes_the_bowl_and_the_suggested_rates(tab):
     choose(tab, "quadratic")
-    assert tab.condition.isVisible() and not tab.formula.isVisible()
-    tab.condition.setValue(100.0)
+    assert tab.controls.condition.isVisible() and not tab.controls.formula.isVisible()
+    tab.controls.condition.setValue(100.0)
     assert tab.surface.value(0.0, 1.0) == pytest.approx(50.0)
     assert tab.table.fields["sgd"]["lr"].text() == "0.018"  # 1.8 / κ
-    assert tab.log_box.isChecked() is True  # the bowl's ellipses show on a log scale
+    assert tab.controls.log_box.isChecked() is True  # the bowl's ellipses show on a log scale
 
 
 def test_export_png_svg_csv_gif(tab, tmp_path):
@@ -211,14 +211,35 @@ def test_gif_export_can_be_cancelled(tab, tmp_path):
     assert not (tmp_path / "c.gif").exists()
 
 
+def test_export_failure_names_the_path_once_and_keeps_the_old_file(tab, tmp_path, monkeypatch):
+    tab.step(3)
+    old = tmp_path / "race.csv"
+    old.write_text("old")
+    monkeypatch.setattr("resnet_viz.gui.race.race_tab.write_trajectories_csv", _failing_write)
+    with pytest.raises(OSError):
+        tab.export("csv", old)
+    assert old.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["race.csv"]  # no half file, no temp
+    target = tmp_path / "missing" / "race.csv"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    tab.export_dialog("csv")
+    text = tab.message_bar.text
+    assert text.startswith(f"Could not write {target}: ") and text.count(str(target)) == 1, text
+
+
+def _failing_write(path, trajectories):
+    with open(path, "w") as fh:
+        fh.write("optimizer,step")
+    raise OSError(28, "No space left on device")
+
+
 def test_settings_round_trip(tab, settings, qtbot):
     choose(tab, "himmelblau")
     tab.set_start(0.5, -1.25)
     tab.table.set_enabled("rmsprop", False)
     tab.table.fields["adam"]["lr"].setText("0.3")
     tab.table.fields["adam"]["lr"].editingFinished.emit()
-    tab.arrow_boxes["step"].setChecked(True)
-    tab.view_box.setCurrentIndex(tab.view_box.findData("heatmap"))
+    tab.controls.arrow_boxes["step"].setChecked(True)
+    tab.controls.view_box.setCurrentIndex(tab.controls.view_box.findData("heatmap"))
     tab.save_settings()
     other = RaceTab(settings)
     qtbot.addWidget(other)
