@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 
 import pytest
@@ -475,3 +476,22 @@ def test_depth_1202_builds_and_resnet110_trains_a_step() -> None:
     loss = nn.functional.cross_entropy(model(torch.randn(8, *CIFAR)), torch.randint(0, 10, (8,)))
     loss.backward()
     assert torch.isfinite(loss) and model.stem.conv.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "fields,n_entries,digest",
+    [
+        (dict(depth=20), 116, "1f2f045df85a8995"),
+        (dict(depth=56), 332, "9ec25251d47c8df0"),
+        (dict(depth=29, block="bottleneck", shortcut="B"), 188, "fc1097d3296167d1"),
+        (dict(depth=20, block="preact", shortcut="B", shortcut_variant="exclusive_gate"), 136, "5b4d483222b47a57"),
+        (dict(depth=20, shortcut="C", after_add="bn_relu"), 215, "a5391ee2cc1021a7"),
+    ],
+)
+def test_state_dict_layout_is_unchanged(fields: dict, n_entries: int, digest: str) -> None:
+    """Keys and shapes of the state_dict, recorded before the blocks were rebuilt from per-kind builders:
+    saved weights and run folders keep loading, and probes keep their layer names."""
+    model = build_model(ModelConfig(**fields), 3, 32, 10)
+    pairs = sorted((key, tuple(value.shape)) for key, value in model.state_dict().items())
+    assert len(pairs) == n_entries
+    assert hashlib.sha256(repr(pairs).encode()).hexdigest()[:16] == digest
