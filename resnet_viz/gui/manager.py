@@ -24,51 +24,19 @@ import json
 import queue
 import threading
 import time
-import traceback
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6 import QtCore
 
-from resnet_viz.config import DEFAULT_STEPS, ConfigError, DataConfig, RunConfig
-from resnet_viz.data import DataError, DatasetSplits, load_dataset
+from resnet_viz.config import DEFAULT_STEPS, DataConfig, RunConfig
+from resnet_viz.data import DatasetSplits, load_dataset
+from resnet_viz.gui.run_worker import Cancelled, Exited, Failed, Progress, ProgressFn, RunWorker
 from resnet_viz.gui.runs import PALETTE, RunEntry
-from resnet_viz.metrics.records import RunFinished, RunStarted, TrainChunk
-from resnet_viz.train.engine import Engine
+from resnet_viz.metrics.records import OK_STATUSES, RunFinished, RunStarted, TrainChunk
 
 TRAIN_MODES = ("sequential", "interleaved")
 DISPLAY_HZ = 30
-
-
-@dataclass(frozen=True)
-class _Progress:
-    """Data loading progress from a worker: ``fraction`` in [0, 1]."""
-
-    text: str
-    fraction: float
-
-
-@dataclass(frozen=True)
-class _Failed:
-    """The worker could not build or run the engine; ``detail`` is a traceback for unexpected errors."""
-
-    message: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class _Cancelled:
-    """The run was stopped while its data was loading (it never started training)."""
-
-
-class _LoadingCancelled(Exception):
-    """Raised from the progress callback to abandon loading a dataset for a stopped run."""
-
-
-@dataclass(frozen=True)
-class _Exited:
-    """The worker thread is done (after its last record)."""
 
 
 class _SplitsCache:
@@ -83,7 +51,7 @@ class _SplitsCache:
     def key(data: DataConfig) -> str:
         return json.dumps(dataclasses.asdict(data), sort_keys=True)
 
-    def get(self, data: DataConfig, progress) -> DatasetSplits:
+    def get(self, data: DataConfig, progress: ProgressFn) -> DatasetSplits:
         key = self.key(data)
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -93,47 +61,6 @@ class _SplitsCache:
             else:
                 progress("dataset ready", 1.0)
             return self._splits[key]
-
-
-class RunWorker:
-    """Trains one run in a daemon thread; everything it produces goes to ``out`` as ``(run_id, item)``."""
-
-    def __init__(self, run_id: int, config: RunConfig, out: queue.SimpleQueue, cache: _SplitsCache) -> None:
-        self.run_id = run_id
-        self.config = config
-        self._out = out
-        self._cache = cache
-        self.engine = Engine(config, self._post)
-        self.thread = threading.Thread(target=self._work, name=f"resnet-viz run {run_id}", daemon=True)
-
-    def _post(self, item: Any) -> None:
-        self._out.put((self.run_id, item))
-
-    def _progress(self, text: str, fraction: float) -> None:
-        """Report loading progress; abandons the loading (between two chunks) once a stop was requested."""
-        if self.engine.stop_requested:
-            raise _LoadingCancelled
-        self._post(_Progress(text, fraction))
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _work(self) -> None:
-        try:
-            self.engine.splits = self._cache.get(self.config.data, self._progress)
-            self.engine.prepare()
-        except _LoadingCancelled:
-            self._post(_Cancelled())
-        except (ConfigError, DataError) as exc:
-            self._post(_Failed(str(exc)))
-        except BaseException as exc:  # noqa: BLE001 - becomes a failed run in the window, never a crash
-            self._post(_Failed(f"could not build the run: {type(exc).__name__}: {exc}", traceback.format_exc()))
-        else:
-            try:
-                self.engine.run()  # emits RunFinished itself for every training failure
-            except BaseException as exc:  # noqa: BLE001
-                self._post(_Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-        self._post(_Exited())
 
 
 class RunManager(QtCore.QObject):
@@ -158,7 +85,7 @@ class RunManager(QtCore.QObject):
         self.entries: list[RunEntry] = []
         self.mode = "sequential"
         self.slice_s = slice_s
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         self._workers: dict[int, RunWorker] = {}
         self._next_id = 1
         self._cache = _SplitsCache()
@@ -166,7 +93,7 @@ class RunManager(QtCore.QObject):
         self._autostart = False  # set once Start was pressed: queued runs follow on as others end
         self._slice_owner: int | None = None
         self._slice_started = 0.0
-        self._rate = deque(maxlen=64)  # (time, steps trained so far in this manager)
+        self._rate: deque[tuple[float, int]] = deque(maxlen=64)  # (time, steps trained so far in this manager)
         self._steps_total = 0
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(round(1000 / DISPLAY_HZ))
@@ -307,7 +234,7 @@ class RunManager(QtCore.QObject):
 
     # --- scheduling (GUI thread) ---------------------------------------------------------------
     def _launch(self, entry: RunEntry) -> None:
-        worker = RunWorker(entry.run_id, entry.config, self._queue, self._cache)
+        worker = RunWorker(entry.run_id, entry.config, self._queue, self._cache.get)
         self._workers[entry.run_id] = worker
         entry.status = "preparing"
         entry.version += 1
@@ -372,22 +299,22 @@ class RunManager(QtCore.QObject):
             except queue.Empty:
                 break
             entry = self.entry(run_id)
-            if isinstance(item, _Exited):
+            if isinstance(item, Exited):
                 self._workers.pop(run_id, None)
                 self._user_paused.discard(run_id)
                 list_changed = True
                 continue
             if entry is None:
                 continue  # removed while training
-            if isinstance(item, _Progress):
+            if isinstance(item, Progress):
                 last_progress = (item.text, item.fraction)
                 continue
-            if isinstance(item, _Cancelled):
+            if isinstance(item, Cancelled):
                 entry.status, entry.message = "stopped", "stopped while its data was loading"
                 entry.version += 1
                 list_changed = True
                 continue
-            if isinstance(item, _Failed):
+            if isinstance(item, Failed):
                 entry.status, entry.message = "failed", item.message
                 entry.version += 1
                 list_changed = True
@@ -404,7 +331,7 @@ class RunManager(QtCore.QObject):
             elif isinstance(item, RunFinished):
                 entry.status, entry.message = item.status, item.message
                 list_changed = True
-                if item.status not in ("finished", "stopped"):
+                if item.status not in OK_STATUSES:
                     self.message.emit(f"{entry.name}: {item.status}" + (f" — {item.message}" if item.message else ""))
         now = time.monotonic()
         if not self._rate or now - self._rate[-1][0] >= 0.25:

@@ -166,8 +166,9 @@ class RunListWidget(QtWidgets.QTreeWidget):
         self.visibility_toggled.emit(item.data(0, _ROLE), item.checkState(0) == QtCore.Qt.CheckState.Checked)
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
-        if event.key() in (QtCore.Qt.Key.Key_Delete, QtCore.Qt.Key.Key_Backspace) and self.currentItem():
-            self.remove_requested.emit(self.currentItem().data(0, _ROLE))
+        item = self.currentItem()
+        if event.key() in (QtCore.Qt.Key.Key_Delete, QtCore.Qt.Key.Key_Backspace) and item:
+            self.remove_requested.emit(item.data(0, _ROLE))
             return
         super().keyPressEvent(event)
 
