@@ -29,13 +29,12 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from resnet_viz.config import DEFAULT_STEPS, DataConfig, RunConfig
+from resnet_viz.config import DEFAULT_STEPS, TRAIN_MODES, DataConfig, RunConfig
 from resnet_viz.data import DatasetSplits, load_dataset
 from resnet_viz.gui.run_worker import Cancelled, Exited, Failed, Progress, ProgressFn, RunWorker
 from resnet_viz.gui.runs import PALETTE, RunEntry
 from resnet_viz.metrics.records import OK_STATUSES, RunFinished, RunStarted, TrainChunk
 
-TRAIN_MODES = ("sequential", "interleaved")
 DISPLAY_HZ = 30
 
 
