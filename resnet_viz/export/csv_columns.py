@@ -41,6 +41,19 @@ def _good_prefix(lines: bytes, n_fields: int) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(len(rows), n_fields)
 
 
+def _header(line: bytes, names: Sequence[str] | None) -> list[str]:
+    """The column names: ``names`` when given, else those of the header ``line``."""
+    if names is not None:
+        return list(names)
+    try:
+        header = line.decode("utf-8").strip().split(",")
+    except UnicodeDecodeError:
+        raise ValueError("the header line is not UTF-8 text") from None
+    if header == [""]:
+        raise ValueError("the file is empty (no header line)")
+    return header
+
+
 def read_csv_columns(
     source: str | Path | BinaryIO,
     *,
@@ -64,16 +77,7 @@ def read_csv_columns(
                 stop_at_damage=stop_at_damage,
                 block_bytes=block_bytes,
             )
-    header_line = source.readline()
-    if names is not None:
-        header = list(names)
-    else:
-        try:
-            header = header_line.decode("utf-8").strip().split(",")
-        except UnicodeDecodeError:
-            raise ValueError("the header line is not UTF-8 text") from None
-        if header == [""]:
-            raise ValueError("the file is empty (no header line)")
+    header = _header(source.readline(), names)
     blocks: list[np.ndarray] = []
     rows_before = 0
     tail = b""

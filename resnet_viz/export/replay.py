@@ -30,6 +30,7 @@ from resnet_viz.config import ConfigError, RunConfig
 from resnet_viz.export.run_folder import (
     EVAL_COLUMNS,
     INIT_ARRAYS,
+    RUNNING,
     RunFolder,
     RunFolderWriter,
     read_run_folder,
@@ -48,11 +49,7 @@ from resnet_viz.metrics.records import (
 )
 from resnet_viz.metrics.store import RunStore
 
-#: ``RunFinished.status`` of the provisional summary written for a run that is still training.
-RUNNING_STATUS = "running"
-
 _STEP_SCALARS = ("step", "loss", "batch_error", "lr", "step_time_s")
-_INIT_ARRAYS = INIT_ARRAYS
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -142,7 +139,7 @@ def provisional_finished(store: RunStore) -> RunFinished:
     train_time = float(np.sum(store.scalar("step_time_s")))
     total = started.total_steps if started is not None else 0
     return RunFinished(
-        status=RUNNING_STATUS,
+        status=RUNNING,
         steps=store.steps_done,
         final_train_error=ev.train_error if ev else None,
         final_test_error=ev.test_error if ev else None,
@@ -201,7 +198,7 @@ def _started_from_folder(
             fan_in=layers["layer_fan_in"].astype(np.int64),
             params=layers["layer_params"].astype(np.int64),
         )
-        init = {name: layers[name].astype(np.float64) for name in _INIT_ARRAYS}
+        init = {name: layers[name].astype(np.float64) for name in INIT_ARRAYS}
     else:  # no layers.npz (the process was killed): no layer is known
         empty_i = np.zeros(0, dtype=np.int64)
         info = LayerInfoRecord(
@@ -213,7 +210,7 @@ def _started_from_folder(
             fan_in=empty_i.copy(),
             params=empty_i.copy(),
         )
-        init = {name: np.zeros(0, dtype=np.float64) for name in _INIT_ARRAYS}
+        init = {name: np.zeros(0, dtype=np.float64) for name in INIT_ARRAYS}
     params = resolved.get("params", (summary or {}).get("params", int(np.sum(info.params))))
     return RunStarted(
         label=run.get("label", ""),
@@ -251,7 +248,7 @@ def _interrupted(folder: RunFolder, evals: list[EvalRecord], step_time_s: np.nda
 
 
 def _finished_from_folder(summary: dict[str, Any] | None, traceback_text: str | None) -> RunFinished | None:
-    if summary is None or summary.get("status") == RUNNING_STATUS:
+    if summary is None or summary.get("status") == RUNNING:
         return None
     extra: dict[str, Any] = {"final_eval_step": summary.get("final_eval_step")}
     if traceback_text is not None:
@@ -295,7 +292,11 @@ def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 409
     scalars = {name: (m[name] if name in m else np.full(n, np.nan)) for name in _STEP_SCALARS}
     evals = []
     eval_cols = {col: m.get(col, np.full(n, np.nan)) for col in EVAL_COLUMNS}
-    rows = np.flatnonzero(np.any([~np.isnan(eval_cols[col]) for col in EVAL_COLUMNS], axis=0)) if n else []
+    rows = (
+        np.flatnonzero(np.any([~np.isnan(eval_cols[col]) for col in EVAL_COLUMNS], axis=0))
+        if n
+        else np.zeros(0, dtype=np.intp)
+    )
     for i in rows:
         evals.append(
             EvalRecord(

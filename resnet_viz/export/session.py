@@ -29,6 +29,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,8 @@ LOAD_MEMORY_FACTOR = 5
 MAX_DEFLATE_RATIO = 1100
 #: session.json is a list of runs and settings: kilobytes; more than this is not one this version wrote.
 MAX_SESSION_JSON_BYTES = 64 << 20
+#: Makes the one-line SessionError naming the file.
+Fail = Callable[[str], SessionError]
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?")
 _FOLDER = re.compile(r"runs/[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -179,7 +182,7 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e3:,.0f} kB"
 
 
-def _check_directory(zf: zipfile.ZipFile, fail: Any) -> None:
+def _check_directory(zf: zipfile.ZipFile, fail: Fail) -> None:
     """Refuse, from the zip directory alone, members this version never writes and loads that would not fit."""
     total = 0
     for info in zf.infolist():
@@ -210,7 +213,7 @@ def _check_directory(zf: zipfile.ZipFile, fail: Any) -> None:
         )
 
 
-def _text(entry: dict[str, Any], key: str, default: str, what: str, fail: Any) -> str:
+def _text(entry: dict[str, Any], key: str, default: str, what: str, fail: Fail) -> str:
     value = entry.get(key, default)
     if not isinstance(value, str):
         raise fail(f"{what}: {key!r} must be a string, not {type(value).__name__} {_short(value)}")
@@ -246,7 +249,7 @@ def load_session(path: str | Path) -> Session:
         raise fail(f"cannot be read ({type(exc).__name__}: {_one_line(exc)})") from None
 
 
-def _load_session(path: Path, fail: Any) -> Session:
+def _load_session(path: Path, fail: Fail) -> Session:
     if path.is_dir():
         raise fail("is a folder, not a session file")
     try:
@@ -257,75 +260,82 @@ def _load_session(path: Path, fail: Any) -> Session:
         raise fail(f"not a resnet-viz session (cannot open it as a zip archive: {_one_line(exc)})") from None
     with zf:
         _check_directory(zf, fail)
-        try:
-            info = zf.getinfo("session.json")
-        except KeyError:
-            raise fail("not a resnet-viz session (no session.json inside)") from None
-        if info.file_size > MAX_SESSION_JSON_BYTES:
-            raise fail(f"session.json is {_mb(info.file_size)}; a session's is at most {_mb(MAX_SESSION_JSON_BYTES)}")
-        try:
-            doc = json.loads(zf.read(info).decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise fail(f"session.json is not UTF-8 text (byte {exc.start})") from None
-        except RecursionError:
-            raise fail("session.json is nested too deeply") from None
-        except Exception as exc:  # noqa: BLE001 - bad JSON, a damaged member (CRC, zlib), ...
-            raise fail(f"session.json cannot be read: {_one_line(exc)}") from None
-        if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
-            found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-            raise fail(f"not a resnet-viz session (format {_short(found)}, expected {SESSION_FORMAT!r})")
-        version = doc.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise fail(f"session.json has an invalid version {_short(version)}")
-        if version > SESSION_VERSION:
-            raise fail(
-                f"session version {version} is newer than this resnet-viz {resnet_viz.__version__} reads "
-                f"(version {SESSION_VERSION}); update resnet-viz"
-            )
+        doc = _read_session_json(zf, fail)
         runs_doc, settings = doc.get("runs", []), doc.get("settings", {})
         if not isinstance(runs_doc, list) or not isinstance(settings, dict):
             raise fail("session.json: 'runs' must be a list and 'settings' an object")
         names = set(zf.namelist())
-        runs = []
-        for i, entry in enumerate(runs_doc, start=1):
-            what = f"run {i}" + (f" ({_short(entry.get('name'))})" if isinstance(entry, dict) else "")
-            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                raise fail(f"{what}: an object with a 'name' (a string) is expected")
-            color = _text(entry, "color", "#000000", what, fail)
-            if not _COLOR.fullmatch(color):
-                raise fail(f"{what}: 'color' must be #rrggbb, not {_short(color)}")
-            visible = entry.get("visible", True)
-            if not isinstance(visible, bool):
-                raise fail(f"{what}: 'visible' must be true or false, not {_short(visible)}")
-            status = _text(entry, "status", "", what, fail)
-            message = _text(entry, "message", "", what, fail)
-            if not isinstance(entry.get("config"), dict):
-                raise fail(f"{what}: 'config' must be an object, not {_short(entry.get('config'))}")
-            try:
-                config = RunConfig.from_dict(entry["config"])
-            except (ValueError, TypeError, RecursionError) as exc:
-                raise fail(f"{what}: bad config: {_one_line(exc)}") from None
-            store = None
-            folder = entry.get("folder")
-            if folder is not None:
-                if not isinstance(folder, str) or not _FOLDER.fullmatch(folder.rstrip("/")):
-                    raise fail(f"{what}: 'folder' must be null or runs/<name> inside the session, not {_short(folder)}")
-                store = _load_run(zf, names, folder, fail, what)
-            runs.append(
-                SessionRun(
-                    name=entry["name"],
-                    color=color,
-                    visible=visible,
-                    status=status,
-                    message=message,
-                    config=config,
-                    store=store,
-                )
-            )
+        runs = [_session_run(zf, names, i, entry, fail) for i, entry in enumerate(runs_doc, start=1)]
     return Session(runs=runs, settings=settings)
 
 
-def _load_run(zf: zipfile.ZipFile, names: set[str], folder: str, fail: Any, what: str) -> RunStore:
+def _read_session_json(zf: zipfile.ZipFile, fail: Fail) -> dict[str, Any]:
+    """session.json, checked to be a session of a version this one reads."""
+    try:
+        info = zf.getinfo("session.json")
+    except KeyError:
+        raise fail("not a resnet-viz session (no session.json inside)") from None
+    if info.file_size > MAX_SESSION_JSON_BYTES:
+        raise fail(f"session.json is {_mb(info.file_size)}; a session's is at most {_mb(MAX_SESSION_JSON_BYTES)}")
+    try:
+        doc = json.loads(zf.read(info).decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise fail(f"session.json is not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise fail("session.json is nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - bad JSON, a damaged member (CRC, zlib), ...
+        raise fail(f"session.json cannot be read: {_one_line(exc)}") from None
+    if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise fail(f"not a resnet-viz session (format {_short(found)}, expected {SESSION_FORMAT!r})")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise fail(f"session.json has an invalid version {_short(version)}")
+    if version > SESSION_VERSION:
+        raise fail(
+            f"session version {version} is newer than this resnet-viz {resnet_viz.__version__} reads "
+            f"(version {SESSION_VERSION}); update resnet-viz"
+        )
+    return doc
+
+
+def _session_run(zf: zipfile.ZipFile, names: set[str], i: int, entry: Any, fail: Fail) -> SessionRun:
+    """The ``i``-th run (from 1) of session.json, with its run folder's store when it has one."""
+    what = f"run {i}" + (f" ({_short(entry.get('name'))})" if isinstance(entry, dict) else "")
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise fail(f"{what}: an object with a 'name' (a string) is expected")
+    color = _text(entry, "color", "#000000", what, fail)
+    if not _COLOR.fullmatch(color):
+        raise fail(f"{what}: 'color' must be #rrggbb, not {_short(color)}")
+    visible = entry.get("visible", True)
+    if not isinstance(visible, bool):
+        raise fail(f"{what}: 'visible' must be true or false, not {_short(visible)}")
+    status = _text(entry, "status", "", what, fail)
+    message = _text(entry, "message", "", what, fail)
+    if not isinstance(entry.get("config"), dict):
+        raise fail(f"{what}: 'config' must be an object, not {_short(entry.get('config'))}")
+    try:
+        config = RunConfig.from_dict(entry["config"])
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise fail(f"{what}: bad config: {_one_line(exc)}") from None
+    store = None
+    folder = entry.get("folder")
+    if folder is not None:
+        if not isinstance(folder, str) or not _FOLDER.fullmatch(folder.rstrip("/")):
+            raise fail(f"{what}: 'folder' must be null or runs/<name> inside the session, not {_short(folder)}")
+        store = _load_run(zf, names, folder, fail, what)
+    return SessionRun(
+        name=entry["name"],
+        color=color,
+        visible=visible,
+        status=status,
+        message=message,
+        config=config,
+        store=store,
+    )
+
+
+def _load_run(zf: zipfile.ZipFile, names: set[str], folder: str, fail: Fail, what: str) -> RunStore:
     """Copy the run folder's files (only the known names, so nothing lands outside a private scratch
     folder, removed afterwards) and read it."""
     folder = folder.rstrip("/")
