@@ -37,7 +37,7 @@ class GrowingArray:
     """An append-only numpy array over axis 0 with amortised O(1) appends."""
 
     def __init__(self, tail_shape: tuple[int, ...] = (), dtype: type = np.float64) -> None:
-        self._data = np.empty((64, *tail_shape), dtype=dtype)
+        self._data: np.ndarray = np.empty((64, *tail_shape), dtype=dtype)
         self._n = 0
 
     def extend(self, values: np.ndarray) -> None:
@@ -78,7 +78,7 @@ class RunStore:
         if isinstance(record, TrainChunk):
             for name, arr in self._scalars.items():
                 arr.extend(getattr(record, name))
-            if record.layers is not None:
+            if record.layers is not None and record.layer_step is not None:  # both or neither: probes on or off
                 if not self._layers:
                     n_layers = record.layers.grad_norm.shape[1]
                     self._layers = {q: GrowingArray((n_layers,), np.float32) for q in LAYER_QUANTITIES}
