@@ -1,7 +1,8 @@
 """RaceTab: the "Optimiser race" tab: torch.optim optimisers race on a 2D surface, step by step.
 
 Left: the surface (and its parameters or formula), the view, the start, the arrows and the playback
-controls (:class:`RaceControls`). Right: the race figure (:class:`RaceFigure`) over the racers' table (:class:`OptimizerTable`).
+controls (:class:`RaceControls`). Right: the race figure (:class:`RaceFigure`) over the racers' table
+(:class:`OptimizerTable`).
 The race runs in the GUI thread: a 2D step costs ~0.1 ms per optimiser, and a 30 Hz timer takes as
 many steps as the speed asks for within a 25 ms budget per tick, then redraws once.
 """
@@ -23,7 +24,7 @@ from resnet_viz.gui import figure_export
 from resnet_viz.gui.message_bar import MessageBar
 from resnet_viz.gui.race.figure import RaceFigure
 from resnet_viz.gui.race.optimizer_table import OptimizerTable
-from resnet_viz.gui.race.race_controls import RaceControls
+from resnet_viz.gui.race.race_controls import EXPORT_KINDS, RaceControls
 from resnet_viz.gui.race.render import race_caption, write_gif
 from resnet_viz.surfaces.functions import Surface, build_surface
 from resnet_viz.surfaces.race import OptimizerRace
@@ -32,12 +33,6 @@ from resnet_viz.surfaces.race import OptimizerRace
 Progress = Callable[[int, int], bool]
 TICK_MS = 33
 STEP_BUDGET_S = 0.025  # stepping time per tick; the rest of the frame is for drawing
-EXPORT_FILTERS = {
-    "png": "PNG image (*.png)",
-    "svg": "SVG image (*.svg)",
-    "csv": "CSV (*.csv)",
-    "gif": "Animated GIF (*.gif)",
-}
 
 
 class RaceTab(QtWidgets.QWidget):
@@ -339,7 +334,7 @@ class RaceTab(QtWidgets.QWidget):
         default = f"race-{self.surface.name if self.surface else 'surface'}.{kind}"
         folder = self.settings.value("race/export_dir", "") if self.settings is not None else ""
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export the race", str(Path(folder or ".") / default), EXPORT_FILTERS[kind]
+            self, "Export the race", str(Path(folder or ".") / default), EXPORT_KINDS[kind][1]
         )
         if not path:
             return None
