@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -147,7 +148,7 @@ class Formula:
             # a constant formula: link it to x and y with a zero gradient, so that backward() works
             out = torch.where(torch.zeros((), dtype=torch.bool, device=x.device), x + y, out.to(x.device))
         out = out.to(device=x.device, dtype=x.dtype)
-        shape = torch.broadcast_shapes(x.shape, y.shape)
+        shape = torch.Size(np.broadcast_shapes(tuple(x.shape), tuple(y.shape)))
         return out if out.shape == shape else out.expand(shape).contiguous()
 
     def __reduce__(self) -> tuple[type[Formula], tuple[str]]:
@@ -323,9 +324,10 @@ class _Compiler:
             parts.append(self.compile(right, depth + 1))
         if len(parts) == 2:
             return _apply(ops[0], parts)
-        if all(value is not None for _, value in parts):
-            acc = parts[0][1]
-            for op_fn, (_, value) in zip(ops, parts[1:]):
+        constants = [value for _, value in parts if value is not None]
+        if len(constants) == len(parts):
+            acc = constants[0]
+            for op_fn, value in zip(ops, constants[1:]):
                 acc = op_fn(acc, value)
             return _constant(acc)
         first, steps = parts[0][0], [(op_fn, f) for op_fn, (f, _) in zip(ops, parts[1:])]

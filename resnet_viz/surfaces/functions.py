@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from resnet_viz.config import ConfigError, _choice, _number
+from resnet_viz.config import ConfigError, check_choice, check_number
 from resnet_viz.surfaces.formula import FormulaError, parse_formula
 
 Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -47,10 +48,10 @@ class SurfaceConfig:
     formula: str = "(1-x)^2 + 100*(y-x^2)^2"
 
     def validate(self) -> None:
-        _choice("surface.name", self.name, SURFACES)
+        check_choice("surface.name", self.name, SURFACES)
         if self.name == "quadratic":
-            _number("surface.condition", self.condition, lo=1.0, hi=1e6)
-            _number("surface.angle", self.angle, lo=-90.0, hi=90.0)
+            check_number("surface.condition", self.condition, lo=1.0, hi=1e6)
+            check_number("surface.angle", self.angle, lo=-90.0, hi=90.0)
         if self.name == "formula":
             try:
                 parse_formula(self.formula)
@@ -94,7 +95,7 @@ class Surface:
     def gradient(self, x: float, y: float) -> tuple[float, float]:
         """∇f(x, y) by autograd (float64)."""
         t = torch.tensor([x, y], dtype=torch.float64, requires_grad=True)
-        self.fn(t[0], t[1]).backward()
+        torch.autograd.backward(self.fn(t[0], t[1]))
         g = t.grad
         assert g is not None
         return float(g[0]), float(g[1])
@@ -170,6 +171,79 @@ def _two_minima_points() -> tuple[Point, Point]:
     return (real[0], 0.0), (real[-1], 0.0)
 
 
+class _Fixed(NamedTuple):
+    """A surface without parameters: its formula as text, f, the default view, start and minima, and
+    the learning rates suggested (see :func:`_rates`)."""
+
+    text: str
+    fn: Fn
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    start: Point
+    minima: tuple[Point, ...]
+    rates: dict[str, float]  # suggested lr for sgd, adagrad, rmsprop, adam
+    min_value: float = 0.0
+    log_view: bool = False
+
+
+_FIXED = {
+    "rosenbrock": _Fixed(
+        "(1 − x)² + 100·(y − x²)²",
+        _rosenbrock,
+        (-2.0, 2.0),
+        (-1.0, 3.0),
+        (-1.5, 2.0),
+        ((1.0, 1.0),),
+        {"sgd": 1e-3, "adagrad": 0.5, "rmsprop": 0.01, "adam": 0.02},
+        log_view=True,
+    ),
+    "beale": _Fixed(
+        "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
+        _beale,
+        (-4.5, 4.5),
+        (-4.5, 4.5),
+        (1.0, 1.5),
+        ((3.0, 0.5),),
+        {"sgd": 1e-3, "adagrad": 0.5, "rmsprop": 0.01, "adam": 0.05},
+        log_view=True,
+    ),
+    "himmelblau": _Fixed(
+        "(x² + y − 11)² + (x + y² − 7)²",
+        _himmelblau,
+        (-5.0, 5.0),
+        (-5.0, 5.0),
+        (-0.3, -0.9),
+        (
+            (3.0, 2.0),
+            (-2.805118086952745, 3.131312518250573),
+            (-3.779310253377747, -3.2831859912861696),
+            (3.5844283403304917, -1.8481265269644034),
+        ),
+        {"sgd": 2e-3, "adagrad": 1.0, "rmsprop": 0.05, "adam": 0.1},
+        log_view=True,
+    ),
+    "saddle": _Fixed(
+        "x² + y⁴/4 − y²/2",
+        _saddle,
+        (-2.0, 2.0),
+        (-2.0, 2.0),
+        (-1.8, 1e-3),
+        ((0.0, 1.0), (0.0, -1.0)),
+        {"sgd": 0.05, "adagrad": 0.5, "rmsprop": 0.02, "adam": 0.05},
+        min_value=-0.25,
+    ),
+    "plateau": _Fixed(
+        "1 − exp(−(x² + y²))",
+        _plateau,
+        (-3.0, 3.0),
+        (-3.0, 3.0),
+        (2.2, 1.6),
+        ((0.0, 0.0),),
+        {"sgd": 0.1, "adagrad": 0.5, "rmsprop": 0.02, "adam": 0.05},
+    ),
+}
+
+
 def build_surface(cfg: SurfaceConfig) -> Surface:
     """The :class:`Surface` for a validated-on-the-spot config (raises ConfigError)."""
     cfg.validate()
@@ -192,94 +266,35 @@ def build_surface(cfg: SurfaceConfig) -> Surface:
             # SGD at lr·κ = 1.8 zig-zags across the bowl; Nesterov is stable only below ~1.36
             suggested=_rates(sgd=round(1.8 / k, 6), nesterov=round(1.2 / k, 6), adagrad=0.5, rmsprop=0.05, adam=0.1),
         )
-    if name == "rosenbrock":
-        return Surface(
-            name,
-            title,
-            "(1 − x)² + 100·(y − x²)²",
-            _rosenbrock,
-            (-2.0, 2.0),
-            (-1.0, 3.0),
-            (-1.5, 2.0),
-            minima=((1.0, 1.0),),
-            min_value=0.0,
-            log_view=True,
-            suggested=_rates(sgd=1e-3, adagrad=0.5, rmsprop=0.01, adam=0.02),
-        )
-    if name == "beale":
-        return Surface(
-            name,
-            title,
-            "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
-            _beale,
-            (-4.5, 4.5),
-            (-4.5, 4.5),
-            (1.0, 1.5),
-            minima=((3.0, 0.5),),
-            min_value=0.0,
-            log_view=True,
-            suggested=_rates(sgd=1e-3, adagrad=0.5, rmsprop=0.01, adam=0.05),
-        )
-    if name == "himmelblau":
-        return Surface(
-            name,
-            title,
-            "(x² + y − 11)² + (x + y² − 7)²",
-            _himmelblau,
-            (-5.0, 5.0),
-            (-5.0, 5.0),
-            (-0.3, -0.9),
-            minima=(
-                (3.0, 2.0),
-                (-2.805118086952745, 3.131312518250573),
-                (-3.779310253377747, -3.2831859912861696),
-                (3.5844283403304917, -1.8481265269644034),
-            ),
-            min_value=0.0,
-            log_view=True,
-            suggested=_rates(sgd=2e-3, adagrad=1.0, rmsprop=0.05, adam=0.1),
-        )
-    if name == "saddle":
-        return Surface(
-            name,
-            title,
-            "x² + y⁴/4 − y²/2",
-            _saddle,
-            (-2.0, 2.0),
-            (-2.0, 2.0),
-            (-1.8, 1e-3),
-            minima=((0.0, 1.0), (0.0, -1.0)),
-            min_value=-0.25,
-            suggested=_rates(sgd=0.05, adagrad=0.5, rmsprop=0.02, adam=0.05),
-        )
     if name == "two_minima":
         glob, loc = _two_minima_points()
-        fn = _two_minima
         return Surface(
             name,
             title,
             "(x² − 1)² + 0.3·x + y²/2",
-            fn,
+            _two_minima,
             (-2.0, 2.0),
             (-2.0, 2.0),
             (1.9, 1.5),
             minima=(glob,),
             local_minima=(loc,),
-            min_value=float(fn(*torch.tensor(glob, dtype=torch.float64))),  # float64, like the race
+            min_value=float(_two_minima(*torch.tensor(glob, dtype=torch.float64))),  # float64, like the race
             suggested=_rates(sgd=0.01, adagrad=0.5, rmsprop=0.02, adam=0.05),
         )
-    if name == "plateau":
+    if name in _FIXED:
+        f = _FIXED[name]
         return Surface(
             name,
             title,
-            "1 − exp(−(x² + y²))",
-            _plateau,
-            (-3.0, 3.0),
-            (-3.0, 3.0),
-            (2.2, 1.6),
-            minima=((0.0, 0.0),),
-            min_value=0.0,
-            suggested=_rates(sgd=0.1, adagrad=0.5, rmsprop=0.02, adam=0.05),
+            f.text,
+            f.fn,
+            f.x_range,
+            f.y_range,
+            f.start,
+            minima=f.minima,
+            min_value=f.min_value,
+            log_view=f.log_view,
+            suggested=_rates(**f.rates),
         )
     formula = parse_formula(cfg.formula)
     return Surface(name, title, formula.text, formula, (-2.0, 2.0), (-2.0, 2.0), (-1.5, 1.5))

@@ -8,7 +8,6 @@ every point k = 0..n (0 is the start): the position, f, ∇f, and the optimiser'
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,20 +15,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from resnet_viz.config import ConfigError, _choice, _number
+from resnet_viz.config import ConfigError, check_choice, check_number
 from resnet_viz.metrics.store import GrowingArray
 from resnet_viz.surfaces.functions import Point, Surface, SurfaceConfig, build_surface
 from resnet_viz.train.optim import OPTIMIZER_CLASSES as ENGINE_OPTIMIZERS
+from resnet_viz.train.optim import OPTIMIZER_TITLES as ENGINE_TITLES
+from resnet_viz.train.optim import torch_default as engine_default
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+#: The race's titles, in ``OPTIMIZERS`` order: the engine's, and the two SGD variants'.
 OPTIMIZER_TITLES = {
-    "sgd": "SGD",
-    "momentum": "Momentum",
-    "nesterov": "Nesterov",
-    "adagrad": "AdaGrad",
-    "rmsprop": "RMSProp",
-    "adam": "Adam",
-    "adamw": "AdamW",
+    key: ENGINE_TITLES[key] if key in ENGINE_TITLES else {"momentum": "Momentum", "nesterov": "Nesterov"}[key]
+    for key in OPTIMIZERS
 }
 #: The engine's torch.optim classes, plus the two SGD variants the race shows as racers of their own.
 OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
@@ -74,13 +71,11 @@ def torch_default(key: str, name: str) -> float | bool:
     preset = PRESET_HYPERPARAMETERS.get(key, {})
     if name in preset:
         return preset[name]
-    params = inspect.signature(OPTIMIZER_CLASSES[key].__init__).parameters
+    engine_key = "sgd" if key in ("momentum", "nesterov") else key
     if name in ("beta1", "beta2"):
-        default = params["betas"].default[0 if name == "beta1" else 1]
+        default = engine_default(engine_key, "betas")[0 if name == "beta1" else 1]
     else:
-        default = params[name].default
-    if isinstance(default, torch.Tensor):
-        default = default.item()
+        default = engine_default(engine_key, name)
     return bool(default) if isinstance(default, bool) else float(default)
 
 
@@ -97,7 +92,7 @@ class OptimizerSpec:
     label: str = ""
 
     def validate(self, where: str = "optimizer") -> None:
-        _choice(f"{where}.name", self.key, OPTIMIZERS)
+        check_choice(f"{where}.name", self.key, OPTIMIZERS)
         allowed = HYPERPARAMETERS[self.key]
         for name, value in self.hyper.items():
             if name not in allowed:
@@ -107,7 +102,7 @@ class OptimizerSpec:
                     raise ConfigError(f"{where}.{name}", value, "true or false")
                 continue
             lo, hi, lo_open, hi_open = _RANGES[name]
-            _number(f"{where}.{name}", value, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
+            check_number(f"{where}.{name}", value, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
 
     def setting(self, name: str) -> float | bool:
         """The value in effect: the user's, else the default."""
@@ -235,8 +230,8 @@ class RaceConfig:
             if len(self.start) != 2:
                 raise ConfigError("start", self.start, "two numbers x,y")
             for v in self.start:
-                _number("start", v)
-        _number("steps", self.steps, lo=0, hi=1_000_000, integer=True)
+                check_number("start", v)
+        check_number("steps", self.steps, lo=0, hi=1_000_000, integer=True)
 
 
 @dataclass
@@ -274,7 +269,8 @@ class Trajectory:
     @property
     def step_lengths(self) -> np.ndarray:
         """‖p_{k+1} − p_k‖ for k = 0..n−1, shape (n,)."""
-        return np.linalg.norm(np.diff(self.positions.values, axis=0), axis=1)
+        lengths: np.ndarray = np.linalg.norm(np.diff(self.positions.values, axis=0), axis=1)
+        return lengths
 
     def steps_to_reach(self, point: Point, tol: float) -> int | None:
         """The first k with ‖p_k − point‖ ≤ tol, or None."""
@@ -346,7 +342,7 @@ class OptimizerRace:
             grad = torch.full_like(p, float("nan"))
         else:
             if loss.requires_grad:
-                loss.backward()
+                torch.autograd.backward(loss)
             grad = p.grad if p.grad is not None else torch.zeros_like(p)
         pos = p.detach().numpy().copy()
         traj.positions.extend(pos[None])
