@@ -1,0 +1,58 @@
+"""Which depths make a network: 6n+2 weight layers for basic and pre-activation blocks, 9n+2 for
+bottleneck blocks (He et al. 2016), any n ≥ 1 for an MLP. All arithmetic, O(1) in the depth."""
+
+from __future__ import annotations
+
+from resnet_viz.config.errors import ConfigError
+from resnet_viz.config.limits import MAX_DEPTH
+
+
+def _step(block: str) -> int:
+    """Weight layers per block: 3 for bottleneck (×3 stages), 2 otherwise."""
+    return 9 if block == "bottleneck" else 6
+
+
+def is_valid_depth(depth: int, arch: str, block: str) -> bool:
+    """Whether ``depth`` weight layers make a net of this arch and block (arithmetic, O(1))."""
+    if arch == "mlp":
+        return 1 <= depth <= MAX_DEPTH
+    step = _step(block)
+    return step + 2 <= depth <= MAX_DEPTH and (depth - 2) % step == 0
+
+
+def valid_depths(arch: str, block: str, limit: int = 2000) -> list[int]:
+    """All valid depths (number of weight layers) up to ``limit`` for an architecture and block."""
+    if arch == "mlp":
+        return list(range(1, limit + 1))
+    step = _step(block)
+    return list(range(step + 2, limit + 1, step))
+
+
+def depth_rule(arch: str, block: str) -> str:
+    """Human-readable rule for valid depths, e.g. ``6n+2 with n ≥ 1 (8, 14, 20, ...)``."""
+    if arch == "mlp":
+        return "an integer ≥ 1 (number of linear layers)"
+    if block == "bottleneck":
+        return "9n+2 with n ≥ 1 for bottleneck blocks (11, 20, 29, ..., 56, 164)"
+    return f"6n+2 with n ≥ 1 for {block} blocks (8, 14, 20, 32, 44, 56, 110, 1202)"
+
+
+def nearest_valid_depths(depth: int, arch: str, block: str) -> list[int]:
+    """The valid depths just below and just above ``depth`` (one or two values)."""
+    if arch == "mlp":
+        return [max(1, depth)]
+    step = _step(block)
+    lower = ((depth - 2) // step) * step + 2
+    out = [d for d in (lower, lower + step) if step + 2 <= d <= MAX_DEPTH]
+    return out or [step + 2]
+
+
+def check_depth(path: str, depth: int, arch: str, block: str) -> None:
+    """:class:`ConfigError` naming ``path`` unless ``depth`` makes a net of this arch and block."""
+    if depth > MAX_DEPTH:
+        raise ConfigError(
+            path, depth, f"at most {MAX_DEPTH} weight layers (the deepest nets of the papers have 1202 and 1001)"
+        )
+    if not is_valid_depth(depth, arch, block):
+        near = " and ".join(str(d) for d in nearest_valid_depths(depth, arch, block))
+        raise ConfigError(path, depth, f"depth must be {depth_rule(arch, block)}; nearest valid: {near}")
