@@ -12,7 +12,8 @@ import pytest
 from PySide6 import QtCore
 
 from resnet_viz.config import RunConfig
-from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot, RunningMean
+from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
+from resnet_viz.gui.plots.running_mean import RunningMean
 from resnet_viz.gui.runs import RunEntry
 from resnet_viz.metrics.records import EvalRecord, TrainChunk
 

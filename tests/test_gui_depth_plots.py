@@ -18,8 +18,8 @@ from resnet_viz.gui.plots.depth import (
     GradNormDepthPlot,
     OutGradDepthPlot,
     UpdateRatioDepthPlot,
-    recent_mean,
 )
+from resnet_viz.gui.plots.depth_profile import recent_mean
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
 from resnet_viz.gui.runs import RunEntry
 from resnet_viz.metrics.records import LAYER_QUANTITIES, LayerInfoRecord, LayerStats, RunStarted, TrainChunk

@@ -9,7 +9,7 @@ are :class:`TrainTestPlot` configured by class attributes.
 
 Drawing cost: items are created once per run and ``setData`` is called only for runs whose
 ``version`` (or the smoothing, visibility, colour or name) changed. The running mean is extended
-incrementally from prefix sums over the new steps only (:class:`RunningMean`), so a frame in which no
+incrementally from prefix sums over the new steps only (:class:`~resnet_viz.gui.plots.running_mean.RunningMean`), so a frame in which no
 run changed does no per-step work at all.
 """
 
@@ -18,172 +18,33 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.exporters import CSVExporter
-from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, finite_or_nan, positive_or_nan, style_plot
+from resnet_viz.gui.plots.curve_items import (
+    BOLD_WIDTH,
+    SYMBOL_SIZE,
+    THIN_WIDTH,
+    CurveCSVExporter,
+    LegendSample,
+    RunCurves,
+    name_if_new,
+)
+from resnet_viz.gui.plots.running_mean import (
+    DEFAULT_SMOOTHING,
+    MAX_SMOOTHING,
+    RunningMean,
+    last_finite,
+    nearest_index,
+)
 from resnet_viz.gui.runs import RunEntry, display_names
 from resnet_viz.metrics.records import EvalRecord
-from resnet_viz.metrics.store import GrowingArray, RunStore
 
-DEFAULT_SMOOTHING = 20
-MAX_SMOOTHING = 1000
-THIN_WIDTH = 1
-BOLD_WIDTH = 3
-SYMBOL_SIZE = 6
 KEY_COLOR = "#555555"  # the style key (thin/bold) in the legend
-#: Peak-downsampling bins per screen pixel for the thin curves (pyqtgraph's default is 5). Each bin draws
-#: its min and max, so 2 bins per pixel already show the full envelope; fewer vertices paint faster.
-DOWNSAMPLE_BINS_PER_PIXEL = 2.0
-
-
-class RunningMean:
-    """Trailing running mean of an append-only series, extended incrementally.
-
-    ``values[i]`` is the mean of the valid samples among the last ``window`` steps up to step ``i``
-    (fewer at the start, where the window is not full yet), times ``scale``. Steps whose own sample is
-    invalid (non-finite, or flagged by the caller) are NaN, so a plotted line breaks there; invalid
-    samples are also left out of their neighbours' means. With ``positive=True`` values ≤ 0 become NaN
-    (for log axes).
-
-    Prefix sums of the samples and of the valid counts are kept, so :meth:`extend` costs O(k) for k new
-    steps and :meth:`set_window` O(N) once.
-    """
-
-    def __init__(self, window: int = DEFAULT_SMOOTHING, *, scale: float = 1.0, positive: bool = False) -> None:
-        if window < 1:
-            raise ValueError(f"window must be ≥ 1 step, got {window}")
-        self.window = int(window)
-        self.scale = float(scale)
-        self.positive = positive
-        self._sum = GrowingArray()  # prefix sums of valid samples, [N + 1], _sum[0] = 0
-        self._count = GrowingArray(dtype=np.int64)  # prefix counts of valid samples, [N + 1]
-        self._valid = GrowingArray(dtype=bool)  # [N]
-        self._mean = GrowingArray()  # [N], scaled
-        self._sum.extend(np.zeros(1))
-        self._count.extend(np.zeros(1, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self._valid)
-
-    @property
-    def values(self) -> np.ndarray:
-        """The running mean [N] (a view, valid until the next :meth:`extend` / :meth:`set_window`)."""
-        return self._mean.values
-
-    def extend(self, samples: np.ndarray, valid: np.ndarray | None = None) -> None:
-        """Append ``k`` new raw samples [k] (``valid``: bool [k], default: finite ones)."""
-        samples = np.asarray(samples, dtype=np.float64)
-        if samples.shape[0] == 0:
-            return
-        ok = np.isfinite(samples) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(samples))
-        start = len(self)
-        self._sum.extend(self._sum.values[-1] + np.cumsum(np.where(ok, samples, 0.0)))
-        self._count.extend(self._count.values[-1] + np.cumsum(ok, dtype=np.int64))
-        self._valid.extend(ok)
-        self._mean.extend(self._compute(start, len(self)))
-
-    def set_window(self, window: int) -> None:
-        """Change the window (steps) and recompute every value, O(N)."""
-        if window < 1:
-            raise ValueError(f"window must be ≥ 1 step, got {window}")
-        if window == self.window:
-            return
-        self.window = int(window)
-        mean = GrowingArray()
-        mean.extend(self._compute(0, len(self)))
-        self._mean = mean  # a new buffer: arrays handed out earlier stay unchanged
-
-    def _compute(self, start: int, stop: int) -> np.ndarray:
-        """Scaled means of steps [start, stop) from the prefix sums."""
-        hi = np.arange(start + 1, stop + 1)
-        lo = np.maximum(hi - self.window, 0)
-        s, c = self._sum.values, self._count.values
-        count = c[hi] - c[lo]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = (s[hi] - s[lo]) / count * self.scale
-        out[(count == 0) | ~self._valid.values[start:stop]] = np.nan
-        if self.positive:
-            out[out <= 0] = np.nan
-        return out
-
-
-class _Sample(pg.ItemSample):
-    """Legend sample: the item's line with its symbol centred on it, drawn from the item's style even
-    before it has data; a click does not toggle the item (the run list owns visibility)."""
-
-    def paint(self, p: QtGui.QPainter, *args) -> None:
-        opts = self.item.opts
-        if opts.get("pen") is not None:
-            p.setPen(pg.mkPen(opts["pen"]))
-            p.drawLine(QtCore.QPointF(1, 10), QtCore.QPointF(19, 10))
-        if opts.get("symbol") is not None:
-            p.translate(10, 10)
-            drawSymbol(
-                p, opts["symbol"], opts["symbolSize"], pg.mkPen(opts["symbolPen"]), pg.mkBrush(opts["symbolBrush"])
-            )
-
-    def mouseClickEvent(self, event) -> None:
-        event.accept()
-
-
-class _Curve(pg.PlotDataItem):
-    """PlotDataItem whose y extent, as seen by auto-range, is capped at ``y_cap`` (data units).
-
-    Keeps an exploding (diverging) run from squashing every other curve; the data and the drawing are
-    unchanged, so zooming out still shows all of it.
-    """
-
-    y_cap: float | None = None
-
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
-        lo, hi = super().dataBounds(ax, frac, orthoRange)
-        if ax == 1 and self.y_cap is not None and hi is not None:
-            cap = math.log10(self.y_cap) if self.opts["logMode"][1] else self.y_cap  # bounds are in view coords
-            return min(lo, cap), min(hi, cap)
-        return lo, hi
-
-
-class _CurveCSVExporter(CSVExporter):
-    """CSVExporter restricted to the given curves (visible runs' data; no markers)."""
-
-    def __init__(self, item: pg.PlotItem, curves: Sequence[pg.PlotDataItem]) -> None:
-        super().__init__(item)
-        self._curves = list(curves)
-
-    def _exportPlotDataItem(self, plotDataItem) -> None:
-        if any(plotDataItem is c for c in self._curves):
-            super()._exportPlotDataItem(plotDataItem)
-
-
-@dataclass(eq=False)
-class RunCurves:
-    """The items of one run in a :class:`TrainTestPlot` and what they were last drawn from."""
-
-    train: pg.PlotDataItem  # thin: running mean of the per-step training metric
-    test: pg.PlotDataItem  # bold: test metric at evaluation steps
-    marker: pg.PlotDataItem  # "x" where a diverged run stopped (at most ``autorange_max`` high)
-    marker_text: pg.TextItem  # "diverged"
-    mean: RunningMean
-    store: RunStore
-    name: str = ""
-    color: str = ""
-    visible: bool | None = None
-    version: int | None = None
-    n_evals: int = -1
-    diverged: bool = False
-    eval_x: np.ndarray = field(default_factory=lambda: np.empty(0))
-    eval_y: np.ndarray = field(default_factory=lambda: np.empty(0))
-    label: str = ""  # config label for the readout
-
-    def items(self) -> tuple[pg.GraphicsObject, ...]:
-        return self.train, self.test, self.marker, self.marker_text
 
 
 class TrainTestPlot(PlotPanel):
@@ -213,7 +74,7 @@ class TrainTestPlot(PlotPanel):
             brush=pg.mkBrush(255, 255, 255, 210),
             pen=pg.mkPen(190, 190, 190),
             labelTextSize="8pt",
-            sampleType=_Sample,
+            sampleType=LegendSample,
             verSpacing=-7,
         )
         self.legend.layout.setContentsMargins(3, 1, 6, 1)
@@ -272,7 +133,7 @@ class TrainTestPlot(PlotPanel):
         empty cells; NaN (breaks, diverged steps) is written as ``nan``.
         """
         curves = [c for rc in self._runs.values() if rc.visible for c in (rc.train, rc.test)]
-        _CurveCSVExporter(self.plot, curves).export(str(path))
+        CurveCSVExporter(self.plot, curves).export(str(path))
 
     def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:
         """Update items to ``runs`` (all runs, list order); ``setData`` only for runs that changed."""
@@ -318,7 +179,7 @@ class TrainTestPlot(PlotPanel):
             i: int | None = None
             dists = []
             if len(means) and steps[0] - 0.5 <= x <= steps[-1] + 0.5:
-                i = _nearest_index(steps, x)
+                i = nearest_index(steps, x)
                 dists.append(self._view_y(means[i]))
             if len(rc.eval_x) and rc.eval_x[0] <= x <= rc.eval_x[-1]:
                 dists.append(self._view_y(float(np.interp(x, rc.eval_x, rc.eval_y))))
@@ -337,7 +198,7 @@ class TrainTestPlot(PlotPanel):
         train = rc.mean.values[i] if i is not None else math.nan
         text = f"{who} — step {step:,}: training {self.format_value(train)} ({mean_words})"
         if len(rc.eval_x):
-            j = _nearest_index(rc.eval_x, step)
+            j = nearest_index(rc.eval_x, step)
             text += f", test {self.format_value(rc.eval_y[j])} (at step {int(rc.eval_x[j]):,})"
         return text
 
@@ -359,32 +220,8 @@ class TrainTestPlot(PlotPanel):
         return value
 
     def _create(self, entry: RunEntry) -> RunCurves:
-        train, test = _Curve(autoDownsampleFactor=DOWNSAMPLE_BINS_PER_PIXEL), _Curve()
-        marker = _Curve(pen=None, symbol="x", symbolSize=11)
-        for item in (train, test, marker):
-            item.y_cap = self.autorange_max
-        text = pg.TextItem("diverged", anchor=(-0.12, 1.0), fill=pg.mkBrush(255, 255, 255, 225))
-        font = QtGui.QFont(text.textItem.font())
-        font.setPointSize(8)
-        text.setFont(font)
-        for item in (train, test, marker):
-            self.plot.addItem(item)
-        for item in (test, marker):
-            # few points: no clipping/downsampling, so a view change (every frame while x auto-ranges over
-            # a growing run) does not rebuild their symbols (~0.6 ms per curve)
-            item.setDownsampling(auto=False)
-            item.setClipToView(False)
-        self.plot.addItem(text, ignoreBounds=True)
-        marker.setVisible(False)
-        text.setVisible(False)
-        rc = RunCurves(
-            train=train,
-            test=test,
-            marker=marker,
-            marker_text=text,
-            mean=RunningMean(self.smoothing, scale=self.scale, positive=self.log_y),
-            store=entry.store,
-        )
+        mean = RunningMean(self.smoothing, scale=self.scale, positive=self.log_y)
+        rc = RunCurves.add_to(self.plot, entry.store, mean, self.autorange_max)
         try:
             rc.label = entry.config.label()
         except Exception:  # noqa: BLE001 — a readout nicety; an odd config must not break drawing
@@ -412,17 +249,7 @@ class TrainTestPlot(PlotPanel):
 
     def _update_run(self, rc: RunCurves, entry: RunEntry) -> None:
         if entry.color != rc.color:
-            rc.color = entry.color
-            color = pg.mkColor(entry.color)
-            rc.train.setPen(pg.mkPen(color, width=THIN_WIDTH))
-            rc.test.setPen(pg.mkPen(color, width=BOLD_WIDTH))
-            rc.test.setSymbol("o")
-            rc.test.setSymbolSize(SYMBOL_SIZE)
-            rc.test.setSymbolPen(None)
-            rc.test.setSymbolBrush(color)
-            rc.marker.setSymbolPen(pg.mkPen(color, width=2))
-            rc.marker.setSymbolBrush(color)
-            rc.marker_text.setColor(color)
+            rc.set_colour(entry.color)
         if entry.visible != rc.visible:
             rc.visible = entry.visible
             rc.train.setVisible(entry.visible)
@@ -452,13 +279,13 @@ class TrainTestPlot(PlotPanel):
         rc.train.setData(
             steps[:n],
             rc.mean.values,
-            **_name_if_new(rc.train, f"{entry.name} training {self.metric} {self.unit} ({words})"),
+            **name_if_new(rc.train, f"{entry.name} training {self.metric} {self.unit} ({words})"),
         )
         if len(store.evals) != rc.n_evals or renamed:
             rc.n_evals = len(store.evals)
             rc.eval_x, rc.eval_y = self._eval_series(store.evals)
             rc.test.setData(
-                rc.eval_x, rc.eval_y, **_name_if_new(rc.test, f"{entry.name} test {self.metric} {self.unit}")
+                rc.eval_x, rc.eval_y, **name_if_new(rc.test, f"{entry.name} test {self.metric} {self.unit}")
             )
         self._update_marker(rc, entry, steps[:n])
 
@@ -470,7 +297,7 @@ class TrainTestPlot(PlotPanel):
 
     def _update_marker(self, rc: RunCurves, entry: RunEntry, steps: np.ndarray) -> None:
         """Place the "x" + "diverged" at the run's last step, at the height of its last finite value."""
-        last = _last_finite(rc.mean.values) if entry.diverged and len(steps) else None
+        last = last_finite(rc.mean.values) if entry.diverged and len(steps) else None
         rc.diverged = last is not None
         if last is not None:
             x, y = float(steps[-1]), float(rc.mean.values[last])
@@ -527,30 +354,6 @@ class TrainTestPlot(PlotPanel):
         return next((e for e in self._last_runs if e.run_id == self._selected_id), None)
 
 
-def _name_if_new(item: pg.PlotDataItem, name: str) -> dict[str, str]:
-    """``{"name": name}`` when it differs from the item's (a name in setData forces a style update)."""
-    return {} if item.name() == name else {"name": name}
-
-
-def _last_finite(values: np.ndarray) -> int | None:
-    """Index of the last finite element of ``values`` [N] (None if none); looks at the tail first."""
-    for tail in (values[-64:], values):
-        ok = np.flatnonzero(np.isfinite(tail))
-        if len(ok):
-            return len(values) - len(tail) + int(ok[-1])
-    return None
-
-
-def _nearest_index(sorted_x: np.ndarray, x: float) -> int:
-    """Index of the element of an increasing array [N ≥ 1] nearest to ``x``."""
-    i = int(np.searchsorted(sorted_x, x))
-    if i <= 0:
-        return 0
-    if i >= len(sorted_x):
-        return len(sorted_x) - 1
-    return i if sorted_x[i] - x < x - sorted_x[i - 1] else i - 1
-
-
 class ErrorPlot(TrainTestPlot):
     """Training error (thin, running mean of the mini-batch error) and test error (bold), in %."""
 
@@ -580,4 +383,4 @@ class LossPlot(TrainTestPlot):
     autorange_max = 100.0  # nats; an exploding run shoots off the top instead of squashing the others
 
 
-__all__ = ["ErrorPlot", "LossPlot", "RunCurves", "RunningMean", "TrainTestPlot"]
+__all__ = ["ErrorPlot", "LossPlot", "TrainTestPlot"]

@@ -114,7 +114,20 @@ class OptimizerTable(QtWidgets.QWidget):
         grid.setContentsMargins(4, 2, 4, 2)
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(2)
+        self._build_header(grid)
+        # Fields as wide as the widest header but the last (that one may overhang), so the columns are
+        # evenly spaced.
+        width = max(FIELD_WIDTH, *(self.headers[n].sizeHint().width() for n in COLUMNS[:-1]))
+        for r, key in enumerate(OPTIMIZERS, start=1):
+            self._build_row(grid, r, key, width)
+        stretch_col = len(COLUMNS) + 2
+        grid.setColumnStretch(stretch_col, 1)  # keeps the grid packed to the left
+        grid.setRowStretch(len(OPTIMIZERS) + 1, 1)  # and to the top
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Maximum)
+        self._mark()
 
+    def _build_header(self, grid: QtWidgets.QGridLayout) -> None:
+        """Row 0: "optimiser" and the hyperparameters' titles, bold, with their explanations as tooltips."""
         head = QtWidgets.QLabel("optimiser")
         head.setToolTip(
             _wrap(
@@ -133,57 +146,56 @@ class OptimizerTable(QtWidgets.QWidget):
             font = lab.font()
             font.setBold(True)
             lab.setFont(font)
-        # Fields as wide as the widest header but the last (that one may overhang), so the columns are
-        # evenly spaced.
-        width = max(FIELD_WIDTH, *(self.headers[n].sizeHint().width() for n in COLUMNS[:-1]))
 
-        for r, key in enumerate(OPTIMIZERS, start=1):
-            title = OPTIMIZER_TITLES[key]
-            check = QtWidgets.QCheckBox(title)
-            check.setChecked(True)
-            check.setToolTip(_wrap(UPDATE_RULES[key]))
-            check.toggled.connect(self._on_toggled)
-            self.checks[key] = check
-            grid.addWidget(check, r, 0)
+    def _build_row(self, grid: QtWidgets.QGridLayout, r: int, key: str, width: int) -> None:
+        """Row ``r``: the optimiser ``key``'s check box, colour swatch and one field per column."""
+        title = OPTIMIZER_TITLES[key]
+        check = QtWidgets.QCheckBox(title)
+        check.setChecked(True)
+        check.setToolTip(_wrap(UPDATE_RULES[key]))
+        check.toggled.connect(self._on_toggled)
+        self.checks[key] = check
+        grid.addWidget(check, r, 0)
 
-            swatch = QtWidgets.QToolButton()
-            swatch.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
-            swatch.setAutoRaise(False)
-            swatch.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
-            swatch.setToolTip(f"Colour of {title}'s path: click to choose.")
-            swatch.clicked.connect(lambda _checked=False, k=key: self._choose_colour(k))
-            self.swatches[key] = swatch
-            grid.addWidget(swatch, r, 1, QtCore.Qt.AlignmentFlag.AlignCenter)
-            self._paint_swatch(key)
+        swatch = QtWidgets.QToolButton()
+        swatch.setFixedSize(SWATCH_SIZE, SWATCH_SIZE)
+        swatch.setAutoRaise(False)
+        swatch.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
+        swatch.setToolTip(f"Colour of {title}'s path: click to choose.")
+        swatch.clicked.connect(lambda _checked=False, k=key: self._choose_colour(k))
+        self.swatches[key] = swatch
+        grid.addWidget(swatch, r, 1, QtCore.Qt.AlignmentFlag.AlignCenter)
+        self._paint_swatch(key)
 
-            self.fields[key] = {}
-            for c, name in enumerate(COLUMNS):
-                edit = QtWidgets.QLineEdit()
-                edit.setFixedWidth(width)
-                if _takes(key, name):
-                    default = torch_default(key, name)
-                    edit.setPlaceholderText(f"{default:g}")
-                    if name in PRESET_HYPERPARAMETERS.get(key, {}):
-                        note = f"empty: {default:g}, {title}'s preset"
-                    else:
-                        note = f"empty: torch.optim's default {default:g}"
-                    tip = _wrap(f"{title} {COLUMN_TITLES[name]}. {COLUMN_TIPS[name]}\n{note}")
-                    edit.textChanged.connect(self._on_text_changed)
-                    edit.editingFinished.connect(lambda k=key, n=name: self._on_editing_finished(k, n))
-                else:
-                    edit.setEnabled(False)
-                    tip = f"{title} has no {COLUMN_TITLES[name]}"
-                edit.setToolTip(tip)
-                self._base_tips[(key, name)] = tip
-                self._last_text[(key, name)] = ""
-                self.fields[key][name] = edit
-                grid.addWidget(edit, r, c + 2)
+        self.fields[key] = {}
+        for c, name in enumerate(COLUMNS):
+            edit = self._build_field(key, name, width)
+            self.fields[key][name] = edit
+            grid.addWidget(edit, r, c + 2)
 
-        stretch_col = len(COLUMNS) + 2
-        grid.setColumnStretch(stretch_col, 1)  # keeps the grid packed to the left
-        grid.setRowStretch(len(OPTIMIZERS) + 1, 1)  # and to the top
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Maximum)
-        self._mark()
+    def _build_field(self, key: str, name: str, width: int) -> QtWidgets.QLineEdit:
+        """The field of hyperparameter ``name`` of optimiser ``key``: its default as grey placeholder, or
+        disabled and blank when the optimiser does not take it."""
+        title = OPTIMIZER_TITLES[key]
+        edit = QtWidgets.QLineEdit()
+        edit.setFixedWidth(width)
+        if _takes(key, name):
+            default = torch_default(key, name)
+            edit.setPlaceholderText(f"{default:g}")
+            if name in PRESET_HYPERPARAMETERS.get(key, {}):
+                note = f"empty: {default:g}, {title}'s preset"
+            else:
+                note = f"empty: torch.optim's default {default:g}"
+            tip = _wrap(f"{title} {COLUMN_TITLES[name]}. {COLUMN_TIPS[name]}\n{note}")
+            edit.textChanged.connect(self._on_text_changed)
+            edit.editingFinished.connect(lambda k=key, n=name: self._on_editing_finished(k, n))
+        else:
+            edit.setEnabled(False)
+            tip = f"{title} has no {COLUMN_TITLES[name]}"
+        edit.setToolTip(tip)
+        self._base_tips[(key, name)] = tip
+        self._last_text[(key, name)] = ""
+        return edit
 
     # ------------------------------------------------------------------------------------ reading
 

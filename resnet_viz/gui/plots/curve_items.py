@@ -1,0 +1,138 @@
+"""The pyqtgraph items of the training/test curves: a run's items (:class:`RunCurves`), a curve whose
+auto-range ignores values over a cap, the legend's sample and a CSV exporter limited to chosen curves."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import CSVExporter
+from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
+from PySide6 import QtCore, QtGui
+
+from resnet_viz.gui.plots.running_mean import RunningMean
+from resnet_viz.metrics.store import RunStore
+
+THIN_WIDTH = 1
+BOLD_WIDTH = 3
+SYMBOL_SIZE = 6
+#: Peak-downsampling bins per screen pixel for the thin curves (pyqtgraph's default is 5). Each bin draws
+#: its min and max, so 2 bins per pixel already show the full envelope; fewer vertices paint faster.
+DOWNSAMPLE_BINS_PER_PIXEL = 2.0
+
+
+class LegendSample(pg.ItemSample):
+    """Legend sample: the item's line with its symbol centred on it, drawn from the item's style even
+    before it has data; a click does not toggle the item (the run list owns visibility)."""
+
+    def paint(self, p: QtGui.QPainter, *args) -> None:
+        opts = self.item.opts
+        if opts.get("pen") is not None:
+            p.setPen(pg.mkPen(opts["pen"]))
+            p.drawLine(QtCore.QPointF(1, 10), QtCore.QPointF(19, 10))
+        if opts.get("symbol") is not None:
+            p.translate(10, 10)
+            drawSymbol(
+                p, opts["symbol"], opts["symbolSize"], pg.mkPen(opts["symbolPen"]), pg.mkBrush(opts["symbolBrush"])
+            )
+
+    def mouseClickEvent(self, event) -> None:
+        event.accept()
+
+
+class CappedCurve(pg.PlotDataItem):
+    """PlotDataItem whose y extent, as seen by auto-range, is capped at ``y_cap`` (data units).
+
+    Keeps an exploding (diverging) run from squashing every other curve; the data and the drawing are
+    unchanged, so zooming out still shows all of it.
+    """
+
+    y_cap: float | None = None
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
+        lo, hi = super().dataBounds(ax, frac, orthoRange)
+        if ax == 1 and self.y_cap is not None and hi is not None:
+            cap = math.log10(self.y_cap) if self.opts["logMode"][1] else self.y_cap  # bounds are in view coords
+            return min(lo, cap), min(hi, cap)
+        return lo, hi
+
+
+class CurveCSVExporter(CSVExporter):
+    """CSVExporter restricted to the given curves (visible runs' data; no markers)."""
+
+    def __init__(self, item: pg.PlotItem, curves: Sequence[pg.PlotDataItem]) -> None:
+        super().__init__(item)
+        self._curves = list(curves)
+
+    def _exportPlotDataItem(self, plotDataItem) -> None:
+        if any(plotDataItem is c for c in self._curves):
+            super()._exportPlotDataItem(plotDataItem)
+
+
+@dataclass(eq=False)
+class RunCurves:
+    """The items of one run in a :class:`TrainTestPlot` and what they were last drawn from."""
+
+    train: pg.PlotDataItem  # thin: running mean of the per-step training metric
+    test: pg.PlotDataItem  # bold: test metric at evaluation steps
+    marker: pg.PlotDataItem  # "x" where a diverged run stopped (at most ``autorange_max`` high)
+    marker_text: pg.TextItem  # "diverged"
+    mean: RunningMean
+    store: RunStore
+    name: str = ""
+    color: str = ""
+    visible: bool | None = None
+    version: int | None = None
+    n_evals: int = -1
+    diverged: bool = False
+    eval_x: np.ndarray = field(default_factory=lambda: np.empty(0))
+    eval_y: np.ndarray = field(default_factory=lambda: np.empty(0))
+    label: str = ""  # config label for the readout
+
+    def items(self) -> tuple[pg.GraphicsObject, ...]:
+        return self.train, self.test, self.marker, self.marker_text
+
+    @classmethod
+    def add_to(cls, plot: pg.PlotItem, store: RunStore, mean: RunningMean, y_cap: float | None) -> RunCurves:
+        """New, empty items for a run in ``plot`` (marker hidden); auto-range ignores values over ``y_cap``."""
+        train, test = CappedCurve(autoDownsampleFactor=DOWNSAMPLE_BINS_PER_PIXEL), CappedCurve()
+        marker = CappedCurve(pen=None, symbol="x", symbolSize=11)
+        for item in (train, test, marker):
+            item.y_cap = y_cap
+        text = pg.TextItem("diverged", anchor=(-0.12, 1.0), fill=pg.mkBrush(255, 255, 255, 225))
+        font = QtGui.QFont(text.textItem.font())
+        font.setPointSize(8)
+        text.setFont(font)
+        for item in (train, test, marker):
+            plot.addItem(item)
+        for item in (test, marker):
+            # few points: no clipping/downsampling, so a view change (every frame while x auto-ranges over
+            # a growing run) does not rebuild their symbols (~0.6 ms per curve)
+            item.setDownsampling(auto=False)
+            item.setClipToView(False)
+        plot.addItem(text, ignoreBounds=True)
+        marker.setVisible(False)
+        text.setVisible(False)
+        return cls(train=train, test=test, marker=marker, marker_text=text, mean=mean, store=store)
+
+    def set_colour(self, color: str) -> None:
+        """Draw the run in ``color`` (hex): thin training line, bold test line with dots, the divergence mark."""
+        self.color = color
+        qcolor = pg.mkColor(color)
+        self.train.setPen(pg.mkPen(qcolor, width=THIN_WIDTH))
+        self.test.setPen(pg.mkPen(qcolor, width=BOLD_WIDTH))
+        self.test.setSymbol("o")
+        self.test.setSymbolSize(SYMBOL_SIZE)
+        self.test.setSymbolPen(None)
+        self.test.setSymbolBrush(qcolor)
+        self.marker.setSymbolPen(pg.mkPen(qcolor, width=2))
+        self.marker.setSymbolBrush(qcolor)
+        self.marker_text.setColor(qcolor)
+
+
+def name_if_new(item: pg.PlotDataItem, name: str) -> dict[str, str]:
+    """``{"name": name}`` when it differs from the item's (a name in setData forces a style update)."""
+    return {} if item.name() == name else {"name": name}
