@@ -207,7 +207,7 @@ RULES: tuple[Rule, ...] = (
 def _default(section_obj: Any, name: str) -> Any:
     for f in dataclasses.fields(section_obj):
         if f.name == name:
-            return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
     raise KeyError(name)
 
 

@@ -71,7 +71,9 @@ class RunConfig:
         unknown = sorted(set(data) - set(SECTIONS))
         if unknown:
             raise ConfigError(unknown[0], data[unknown[0]], "unknown section; allowed: " + ", ".join(SECTIONS))
-        parts = {name: _section_from_dict(name, klass, data.get(name, {})) for name, klass in SECTIONS.items()}
+        parts: dict[str, Any] = {
+            name: _section_from_dict(name, klass, data.get(name, {})) for name, klass in SECTIONS.items()
+        }
         return cls(**parts).validate()
 
     @classmethod

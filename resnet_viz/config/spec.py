@@ -94,7 +94,7 @@ def section_fields(klass: type[Section]) -> Iterator[FieldInfo]:
     """The fields of a section class, in declaration order."""
     hints = field_types(klass)
     for f in dataclasses.fields(klass):  # type: ignore[arg-type]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
         yield FieldInfo(klass.SECTION, f.name, f.metadata["spec"], default, hints[f.name])
 
 

@@ -108,9 +108,13 @@ def _is_finite_number(value: Any) -> bool:
         return False
 
 
-@functools.cache
-def field_types(klass: type) -> dict[str, Any]:
+def field_types(klass: Any) -> dict[str, Any]:
     """The resolved annotations of the fields of dataclass ``klass`` (class variables left out; cached)."""
+    return _field_types(klass)
+
+
+@functools.cache
+def _field_types(klass: Any) -> dict[str, Any]:
     hints = typing.get_type_hints(klass)
     return {f.name: hints[f.name] for f in dataclasses.fields(klass)}
 
