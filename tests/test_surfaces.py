@@ -13,6 +13,7 @@ from resnet_viz.export.trajectories import TRAJECTORY_COLUMNS, read_trajectories
 from resnet_viz.surfaces.functions import SURFACES, SurfaceConfig, build_surface
 from resnet_viz.surfaces.race import (
     HYPERPARAMETERS,
+    OPTIMIZER_TITLES,
     OPTIMIZERS,
     OptimizerRace,
     OptimizerSpec,
@@ -20,6 +21,7 @@ from resnet_viz.surfaces.race import (
     parse_optimizers,
     torch_default,
 )
+from resnet_viz.train.optim import OPTIMIZER_TITLES as ENGINE_TITLES
 
 STEPS = 200
 ROSENBROCK_START = (-1.5, 2.0)
@@ -186,6 +188,13 @@ def test_unset_hyperparameters_take_torch_defaults():
     spec = OptimizerSpec("adam", {"beta2": 0.95})
     assert spec.setting("beta2") == 0.95 and spec.setting("beta1") == 0.9 and spec.setting("lr") == 0.001
     assert spec.torch_kwargs() == {"betas": (0.9, 0.95)}
+
+
+def test_racers_are_titled_as_the_engine_titles_them():
+    assert list(OPTIMIZER_TITLES) == list(OPTIMIZERS)
+    assert {k: OPTIMIZER_TITLES[k] for k in ENGINE_TITLES} == ENGINE_TITLES
+    assert OPTIMIZER_TITLES["rmsprop"] == "RMSProp" and OPTIMIZER_TITLES["nesterov"] == "Nesterov"
+    assert OptimizerSpec("rmsprop", {"lr": 0.01}).describe().startswith("RMSProp")
 
 
 def test_momentum_variants_have_their_presets_and_user_values_win():
