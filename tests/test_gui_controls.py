@@ -14,7 +14,8 @@ from resnet_viz.config import (
     RunConfig,
     TrainConfig,
 )
-from resnet_viz.gui.controls import ConfigPanel, torch_default
+from resnet_viz.gui.controls import ConfigPanel
+from resnet_viz.train.optim import torch_default
 
 
 @pytest.fixture
@@ -207,13 +208,13 @@ def test_optimiser_dependent_fields(panel: ConfigPanel, qtbot) -> None:
     assert not panel.nesterov.isEnabled() and "momentum > 0" in panel.nesterov.toolTip()
     qtbot.keyClicks(panel.momentum, "0.9")
     assert panel.nesterov.isEnabled()
-    assert not panel.eps.isEnabled() and "SGD has no epsilon" in panel.eps.toolTip()
-    assert not panel.betas.isEnabled() and "Adam" in panel.betas.toolTip()
-    assert not panel.alpha.isEnabled() and "RMSprop" in panel.alpha.toolTip()
+    assert not panel.eps.isEnabled() and "eps does not apply to sgd" in panel.eps.toolTip()
+    assert not panel.betas.isEnabled() and "betas apply to adam and adamw" in panel.betas.toolTip()
+    assert not panel.alpha.isEnabled() and "alpha applies to rmsprop" in panel.alpha.toolTip()
     panel.optimizer.set_value("adam")
     assert panel.betas.isEnabled() and panel.eps.isEnabled()
-    assert not panel.momentum.isEnabled() and "momentum applies to SGD and RMSprop" in panel.momentum.toolTip()
-    assert not panel.nesterov.isEnabled() and "SGD" in panel.nesterov.toolTip()
+    assert not panel.momentum.isEnabled() and "momentum applies to sgd and rmsprop" in panel.momentum.toolTip()
+    assert not panel.nesterov.isEnabled() and "needs optimiser sgd" in panel.nesterov.toolTip()
     panel.optimizer.set_value("rmsprop")
     assert panel.momentum.isEnabled() and panel.alpha.isEnabled() and not panel.betas.isEnabled()
     assert not panel.milestones.isEnabled() and "step schedule" in panel.milestones.toolTip()
@@ -315,7 +316,7 @@ def test_placeholders_show_torch_defaults(panel: ConfigPanel) -> None:
 
 def test_sub_parameters_shown_only_when_used(panel: ConfigPanel) -> None:
     def visible(widget: QtWidgets.QWidget) -> bool:
-        return panel._forms[widget].isRowVisible(widget)
+        return panel.is_row_visible(widget)
 
     assert not visible(panel.shortcut_scale) and not visible(panel.shortcut_dropout)
     panel.shortcut_variant.set_value("scale")
@@ -343,7 +344,7 @@ def test_width_and_bn_defaults_follow_arch(panel: ConfigPanel) -> None:
 
 
 def test_every_control_has_a_tooltip(panel: ConfigPanel) -> None:
-    body = panel.scroll.widget()
+    body = panel.scroll_area.widget()
     for kind in (QtWidgets.QComboBox, QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox, QtWidgets.QAbstractButton):
         for widget in body.findChildren(kind):
             if isinstance(widget, QtWidgets.QLineEdit) and isinstance(widget.parent(), QtWidgets.QAbstractSpinBox):
@@ -357,9 +358,9 @@ def test_render(panel: ConfigPanel, qtbot, tmp_path) -> None:
     panel.resize(340, 1000)
     panel.show()
     qtbot.waitExposed(panel)
-    assert panel.scroll.widget().minimumSizeHint().width() <= 326  # fits a ~330 px dock
+    assert panel.scroll_area.widget().minimumSizeHint().width() <= 326  # fits a ~330 px dock
     assert not panel.grab().isNull()
-    panel.resize(340, panel.scroll.widget().sizeHint().height() + 10)
+    panel.resize(340, panel.scroll_area.widget().sizeHint().height() + 10)
     image = panel.grab()
     assert image.save(str(tmp_path / "controls.png"))
     assert image.size() == QtCore.QSize(340, panel.height())
