@@ -112,10 +112,10 @@ def test_run_writes_a_complete_run_folder(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv,field,fragment",
     [
-        (["--depth", "57"], "model.depth", "nearest valid: 56 and 62"),
-        (["--lr", "-1"], "optim.lr", "must be a number > 0"),
-        (["--batch-size", "0"], "train.batch_size", "≥ 1"),
-        (["--optim", "adam", "--momentum", "0.9"], "optim.momentum", "betas"),
+        (["--depth", "57"], "--depth 57 is not allowed", "nearest valid: 56 and 62"),
+        (["--lr", "-1"], "--lr -1 is not allowed", "must be a number > 0"),
+        (["--batch-size", "0"], "--batch-size 0 is not allowed", "≥ 1"),
+        (["--optim", "adam", "--momentum", "0.9"], "--momentum 0.9 is not allowed", "(use --betas for adam)"),
     ],
 )
 def test_bad_configs_give_one_clear_line(tmp_path, capsys, argv, field, fragment):

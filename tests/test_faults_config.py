@@ -28,10 +28,12 @@ from resnet_viz.config import (
     SECTIONS,
     ConfigError,
     DataConfig,
+    FieldInfo,
     ModelConfig,
     OptimConfig,
     RunConfig,
     TrainConfig,
+    all_fields,
     is_valid_depth,
     nearest_valid_depths,
 )
@@ -326,9 +328,9 @@ def test_the_field_named_is_the_one_that_drives_the_size():
 
 def test_cli_refuses_absurd_sizes_in_one_line_fast(capsys):
     for argv, field in (
-        (("run", "--depth", "1000000001"), "model.depth"),
-        (("run", "--width", "4096"), "model.width"),
-        (("describe", "--width", "4096"), "model.width"),
+        (("run", "--depth", "1000000001"), "--depth 1000000001"),
+        (("run", "--width", "4096"), "--width 4096"),
+        (("describe", "--width", "4096"), "--width 4096"),
     ):
         t0 = time.perf_counter()
         err = cli_error(capsys, *argv)
@@ -365,10 +367,11 @@ def test_sigint_to_a_starting_process_prints_no_traceback(tmp_path):
     code = (
         "import os, signal, time, sys\n"
         "from resnet_viz import cli\n"
+        "from resnet_viz.cli import run_cmds\n"
         "def slow(args):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(30)\n"
-        "cli.config_from_args = slow\n"
+        "run_cmds.config_from_args = slow\n"
         "sys.exit(cli.main(['describe']))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -522,9 +525,9 @@ def test_any_config_json_validates_or_is_one_named_line(case):
     assert estimate.params > 0 and estimate.total_bytes > estimate.param_bytes
 
 
-def flag_values(flag: cli.Flag) -> st.SearchStrategy:
-    if flag.choices is not None:
-        return st.sampled_from(list(flag.choices)) | st.text(max_size=8)
+def flag_values(info: FieldInfo) -> st.SearchStrategy:
+    if info.spec.options:
+        return st.sampled_from(list(info.spec.choices)) | st.text(max_size=8)
     numbers = (
         st.integers(-5, 70000).map(str)
         | st.floats(allow_nan=True, allow_infinity=True).map(repr)
@@ -533,16 +536,16 @@ def flag_values(flag: cli.Flag) -> st.SearchStrategy:
     return numbers | st.text(max_size=12)
 
 
-ALL_FLAGS = [*cli.MODEL_FLAGS, *cli.TRAIN_FLAGS, *cli.DATA_FLAGS]
+ALL_FLAGS = [info for info in all_fields() if info.spec.flag or info.spec.switches]
 
 
 @st.composite
 def flag_lists(draw) -> list[str]:
     argv = ["run"]
     for flag in draw(st.lists(st.sampled_from(ALL_FLAGS), max_size=6)):
-        name = flag.flags[0]
-        if flag.const is not None:
-            argv.append(name)
+        name = flag.spec.flag
+        if name is None:
+            argv.append(draw(st.sampled_from([switch for switch, _ in flag.spec.switches])))
         elif draw(st.booleans()):
             argv.append(f"{name}={draw(flag_values(flag))}")
         else:
