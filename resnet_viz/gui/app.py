@@ -15,7 +15,8 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from types import TracebackType
+from typing import NoReturn, Protocol
 
 from PySide6 import QtCore, QtWidgets
 
@@ -27,10 +28,14 @@ def error_log_path() -> Path:
     return Path(base or Path.home() / ".resnet-viz") / "errors.log"
 
 
-def install_error_hook(window) -> None:
+class ShowsMessages(Protocol):
+    def show_message(self, text: str, level: str = "error") -> None: ...
+
+
+def install_error_hook(window: ShowsMessages) -> None:
     """Unexpected exceptions in the GUI thread go to the window's message bar and to errors.log."""
 
-    def hook(exc_type, exc, tb) -> None:
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             QtWidgets.QApplication.quit()
             return
