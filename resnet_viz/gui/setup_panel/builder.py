@@ -226,7 +226,8 @@ class Control:
         unavailable = []
         for option in self.info.spec.options:
             state = option_state(run, self.path, option.value)
-            self.widget.set_item_enabled(option.value, state.enabled, state.reason)
+            if not state.enabled or not self.widget.item_enabled(option.value):
+                self.widget.set_item_enabled(option.value, state.enabled, state.reason)
             if not state.enabled:
                 unavailable.append(f"{option.label} is unavailable: {state.reason}")
         if unavailable and self.widget.isEnabled():

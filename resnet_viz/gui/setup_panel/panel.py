@@ -296,11 +296,11 @@ class ConfigPanel(QtWidgets.QWidget):
             values["train.steps"] = None
         else:
             values["train.epochs"] = None
-        parts = {}
-        for section in SECTIONS:
-            fields = {p.split(".", 1)[1]: v for p, v in values.items() if p.split(".", 1)[0] == section}
-            parts[section] = dataclasses.replace(getattr(self._base, section), **fields)
-        return RunConfig(**parts)
+        fields: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+        for path, value in values.items():
+            section, name = path.split(".", 1)
+            fields[section][name] = value
+        return RunConfig(**{s: dataclasses.replace(getattr(self._base, s), **fields[s]) for s in SECTIONS})
 
     # ------------------------------------------------------------------------------------------ API
 

@@ -46,10 +46,10 @@ class Choice(QtWidgets.QComboBox):
         super().__init__(parent)
         self.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(6)
-        self._tips: dict[int, str] = {}
+        self._tips: dict[int, tuple[str, str]] = {}  # index -> (tooltip, wrapped tooltip)
         for value, text, tip in items:
             self.addItem(text, value)
-            self._tips[self.count() - 1] = tip
+            self._tips[self.count() - 1] = (tip, wrap_tooltip(tip))
             if tip:
                 self.setItemData(self.count() - 1, wrap_tooltip(tip), QtCore.Qt.ItemDataRole.ToolTipRole)
 
@@ -77,10 +77,10 @@ class Choice(QtWidgets.QComboBox):
                 item = model.item(i) if isinstance(model, QtGui.QStandardItemModel) else None
                 if item is not None:
                     item.setEnabled(enabled)
-                tip = self._tips.get(i, "")
-                if not enabled:
-                    tip = with_reason(tip, reason)
-                self.setItemData(i, wrap_tooltip(tip) if enabled else tip, QtCore.Qt.ItemDataRole.ToolTipRole)
+                tip, wrapped = self._tips.get(i, ("", ""))
+                self.setItemData(
+                    i, wrapped if enabled else with_reason(tip, reason), QtCore.Qt.ItemDataRole.ToolTipRole
+                )
 
     def item_enabled(self, value: Any) -> bool:
         model = self.model()
