@@ -306,3 +306,36 @@ def test_a_started_run_shows_preparing_at_once_not_queued(qtbot, window):
     window.start_button.click()
     assert window.run_list.topLevelItem(0).text(1) in ("preparing", "running")
     wait_ended(qtbot, window)
+
+
+def test_one_table_of_actions_builds_the_menus_and_the_run_buttons(qtbot, window):
+    from resnet_viz.gui.actions import ACTIONS, MENUS, ActionSpec
+
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    assert list(menus) == list(MENUS)
+    for spec in ACTIONS:
+        if not isinstance(spec, ActionSpec):
+            continue
+        entries = {a.text(): a for a in menus[spec.menu].actions()}
+        assert spec.text in entries, f"{spec.text} missing from {spec.menu}"
+        if spec.button is None:  # a menu-only action carries its shortcut; a button's is on the button
+            expected = QtGui.QKeySequence(spec.shortcut) if spec.shortcut is not None else QtGui.QKeySequence()
+            assert entries[spec.text].shortcut() == expected, spec.text
+        else:
+            assert entries[spec.text].shortcut().isEmpty(), spec.text
+            button = getattr(window, f"{spec.key}_button")
+            assert button.text() == spec.button and button.toolTip().startswith(spec.tip)
+    assert window.start_button.shortcut().toString() == "Ctrl+Return" and window.start_button.isDefault()
+    assert not window.add_button.isDefault()
+    view = {a.text(): a for a in menus["&View"].actions()}
+    assert [a.text() for a in menus["&View"].actions()][:3] == ["Run setup", "Runs", "Experiment"]
+    view["Optimiser race"].trigger()
+    assert window.tabs.currentWidget() is window.race_tab
+    view["Networks"].trigger()
+    assert window.tabs.currentIndex() == 0
+    runs = {a.text(): a for a in menus["&Runs"].actions()}
+    window.config_panel.set_config(small_setup())
+    runs["Add to comparison"].trigger()  # the menu entry and the button share one slot
+    assert len(window.manager.entries) == 1 and window.manager.entries[0].status == "queued"
+    window.add_button.click()
+    assert len(window.manager.entries) == 2
