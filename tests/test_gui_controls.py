@@ -14,7 +14,7 @@ from resnet_viz.config import (
     RunConfig,
     TrainConfig,
 )
-from resnet_viz.gui.controls import ConfigPanel
+from resnet_viz.gui.controls import Choice, ConfigPanel
 from resnet_viz.train.optim import torch_default
 
 
@@ -364,3 +364,65 @@ def test_render(panel: ConfigPanel, qtbot, tmp_path) -> None:
     image = panel.grab()
     assert image.save(str(tmp_path / "controls.png"))
     assert image.size() == QtCore.QSize(340, panel.height())
+
+
+def test_rows_are_generated_from_the_field_table(panel: ConfigPanel) -> None:
+    from resnet_viz.config import all_fields
+    from resnet_viz.gui.setup_panel.extras import ATTRIBUTES
+
+    def squeeze(text: str) -> str:
+        return "".join(text.split())
+
+    body = panel.scroll_area.widget()
+    labels = {lab.text() for lab in body.findChildren(QtWidgets.QLabel)}
+    for info in all_fields():
+        attribute = ATTRIBUTES.get(info.path, info.name)
+        if not info.spec.panel:
+            assert not hasattr(panel, attribute), info.path
+            continue
+        widget = getattr(panel, attribute)
+        assert squeeze(info.spec.help.rstrip(".")) in squeeze(widget.toolTip()), info.path  # the folder adds the cache
+        if info.spec.label:
+            assert info.spec.label in labels, info.path
+        else:
+            assert widget.text() == info.spec.text, info.path
+        for option in info.spec.options:
+            if isinstance(widget, Choice):
+                assert option.label in [widget.itemText(i) for i in range(widget.count())], info.path
+            else:
+                assert widget.buttons[option.value].text() == option.label
+
+
+@pytest.mark.parametrize("name", ["defaults", "plain-56", "mlp sigmoid residual", "adam", "rmsprop", "init normal"])
+def test_enabled_and_shown_controls_follow_the_rules_table(panel: ConfigPanel, name: str) -> None:
+    from resnet_viz.config import all_fields, field_state
+    from resnet_viz.gui.setup_panel.extras import ATTRIBUTES
+
+    cfg = ROUND_TRIPS[name]
+    panel.set_config(cfg)
+    for info in all_fields():
+        if not info.spec.panel or info.path in ("train.steps", "train.epochs"):
+            continue
+        widget = getattr(panel, ATTRIBUTES.get(info.path, info.name))
+        state = field_state(cfg, info.path)
+        assert widget.isEnabled() == state.enabled, info.path
+        assert panel.is_row_visible(widget) == state.visible, info.path
+        if state.reason and not state.enabled:
+            assert state.reason in widget.toolTip(), info.path
+
+
+def test_depth_box_reaches_max_depth_stepping_arithmetically(panel: ConfigPanel) -> None:
+    from resnet_viz.config import MAX_DEPTH
+
+    assert panel.depth.maximum() == MAX_DEPTH
+    panel.set_config(RunConfig(model=ModelConfig(depth=9992)))
+    panel.depth.stepBy(5)
+    assert panel.depth.value() == 9998  # the last 6n+2 below 10000; no step beyond it
+    assert not panel.depth.stepEnabled() & QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+    panel.depth.stepBy(-2)
+    assert panel.depth.value() == 9986
+    panel.set_config(RunConfig(model=ModelConfig(arch="mlp", depth=MAX_DEPTH - 1)))
+    panel.depth.stepBy(3)
+    assert panel.depth.value() == MAX_DEPTH
+    panel.set_config(RunConfig(model=ModelConfig(depth=8)))
+    assert not panel.depth.stepEnabled() & QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
