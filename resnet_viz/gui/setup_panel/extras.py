@@ -120,3 +120,15 @@ def quick_depth_buttons() -> dict[int, QtWidgets.QToolButton]:
         button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
         buttons[depth] = button
     return buttons
+
+
+def folder_row(edit: QtWidgets.QLineEdit, browse: QtWidgets.QToolButton, cache: Path) -> QtWidgets.QWidget:
+    """The data folder's edit (placeholder: the cache) with its browse button "…" beside it."""
+    edit.setPlaceholderText(home_short(cache))
+    browse.setText("…")
+    browse.setToolTip("Choose the data folder.")
+    row = button_row([edit, browse])
+    layout = row.layout()
+    if isinstance(layout, QtWidgets.QHBoxLayout):
+        layout.setStretch(0, 1)
+    return row

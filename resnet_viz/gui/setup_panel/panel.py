@@ -27,7 +27,7 @@ from resnet_viz.gui.setup_panel.extras import (
     LENGTH_TIP,
     SHARES_ROW_OF,
     button_row,
-    home_short,
+    folder_row,
     quick_depth_buttons,
 )
 from resnet_viz.gui.setup_panel.sync import sync_extras
@@ -74,6 +74,7 @@ class ConfigPanel(QtWidgets.QWidget):
         self.depth_buttons = quick_depth_buttons()
         self.length_steps = QtWidgets.QRadioButton("steps")
         self.length_epochs = QtWidgets.QRadioButton("epochs")
+        self._length_group = QtWidgets.QButtonGroup(self)  # the pair is exclusive
         self.browse_root = QtWidgets.QToolButton()
 
         self.scroll_area = QtWidgets.QScrollArea(self)
@@ -150,15 +151,7 @@ class ConfigPanel(QtWidgets.QWidget):
         if control.info.spec.widget == "folder":
             cache = default_data_root()
             control.tip = wrap_tooltip(f"{control.info.spec.help.rstrip('.')} ({cache}).")
-            edit = self._widget(control.path, QtWidgets.QLineEdit)
-            edit.setPlaceholderText(home_short(cache))
-            self.browse_root.setText("…")
-            self.browse_root.setToolTip("Choose the data folder.")
-            row = button_row([edit, self.browse_root])
-            row_layout = row.layout()
-            if isinstance(row_layout, QtWidgets.QHBoxLayout):
-                row_layout.setStretch(0, 1)
-            return row
+            return folder_row(self._widget(control.path, QtWidgets.QLineEdit), self.browse_root, cache)
         return control.widget
 
     def _add_labelled(
@@ -182,7 +175,6 @@ class ConfigPanel(QtWidgets.QWidget):
 
     def _add_length_row(self, form: QtWidgets.QFormLayout) -> None:
         """The steps/epochs radio pair, before the steps row: which of the two rows is shown."""
-        self._length_group = QtWidgets.QButtonGroup(self)
         for radio in (self.length_steps, self.length_epochs):
             self._length_group.addButton(radio)
             radio.setToolTip(wrap_tooltip(LENGTH_TIP))
