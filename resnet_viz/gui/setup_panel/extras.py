@@ -9,6 +9,7 @@ radio pair, the data folder's browse button and this machine's devices.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,13 @@ ATTRIBUTES = {
 QUICK_DEPTHS = (20, 32, 44, 56, 110)
 
 
+@dataclass(frozen=True)
 class SpinText:
     """A spin box's extras: ``special`` text shown at its minimum, ``first`` value stepped to from it, step."""
 
-    def __init__(self, special: str = "", first: int | None = None, single_step: int = 1) -> None:
-        self.special, self.first, self.single_step = special, first, single_step
+    special: str = ""
+    first: int | None = None
+    single_step: int = 1
 
 
 #: Spin boxes of fields whose minimum means "unset" or has a name (the width's text follows the arch).
