@@ -26,7 +26,7 @@ from resnet_viz.train.device import available_devices, device_label
 GROUPS = (ARCH, INIT, OPTIM, TRAIN, DATA, DEVICE)
 #: Rows placed after another field's row rather than in table order (width sits under the shortcut rows).
 PLACED_AFTER = {"model.width": "model.after_add"}
-#: Check boxes that share the row of another check box.
+#: Check boxes that share the row of another check box (the two rows show and hide together).
 SHARES_ROW_OF = {"data.normalize": "data.augment"}
 #: The panel's attribute for a field, where it is not the field's name.
 ATTRIBUTES = {
