@@ -215,7 +215,7 @@ def test_export_failure_names_the_path_once_and_keeps_the_old_file(tab, tmp_path
     tab.step(3)
     old = tmp_path / "race.csv"
     old.write_text("old")
-    monkeypatch.setattr("resnet_viz.gui.race.race_tab.write_trajectories_csv", _failing_write)
+    monkeypatch.setattr("resnet_viz.gui.race.race_export.write_trajectories_csv", _failing_write)
     with pytest.raises(OSError):
         tab.export("csv", old)
     assert old.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["race.csv"]  # no half file, no temp

@@ -8,23 +8,18 @@ reset, speed, stop at), the export menu and the status line. The column holds no
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from resnet_viz.gui.race.race_export import EXPORT_KINDS
 from resnet_viz.gui.race.racer_items import ARROW_KINDS, ARROW_TIPS
 from resnet_viz.surfaces.formula import FORMULA_CONSTANTS, FORMULA_FUNCTIONS
 from resnet_viz.surfaces.functions import SURFACE_TITLES, SURFACES, SurfaceConfig
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # steps per second
 ARROW_SCALES = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0)
-#: Export kind -> (menu entry, file dialog filter).
-EXPORT_KINDS = {
-    "png": ("PNG image…", "PNG image (*.png)"),
-    "svg": ("SVG image…", "SVG image (*.svg)"),
-    "csv": ("Trajectories CSV…", "CSV (*.csv)"),
-    "gif": ("Animated GIF…", "Animated GIF (*.gif)"),
-}
 SURFACE_TIPS = {
     "quadratic": "½(u² + κv²) in axes rotated by the angle: the condition number κ sets how elongated the "
     "bowl is; SGD zig-zags across it, momentum builds speed along it.",
@@ -235,7 +230,7 @@ class RaceControls(QtWidgets.QScrollArea):
         self.export_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QtWidgets.QMenu(self.export_button)
         for kind, (text, _filter) in EXPORT_KINDS.items():
-            menu.addAction(text, lambda k=kind: self.export_requested.emit(k))
+            menu.addAction(text, partial(self.export_requested.emit, kind))
         menu.addSeparator()
         menu.addAction("Copy image", self.copy_requested.emit)
         self.export_button.setMenu(menu)

@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.config import ConfigError
-from resnet_viz.export.trajectories import write_trajectories_csv
-from resnet_viz.export.written import WriteError, write_atomically
+from resnet_viz.export.written import WriteError
 from resnet_viz.gui import figure_export
 from resnet_viz.gui.message_bar import MessageBar
 from resnet_viz.gui.race.figure import RaceFigure
 from resnet_viz.gui.race.optimizer_table import OptimizerTable
-from resnet_viz.gui.race.race_controls import EXPORT_KINDS, RaceControls
-from resnet_viz.gui.race.render import race_caption, write_gif
+from resnet_viz.gui.race.race_controls import RaceControls
+from resnet_viz.gui.race.race_export import Progress, ask_export_path, gif_progress_dialog, write_race_file
+from resnet_viz.gui.race.render import race_caption
 from resnet_viz.surfaces.functions import Surface, build_surface
 from resnet_viz.surfaces.race import OptimizerRace
 
-#: ``progress(done, total)`` of a GIF export; False cancels.
-Progress = Callable[[int, int], bool]
 TICK_MS = 33
 STEP_BUDGET_S = 0.025  # stepping time per tick; the rest of the frame is for drawing
 
@@ -68,19 +65,19 @@ class RaceTab(QtWidgets.QWidget):
         """What each control of the left column does."""
         c = self.controls
         c.surface_box.currentIndexChanged.connect(lambda _i: self._apply_surface(suggest=True))
-        for box in (c.condition, c.angle):
-            box.valueChanged.connect(lambda _v: self._apply_surface(suggest=True))
+        for surface_spin in (c.condition, c.angle):
+            surface_spin.valueChanged.connect(lambda _v: self._apply_surface(suggest=True))
         c.formula.editingFinished.connect(lambda: self._apply_surface(suggest=False))
         c.view_box.currentIndexChanged.connect(lambda _i: self._draw_surface())
         c.log_box.toggled.connect(lambda _on: self._draw_surface())
-        for box in c.range_boxes:
-            box.valueChanged.connect(lambda _v: self._draw_surface())
+        for range_spin in c.range_boxes:
+            range_spin.valueChanged.connect(lambda _v: self._draw_surface())
         c.fit_button.clicked.connect(self._default_view)
-        for box in (c.start_x, c.start_y):
-            box.valueChanged.connect(lambda _v: self.rebuild_race())
+        for start_spin in (c.start_x, c.start_y):
+            start_spin.valueChanged.connect(lambda _v: self.rebuild_race())
         c.start_button.clicked.connect(self._default_start)
-        for box in c.arrow_boxes.values():
-            box.toggled.connect(lambda _on: self._apply_arrows())
+        for arrow_box in c.arrow_boxes.values():
+            arrow_box.toggled.connect(lambda _on: self._apply_arrows())
         c.arrow_scale.currentIndexChanged.connect(lambda _i: self._apply_arrows())
         c.play_button.clicked.connect(self.toggle_play)
         c.step_button.clicked.connect(lambda: self.step(1))
@@ -205,7 +202,10 @@ class RaceTab(QtWidgets.QWidget):
 
     def _show_new_racers(self) -> None:
         """Draw the race from step 0: racers in the table's colours, arrows as set."""
-        self.figure.set_racers(self.race, [self.table.colour(t.spec.key) for t in self.race.trajectories])
+        race = self.race
+        if race is None:
+            return
+        self.figure.set_racers(race, [self.table.colour(t.spec.key) for t in race.trajectories])
         self._apply_arrows()
         self._after_steps()
 
@@ -289,30 +289,18 @@ class RaceTab(QtWidgets.QWidget):
     def export(self, kind: str, path: str | Path, progress: Progress | None = None) -> Path:
         """Write the figure (png, svg), the trajectories (csv) or the animation (gif) to ``path``, atomically
         (``WriteError`` naming the path and why when it cannot be written)."""
-        path = Path(path)
-        if kind == "png":
-            return figure_export.export_png(self.figure, path)
-        if kind == "svg":
-            return figure_export.export_svg(self.figure, path)
-        race = self.race
-        if race is None:
-            raise ValueError("no race to export")
-        if kind == "csv":
-            return write_atomically(path, lambda tmp: write_trajectories_csv(tmp, race.trajectories))
-        if kind == "gif":
-            return write_gif(self.figure, race, path, progress=progress)
-        raise ValueError(f"unknown export kind {kind!r}")
+        return write_race_file(kind, path, self.figure, self.race, progress)
 
     def export_dialog(self, kind: str) -> None:
         """Ask where, then :meth:`export` (a GIF with a cancellable progress dialog); the outcome in the message bar."""
-        path = self._ask_export_path(kind)
+        path = ask_export_path(self, self.settings, kind, self.surface.name if self.surface else "surface")
         if path is None:
             return
         self.pause()
         dialog = None
         progress: Progress | None = None
         if kind == "gif":
-            dialog, progress = self._progress_dialog()
+            dialog, progress = gif_progress_dialog(self)
         try:
             written = self.export(kind, path, progress)
         except InterruptedError:
@@ -328,33 +316,6 @@ class RaceTab(QtWidgets.QWidget):
             if dialog is not None:
                 dialog.close()
         self.show_message(f"Wrote {written}", "info")
-
-    def _ask_export_path(self, kind: str) -> str | None:
-        """The file chosen in a save dialog (remembered folder, ``race-<surface>.<kind>``); None when cancelled."""
-        default = f"race-{self.surface.name if self.surface else 'surface'}.{kind}"
-        folder = self.settings.value("race/export_dir", "") if self.settings is not None else ""
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export the race", str(Path(folder or ".") / default), EXPORT_KINDS[kind][1]
-        )
-        if not path:
-            return None
-        if self.settings is not None:
-            self.settings.setValue("race/export_dir", str(Path(path).parent))
-        return path
-
-    def _progress_dialog(self) -> tuple[QtWidgets.QProgressDialog, Progress]:
-        """A window-modal progress dialog and the ``progress(done, total)`` callback that drives it."""
-        dialog = QtWidgets.QProgressDialog("Drawing the frames…", "Cancel", 0, 100, self)
-        dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(300)
-
-        def progress(done: int, total: int) -> bool:
-            dialog.setMaximum(total)
-            dialog.setValue(done)
-            QtWidgets.QApplication.processEvents()
-            return not dialog.wasCanceled()
-
-        return dialog, progress
 
     # --- settings ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

@@ -15,8 +15,12 @@ from PySide6 import QtGui
 
 from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
 from resnet_viz.export.written import write_atomically
+from resnet_viz.gui import figure_export
 from resnet_viz.gui.figure_export import render_image
+from resnet_viz.gui.qt_app import dispose
 from resnet_viz.gui.race.figure import RaceFigure
+from resnet_viz.gui.race.optimizer_table import DEFAULT_COLOURS
+from resnet_viz.gui.runs import PALETTE
 from resnet_viz.surfaces.race import OptimizerRace
 
 GIF_FRAMES = 120
@@ -87,9 +91,6 @@ def write_gif(
 
 def racer_colours(race: OptimizerRace) -> list[QtGui.QColor]:
     """Each racer's default colour; a key raced twice takes the run palette's colours for its repeats."""
-    from resnet_viz.gui.race.optimizer_table import DEFAULT_COLOURS
-    from resnet_viz.gui.runs import PALETTE
-
     seen: set[str] = set()
     spare = iter(PALETTE * 4)
     out = []
@@ -127,9 +128,6 @@ def render_race_files(
     problem = image_size_problem(*size)
     if problem is not None:
         raise ImageSizeError(problem)
-    from resnet_viz.gui import figure_export
-    from resnet_viz.gui.qt_app import dispose
-
     out_dir = Path(out_dir)
     surface = race.surface
     if x_range is None or y_range is None:

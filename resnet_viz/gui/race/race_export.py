@@ -1,0 +1,78 @@
+"""Exporting the race: each kind of file (PNG, SVG, trajectories CSV, animated GIF), the save dialog that
+remembers its folder, and the GIF's cancellable progress dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from resnet_viz.export.trajectories import write_trajectories_csv
+from resnet_viz.export.written import write_atomically
+from resnet_viz.gui import figure_export
+from resnet_viz.gui.race.figure import RaceFigure
+from resnet_viz.gui.race.render import write_gif
+from resnet_viz.surfaces.race import OptimizerRace
+
+#: ``progress(done, total)`` of a GIF export; False cancels.
+Progress = Callable[[int, int], bool]
+#: Export kind -> (menu entry, file dialog filter).
+EXPORT_KINDS = {
+    "png": ("PNG image…", "PNG image (*.png)"),
+    "svg": ("SVG image…", "SVG image (*.svg)"),
+    "csv": ("Trajectories CSV…", "CSV (*.csv)"),
+    "gif": ("Animated GIF…", "Animated GIF (*.gif)"),
+}
+EXPORT_DIR_KEY = "race/export_dir"  # QSettings: the folder of the last export
+
+
+def write_race_file(
+    kind: str, path: str | Path, figure: RaceFigure, race: OptimizerRace | None, progress: Progress | None = None
+) -> Path:
+    """Write the figure (png, svg), the trajectories (csv) or the animation (gif) to ``path``, atomically
+    (``WriteError`` naming the path and why when it cannot be written; ``ValueError`` without a race)."""
+    path = Path(path)
+    if kind == "png":
+        return figure_export.export_png(figure, path)
+    if kind == "svg":
+        return figure_export.export_svg(figure, path)
+    if race is None:
+        raise ValueError("no race to export")
+    if kind == "csv":
+        return write_atomically(path, lambda tmp: write_trajectories_csv(tmp, race.trajectories))
+    if kind == "gif":
+        return write_gif(figure, race, path, progress=progress)
+    raise ValueError(f"unknown export kind {kind!r}")
+
+
+def ask_export_path(
+    parent: QtWidgets.QWidget, settings: QtCore.QSettings | None, kind: str, surface_name: str
+) -> str | None:
+    """The file chosen in a save dialog (in the last export's folder, ``race-<surface>.<kind>``); None when
+    cancelled. The folder is remembered in ``settings``."""
+    default = f"race-{surface_name}.{kind}"
+    folder = str(settings.value(EXPORT_DIR_KEY, "") or "") if settings is not None else ""
+    path, _ = QtWidgets.QFileDialog.getSaveFileName(
+        parent, "Export the race", str(Path(folder or ".") / default), EXPORT_KINDS[kind][1]
+    )
+    if not path:
+        return None
+    if settings is not None:
+        settings.setValue(EXPORT_DIR_KEY, str(Path(path).parent))
+    return path
+
+
+def gif_progress_dialog(parent: QtWidgets.QWidget) -> tuple[QtWidgets.QProgressDialog, Progress]:
+    """A window-modal progress dialog and the ``progress(done, total)`` callback that drives it."""
+    dialog = QtWidgets.QProgressDialog("Drawing the frames…", "Cancel", 0, 100, parent)
+    dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(300)
+
+    def progress(done: int, total: int) -> bool:
+        dialog.setMaximum(total)
+        dialog.setValue(done)
+        QtWidgets.QApplication.processEvents()
+        return not dialog.wasCanceled()
+
+    return dialog, progress
