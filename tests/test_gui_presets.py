@@ -61,7 +61,7 @@ def test_choosing_a_preset_shows_its_explanation_and_size_note(gallery, presets)
     assert gallery.warning.isHidden()
 
     gallery.size_buttons["paper"].click()
-    assert gallery.size() == "paper"
+    assert gallery.selected_size() == "paper"
     assert "Paper size" in gallery.note.text() and f"{paper} on a gpu" in gallery.note.text().lower()
     assert gallery.warning.isVisible() and "GPU" in gallery.warning.text() and "CIFAR-10" in gallery.warning.text()
     gallery.size_buttons["quick"].click()
@@ -189,13 +189,13 @@ def test_optimisers_race_button_sets_up_the_race_tab(qtbot, window, presets):
     qtbot.mouseClick(panel.race_button, QtCore.Qt.MouseButton.LeftButton)
     race = window.race_tab
     assert window.tabs.currentWidget() is race
-    assert race.surface_box.currentData() == "rosenbrock"
+    assert race.controls.surface_box.currentData() == "rosenbrock"
     ticked = [k for k, b in race.table.checks.items() if b.isChecked()]
     assert ticked == ["sgd", "momentum", "adagrad", "rmsprop", "adam"]
     assert race.table.fields["adagrad"]["lr"].text() == "0.5"
     assert race.table.fields["adam"]["lr"].text() == "0.05"
     assert race.start() == (-1.5, 2.0)
-    assert race.max_steps.value() == p.race.steps
+    assert race.controls.max_steps.value() == p.race.steps
     assert race.race is not None and len(race.race.trajectories) == 5
 
 

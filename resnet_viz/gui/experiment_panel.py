@@ -20,7 +20,7 @@ from resnet_viz.metrics.store import RunStore
 from resnet_viz.presets.measures import CheckResult
 from resnet_viz.presets.preset import Preset, PresetRun, RaceSetup
 from resnet_viz.presets.runner import evaluate_checks
-from resnet_viz.surfaces.race import HYPERPARAMETERS, OPTIMIZERS, parse_optimizers
+from resnet_viz.surfaces.race import HYPERPARAMETERS, OPTIMIZERS, OptimizerSpec, parse_optimizers
 
 #: held -> (symbol and word, colour)
 VERDICTS = {True: ("✓ held", "#1b7f3b"), False: ("✗ did not hold", "#b3261e"), None: ("– waiting", "#777777")}
@@ -38,18 +38,18 @@ def race_state(setup: RaceSetup) -> dict[str, Any]:
     (the named optimisers ticked with their hyperparameters, every other row unticked). Raises
     ConfigError for a bad ``optims`` string."""
     specs = parse_optimizers(setup.optims)
-    by_key = {}
+    by_key: dict[str, OptimizerSpec] = {}
     for spec in specs:
         by_key.setdefault(spec.key, spec)  # the table has one row per optimiser: the first one wins
     table = {}
     for key in OPTIMIZERS:
-        spec = by_key.get(key)
+        row_spec = by_key.get(key)
         fields = {}
         for name in COLUMNS:
             if name in HYPERPARAMETERS[key]:
-                value = None if spec is None else spec.hyper.get(name)
+                value = None if row_spec is None else row_spec.hyper.get(name)
                 fields[name] = "" if value is None or isinstance(value, bool) else f"{value:g}"
-        table[key] = {"enabled": spec is not None, "fields": fields}
+        table[key] = {"enabled": row_spec is not None, "fields": fields}
     state: dict[str, Any] = {"surface": setup.surface, "max_steps": int(setup.steps), "table": table}
     if setup.start is not None:
         state["start"] = [float(setup.start[0]), float(setup.start[1])]
@@ -69,10 +69,39 @@ class ExperimentPanel(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.preset: Preset | None = None
-        self.size = "quick"
+        self.preset_size = "quick"
         self.run_names: list[str] = []
         self.results: list[CheckResult] = []
 
+        self._build_texts()
+        self._build_table()
+        buttons = self._build_buttons()
+
+        inner = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(inner)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.size_note)
+        layout.addWidget(self.body)
+        layout.addWidget(self.checks_label)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self.scroll_area = QtWidgets.QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(inner)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(2)
+        outer.addWidget(self.scroll_area, 1)
+        self.set_preset(None)
+
+    # --- building ---------------------------------------------------------------------------------
+    def _build_texts(self) -> None:
+        """The title, the size's note and the body (formula, what to look for): rich-text labels."""
         self.title = QtWidgets.QLabel()
         self.title.setWordWrap(True)
         self.title.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -86,6 +115,8 @@ class ExperimentPanel(QtWidgets.QWidget):
         for label in (self.title, self.size_note, self.body):
             label.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
 
+    def _build_table(self) -> None:
+        """The checks: claim, measured, verdict; as tall as its rows (the dock scrolls, not the table)."""
         self.checks_label = QtWidgets.QLabel("<b>Checks</b>")
         self.table = QtWidgets.QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["claim", "measured", "verdict"])
@@ -108,58 +139,41 @@ class ExperimentPanel(QtWidgets.QWidget):
             "(re-evaluated as the runs record evaluations)"
         )
 
+    def _build_buttons(self) -> QtWidgets.QHBoxLayout:
+        """ "Open the 2D race" (when the preset has one) and "Explanation…"."""
         self.race_button = QtWidgets.QPushButton("Open the 2D race")
         self.race_button.setToolTip(
             "Set up the Optimiser race tab with this experiment's surface and optimisers, and switch to it"
         )
-        self.race_button.clicked.connect(
-            lambda: (
-                self.preset is not None and self.preset.race is not None and self.race_requested.emit(self.preset.race)
-            )
-        )
+        self.race_button.clicked.connect(self._request_race)
         self.details_button = QtWidgets.QPushButton("Explanation…")
         self.details_button.setToolTip(
             "The whole explanation, the published numbers and the runs, in the Guided experiments gallery"
         )
-        self.details_button.clicked.connect(
-            lambda: self.preset is not None and self.details_requested.emit(self.preset.name)
-        )
+        self.details_button.clicked.connect(self._request_details)
         buttons = QtWidgets.QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.race_button)
         buttons.addStretch(1)
         buttons.addWidget(self.details_button)
+        return buttons
 
-        inner = QtWidgets.QWidget()
-        layout = QtWidgets.QVBoxLayout(inner)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(6)
-        layout.addWidget(self.title)
-        layout.addWidget(self.size_note)
-        layout.addWidget(self.body)
-        layout.addWidget(self.checks_label)
-        layout.addWidget(self.table)
-        layout.addLayout(buttons)
-        layout.addStretch(1)
-        self.scroll = QtWidgets.QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(inner)
-        outer = QtWidgets.QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(2)
-        outer.addWidget(self.scroll, 1)
-        self.set_preset(None)
+    def _request_race(self) -> None:
+        if self.preset is not None and self.preset.race is not None:
+            self.race_requested.emit(self.preset.race)
+
+    def _request_details(self) -> None:
+        if self.preset is not None:
+            self.details_requested.emit(self.preset.name)
 
     # --- content ----------------------------------------------------------------------------------
     def set_preset(self, preset: Preset | None, size: str = "quick", runs: Sequence[PresetRun] | None = None) -> None:
         """Show ``preset`` at ``size`` (``runs``: the runs actually created, default the size's); None: the hint."""
-        self.preset, self.size = preset, size
+        self.preset, self.preset_size = preset, size
         has = preset is not None
         for w in (self.size_note, self.checks_label, self.table, self.details_button):
             w.setVisible(has)
-        self.race_button.setVisible(has and preset.race is not None)
+        self.race_button.setVisible(preset is not None and preset.race is not None)
         if preset is None:
             self.run_names = []
             self.title.setText("<b>No experiment loaded.</b>")
@@ -199,7 +213,7 @@ class ExperimentPanel(QtWidgets.QWidget):
         """
         if self.preset is None:
             return []
-        self.results = evaluate_checks(self.preset, dict(stores), self.size)
+        self.results = evaluate_checks(self.preset, dict(stores), self.preset_size)
         self.table.setRowCount(len(self.results))
         for row, result in enumerate(self.results):
             verdict = verdict_text(result, finished)
@@ -222,4 +236,4 @@ class ExperimentPanel(QtWidgets.QWidget):
 
     def verdicts(self) -> list[str]:
         """The verdict column's texts, top to bottom."""
-        return [self.table.item(r, 2).text() for r in range(self.table.rowCount())]
+        return [item.text() for r in range(self.table.rowCount()) if (item := self.table.item(r, 2)) is not None]

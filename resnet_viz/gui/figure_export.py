@@ -17,7 +17,6 @@ of ``resnet_viz.export.image_limits`` raises ``ImageSizeError`` before anything 
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +26,7 @@ from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6 import QtGui, QtWidgets
 
 from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
+from resnet_viz.export.names import slug
 from resnet_viz.export.replay import write_run_folder
 from resnet_viz.export.written import WriteError, check_written, reason, write_atomically
 from resnet_viz.gui.plots.base import PlotPanel
@@ -52,8 +52,8 @@ def _tolerate_closed_svg_paths() -> None:
                 path.setAttribute("d", " ".join(t for t in d.split() if t not in ("Z", "z")))
         return original(node, defs, item, options)
 
-    correct_coordinates._tolerates_closed_paths = True
-    module.correctCoordinates = correct_coordinates
+    correct_coordinates._tolerates_closed_paths = True  # type: ignore[attr-defined]  # marks the patch
+    module.correctCoordinates = correct_coordinates  # type: ignore[attr-defined]  # pyqtgraph is untyped
 
 
 _tolerate_closed_svg_paths()
@@ -85,7 +85,8 @@ def save_image(image: QtGui.QImage | QtGui.QPixmap, path: str | Path, fmt: str =
     """Write a QImage or QPixmap to ``path`` atomically; :class:`WriteError` unless the file is there afterwards."""
     if image.isNull():
         raise WriteError(path, "there is no picture to write (the image is empty)")
-    return write_atomically(path, lambda tmp: image.save(str(tmp), fmt))
+    # PySide6 accepts the format as str for both; its stubs want bytes for QImage
+    return write_atomically(path, lambda tmp: image.save(str(tmp), fmt))  # type: ignore[call-overload]
 
 
 def export_png(panel: Exportable, path: str | Path, width: int = DEFAULT_PNG_WIDTH) -> Path:
@@ -114,11 +115,6 @@ def copy_image(panel: Exportable, width: int | None = None) -> None:
     clipboard.setImage(image)
     if clipboard.image().isNull():
         raise OSError("the clipboard did not take the image")
-
-
-def slug(text: str) -> str:
-    """File-name friendly form of a run name: ``plain-56 · he · sgd 0.1`` → ``plain-56_he_sgd_0.1``."""
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_")[:80] or "run"
 
 
 def export_all(

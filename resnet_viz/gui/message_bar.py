@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-#: level -> (background, border, text) colours
-_COLOURS = {
+#: level -> (background, border, text) colours of a notice (also the notes of the presets gallery)
+LEVEL_COLOURS = {
     "error": ("#fdecea", "#e0a8a3", "#8a1c12"),
     "warning": ("#fff4e5", "#e8c48a", "#6b4400"),
     "info": ("#e8f1fb", "#a9c5e8", "#0c3c78"),
@@ -41,7 +41,7 @@ class MessageBar(QtWidgets.QFrame):
         self.level = level
         self.history.append((level, text))
         self.label.setText(text)
-        bg, border, fg = _COLOURS.get(level, _COLOURS["info"])
+        bg, border, fg = LEVEL_COLOURS.get(level, LEVEL_COLOURS["info"])
         self.setStyleSheet(
             f"MessageBar {{background:{bg}; border:1px solid {border}; border-radius:3px;}}"
             f"QLabel {{color:{fg}; background:transparent; border:none;}}"

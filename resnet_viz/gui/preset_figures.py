@@ -8,27 +8,19 @@ from pathlib import Path
 
 from PySide6 import QtGui
 
+from resnet_viz.export.names import slug
+from resnet_viz.export.trajectories import write_trajectories_csv
+from resnet_viz.export.written import write_atomically
 from resnet_viz.gui import figure_export
 from resnet_viz.gui.plots.base import FittedLegend, PlotPanel
-from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
-from resnet_viz.gui.plots.depth import ActStdDepthPlot, GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
-from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
+from resnet_viz.gui.plots.registry import PANEL_TYPES
 from resnet_viz.gui.qt_app import dispose
+from resnet_viz.gui.race.render import render_race_files
 from resnet_viz.gui.runs import PALETTE, RunEntry
 from resnet_viz.presets.runner import PresetResult
+from resnet_viz.surfaces.functions import SurfaceConfig, build_surface
+from resnet_viz.surfaces.race import OptimizerRace, parse_optimizers
 
-PANELS: dict[str, type[PlotPanel]] = {
-    cls.key: cls
-    for cls in (
-        ErrorPlot,
-        LossPlot,
-        GradHeatmapPlot,
-        GradNormDepthPlot,
-        ActStdDepthPlot,
-        OutGradDepthPlot,
-        UpdateRatioDepthPlot,
-    )
-}
 FIGURE_SIZE = (1000, 620)  # on-screen size the plots are laid out at (px)
 PNG_WIDTH = 1500  # px
 
@@ -90,9 +82,9 @@ def render_preset_figures(
     for key in result.preset.plots:
         targets: list[tuple[Path, RunEntry | None]] = [(out_dir / key, None)]
         if key == "grad_heatmap":
-            targets = [(out_dir / f"{key}-{figure_export.slug(e.name)}", e) for e in entries]
+            targets = [(out_dir / f"{key}-{slug(e.name)}", e) for e in entries]
         for path, selected in targets:
-            panel = PANELS[key]()
+            panel = PANEL_TYPES[key]()
             try:
                 written += _draw(panel, entries, selected, path, size, png_width)
             finally:
@@ -105,15 +97,11 @@ def render_preset_race(result: PresetResult, out_dir: str | Path) -> list[Path]:
     race_setup = result.preset.race
     if race_setup is None:
         return []
-    from resnet_viz.export.trajectories import write_trajectories_csv
-    from resnet_viz.gui.race.render import render_race_files
-    from resnet_viz.surfaces.functions import SurfaceConfig, build_surface
-    from resnet_viz.surfaces.race import OptimizerRace, parse_optimizers
-
     surface = build_surface(SurfaceConfig(name=race_setup.surface))
     race = OptimizerRace(surface, race_setup.start or surface.start, parse_optimizers(race_setup.optims))
     race.run(race_setup.steps)
     out_dir = Path(out_dir)
     written = render_race_files(race, out_dir)
-    written.append(write_trajectories_csv(out_dir / "race-trajectories.csv", race.trajectories))
+    csv_path = out_dir / "race-trajectories.csv"
+    written.append(write_atomically(csv_path, lambda tmp: write_trajectories_csv(tmp, race.trajectories)))
     return written

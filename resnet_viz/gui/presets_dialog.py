@@ -15,22 +15,23 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from resnet_viz.gui.message_bar import LEVEL_COLOURS
 from resnet_viz.presets import Preset, PresetError, SkippedPreset, load_presets, user_preset_dir
 
+ModelIndex = QtCore.QModelIndex | QtCore.QPersistentModelIndex
 SUMMARY_ROLE = QtCore.Qt.ItemDataRole.UserRole
 NAME_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 SIZE_TITLES = {"quick": "Quick", "paper": "Paper"}
 SIZE_WHERE = {"quick": "on a 2-core CPU", "paper": "on a GPU"}
-#: level -> (background, border, text) colours of the size note and the GPU warning
-_NOTE_COLOURS = {
-    "info": ("#e8f1fb", "#a9c5e8", "#0c3c78"),
-    "warning": ("#fff4e5", "#e8c48a", "#6b4400"),
-    "error": ("#fdecea", "#e0a8a3", "#8a1c12"),
+SIZE_TIPS = {
+    "quick": "Reduced: a narrower net, fewer steps, the embedded data. Runs on a CPU.",
+    "paper": "The paper's depths, data (CIFAR-10) and schedule. Needs a GPU.",
 }
 
 
 def note_style(level: str) -> str:
-    bg, border, fg = _NOTE_COLOURS[level]
+    """The style sheet of a note label at ``level`` (info, warning, error): the message bar's colours."""
+    bg, border, fg = LEVEL_COLOURS[level]
     return f"QLabel {{background:{bg}; border:1px solid {border}; border-radius:3px; color:{fg}; padding:6px;}}"
 
 
@@ -140,7 +141,7 @@ def preset_html(preset: Preset, size: str = "quick") -> str:
 class _PresetDelegate(QtWidgets.QStyledItemDelegate):
     """Paints an item's title (bold) over its ``SUMMARY_ROLE`` text (grey), wrapped to the list's width."""
 
-    def _document(self, option: QtWidgets.QStyleOptionViewItem, index: QtCore.QModelIndex) -> QtGui.QTextDocument:
+    def _document(self, option: QtWidgets.QStyleOptionViewItem, index: ModelIndex) -> QtGui.QTextDocument:
         doc = QtGui.QTextDocument()
         doc.setDefaultFont(option.font)
         doc.setDocumentMargin(6)
@@ -153,7 +154,7 @@ class _PresetDelegate(QtWidgets.QStyledItemDelegate):
         doc.setTextWidth(max(50, option.rect.width()))
         return doc
 
-    def paint(self, painter: QtGui.QPainter, option: QtWidgets.QStyleOptionViewItem, index: QtCore.QModelIndex) -> None:
+    def paint(self, painter: QtGui.QPainter, option: QtWidgets.QStyleOptionViewItem, index: ModelIndex) -> None:
         opt = QtWidgets.QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         opt.text = ""
@@ -170,10 +171,10 @@ class _PresetDelegate(QtWidgets.QStyledItemDelegate):
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
 
-    def sizeHint(self, option: QtWidgets.QStyleOptionViewItem, index: QtCore.QModelIndex) -> QtCore.QSize:
+    def sizeHint(self, option: QtWidgets.QStyleOptionViewItem, index: ModelIndex) -> QtCore.QSize:
         opt = QtWidgets.QStyleOptionViewItem(option)
         opt.state &= ~QtWidgets.QStyle.StateFlag.State_Selected
-        if opt.widget is not None:
+        if isinstance(opt.widget, QtWidgets.QAbstractScrollArea):  # the list: wrap to its visible width
             opt.rect.setWidth(opt.widget.viewport().width())
         doc = self._document(opt, index)
         return QtCore.QSize(int(doc.idealWidth()), int(doc.size().height()) + 2)
@@ -209,13 +210,32 @@ class PresetGallery(QtWidgets.QDialog):
         self.cuda = cuda_available() if cuda is None else cuda
         self.chosen: tuple[Preset, str] | None = None
 
+        self._build_list()
+        self.text = QtWidgets.QTextBrowser()
+        self.text.setOpenExternalLinks(True)
+        if self.error:
+            self.text.setHtml(f"<p style='color:#8a1c12'>{html.escape(self.error)}</p>")
+        size_row = self._build_size_row()
+        self._build_notes()
+        self._build_buttons()
+        self._build_layout(size_row)
+
+        self.size_buttons.get(size, self.size_buttons["quick"]).setChecked(True)
+        names = list(presets)
+        if presets:
+            self.list.setCurrentRow(names.index(current) if current in names else 0)
+        self._show()
+
+    # --- building ---------------------------------------------------------------------------------
+    def _build_list(self) -> None:
+        """The presets, a title over a summary each (the user's own marked)."""
         self.list = QtWidgets.QListWidget()
         self.list.setItemDelegate(_PresetDelegate(self.list))
         self.list.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
         self.list.setVerticalScrollMode(QtWidgets.QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setSpacing(1)
-        for preset in presets.values():
+        for preset in self.presets.values():
             item = QtWidgets.QListWidgetItem(preset.title)
             mark = f"Your preset ({Path(preset.source).name}). " if preset.user else ""
             item.setData(SUMMARY_ROLE, mark + preset.summary)
@@ -224,29 +244,24 @@ class PresetGallery(QtWidgets.QDialog):
             self.list.addItem(item)
         self.list.currentRowChanged.connect(lambda _row: self._show())
 
-        self.text = QtWidgets.QTextBrowser()
-        self.text.setOpenExternalLinks(True)
-        if self.error:
-            self.text.setHtml(f"<p style='color:#8a1c12'>{html.escape(self.error)}</p>")
-
+    def _build_size_row(self) -> QtWidgets.QHBoxLayout:
+        """ "Size:" and a radio button per size (``size_buttons``)."""
         self.size_buttons: dict[str, QtWidgets.QRadioButton] = {}
         size_row = QtWidgets.QHBoxLayout()
         size_row.addWidget(QtWidgets.QLabel("<b>Size:</b>"))
         group = QtWidgets.QButtonGroup(self)
         for key, title in SIZE_TITLES.items():
             b = QtWidgets.QRadioButton(title)
-            b.setToolTip(
-                {
-                    "quick": "Reduced: a narrower net, fewer steps, the embedded data. Runs on a CPU.",
-                    "paper": "The paper's depths, data (CIFAR-10) and schedule. Needs a GPU.",
-                }[key]
-            )
-            b.toggled.connect(lambda on: on and self._show())
+            b.setToolTip(SIZE_TIPS[key])
+            b.toggled.connect(self._size_toggled)
             group.addButton(b)
             self.size_buttons[key] = b
             size_row.addWidget(b)
         size_row.addStretch(1)
+        return size_row
 
+    def _build_notes(self) -> None:
+        """The size's note, the no-GPU warning, the skipped files (above the list), the user's folder (below)."""
         self.note = QtWidgets.QLabel()
         self.note.setWordWrap(True)
         self.note.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -268,6 +283,7 @@ class PresetGallery(QtWidgets.QDialog):
         self.user_note.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.user_note.setStyleSheet("QLabel {color:#555;}")
 
+    def _build_buttons(self) -> None:
         self.buttons = QtWidgets.QDialogButtonBox()
         self.run_button = self.buttons.addButton("Run experiment", QtWidgets.QDialogButtonBox.ButtonRole.AcceptRole)
         self.run_button.setDefault(True)
@@ -277,6 +293,8 @@ class PresetGallery(QtWidgets.QDialog):
         self.run_button.clicked.connect(self.run)
         close.clicked.connect(self.reject)
 
+    def _build_layout(self, size_row: QtWidgets.QHBoxLayout) -> None:
+        """The list left of the explanation, size and buttons; the skipped files above, the user's folder below."""
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -300,18 +318,12 @@ class PresetGallery(QtWidgets.QDialog):
         layout.addWidget(self.user_note)
         self.resize(1000, 700)
 
-        self.size_buttons.get(size, self.size_buttons["quick"]).setChecked(True)
-        names = list(presets)
-        if presets:
-            self.list.setCurrentRow(names.index(current) if current in names else 0)
-        self._show()
-
     # --- reading ----------------------------------------------------------------------------------
     def preset(self) -> Preset | None:
         item = self.list.currentItem()
         return None if item is None else self.presets.get(item.data(NAME_ROLE))
 
-    def size(self) -> str:
+    def selected_size(self) -> str:
         return next((k for k, b in self.size_buttons.items() if b.isChecked()), "quick")
 
     def select(self, name: str) -> None:
@@ -319,6 +331,10 @@ class PresetGallery(QtWidgets.QDialog):
         names = list(self.presets)
         if name in names:
             self.list.setCurrentRow(names.index(name))
+
+    def _size_toggled(self, on: bool) -> None:
+        if on:
+            self._show()
 
     def set_size(self, size: str) -> None:
         if size in self.size_buttons:
@@ -334,7 +350,7 @@ class PresetGallery(QtWidgets.QDialog):
             return
         for key, b in self.size_buttons.items():
             b.setEnabled(key in preset.sizes)
-        size = self.size()
+        size = self.selected_size()
         if size not in preset.sizes:
             size = "quick"
             self.size_buttons["quick"].setChecked(True)  # re-enters _show through toggled
@@ -361,6 +377,6 @@ class PresetGallery(QtWidgets.QDialog):
         preset = self.preset()
         if preset is None:
             return
-        self.chosen = (preset, self.size())
+        self.chosen = (preset, self.selected_size())
         self.accept()  # first, so that a question the window asks next is not stacked over the gallery
         self.run_requested.emit(*self.chosen)

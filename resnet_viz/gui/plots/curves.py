@@ -51,7 +51,7 @@ class TrainTestPlot(PlotPanel):
     """Thin running-mean training curve + bold test curve per run; subclasses pick the metric.
 
     Class attributes: ``train_scalar`` (RunStore scalar name), ``eval_field`` (EvalRecord attribute),
-    ``scale`` (display units per stored unit), ``y_label``, ``log_y``, ``metric`` / ``unit`` (words for
+    ``scale`` (display units per stored unit), ``y_label``, ``log_y``, ``metric_name`` / ``unit`` (words for
     CSV column names), ``autorange_max`` (display units; auto-range ignores values above it, None: no cap).
     """
 
@@ -60,7 +60,7 @@ class TrainTestPlot(PlotPanel):
     scale: float = 100.0
     y_label: str = "error (%)"
     log_y: bool = False
-    metric: str = "error"
+    metric_name: str = "error"
     unit: str = "%"  # for CSV column names and the readout ("%": one decimal, else 4 significant digits)
     autorange_max: float | None = None
 
@@ -279,13 +279,13 @@ class TrainTestPlot(PlotPanel):
         rc.train.setData(
             steps[:n],
             rc.mean.values,
-            **name_if_new(rc.train, f"{entry.name} training {self.metric} {self.unit} ({words})"),
+            **name_if_new(rc.train, f"{entry.name} training {self.metric_name} {self.unit} ({words})"),
         )
         if len(store.evals) != rc.n_evals or renamed:
             rc.n_evals = len(store.evals)
             rc.eval_x, rc.eval_y = self._eval_series(store.evals)
             rc.test.setData(
-                rc.eval_x, rc.eval_y, **name_if_new(rc.test, f"{entry.name} test {self.metric} {self.unit}")
+                rc.eval_x, rc.eval_y, **name_if_new(rc.test, f"{entry.name} test {self.metric_name} {self.unit}")
             )
         self._update_marker(rc, entry, steps[:n])
 
@@ -364,7 +364,7 @@ class ErrorPlot(TrainTestPlot):
     scale = 100.0
     y_label = "error (%)"
     log_y = False
-    metric = "error"
+    metric_name = "error"
     unit = "%"
 
 
@@ -378,7 +378,7 @@ class LossPlot(TrainTestPlot):
     scale = 1.0
     y_label = "cross-entropy loss (nats)"
     log_y = True
-    metric = "loss"
+    metric_name = "loss"
     unit = "nats"
     autorange_max = 100.0  # nats; an exploding run shoots off the top instead of squashing the others
 

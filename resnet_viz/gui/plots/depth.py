@@ -107,7 +107,7 @@ class DepthProfilePlot(PlotPanel):
 
     # --- data ------------------------------------------------------------------------------
     @property
-    def window(self) -> int:
+    def now_window(self) -> int:
         """Rows averaged for "now" (≥ 1)."""
         return int(self.window_box.value())
 
@@ -118,7 +118,7 @@ class DepthProfilePlot(PlotPanel):
     def now_profile(self, store: RunStore) -> tuple[np.ndarray, np.ndarray]:
         """``(mean of the last window usable rows [L] float64, steps of those rows)``."""
         values = store.layer(self.quantity)
-        mean, rows = recent_mean(values, self.window)
+        mean, rows = recent_mean(values, self.now_window)
         steps = store.layer_step[rows] if rows.size else np.empty(0, np.int64)
         return mean, steps
 
@@ -165,7 +165,7 @@ class DepthProfilePlot(PlotPanel):
         changed = bool(gone)
         for entry in runs:
             shown = entry.visible and entry.store.started is not None
-            key = (entry.version, entry.color, self._names[entry.run_id], self.window, entry.status)
+            key = (entry.version, entry.color, self._names[entry.run_id], self.now_window, entry.status)
             drawn = self._drawn.get(entry.run_id)
             if not shown:
                 if drawn is not None:
@@ -255,7 +255,10 @@ class DepthProfilePlot(PlotPanel):
         if best is None or best[0] > 40:  # farther than 40 pixels from every point
             return ""
         _, entry, s, i = best
-        info = entry.store.started.layers
+        started = entry.store.started
+        if started is None:  # drawn runs have started; a store replaced since the last draw may not have
+            return ""
+        info = started.layers
         return f"{entry.name} — layer {i + 1} {info.names[i]} ({info.roles[i]}) · {s.when} · {s.y[i]:.2e}"
 
     def on_hover(self, pos: QtCore.QPointF) -> None:
@@ -326,6 +329,8 @@ class ActStdDepthPlot(DepthProfilePlot):
 
     def extra_series(self, entry: RunEntry, color: str) -> list[Series]:
         s = entry.store.started
+        if s is None:
+            return []
         init = np.asarray(s.act_std_init, dtype=np.float64)
         theory = np.asarray(s.theory_act_std_init, dtype=np.float64) * init[0]
         return [

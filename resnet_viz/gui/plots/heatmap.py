@@ -233,6 +233,8 @@ class GradHeatmapPlot(PlotPanel):
 
     def _update_buffer(self) -> slice | None:
         """Convert the store rows recorded since the last call; returns the columns rewritten."""
+        if self._store is None:
+            return None
         values = self._store.layer(self.quantity)
         k, n_layers = values.shape
         if k < self._rows:  # cannot happen with a RunStore (it only grows); start again
@@ -285,6 +287,8 @@ class GradHeatmapPlot(PlotPanel):
         self.colorbar.setLevels((lo, hi))
 
     def _show_image(self) -> None:
+        if self._store is None:
+            return
         steps = self._store.layer_step
         k = steps.shape[0]
         spacing = float(steps[-1] - steps[0]) / (k - 1) if k > 1 else 1.0
@@ -339,18 +343,19 @@ class GradHeatmapPlot(PlotPanel):
     # --- hover -----------------------------------------------------------------------------
     def describe_point(self, pos: QtCore.QPointF) -> str:
         """Readout for the cell under ``pos`` (view coordinates: x step, y layer index)."""
-        if self.entry is None or self._ncols == 0:
+        store = self._store
+        if self.entry is None or self._ncols == 0 or store is None or store.started is None:
             return ""
         n_layers = self._buf.shape[1]
         layer = int(round(pos.y()))
         col = int(math.floor((pos.x() - self._extent[0]) / (self.bin * self._spacing)))
         if not (1 <= layer <= n_layers and 0 <= col < self._ncols):
             return ""
-        info = self._store.started.layers
-        steps = self._store.layer_step
+        info = store.started.layers
+        steps = store.layer_step
         rows = slice(col * self.bin, min((col + 1) * self.bin, steps.shape[0]))
         if self.bin == 1:
-            value = float(self._store.layer(self.quantity)[col, layer - 1])
+            value = float(store.layer(self.quantity)[col, layer - 1])
             when = f"step {int(steps[col]):,}"
         else:
             value = float(10.0 ** self._buf[col, layer - 1])
