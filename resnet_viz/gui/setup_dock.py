@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from PySide6 import QtWidgets
 
-from resnet_viz.config import OptimConfig, RunConfig
+from resnet_viz.config import TRAIN_MODES, OptimConfig, RunConfig
 from resnet_viz.gui.controls import ConfigPanel
 from resnet_viz.gui.message_bar import MessageBar
 from resnet_viz.gui.run_list import RunListWidget
 
+#: How the train-mode box names each of config.TRAIN_MODES.
 TRAIN_MODE_LABELS = {"sequential": "in turn", "interleaved": "interleaved"}
 TRAIN_MODE_TIP = (
     "How several runs train: in turn (one after the other, in list order) or "
@@ -41,8 +42,8 @@ class SetupDock:
 
 def _mode_row() -> tuple[QtWidgets.QHBoxLayout, QtWidgets.QComboBox]:
     box = QtWidgets.QComboBox()
-    for mode, text in TRAIN_MODE_LABELS.items():
-        box.addItem(text, mode)
+    for mode in TRAIN_MODES:
+        box.addItem(TRAIN_MODE_LABELS[mode], mode)
     box.setToolTip(TRAIN_MODE_TIP)
     label = QtWidgets.QLabel("Train runs")
     label.setToolTip(TRAIN_MODE_TIP)
