@@ -82,11 +82,8 @@ _INIT_DISTRIBUTION_WHY = {
 def _zero_init_why(run: Any) -> str:
     m = run.model
     if m.arch != "resnet":
-        return (
-            "needs arch 'resnet' with batch norm (a "
-            + ("plain net" if m.arch == "plain" else "MLP")
-            + " has no residual branches)"
-        )
+        net = "a plain net" if m.arch == "plain" else "an MLP"
+        return f"needs arch 'resnet' with batch norm ({net} has no residual branches)"
     return "needs arch 'resnet' with batch norm (model.batch_norm is off)"
 
 
