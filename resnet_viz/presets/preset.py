@@ -34,13 +34,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from resnet_viz.config import ConfigError, RunConfig
+from resnet_viz.config import TRAIN_MODES, ConfigError, RunConfig
 from resnet_viz.presets.checks import RELATIONS, SIZES, Check
 from resnet_viz.presets.measures import METRICS
 
 #: Panel keys of the network explorer a preset may show (resnet_viz.gui.plots).
 PLOTS = ("error", "loss", "grad_heatmap", "grad_norm_depth", "act_std_depth", "out_grad_depth", "update_ratio_depth")
-MODES = ("sequential", "interleaved")
 #: A preset name: also a folder name (reproductions/<name>-...), and never the CLI's ``all``.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -179,8 +178,8 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
         if p not in PLOTS:
             raise PresetError(f"{where}: plot '{p}' is not one of {', '.join(PLOTS)}")
     mode = data.get("mode", "interleaved")
-    if mode not in MODES:
-        raise PresetError(f"{where}: mode {mode!r} is not one of {', '.join(MODES)}")
+    if mode not in TRAIN_MODES:
+        raise PresetError(f"{where}: mode {mode!r} is not one of {', '.join(TRAIN_MODES)}")
     _opt(data, "order", where, (int, float), 999)
     checks = _checks(_opt(data, "checks", where, list, []), run_names, where)
     published = _published(_opt(data, "published", where, list, []), run_names, where)
