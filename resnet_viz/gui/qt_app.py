@@ -35,9 +35,10 @@ def application(offscreen: bool = False) -> QtWidgets.QApplication:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if _previous_handler is None:
         _previous_handler = QtCore.qInstallMessageHandler(_qt_message) or None
-    app = QtWidgets.QApplication.instance()
-    if app is None:
-        app = QtWidgets.QApplication(sys.argv[:1])
+    existing = QtWidgets.QApplication.instance()
+    if existing is not None and not isinstance(existing, QtWidgets.QApplication):
+        raise RuntimeError("a QCoreApplication without widgets already runs in this process")
+    app = existing if existing is not None else QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)
     app.setApplicationDisplayName(APP_NAME)
