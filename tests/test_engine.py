@@ -150,7 +150,8 @@ def test_failures_become_statuses_and_keep_records(monkeypatch):
 
     def prepare_then_break(self, kind):
         original(self)
-        forward = self.model.forward
+        model = self.prepared.model
+        forward = model.forward
 
         def failing(x):
             calls["n"] += 1
@@ -158,7 +159,7 @@ def test_failures_become_statuses_and_keep_records(monkeypatch):
                 raise kind
             return forward(x)
 
-        self.model.forward = failing
+        model.forward = failing
 
     for exc, status in (
         (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out of memory"),

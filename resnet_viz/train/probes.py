@@ -13,13 +13,23 @@ Layers that did not run in a step (a branch dropped by stochastic depth) read Na
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from resnet_viz.metrics.records import LAYER_QUANTITIES, HistogramRecord
+
+#: A forward hook: (module, inputs, output) -> None.
+_ForwardHook = Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]
+
+
+def _weight(module: nn.Module, name: str) -> torch.Tensor:
+    weight = module.weight
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"layer {name!r} ({type(module).__name__}) has no weight tensor to probe")
+    return weight
 
 
 class LayerProbes:
@@ -35,7 +45,7 @@ class LayerProbes:
         modules = dict(model.named_modules())
         self.layer_names = list(layer_names)
         self.layers: list[nn.Module] = [modules[n] for n in self.layer_names]
-        self.weights: list[torch.Tensor] = [m.weight for m in self.layers]
+        self.weights: list[torch.Tensor] = [_weight(m, name) for m, name in zip(self.layers, self.layer_names)]
         self.device = device
         n = len(self.layers)
         self._nan = torch.full((), float("nan"), device=device)
@@ -49,15 +59,15 @@ class LayerProbes:
         self._active = False
         self._histograms = False
         self._bins = 64
-        self._handles = []
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
         for i, (module, norm) in enumerate(zip(self.layers, norm_names)):
             self._handles.append(module.register_forward_hook(self._layer_hook(i)))
             if norm is not None:
                 self._handles.append(modules[norm].register_forward_hook(self._norm_hook(i)))
 
     # --- hooks -----------------------------------------------------------------------------
-    def _layer_hook(self, i: int):
-        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+    def _layer_hook(self, i: int) -> _ForwardHook:
+        def hook(_module: nn.Module, _inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             if not self._active:
                 return
             y = output.detach()
@@ -65,18 +75,18 @@ class LayerProbes:
             if self._histograms:
                 self._hist_act[i] = _histogram(y, self._bins)
             if output.requires_grad:
-                output.register_hook(self._grad_hook(i))
+                output.register_hook(self._grad_hook(i))  # type: ignore[no-untyped-call]
 
         return hook
 
-    def _norm_hook(self, i: int):
-        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+    def _norm_hook(self, i: int) -> _ForwardHook:
+        def hook(_module: nn.Module, _inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             if self._active:
                 self._resp[i] = std_mean(output.detach())[0]
 
         return hook
 
-    def _grad_hook(self, i: int):
+    def _grad_hook(self, i: int) -> Callable[[torch.Tensor], None]:
         def hook(grad: torch.Tensor) -> None:
             self._out_grad[i] = safe_norms([grad])[0]
 
@@ -121,9 +131,16 @@ class LayerProbes:
             update_ratio = safe_norms(self._prev) / self._w_norm
         else:
             update_ratio = torch.full_like(act[:, 0], float("nan"))
-        rows = (grad_norm, torch.stack(self._out_grad), act[:, 1], act[:, 0], resp, update_ratio)
-        assert len(rows) == len(LAYER_QUANTITIES)
-        return torch.stack(rows).float()
+        return stack_quantities(
+            {
+                "grad_norm": grad_norm,
+                "out_grad_norm": torch.stack(self._out_grad),
+                "act_mean": act[:, 1],
+                "act_std": act[:, 0],
+                "response_std": resp,
+                "update_ratio": update_ratio,
+            }
+        )
 
     # --- histograms ------------------------------------------------------------------------
     @torch.no_grad()
@@ -143,6 +160,19 @@ class LayerProbes:
         self._handles.clear()
 
 
+def stack_quantities(rows: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """One row [L] per quantity name -> float32 [len(LAYER_QUANTITIES), L] in ``LAYER_QUANTITIES`` order."""
+    missing = set(LAYER_QUANTITIES) - set(rows)
+    if missing or len(rows) != len(LAYER_QUANTITIES):
+        raise ValueError(f"probe rows: {sorted(rows)}; expected exactly {list(LAYER_QUANTITIES)}")
+    return torch.stack([rows[name] for name in LAYER_QUANTITIES]).float()
+
+
+def unstack_quantities(block: np.ndarray) -> dict[str, np.ndarray]:
+    """Inverse of :func:`stack_quantities` on host arrays: ``[..., Q, L]`` -> ``{name: [..., L]}`` (views)."""
+    return {name: block[..., i, :] for i, name in enumerate(LAYER_QUANTITIES)}
+
+
 def std_mean(y: torch.Tensor) -> torch.Tensor:
     """[std (unbiased), mean] of all elements of ``y`` as one float32 tensor [2] on ``y``'s device.
 
@@ -159,14 +189,14 @@ def std_mean(y: torch.Tensor) -> torch.Tensor:
         return torch.stack((std, mean))
     f = f.float()
     n = f.numel()
-    total = f.sum().item()
-    square = torch.dot(f, f).item()
-    mean = total / n
-    var = (square - total * mean) / max(n - 1, 1)
-    if not (1e-30 < square / n < 1e30) or mean * mean > 100.0 * var:
+    total = float(f.sum().item())
+    square = float(torch.dot(f, f).item())
+    mean_f = total / n
+    var = (square - total * mean_f) / max(n - 1, 1)
+    if not (1e-30 < square / n < 1e30) or mean_f * mean_f > 100.0 * var:
         std64, mean64 = torch.std_mean(f.double())
         return torch.stack((std64, mean64)).float()
-    return torch.tensor((math.sqrt(max(var, 0.0)), mean), dtype=torch.float32)
+    return torch.tensor((math.sqrt(max(var, 0.0)), mean_f), dtype=torch.float32)
 
 
 def safe_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -199,10 +229,11 @@ def _histogram_record(
     n = len(hists)
     edges = np.full((n, bins + 1), np.nan)
     counts = np.zeros((n, bins), dtype=np.int64)
-    present = [i for i, h in enumerate(hists) if h is not None]
+    present = [(i, h) for i, h in enumerate(hists) if h is not None]
     if present:
-        e = torch.stack([hists[i][0] for i in present]).double().cpu().numpy()
-        c = torch.stack([hists[i][1] for i in present]).cpu().numpy()
-        edges[present] = e
-        counts[present] = c
+        e = torch.stack([h[0] for _, h in present]).double().cpu().numpy()
+        c = torch.stack([h[1] for _, h in present]).cpu().numpy()
+        rows = [i for i, _ in present]
+        edges[rows] = e
+        counts[rows] = c
     return HistogramRecord(step=step, kind=kind, edges=edges, counts=counts)
