@@ -12,9 +12,14 @@ from torch import nn
 
 from resnet_viz.config import ACTIVATIONS, SHORTCUT_VARIANTS, ConfigError, InitConfig, ModelConfig
 from resnet_viz.models import (
+    BLOCK_TYPES,
     GATE_BIAS_INIT,
-    Block,
+    BasicBlock,
+    BlockParts,
+    Bottleneck,
     CifarNet,
+    PreActBlock,
+    ShortcutSpec,
     build_model,
     describe_model,
     huang_survival,
@@ -158,7 +163,8 @@ def test_resnet20_exact_count() -> None:
 def test_plain_is_resnet_without_shortcuts(block: str, depth: int, shortcut: str, variant: str) -> None:
     res_cfg = ModelConfig(arch="resnet", depth=depth, block=block, shortcut=shortcut, shortcut_variant=variant)
     res = build_model(res_cfg, 3, 16, 10)
-    plain = build_model(dataclasses.replace(res_cfg, arch="plain"), 3, 16, 10)
+    # a plain net has no shortcuts: config refuses a shortcut variant for it (the A/B/C option is ignored)
+    plain = build_model(dataclasses.replace(res_cfg, arch="plain", shortcut_variant="identity"), 3, 16, 10)
 
     def key(t):  # everything but the index (and, for preact, the BN fed: a plain conv2 feeds the next bn1)
         norm = None if block == "preact" else t.norm_name
@@ -219,21 +225,7 @@ def test_zero_pad_shortcut_is_subsample_plus_zeros() -> None:
 def test_shortcut_variant_formulas(variant: str) -> None:
     """Identity Mappings Fig. 2 on a block without dimension change, eval mode, after-add none."""
     torch.manual_seed(0)
-    block = Block(
-        "basic",
-        8,
-        8,
-        8,
-        1,
-        index=0,
-        residual=True,
-        shortcut="A",
-        variant=variant,
-        scale=0.3,
-        dropout=0.5,
-        after_add="none",
-        batch_norm=True,
-    )
+    block = BasicBlock(8, 8, 1, shortcut=ShortcutSpec("A", variant, scale=0.3, dropout=0.5), after_add="none")
     for bn in (block.bn1, block.bn2):  # make eval-mode BN non-trivial
         bn.running_mean.uniform_(-1, 1)
         bn.running_var.uniform_(0.5, 2)
@@ -495,3 +487,22 @@ def test_state_dict_layout_is_unchanged(fields: dict, n_entries: int, digest: st
     pairs = sorted((key, tuple(value.shape)) for key, value in model.state_dict().items())
     assert len(pairs) == n_entries
     assert hashlib.sha256(repr(pairs).encode()).hexdigest()[:16] == digest
+
+
+def test_blocks_take_norm_and_activation_as_factories() -> None:
+    """torchvision's manner: one class per kind, normalisation and activation injected."""
+    assert {"basic": BasicBlock, "bottleneck": Bottleneck, "preact": PreActBlock} == BLOCK_TYPES
+    bare = Bottleneck(16, 8, 2, parts=BlockParts(norm=None, activation=nn.Tanh), shortcut=ShortcutSpec("B"))
+    assert bare.c_out == 32 and type(bare.act1) is nn.Tanh and type(bare.act_out) is nn.Tanh
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in bare.modules()) and bare.branch_norm() is None
+    assert all(m.bias is not None for m in bare.modules() if isinstance(m, nn.Conv2d))
+    assert bare(torch.randn(2, 16, 8, 8)).shape == (2, 32, 4, 4)
+    grouped = BasicBlock(8, 8, parts=BlockParts(norm=lambda c: nn.GroupNorm(2, c)))
+    assert isinstance(grouped.bn1, nn.GroupNorm) and grouped.conv1.bias is None and grouped.branch_norm() is grouped.bn2
+    plain = PreActBlock(8, 16, 2, shortcut=None)
+    assert plain.shortcut is None and plain.branch_norm() is None and plain.pre_names == ()
+    assert plain(torch.randn(2, 8, 8, 8)).shape == (2, 16, 4, 4)
+    shared = PreActBlock(8, 16, 2, shortcut=ShortcutSpec("B"))  # a projection takes the pre-activated input
+    assert shared.pre_names == ("bn1", "act1") and shared.shortcut is not None and shared.shortcut.bn is None
+    with pytest.raises(ValueError, match="bn_relu"):
+        BasicBlock(8, 8, parts=BlockParts(norm=None), after_add="bn_relu")

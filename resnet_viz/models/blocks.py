@@ -1,26 +1,23 @@
-"""Residual and plain blocks of the CIFAR family, their shortcuts and the shortcut variants.
+"""Residual and plain blocks of the CIFAR family, one class per kind, in the torchvision manner.
 
 A block computes ``y = f(h(x) + F(x))`` (He et al. 2016a) with the variants of *Identity Mappings*
-(He et al. 2016b). Every module is a separate, non-inplace instance and is called exactly once per
-forward, so forward hooks observe every layer; within a block the branch runs before the shortcut,
-so forward order is branch convs, shortcut conv, gate conv.
+(He et al. 2016b). As ``torchvision.models.resnet.BasicBlock`` / ``Bottleneck`` take ``norm_layer``,
+each block class takes its normalisation and activation as factories (:class:`BlockParts`), its
+shortcut settings as a :class:`ShortcutSpec` (None: the plain block, without shortcut and addition)
+and builds its own layers; :data:`BLOCK_TYPES` maps ``ModelConfig.block`` to the class. Every module
+is a separate, non-inplace instance and is called exactly once per forward, so forward hooks observe
+every layer; within a block the branch runs before the shortcut, so forward order is branch convs,
+shortcut conv, gate conv.
 
 Choices where the papers leave room (documented here, used everywhere):
 
 * bottleneck: the stride sits on the 3x3 conv (fb.resnet.torch / torchvision), widths
-  ``in -> w -> w -> 4w``.
+  ``in -> w -> w -> 4w`` (``expansion = 4``).
 * preact: BN-act-conv, BN-act-conv, nothing after the add. When the shortcut is not the identity
   (zero-pad or a projection) it takes the pre-activated input, like the branch (the ``both_preact``
   units of the authors' code); an identity shortcut takes the raw input, keeping the path clean.
   Projections in preact blocks are bare 1x1 convs (no BN), as in that code.
-* shortcut variants act on ``x' = P(x)``, the input after the A/B/C projection ``P`` (identity where
-  shapes agree): identity ``F + x'``; scale ``(1 - lam) F + lam x'`` (Fig. 2b, both scaled);
-  exclusive_gate ``g F + (1 - g) x'``, shortcut_gate ``F + (1 - g) x'`` with ``g = sigmoid(W_g x' +
-  b_g)``, ``W_g`` a 1x1 conv with bias; dropout ``F + dropout_p(x')``; conv1x1 replaces the identity by
-  a 1x1 conv (+BN) on every block, which the paper identifies with option C, so on a dimension change
-  that conv is itself the projection (the A/B/C choice then has no further effect).
-* gate bias at init (Table 1): -6 for exclusive gating (8.70 %; b_g in 0..-5 failed) and 0 for
-  shortcut-only gating (12.86 %); see :data:`GATE_BIAS_INIT`.
+* shortcut variants and gate biases: see :mod:`resnet_viz.models.shortcuts`.
 * stochastic depth (Huang et al. 2016): survival probability ``p_l`` (set by the network); in
   training the branch is multiplied by a Bernoulli(p_l) draw per batch (one ``torch.rand`` call;
   the branch is still computed so that every layer is called once), in eval by ``p_l``.
@@ -28,288 +25,77 @@ Choices where the papers leave room (documented here, used everywhere):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import ClassVar, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from resnet_viz.models.theory import (
-    Component,
-    Moments,
-    TheoryContext,
-    add_scaled,
-    combine,
-    conv_moments,
-    gate_moments,
-    mixture_theory,
-    module_theory,
-    sequence_theory,
-)
+from resnet_viz.models.parts import BlockParts
+from resnet_viz.models.shortcuts import Shortcut, ShortcutSpec
+from resnet_viz.models.theory import Component, Moments, TheoryContext, mixture_theory, sequence_theory
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+#: Named modules in registration (= forward) order.
+NamedModules = list[tuple[str, nn.Module]]
 
-#: Initial bias of the gate conv, per variant (Identity Mappings, Table 1).
-GATE_BIAS_INIT: dict[str, float] = {"exclusive_gate": -6.0, "shortcut_gate": 0.0}
+AFTER_ADD = ("relu", "bn_relu", "none")
+#: Batch norm and ReLU, the papers' parts.
+BN_RELU = BlockParts()
+#: Option A shortcut with the identity variant, the papers' default.
+IDENTITY_SHORTCUT = ShortcutSpec()
 
 
-def make_activation(name: str, slope: float = 0.01) -> nn.Module:
-    """A fresh, non-inplace activation module: ``relu | leaky_relu | tanh | sigmoid``."""
-    if name == "relu":
-        return nn.ReLU()
-    if name == "leaky_relu":
-        return nn.LeakyReLU(slope)
-    if name == "tanh":
-        return nn.Tanh()
-    if name == "sigmoid":
-        return nn.Sigmoid()
-    raise ValueError(f"unknown activation {name!r}")
-
-
-def conv(c_in: int, c_out: int, k: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
-    """k x k conv with 'same' padding (k // 2)."""
-    return nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=bias)
-
-
-class ZeroPadShortcut(nn.Module):
-    """Option A: subsample by ``stride`` and append zero channels up to ``c_out``. No parameters."""
-
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
-        super().__init__()
-        if c_out < c_in:
-            raise ValueError(f"zero-padding shortcut cannot shrink {c_in} -> {c_out} channels")
-        self.c_in, self.c_out, self.stride = c_in, c_out, stride
-
-    def forward(self, x: Tensor) -> Tensor:  # [N, C_in, H, W] -> [N, C_out, H/s, W/s]
-        if self.stride > 1:
-            x = x[:, :, :: self.stride, :: self.stride]
-        return F.pad(x, (0, 0, 0, 0, 0, self.c_out - self.c_in))
-
-    def theory(self, s: Moments, ctx: TheoryContext) -> Moments:
-        k = self.stride
-        ratio = self.c_in / self.c_out
-        return Moments(s.m[::k, ::k] * ratio, s.mu[::k, ::k] * ratio, s.pooled, s.nonneg)
-
-    def extra_repr(self) -> str:
-        return f"{self.c_in} -> {self.c_out}, stride={self.stride}"
-
-
-class Shortcut(nn.Module):
-    """h(x) and its merge with the branch: ``forward(x, branch) -> y`` (before the after-add mapping).
-
-    ``projection``: ``identity`` | ``zeropad`` (A) | ``conv`` (1x1, stride ``s``, + BN unless ``preact``
-    or no BN). Modules (all optional): ``pad``, ``conv``, ``bn``, ``gate_conv``, ``gate_act``, ``dropout``.
-    """
-
-    def __init__(
-        self,
-        c_in: int,
-        c_out: int,
-        stride: int,
-        *,
-        option: str,
-        variant: str,
-        scale: float,
-        dropout: float,
-        batch_norm: bool,
-        preact: bool,
-    ) -> None:
-        super().__init__()
-        changes = stride != 1 or c_in != c_out
-        self.variant = variant
-        self.scale = float(scale)
-        self.gate_bias = GATE_BIAS_INIT.get(variant, 0.0)
-        self.pad: ZeroPadShortcut | None = None
-        self.conv: nn.Conv2d | None = None
-        self.bn: nn.BatchNorm2d | None = None
-        self.gate_conv: nn.Conv2d | None = None
-        self.gate_act: nn.Sigmoid | None = None
-        self.dropout: nn.Dropout | None = None
-        if variant == "conv1x1" or option == "C" or (option == "B" and changes):
-            self.projection = "conv"
-            with_bn = batch_norm and not preact
-            self.conv = conv(c_in, c_out, 1, stride, bias=not batch_norm)
-            self.bn = nn.BatchNorm2d(c_out) if with_bn else None
-        elif changes:
-            self.projection = "zeropad"
-            self.pad = ZeroPadShortcut(c_in, c_out, stride)
-        else:
-            self.projection = "identity"
-        if variant in GATE_BIAS_INIT:
-            self.gate_conv = conv(c_out, c_out, 1, bias=True)
-            self.gate_act = nn.Sigmoid()
-        elif variant == "dropout":
-            self.dropout = nn.Dropout(dropout)
-
-    def _project(self, x: Tensor) -> Tensor:
-        if self.pad is not None:
-            return self.pad(x)
-        if self.conv is not None:
-            x = self.conv(x)
-            return self.bn(x) if self.bn is not None else x
-        return x
-
-    def forward(self, x: Tensor, branch: Tensor) -> Tensor:
-        """``x``: block input [N, C_in, H, W]; ``branch``: F(x) [N, C_out, H', W'] -> merged sum."""
-        h = self._project(x)
-        v = self.variant
-        if v == "scale":
-            return (1.0 - self.scale) * branch + self.scale * h
-        if self.gate_conv is not None:
-            g = self.gate_act(self.gate_conv(h))
-            if v == "exclusive_gate":
-                return g * branch + (1.0 - g) * h
-            return branch + (1.0 - g) * h
-        if self.dropout is not None:
-            return branch + self.dropout(h)
-        return branch + h
-
-    def shortcut_theory(self, x: Moments, ctx: TheoryContext) -> tuple[Moments, dict[str, np.ndarray] | None]:
-        """State of ``x' = P(x)`` and the gate moments (recording the projection and gate convs)."""
-        if self.pad is not None:
-            h = self.pad.theory(x, ctx)
-        elif self.conv is not None:
-            h = conv_moments(self.conv, x, ctx)
-            if self.bn is not None:
-                h = module_theory(self.bn, h, ctx)
-        else:
-            h = x
-        gate = None
-        if self.gate_conv is not None:
-            gate = gate_moments(conv_moments(self.gate_conv, h, ctx, bias=self.gate_bias))
-        return h, gate
-
-    def merge_theory(
-        self, branch: Moments, h: Moments, gate: dict[str, np.ndarray] | None
-    ) -> list[tuple[float, Moments]]:
-        """Outcomes ``(probability, state)`` of the merged sum in training mode (dropout: mask on/off)."""
-        v = self.variant
-        if v == "scale":
-            return [(1.0, add_scaled(branch, 1.0 - self.scale, h, self.scale))]
-        if gate is not None:
-            if v == "exclusive_gate":
-                return [
-                    (
-                        1.0,
-                        combine(
-                            branch, gate["g2"], h, gate["h2"], cab=gate["gh"], ca_mean=gate["g"], cb_mean=gate["h"]
-                        ),
-                    )
-                ]
-            return [(1.0, combine(branch, 1.0, h, gate["h2"], cab=gate["h"], ca_mean=1.0, cb_mean=gate["h"]))]
-        if self.dropout is not None:
-            keep = 1.0 - self.dropout.p
-            return [(keep, add_scaled(branch, 1.0, h, 1.0 / keep)), (1.0 - keep, branch)]
-        return [(1.0, add_scaled(branch, 1.0, h, 1.0))]
-
-    def extra_repr(self) -> str:
-        return f"projection={self.projection}, variant={self.variant}"
+def after_add_layers(after_add: str, channels: int, parts: BlockParts) -> NamedModules:
+    """The mapping f after the addition: ``relu`` (act), ``bn_relu`` (norm, act) or ``none``."""
+    if after_add not in AFTER_ADD:
+        raise ValueError(f"after_add {after_add!r} is not one of {', '.join(AFTER_ADD)}")
+    if after_add == "none":
+        return []
+    if after_add == "bn_relu" and not parts.has_norm:
+        raise ValueError("after_add 'bn_relu' needs a normalisation layer (batch norm is off)")
+    norm = parts.norm_layer("bn_out", channels) if after_add == "bn_relu" else []
+    return [*norm, parts.act("act_out")]
 
 
 class Block(nn.Module):
-    """One plain or residual block of the CIFAR family.
+    """What every block kind shares: registration of its layers, forward, theory walk and summary.
 
-    ``kind``: ``basic`` (3x3, 3x3), ``bottleneck`` (1x1, 3x3, 1x1 with ``c_out = 4 * mid``) or
-    ``preact`` (BN-act-conv x 2). ``residual=False`` gives the plain block: the same modules without
-    shortcut and addition (the after-add mapping becomes the block's last step).
-    Input ``[N, c_in, H, W]`` -> output ``[N, c_out, H/stride, W/stride]``.
+    Subclasses build the layers and call ``Block.__init__`` with them. ``pre`` are leading
+    pre-activation layers that the shortcut shares (preact blocks with a non-identity shortcut),
+    ``branch`` the residual branch F, ``after`` the mapping after the addition. Input
+    ``[N, c_in, H, W]`` -> output ``[N, c_out, H/stride, W/stride]``.
     """
+
+    kind: ClassVar[str]
+    expansion: ClassVar[int] = 1  # c_out / planes
 
     def __init__(
         self,
-        kind: str,
         c_in: int,
-        mid: int,
         c_out: int,
         stride: int,
+        layers: tuple[NamedModules, NamedModules, NamedModules],
         *,
         index: int,
-        residual: bool,
-        shortcut: str = "A",
-        variant: str = "identity",
-        scale: float = 0.5,
-        dropout: float = 0.5,
-        after_add: str = "relu",
-        batch_norm: bool = True,
-        activation: str = "relu",
-        slope: float = 0.01,
-        survival_prob: float | None = None,
+        shortcut: Shortcut | None,
+        branch_norm: str | None,
+        survival_prob: float | None,
     ) -> None:
         super().__init__()
-        self.kind, self.index, self.residual = kind, index, residual
+        pre, branch, after = layers
+        self.index = index
+        self.residual = shortcut is not None
         self.c_in, self.c_out, self.stride = c_in, c_out, stride
         self.survival_prob = survival_prob  # None: no stochastic depth
-        bias = not batch_norm
-        layers: list[tuple[str, nn.Module]] = []
-
-        def norm(name: str, ch: int) -> None:
-            if batch_norm:
-                layers.append((name, nn.BatchNorm2d(ch)))
-
-        def act(name: str) -> None:
-            layers.append((name, make_activation(activation, slope)))
-
-        if kind == "basic":
-            layers.append(("conv1", conv(c_in, c_out, 3, stride, bias)))
-            norm("bn1", c_out)
-            act("act1")
-            layers.append(("conv2", conv(c_out, c_out, 3, 1, bias)))
-            norm("bn2", c_out)
-        elif kind == "bottleneck":
-            layers.append(("conv1", conv(c_in, mid, 1, 1, bias)))
-            norm("bn1", mid)
-            act("act1")
-            layers.append(("conv2", conv(mid, mid, 3, stride, bias)))
-            norm("bn2", mid)
-            act("act2")
-            layers.append(("conv3", conv(mid, c_out, 1, 1, bias)))
-            norm("bn3", c_out)
-        elif kind == "preact":
-            norm("bn1", c_in)
-            act("act1")
-            layers.append(("conv1", conv(c_in, c_out, 3, stride, bias)))
-            norm("bn2", c_out)
-            act("act2")
-            layers.append(("conv2", conv(c_out, c_out, 3, 1, bias)))
-        else:
-            raise ValueError(f"unknown block kind {kind!r}")
-        for name, mod in layers:
+        for name, mod in [*pre, *branch]:
             self.add_module(name, mod)
-        norms = [name for name, mod in layers if isinstance(mod, nn.BatchNorm2d)]
-        self.last_branch_norm: str | None = norms[-1] if (norms and residual) else None
-
-        self.shortcut: Shortcut | None = None
-        if residual:
-            self.shortcut = Shortcut(
-                c_in,
-                c_out,
-                stride,
-                option=shortcut,
-                variant=variant,
-                scale=scale,
-                dropout=dropout,
-                batch_norm=batch_norm,
-                preact=kind == "preact",
-            )
-        names = [name for name, _ in layers]
-        first_conv = names.index("conv1")
-        shared = kind == "preact" and self.shortcut is not None and self.shortcut.projection != "identity"
-        self.pre_names: tuple[str, ...] = tuple(names[:first_conv]) if shared else ()
-        self.branch_names: tuple[str, ...] = tuple(names[first_conv:]) if shared else tuple(names)
-
-        after: list[tuple[str, nn.Module]] = []
-        if after_add == "bn_relu":
-            if not batch_norm:
-                raise ValueError("after_add 'bn_relu' needs batch norm")
-            after.append(("bn_out", nn.BatchNorm2d(c_out)))
-        if after_add in ("relu", "bn_relu"):
-            after.append(("act_out", make_activation(activation, slope)))
-        elif after_add != "none":
-            raise ValueError(f"unknown after_add {after_add!r}")
+        self.last_branch_norm: str | None = branch_norm if shortcut is not None else None
+        self.shortcut: Shortcut | None = shortcut
         for name, mod in after:
             self.add_module(name, mod)
+        self.pre_names: tuple[str, ...] = tuple(name for name, _ in pre)
+        self.branch_names: tuple[str, ...] = tuple(name for name, _ in branch)
         self.after_names: tuple[str, ...] = tuple(name for name, _ in after)
 
     def _mods(self, names: tuple[str, ...]) -> Iterator[nn.Module]:
@@ -376,6 +162,156 @@ class Block(nn.Module):
         return f"index={self.index}, " + self.summary()
 
 
+class BasicBlock(Block):
+    """3x3 conv, norm, act, 3x3 conv, norm (the stride on the first conv); ``c_out = planes``."""
+
+    kind = "basic"
+
+    def __init__(
+        self,
+        c_in: int,
+        planes: int,
+        stride: int = 1,
+        *,
+        index: int = 0,
+        parts: BlockParts = BN_RELU,
+        shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
+        after_add: str = "relu",
+        survival_prob: float | None = None,
+    ) -> None:
+        branch: NamedModules = [
+            ("conv1", parts.conv(c_in, planes, 3, stride)),
+            *parts.norm_layer("bn1", planes),
+            parts.act("act1"),
+            ("conv2", parts.conv(planes, planes, 3)),
+            *parts.norm_layer("bn2", planes),
+        ]
+        sc = Shortcut(c_in, planes, stride, shortcut, norm=parts.norm, bias=not parts.has_norm) if shortcut else None
+        after = after_add_layers(after_add, planes, parts)
+        last_norm = "bn2" if parts.has_norm else None
+        super().__init__(
+            c_in,
+            planes,
+            stride,
+            ([], branch, after),
+            index=index,
+            shortcut=sc,
+            branch_norm=last_norm,
+            survival_prob=survival_prob,
+        )
+
+
+class Bottleneck(Block):
+    """1x1 conv ``c_in -> planes``, 3x3 ``planes -> planes`` (the stride), 1x1 ``planes -> 4 planes``,
+    each followed by norm (and act but the last)."""
+
+    kind = "bottleneck"
+    expansion = 4
+
+    def __init__(
+        self,
+        c_in: int,
+        planes: int,
+        stride: int = 1,
+        *,
+        index: int = 0,
+        parts: BlockParts = BN_RELU,
+        shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
+        after_add: str = "relu",
+        survival_prob: float | None = None,
+    ) -> None:
+        c_out = planes * self.expansion
+        branch: NamedModules = [
+            ("conv1", parts.conv(c_in, planes, 1)),
+            *parts.norm_layer("bn1", planes),
+            parts.act("act1"),
+            ("conv2", parts.conv(planes, planes, 3, stride)),
+            *parts.norm_layer("bn2", planes),
+            parts.act("act2"),
+            ("conv3", parts.conv(planes, c_out, 1)),
+            *parts.norm_layer("bn3", c_out),
+        ]
+        sc = Shortcut(c_in, c_out, stride, shortcut, norm=parts.norm, bias=not parts.has_norm) if shortcut else None
+        after = after_add_layers(after_add, c_out, parts)
+        last_norm = "bn3" if parts.has_norm else None
+        super().__init__(
+            c_in,
+            c_out,
+            stride,
+            ([], branch, after),
+            index=index,
+            shortcut=sc,
+            branch_norm=last_norm,
+            survival_prob=survival_prob,
+        )
+
+
+class PreActBlock(Block):
+    """Norm, act, 3x3 conv, norm, act, 3x3 conv (Identity Mappings); ``c_out = planes``.
+
+    A non-identity shortcut takes the pre-activated input (the leading norm and act are then shared);
+    its projection is a bare 1x1 conv, without norm.
+    """
+
+    kind = "preact"
+
+    def __init__(
+        self,
+        c_in: int,
+        planes: int,
+        stride: int = 1,
+        *,
+        index: int = 0,
+        parts: BlockParts = BN_RELU,
+        shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
+        after_add: str = "none",
+        survival_prob: float | None = None,
+    ) -> None:
+        pre: NamedModules = [*parts.norm_layer("bn1", c_in), parts.act("act1")]
+        branch: NamedModules = [
+            ("conv1", parts.conv(c_in, planes, 3, stride)),
+            *parts.norm_layer("bn2", planes),
+            parts.act("act2"),
+            ("conv2", parts.conv(planes, planes, 3)),
+        ]
+        sc = Shortcut(c_in, planes, stride, shortcut, norm=None, bias=not parts.has_norm) if shortcut else None
+        if sc is None or sc.projection == "identity":
+            pre, branch = [], [*pre, *branch]
+        after = after_add_layers(after_add, planes, parts)
+        last_norm = "bn2" if parts.has_norm else None
+        super().__init__(
+            c_in,
+            planes,
+            stride,
+            (pre, branch, after),
+            index=index,
+            shortcut=sc,
+            branch_norm=last_norm,
+            survival_prob=survival_prob,
+        )
+
+
+class BlockBuilder(Protocol):
+    """What the block classes have in common as constructors (``c_out = planes * expansion``)."""
+
+    def __call__(
+        self,
+        c_in: int,
+        planes: int,
+        stride: int = 1,
+        *,
+        index: int = 0,
+        parts: BlockParts = BN_RELU,
+        shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
+        after_add: str = ...,
+        survival_prob: float | None = None,
+    ) -> Block: ...
+
+
+#: The block class of each ``ModelConfig.block``.
+BLOCK_TYPES: dict[str, BlockBuilder] = {"basic": BasicBlock, "bottleneck": Bottleneck, "preact": PreActBlock}
+
+
 def huang_survival(num_blocks: int, last: float = 0.5) -> list[float]:
     """Stochastic-depth survival probabilities, Huang et al. 2016 Eq. (4): ``p_l = 1 - l/L (1 - p_L)``.
 
@@ -385,4 +321,16 @@ def huang_survival(num_blocks: int, last: float = 0.5) -> list[float]:
     return [1.0 - (l / num_blocks) * (1.0 - last) for l in range(1, num_blocks + 1)]
 
 
-__all__ = ["GATE_BIAS_INIT", "Block", "Shortcut", "ZeroPadShortcut", "conv", "huang_survival", "make_activation"]
+__all__ = [
+    "AFTER_ADD",
+    "BLOCK_TYPES",
+    "BN_RELU",
+    "IDENTITY_SHORTCUT",
+    "BasicBlock",
+    "Block",
+    "BlockBuilder",
+    "Bottleneck",
+    "PreActBlock",
+    "after_add_layers",
+    "huang_survival",
+]

@@ -27,6 +27,7 @@ run out of memory while training, which the engine reports as a run status.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,7 +309,17 @@ def _input_shape(
     return tuple(input_shape or known[0]), int(classes or known[1])  # type: ignore[return-value]
 
 
-def _culprit(config: RunConfig, shape: tuple[int, int, int], classes: int, need: Any) -> tuple[str, Any]:
+def _build_bytes(estimate: MemoryEstimate) -> float:
+    return estimate.build_bytes
+
+
+def _total_bytes(estimate: MemoryEstimate) -> float:
+    return estimate.total_bytes
+
+
+def _culprit(
+    config: RunConfig, shape: tuple[int, int, int], classes: int, need: Callable[[MemoryEstimate], float]
+) -> tuple[str, Any]:
     """The field whose reduction shrinks the estimate most: model.width, model.depth or train.batch_size."""
     import dataclasses
 
@@ -345,12 +356,13 @@ def check_fits(
     """
     shape, classes = _input_shape(config, input_shape, classes)
     estimate = estimate_run_memory(config, shape, classes)
+    need: Callable[[MemoryEstimate], float]
     if device is None:
-        need = lambda e: e.build_bytes
+        need = _build_bytes
         what = f"building the model needs about {gb(estimate.build_bytes)} for its {estimate.params:,} parameters"
         have, how = host_available_bytes() if available is None else (available, "available")
     else:
-        need = lambda e: e.total_bytes
+        need = _total_bytes
         what = f"the run needs {estimate.describe()}"
         have, how = device_available_bytes(device) if available is None else (available, "available")
     if have > 0 and need(estimate) > have:

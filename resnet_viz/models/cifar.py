@@ -23,7 +23,9 @@ from collections import OrderedDict
 from torch import Tensor, nn
 
 from resnet_viz.config import ModelConfig
-from resnet_viz.models.blocks import Block, conv, huang_survival, make_activation
+from resnet_viz.models.blocks import BLOCK_TYPES, Block, NamedModules, huang_survival
+from resnet_viz.models.parts import BlockParts, activation_factory
+from resnet_viz.models.shortcuts import ShortcutSpec
 from resnet_viz.models.theory import Moments, TheoryContext, module_theory, sequence_theory
 
 #: (role, stage, block) of a weight layer, as :func:`layer_table` reports it.
@@ -44,70 +46,68 @@ class CifarNet(nn.Module):
         self.cfg = cfg
         self.blocks_per_stage = n = (cfg.depth - 2) // (3 * per_block)
         residual = cfg.arch == "resnet"
-        bn, act, slope = bool(cfg.batch_norm), cfg.activation, cfg.leaky_slope
-        w = int(cfg.width)
-        expansion = 4 if cfg.block == "bottleneck" else 1
+        parts = BlockParts(
+            nn.BatchNorm2d if cfg.batch_norm else None, activation_factory(cfg.activation, cfg.leaky_slope)
+        )
+        spec = ShortcutSpec(cfg.shortcut, cfg.shortcut_variant, cfg.shortcut_scale, cfg.shortcut_dropout)
+        block_type = BLOCK_TYPES[cfg.block]
+        if cfg.width is None:  # ModelConfig.resolved() sets it
+            raise ValueError("model.width is unset: build from a resolved ModelConfig")
+        w = cfg.width
 
-        stem: OrderedDict[str, nn.Module] = OrderedDict(conv=conv(in_channels, w, 3, bias=not bn))
+        stem: NamedModules = [("conv", parts.conv(in_channels, w, 3))]
         if cfg.block != "preact":
-            if bn:
-                stem["bn"] = nn.BatchNorm2d(w)
-            stem["act"] = make_activation(act, slope)
-        self.stem = nn.Sequential(stem)
+            stem += [*parts.norm_layer("bn", w), parts.act("act")]
+        self.stem = nn.Sequential(OrderedDict(stem))
 
         survival = huang_survival(3 * n) if (cfg.stochastic_depth and residual) else [None] * (3 * n)
+        self._stages: list[nn.Sequential] = []
+        self._blocks: list[Block] = []  # forward order
         c = w
         for s in range(1, 4):
-            mid = w * 2 ** (s - 1)
-            out = mid * expansion
+            planes = w * 2 ** (s - 1)
             blocks: OrderedDict[str, nn.Module] = OrderedDict()
             for i in range(n):
                 index = (s - 1) * n + i
-                blocks[f"block{i}"] = Block(
-                    cfg.block,
+                block = block_type(
                     c,
-                    mid,
-                    out,
+                    planes,
                     2 if (s > 1 and i == 0) else 1,
                     index=index,
-                    residual=residual,
-                    shortcut=cfg.shortcut,
-                    variant=cfg.shortcut_variant,
-                    scale=cfg.shortcut_scale,
-                    dropout=cfg.shortcut_dropout,
+                    parts=parts,
+                    shortcut=spec if residual else None,
                     after_add=str(cfg.after_add),
-                    batch_norm=bn,
-                    activation=act,
-                    slope=slope,
                     survival_prob=survival[index],
                 )
-                c = out
-            self.add_module(f"stage{s}", nn.Sequential(blocks))
+                blocks[f"block{i}"] = block
+                self._blocks.append(block)
+                c = block.c_out
+            stage = nn.Sequential(blocks)
+            self.add_module(f"stage{s}", stage)
+            self._stages.append(stage)
         self.final: nn.Sequential | None = None
         if cfg.block == "preact":
-            final: OrderedDict[str, nn.Module] = OrderedDict()
-            if bn:
-                final["bn"] = nn.BatchNorm2d(c)
-            final["act"] = make_activation(act, slope)
-            self.final = nn.Sequential(final)
+            self.final = nn.Sequential(OrderedDict([*parts.norm_layer("bn", c), parts.act("act")]))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(c, num_classes)
 
     def stages(self) -> list[nn.Sequential]:
-        return [self.stage1, self.stage2, self.stage3]
+        """``stage1``, ``stage2``, ``stage3``."""
+        return list(self._stages)
 
     def blocks(self) -> list[Block]:
         """All blocks in forward order (global index = list position)."""
-        return [b for stage in self.stages() for b in stage]  # type: ignore[misc]
+        return list(self._blocks)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
-        for stage in self.stages():
+        for stage in self._stages:
             x = stage(x)
         if self.final is not None:
             x = self.final(x)
-        return self.fc(self.flatten(self.pool(x)))
+        logits: Tensor = self.fc(self.flatten(self.pool(x)))
+        return logits
 
     def theory(self, s: Moments, ctx: TheoryContext) -> Moments:
         """Training-mode second-moment walk in forward order (see :mod:`resnet_viz.models.theory`)."""
@@ -118,31 +118,25 @@ class CifarNet(nn.Module):
             s = module_theory(self.final, s, ctx)
         return sequence_theory((self.pool, self.flatten, self.fc), s, ctx)
 
+    def named_blocks(self) -> list[tuple[int, str, Block]]:
+        """``(stage 1..3, qualified name such as "stage2.block0", block)`` in forward order."""
+        n = self.blocks_per_stage
+        return [(b.index // n + 1, f"stage{b.index // n + 1}.block{b.index % n}", b) for b in self._blocks]
+
     def weight_layer_meta(self) -> dict[str, LayerMeta]:
         """``name -> (role, stage, block)`` for every Conv2d / Linear."""
         meta: dict[str, LayerMeta] = {"stem.conv": ("stem", 0, -1), "fc": ("head", 4, -1)}
-        for s, stage in enumerate(self.stages(), start=1):
-            for bname, block in stage.named_children():
-                for name, mod in block.named_modules():
-                    if not isinstance(mod, (nn.Conv2d, nn.Linear)):
-                        continue
-                    role = (
-                        "gate"
-                        if name.endswith("gate_conv")
-                        else "shortcut"
-                        if name.startswith("shortcut")
-                        else "branch"
-                    )
-                    meta[f"stage{s}.{bname}.{name}"] = (role, s, block.index)
+        for s, qualified, block in self.named_blocks():
+            for name, mod in block.named_modules():
+                if not isinstance(mod, (nn.Conv2d, nn.Linear)):
+                    continue
+                role = "gate" if name.endswith("gate_conv") else "shortcut" if name.startswith("shortcut") else "branch"
+                meta[f"{qualified}.{name}"] = (role, s, block.index)
         return meta
 
     def block_summaries(self) -> dict[int, tuple[str, str]]:
         """Global block index -> (qualified name, one-line summary)."""
-        return {
-            b.index: (f"stage{s}.block{i}", b.summary())
-            for s, stage in enumerate(self.stages(), start=1)
-            for i, b in enumerate(stage)
-        }
+        return {b.index: (qualified, b.summary()) for _, qualified, b in self.named_blocks()}
 
     def zero_init_norms(self) -> list[nn.Module]:
         """The last BN of every residual branch (targets of ``zero_init_residual``)."""

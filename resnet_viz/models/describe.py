@@ -49,9 +49,9 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
     handles = []
     for name, mod in weights.items():
         handles.append(mod.register_forward_hook(lambda m, i, o, n=name: calls.append((n, o))))
-    for name, mod in norms.items():
-        handles.append(mod.register_forward_pre_hook(lambda m, i, n=name: norm_inputs.append((n, i[0]))))
-    modes = {mod: mod.training for mod in model.modules()}
+    for name, norm_module in norms.items():
+        handles.append(norm_module.register_forward_pre_hook(lambda m, i, n=name: norm_inputs.append((n, i[0]))))
+    modes = {module: module.training for module in model.modules()}
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None else torch.float32
@@ -62,8 +62,8 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
     finally:
         for h in handles:
             h.remove()
-        for mod, mode in modes.items():
-            mod.training = mode
+        for module, mode in modes.items():
+            module.training = mode
     counts: dict[str, int] = {}
     for name, _ in calls:
         counts[name] = counts.get(name, 0) + 1

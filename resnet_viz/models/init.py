@@ -12,28 +12,39 @@ Every Conv2d and Linear weight (stem, branch, shortcut, gate and head alike) get
 
 Biases are 0 except gate convs (``Shortcut.gate_bias``: -6 exclusive, 0 shortcut-only gating);
 BN weight 1, bias 0; ``zero_init_residual`` sets the weight of the last BN of every residual
-branch to 0. :func:`resnet_viz.models.theory.weight_variance` gives the matching variance.
+branch to 0. :func:`resnet_viz.models.variance.weight_variance` gives the matching variance.
 """
 
 from __future__ import annotations
 
-from torch import nn
+from typing import Literal
+
+from torch import Tensor, nn
 
 from resnet_viz.config import InitConfig, ModelConfig
-from resnet_viz.models.blocks import Shortcut
+from resnet_viz.models.parts import torch_nonlinearity
+from resnet_viz.models.shortcuts import Shortcut
 
 
-def _init_weight(weight, init: InitConfig, model_cfg: ModelConfig) -> None:
+def _fan_mode(mode: str) -> Literal["fan_in", "fan_out"]:
+    if mode == "fan_in":
+        return "fan_in"
+    if mode == "fan_out":
+        return "fan_out"
+    raise ValueError(f"init.mode {mode!r} is not fan_in or fan_out")
+
+
+def _init_weight(weight: Tensor, init: InitConfig, model_cfg: ModelConfig) -> None:
     uniform = init.distribution == "uniform"
     scheme = init.scheme
     if scheme == "he":
-        nonlinearity = model_cfg.activation
+        nonlinearity = torch_nonlinearity(model_cfg.activation)
         a = model_cfg.leaky_slope if nonlinearity == "leaky_relu" else 0.0
         fn = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
-        fn(weight, a=a, mode=init.mode, nonlinearity=nonlinearity)
+        fn(weight, a=a, mode=_fan_mode(init.mode), nonlinearity=nonlinearity)
     elif scheme == "lecun":
         fn = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
-        fn(weight, mode=init.mode, nonlinearity="linear")
+        fn(weight, mode=_fan_mode(init.mode), nonlinearity="linear")
     elif scheme == "xavier":
         (nn.init.xavier_uniform_ if uniform else nn.init.xavier_normal_)(weight, gain=1.0)
     elif scheme == "normal":
@@ -59,7 +70,7 @@ def init_weights(model: nn.Module, init: InitConfig, model_cfg: ModelConfig) -> 
             if mod.running_mean is not None:
                 mod.reset_running_stats()
     for mod in model.modules():
-        if isinstance(mod, Shortcut) and mod.gate_conv is not None:
+        if isinstance(mod, Shortcut) and mod.gate_conv is not None and mod.gate_conv.bias is not None:
             nn.init.constant_(mod.gate_conv.bias, mod.gate_bias)
     if init.zero_init_residual:
         targets = getattr(model, "zero_init_norms", None)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from resnet_viz.config import ModelConfig
-from resnet_viz.models.blocks import make_activation
 from resnet_viz.models.cifar import LayerMeta
+from resnet_viz.models.parts import make_activation
 from resnet_viz.models.theory import Moments, TheoryContext, combine, module_theory, sequence_theory
 
 
@@ -31,7 +31,7 @@ class MLPLayer(nn.Module):
         self.act = make_activation(activation, slope)
 
     def forward(self, h: Tensor) -> Tensor:
-        y = self.fc(h)
+        y: Tensor = self.fc(h)
         if self.bn is not None:
             y = self.bn(y)
         y = self.act(y)
@@ -52,15 +52,22 @@ class MLP(nn.Module):
         if cfg.depth < 1:
             raise ValueError(f"mlp depth must be >= 1, got {cfg.depth}")
         self.cfg = cfg
-        width = int(cfg.width)
-        kw = dict(batch_norm=bool(cfg.batch_norm), activation=cfg.activation, slope=cfg.leaky_slope)
+        if cfg.width is None:  # ModelConfig.resolved() sets it
+            raise ValueError("model.width is unset: build from a resolved ModelConfig")
+        width = cfg.width
+        bn, act, slope = bool(cfg.batch_norm), cfg.activation, cfg.leaky_slope
         self.flatten = nn.Flatten()
         self.hidden_layers: list[str] = []
         self.input: MLPLayer | None = None
         if cfg.depth >= 2:
-            self.input = MLPLayer(in_features, width, index=-1, residual=False, **kw)
+            self.input = MLPLayer(
+                in_features, width, index=-1, residual=False, batch_norm=bn, activation=act, slope=slope
+            )
         for i in range(1, cfg.depth - 1):
-            self.add_module(f"hidden{i}", MLPLayer(width, width, index=i - 1, residual=cfg.residual, **kw))
+            self.add_module(
+                f"hidden{i}",
+                MLPLayer(width, width, index=i - 1, residual=cfg.residual, batch_norm=bn, activation=act, slope=slope),
+            )
             self.hidden_layers.append(f"hidden{i}")
         self.fc = nn.Linear(width if cfg.depth >= 2 else in_features, num_classes)
 
@@ -73,7 +80,8 @@ class MLP(nn.Module):
         h = self.flatten(x)
         for layer in self.layers():
             h = layer(h)
-        return self.fc(h)
+        logits: Tensor = self.fc(h)
+        return logits
 
     def theory(self, s: Moments, ctx: TheoryContext) -> Moments:
         """Training-mode second-moment walk (scalar state after the flatten)."""

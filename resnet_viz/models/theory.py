@@ -9,7 +9,7 @@ vector); expectations are over the inputs *and* the random initial weights. The 
 * conv ``k x k``, stride ``s``, padding ``p``:
   ``m_out = Var[w] C_in conv2d(m_in, ones(k, k), stride=s, padding=p)`` -- zero padding gives border
   positions fewer terms (exact in expectation); ``mu_out = 0``. Linear: ``m_out = Var[w] n_in
-  mean(m_in)``. ``Var[w]`` is :func:`weight_variance` of the scheme (the formula, not the sampled
+  mean(m_in)``. ``Var[w]`` is :func:`~resnet_viz.models.variance.weight_variance` of the scheme (the formula, not the sampled
   weights). A gate conv's bias ``b`` (-6 for exclusive gating) shifts the mean: ``mu_out = b``.
 * BatchNorm in training mode, gamma = 1, beta = 0: every channel is normalised over batch and
   positions, so the map becomes ``v / mean(v)`` with ``v = E[(x - mean_pos mu)^2]`` (1 everywhere for
@@ -57,49 +57,13 @@ from torch import nn
 
 from resnet_viz.config import InitConfig, ModelConfig
 from resnet_viz.models.describe import layer_table
+from resnet_viz.models.variance import weight_variance
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 _GH_X, _GH_W = hermegauss(96)
 _GH_W = _GH_W / math.sqrt(2.0 * math.pi)  # weights of E[f(t)], t ~ N(0, 1)
-
-
-# ----------------------------------------------------------------------------------------- variances
-def activation_gain(model_cfg: ModelConfig) -> float:
-    """``torch.nn.init.calculate_gain`` of the model's activation (ReLU sqrt 2, tanh 5/3, sigmoid 1)."""
-    if model_cfg.activation == "leaky_relu":
-        return nn.init.calculate_gain("leaky_relu", model_cfg.leaky_slope)
-    return nn.init.calculate_gain(model_cfg.activation)
-
-
-def weight_variance(
-    init: InitConfig, model_cfg: ModelConfig, fan_in: int, fan_out: int, receptive_field: int = 1
-) -> float:
-    """Var[w] of one weight layer at initialisation, as the scheme's formula gives it.
-
-    ``fan_in = k*k*C_in`` and ``fan_out = k*k*C_out`` for a conv, ``in/out_features`` for a linear
-    layer; ``receptive_field = k*k`` only matters for ``orthogonal`` (its rows are the ``C_out``
-    filters). Schemes: he ``gain^2 / fan`` (fan by ``init.mode``, gain of the activation),
-    xavier ``2 / (fan_in + fan_out)``, lecun ``1 / fan`` (fan by ``init.mode``; ``fan_in`` is LeCun's),
-    normal ``std^2``, orthogonal ``min(r, c) / (r c)`` for the ``r x c = C_out x k*k*C_in`` matrix
-    (``min(fan_in, fan_out) / (fan_in fan_out)`` for a linear layer). Uniform variants have the same
-    variance.
-    """
-    scheme = init.scheme
-    fan = fan_in if init.mode == "fan_in" else fan_out
-    if scheme == "he":
-        return activation_gain(model_cfg) ** 2 / fan
-    if scheme == "xavier":
-        return 2.0 / (fan_in + fan_out)
-    if scheme == "lecun":
-        return 1.0 / fan
-    if scheme == "normal":
-        return float(init.std) ** 2
-    if scheme == "orthogonal":
-        rows, cols = fan_out // receptive_field, fan_in
-        return min(rows, cols) / (rows * cols)
-    raise ValueError(f"unknown init scheme {scheme!r}")
 
 
 # ------------------------------------------------------------------------------------------- state
@@ -119,7 +83,8 @@ class Moments:
 
     @property
     def var(self) -> np.ndarray:
-        return np.maximum(self.m - self.mu**2, 0.0)
+        var: np.ndarray = np.maximum(self.m - self.mu**2, 0.0)
+        return var
 
     @property
     def is_zero(self) -> bool:
@@ -145,11 +110,13 @@ class TheoryContext:
 def _gauss_expect(fn: Callable[[np.ndarray], np.ndarray], mu: np.ndarray, var: np.ndarray) -> np.ndarray:
     """E[fn(z)], z ~ N(mu, var), elementwise, by Gauss-Hermite quadrature."""
     z = mu[..., None] + np.sqrt(var)[..., None] * _GH_X
-    return fn(z) @ _GH_W
+    expected: np.ndarray = fn(z) @ _GH_W
+    return expected
 
 
 def _phi_cdf(t: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.vectorize(math.erf, otypes=[float])(t / math.sqrt(2.0)))
+    cdf: np.ndarray = 0.5 * (1.0 + np.vectorize(math.erf, otypes=[float])(t / math.sqrt(2.0)))
+    return cdf
 
 
 def _relu_moments(mu: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -332,7 +299,10 @@ def module_theory(module: nn.Module, s: Moments, ctx: TheoryContext) -> Moments:
     """Propagate ``s`` through one module (training mode). Custom modules supply ``theory(s, ctx)``."""
     custom = getattr(module, "theory", None)
     if callable(custom):
-        return custom(s, ctx)
+        out = custom(s, ctx)
+        if not isinstance(out, Moments):
+            raise TypeError(f"{type(module).__name__}.theory returned {type(out).__name__}, not Moments")
+        return out
     if isinstance(module, nn.Conv2d):
         return conv_moments(module, s, ctx)
     if isinstance(module, nn.Linear):
@@ -380,7 +350,8 @@ def theory_act_std(
     walk = getattr(model, "theory", None)
     if not callable(walk):
         raise TypeError(f"{type(model).__name__} has no theory walk; build it with build_model")
-    zero = {id(bn) for bn in model.zero_init_norms()} if init.zero_init_residual else set()
+    zero_init_norms = getattr(model, "zero_init_norms", None)
+    zero = {id(bn) for bn in zero_init_norms()} if init.zero_init_residual and callable(zero_init_norms) else set()
     ctx = TheoryContext(init=init, model_cfg=cfg, zero_norms=zero)
     _, h, w = input_shape
     walk(Moments.unit((h, w)), ctx)
@@ -393,4 +364,5 @@ def theory_act_std(
     if not q[0] > 0:
         return np.full(len(q), math.nan)
     with np.errstate(invalid="ignore"):
-        return np.sqrt(q / q[0])
+        ratio: np.ndarray = np.sqrt(q / q[0])
+    return ratio
