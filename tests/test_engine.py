@@ -14,7 +14,8 @@ from resnet_viz.metrics.records import LAYER_QUANTITIES, EvalRecord, RunFinished
 from resnet_viz.metrics.store import RunStore
 from resnet_viz.models import build_model, init_weights, layer_table
 from resnet_viz.train.engine import Engine
-from resnet_viz.train.probes import LayerProbes
+from resnet_viz.train.pending import PendingSteps
+from resnet_viz.train.probes import LayerProbes, stack_quantities, unstack_quantities
 
 
 def small_config(**over) -> RunConfig:
@@ -334,3 +335,31 @@ def test_probe_std_and_norms_are_exact_over_the_whole_float32_range(scale, offse
     assert norms[0].item() == pytest.approx(torch.linalg.vector_norm(x.double()).item(), rel=1e-5)
     assert norms[1].item() == pytest.approx(torch.linalg.vector_norm(x[:3].double()).item(), rel=1e-5)
     assert norms[2].item() == 0.0
+
+
+def test_probe_rows_are_keyed_by_quantity_name():
+    rows = {name: torch.full((3,), float(i)) for i, name in enumerate(reversed(LAYER_QUANTITIES))}
+    block = stack_quantities(rows)
+    assert block.shape == (len(LAYER_QUANTITIES), 3) and block.dtype == torch.float32
+    back = unstack_quantities(block.numpy())
+    assert list(back) == list(LAYER_QUANTITIES)
+    for name in LAYER_QUANTITIES:
+        np.testing.assert_array_equal(back[name], rows[name].numpy())
+    with pytest.raises(ValueError, match="act_std"):
+        stack_quantities({k: v for k, v in rows.items() if k != "act_std"})
+
+
+def test_pending_steps_are_taken_at_once_and_cut_at_the_first_non_finite_loss():
+    pending = PendingSteps()
+    layer = torch.arange(len(LAYER_QUANTITIES) * 4, dtype=torch.float32).reshape(len(LAYER_QUANTITIES), 4)
+    for step, loss in ((1, 2.0), (2, 1.5), (3, float("nan")), (4, 1.0)):
+        probed = step % 2 == 1
+        pending.append(step, torch.tensor([loss, 0.25]), 0.1 * step, 0.01, layer + step if probed else None)
+    assert len(pending) == 4
+    taken = pending.take()
+    assert taken is not None and taken.diverged_at == 3 and len(pending) == 0 and pending.take() is None
+    chunk = taken.chunk
+    assert chunk.step.tolist() == [1, 2, 3] and chunk.loss[:2].tolist() == [2.0, 1.5] and np.isnan(chunk.loss[2])
+    assert chunk.lr.tolist() == pytest.approx([0.1, 0.2, 0.3]) and chunk.batch_error.tolist() == [0.25] * 3
+    assert chunk.layer_step.tolist() == [1, 3] and chunk.layers is not None
+    np.testing.assert_array_equal(chunk.layers.act_std[1], (layer + 3)[LAYER_QUANTITIES.index("act_std")].numpy())
