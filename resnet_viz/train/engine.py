@@ -9,6 +9,12 @@ Per-step scalars and per-layer statistics stay on the device and are copied to t
 report (every ``report_interval_s`` seconds, at most ``max_chunk`` steps, and at every evaluation).
 Pause, resume and stop are thread-safe flags checked between steps and between evaluation batches
 (so a stop or a pause acts within one step or one evaluation batch, whichever is running).
+
+Parts: :mod:`~resnet_viz.train.prepared` builds the run's state (one ``PreparedRun``),
+:mod:`~resnet_viz.train.step` takes one step, :mod:`~resnet_viz.train.pending` buffers steps until a
+report, :mod:`~resnet_viz.train.started` makes the first record, :mod:`~resnet_viz.train.evaluation`
+evaluates and :mod:`~resnet_viz.train.failures` names how a run ended badly. This module holds the
+control flags and the loop that ties them together.
 """
 
 from __future__ import annotations
