@@ -156,3 +156,29 @@ def test_no_core_validation_message_names_a_flag():
         with pytest.raises(ConfigError) as info:
             config.validate()
         assert "--" not in str(info.value) and info.value.field in str(info.value)
+
+
+def test_a_config_files_values_are_named_by_field_and_file_not_by_flags_never_typed(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": {"after_add": "bn_relu", "batch_norm": false}}')
+    assert main(["run", "--config", str(bad), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"resnet-viz: error: model.after_add = 'bn_relu' (from {bad}) is not allowed: "
+        "bn_relu needs batch norm, which is off (model.batch_norm)"
+    )
+    # a flag given on top of the file is named as a flag
+    assert main(["run", "--config", str(bad), "--depth", "21", "--bn", "--out", str(tmp_path / "run")]) == 2
+    assert "error: --depth 21 is not allowed: depth must be 6n+2" in capsys.readouterr().err
+
+
+def test_a_flag_can_mend_a_config_files_combination(tmp_path, capsys):
+    # the file alone is refused (bn_relu without batch norm); the file and the flags together are valid
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": {"after_add": "bn_relu", "batch_norm": false}}')
+    out = tmp_path / "run"
+    argv = ["run", "--config", str(bad), "--bn", "--depth", "8", "--width", "4", "--steps", "2"]
+    argv += ["--eval-train-samples", "50", "--out", str(out), "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert RunConfig.load(out).model.after_add == "bn_relu"
+    assert RunConfig.load(out).model.batch_norm is True

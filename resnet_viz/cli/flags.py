@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from resnet_viz.config import FieldInfo, RunConfig, all_fields
+from resnet_viz.config import FieldInfo, RunConfig, all_fields, read_config_dict
 
 #: The flag groups of ``--help``: title, then the config sections whose fields it holds.
 FLAG_GROUPS: dict[str, tuple[str, ...]] = {
@@ -127,12 +127,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     refused (``ConfigError``) when even building its model cannot fit in this machine's memory."""
     from resnet_viz.models.budget import check_fits
 
-    base = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
-    data = base.to_dict()
+    # the file's values and the flags are merged first and validated together, so a flag can mend a
+    # file's combination (``--config old.json --bn``)
+    data = read_config_dict(args.config) if getattr(args, "config", None) else RunConfig().to_dict()
     for key, value in vars(args).items():
-        if "." in key:
+        if "." in key and isinstance(data, dict):
             section, name = key.split(".", 1)
-            data[section][name] = value
+            if isinstance(data.setdefault(section, {}), dict):
+                data[section][name] = value
     config = RunConfig.from_dict(data)
     check_fits(config)  # training on the device is checked by Engine.prepare
     return config

@@ -56,16 +56,31 @@ def _value_text(value: Any) -> str:
     return short_repr(value)
 
 
+def _named_by_flag(path: str, given: Mapping[str, Any]) -> bool:
+    """Whether a message names field ``path`` by its flag: always without ``--config``; with a config file,
+    only when the flag was given on this command line (the file's values are named by their paths)."""
+    return not given.get("config") or path in given
+
+
 def with_flags(text: str, given: Mapping[str, Any] | None = None) -> str:
     """``text`` with every dotted path of a field that has a flag replaced by the flag."""
     fields, given = flag_fields(), given or {}
-    return _PATH.sub(lambda m: flag_name(fields[m[0]], given) if m[0] in fields else m[0], text)
+
+    def name(m: re.Match[str]) -> str:
+        return flag_name(fields[m[0]], given) if m[0] in fields and _named_by_flag(m[0], given) else m[0]
+
+    return _PATH.sub(name, text)
 
 
 def error_text(exc: ConfigError, given: Mapping[str, Any] | None = None) -> str:
-    """The one line the CLI prints for ``exc``: fields named by their flags (``given``: the parsed flags)."""
+    """The one line the CLI prints for ``exc``: fields named by their flags (``given``: the parsed flags,
+    ``config`` among them); with ``--config``, a value that came from the file is named by its field path
+    and the file."""
     given = given or {}
     info = flag_fields().get(exc.field)
+    if info is not None and not _named_by_flag(exc.field, given):
+        head = f"{exc.field} = {short_repr(exc.value)} (from {given['config']})"
+        return one_line(f"{head} is not allowed: {with_flags(exc.allowed, given)}", 1000)
     if info is None:
         return with_flags(str(exc), given)
     if info.spec.flag is not None:

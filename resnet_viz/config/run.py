@@ -84,19 +84,26 @@ class RunConfig:
         without run.json, a FIFO or device, a saved session, binary data, nesting too deep for the
         parser) raises :class:`ConfigError` naming the file.
         """
-        path = Path(path)
-        text = read_config_text(path)
-        try:
-            data = json.loads(text)
-        except RecursionError:
-            raise ConfigError(
-                "config", str(path), "JSON nested less deeply (the parser's recursion limit was reached)"
-            ) from None
-        except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
-            raise ConfigError("config", str(path), f"valid JSON ({exc})") from None
-        if isinstance(data, dict) and "config" in data:
-            data = data["config"]
-        return cls.from_dict(data)
+        return cls.from_dict(read_config_dict(path))
+
+
+def read_config_dict(path: str | Path) -> Any:
+    """The config of JSON file ``path`` (a run folder's run.json: its ``config`` entry) as parsed, not yet
+    validated (``RunConfig.from_dict`` does that): a caller may lay values over it first. File problems
+    raise :class:`ConfigError` naming the file (see :meth:`RunConfig.load`)."""
+    path = Path(path)
+    text = read_config_text(path)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ConfigError(
+            "config", str(path), "JSON nested less deeply (the parser's recursion limit was reached)"
+        ) from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+        raise ConfigError("config", str(path), f"valid JSON ({exc})") from None
+    if isinstance(data, dict) and "config" in data:
+        data = data["config"]
+    return data
 
 
 def _section_from_dict(name: str, klass: type[Section], section: Any) -> Section:
