@@ -247,15 +247,18 @@ class ConfigPanel(QtWidgets.QWidget):
         rows shown or hidden), their GUI extras (snapping depth if ``snap``), then the error."""
         run = self._raw_config()
         sync_extras(run, self._controls, self.depth_buttons, snap)
+        if snap:  # the depth may have moved to a valid one
+            run = self._raw_config()
         for control in self._controls.values():
             control.show_state(field_state(run, control.path), self._length_shows(control.path))
             control.show_options(run)
         self.browse_root.setEnabled(self._controls["data.root"].widget.isEnabled())
-        self._update_error()
+        self._update_error(run)
 
-    def _update_error(self) -> None:
+    def _update_error(self, raw: RunConfig) -> None:
+        """Show the error of the config the controls ``raw`` make (or nothing when it is valid and fits)."""
         try:
-            config = self.config()
+            config = self._validated(raw)
             try:
                 device = resolve_device(config.train.device)
             except ConfigError:  # a device of another machine (shown, not an error): check building only
@@ -304,7 +307,11 @@ class ConfigPanel(QtWidgets.QWidget):
     def config(self) -> RunConfig:
         """The validated config the controls show; controls that do not apply contribute the fields'
         defaults. Raises :class:`ConfigError` for an invalid value or combination."""
-        raw = self._raw_config()
+        return self._validated(self._raw_config())
+
+    def _validated(self, raw: RunConfig) -> RunConfig:
+        """The validated config of the controls whose raw values are ``raw``: controls that do not apply
+        (by ``raw``) contribute the fields' defaults."""
         values = {}
         for path, control in self._controls.items():
             values[path] = control.read() if self._applies(raw, path) else control.info.default
