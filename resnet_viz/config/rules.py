@@ -12,12 +12,12 @@ imports no section class.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from resnet_viz.config.errors import ConfigError
+from resnet_viz.config.values import field_defaults
 
 #: ``Rule.option`` when the rule is about the field as a whole.
 WHOLE_FIELD = object()
@@ -201,13 +201,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def _default(section_obj: Any, name: str) -> Any:
-    for f in dataclasses.fields(section_obj):
-        if f.name == name:
-            return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
-    raise KeyError(name)
-
-
 def broken(rule: Rule, obj: Any, section_obj: Any) -> bool:
     """Whether an enforced ``rule`` is broken by ``section_obj`` (``obj`` is what ``rule.when`` reads)."""
     if not rule.enforced:
@@ -217,7 +210,7 @@ def broken(rule: Rule, obj: Any, section_obj: Any) -> bool:
         return bool(rule.when(obj)) and not value
     if rule.option is not WHOLE_FIELD:
         return bool(value == rule.option) and not rule.when(obj)
-    if value == _default(section_obj, rule.name) or value in rule.neutral:
+    if value == field_defaults(type(section_obj))[rule.name] or value in rule.neutral:
         return False
     return not rule.when(obj)
 

@@ -10,12 +10,13 @@ setup panel (``resnet_viz.gui``); the cross-field rules are :mod:`resnet_viz.con
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from resnet_viz.config.rules import check_section_rules
-from resnet_viz.config.values import check_choice, check_field_types, check_number, field_types
+from resnet_viz.config.values import check_choice, check_field_types, check_number, field_defaults, field_types
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,19 @@ class FieldInfo:
         return f"{self.section}.{self.name}"
 
 
-def section_fields(klass: type[Section]) -> Iterator[FieldInfo]:
-    """The fields of a section class, in declaration order."""
-    hints = field_types(klass)
-    for f in dataclasses.fields(klass):  # type: ignore[arg-type]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
-        yield FieldInfo(klass.SECTION, f.name, f.metadata["spec"], default, hints[f.name])
+def section_fields(klass: type[Section]) -> tuple[FieldInfo, ...]:
+    """The fields of a section class, in declaration order (cached: the table does not change)."""
+    key: Any = klass  # a class is hashable; mypy reads dataclass subclasses' __hash__ = None as not
+    return _section_fields(key)
+
+
+@functools.cache
+def _section_fields(klass: Any) -> tuple[FieldInfo, ...]:
+    hints, defaults = field_types(klass), field_defaults(klass)
+    return tuple(
+        FieldInfo(klass.SECTION, f.name, f.metadata["spec"], defaults[f.name], hints[f.name])
+        for f in dataclasses.fields(klass)
+    )
 
 
 class Section:

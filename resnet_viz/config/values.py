@@ -126,3 +126,17 @@ def check_field_types(section: str, obj: Any) -> None:
         value = getattr(obj, name)
         if not has_type(value, hint):
             raise ConfigError(f"{section}.{name}", value, "must be " + describe_type(hint))
+
+
+def field_defaults(klass: Any) -> dict[str, Any]:
+    """The default of every field of dataclass ``klass`` (``default_factory`` called once; cached: the
+    defaults of the config sections are immutable values)."""
+    return _field_defaults(klass)
+
+
+@functools.cache
+def _field_defaults(klass: Any) -> dict[str, Any]:
+    return {
+        f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
+        for f in dataclasses.fields(klass)
+    }
