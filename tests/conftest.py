@@ -12,6 +12,7 @@ import tempfile
 import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("RESNET_VIZ_BACKEND", "thread")  # tests that need child processes ask for them
 # A developer's own presets (~/.config/resnet-viz/presets) must not change what the tests see: an
 # empty per-user presets folder for the whole session (tests of user presets set their own).
 os.environ["RESNET_VIZ_PRESETS"] = tempfile.mkdtemp(prefix="resnet-viz-test-presets-")

@@ -132,7 +132,7 @@ def test_close_while_training_stops_and_joins_the_worker(qtbot, settings):
     win.start_button.click()
     entry = win.manager.entries[0]
     qtbot.waitUntil(lambda: entry.store.steps_done >= 2, timeout=WAIT_MS)
-    threads = [w.thread for w in win.manager._workers.values()]
+    threads = [win.manager.scheduler.handle(e).thread for e in win.manager.running]  # the thread backend
     assert threads and all(t.is_alive() for t in threads)
     t0 = time.monotonic()
     win.close()

@@ -37,7 +37,7 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
     rep: argparse.ArgumentParser = sub.add_parser(
         "reproduce",
         help="run a guided experiment (preset) headless; write its figures and report.md",
-        description="Run a preset's networks headless, one after another, then write every figure (PNG and SVG), "
+        description="Run a preset's networks headless, one after another (or N at once with --parallel), then write every figure (PNG and SVG), "
         "each run's folder (runs/NN-name/) and report.md: the configuration, the measured numbers next "
         "to the published ones, and whether each expected direction held. Exit status 0 when every run "
         "finished, 1 when one diverged or failed, 2 for bad input.",
@@ -68,6 +68,14 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
         help="train every run for N steps instead (evaluations and warm-up scale along)",
     )
     rep.add_argument("--device", choices=DEVICES, help="auto (default), cpu, cuda or mps")
+    rep.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N runs at once, each in its own process with 1/N of the cores (default 1: one after another, "
+        "in this process)",
+    )
     rep.add_argument(
         "--out",
         metavar="DIR",
@@ -115,6 +123,7 @@ def _print_list(presets: dict[str, Preset]) -> None:
 def _plans(args: argparse.Namespace, presets: dict[str, Preset]) -> list[tuple[Preset, list[PresetRun]]]:
     """Each chosen preset with its runs adapted to the flags: every run validated before the first one trains."""
     from resnet_viz.presets.runner import adapt_runs
+    from resnet_viz.runs.scheduler import MAX_PARALLEL
 
     if args.name != "all" and args.name not in presets:
         raise ConfigError("NAME", args.name, "one of " + ", ".join(presets) + ", or all")
@@ -124,6 +133,8 @@ def _plans(args: argparse.Namespace, presets: dict[str, Preset]) -> list[tuple[P
             raise ConfigError("--size", args.size, f"{p.name} has sizes " + ", ".join(p.sizes))
     if args.steps is not None and args.steps < 1:
         raise ConfigError("--steps", args.steps, "a positive number of steps")
+    if not 1 <= args.parallel <= MAX_PARALLEL:
+        raise ConfigError("--parallel", args.parallel, f"a number of runs from 1 to {MAX_PARALLEL}")
     download = True if args.download else None
     return [
         (p, adapt_runs(p.runs(args.size), dataset=args.dataset, data_root=args.data_root, download=download,
@@ -192,6 +203,9 @@ def _failed_runs(result: PresetResult, writers: dict[str, Any]) -> bool:
     failed = False
     for run in result.runs:
         failed |= run.store.finished is not None and not run.store.finished.ok
+        if run.failure:  # its process died: no final record
+            failed = True
+            print(f"resnet-viz: error: {run.name}: {run.failure}", file=sys.stderr)
         failed_write = writers[run.name].write_error if run.name in writers else None
         if failed_write:
             failed = True
@@ -248,7 +262,7 @@ def _reproduce(args: argparse.Namespace, presets: dict[str, Preset]) -> int:
     any_failed = False
     for preset, runs in plans:
         out = base / preset.name if len(plans) > 1 else base
-        runner = PresetRunner(preset, args.size, runs)
+        runner = PresetRunner(preset, args.size, runs, parallel=args.parallel)
         writers = _writers(args, runs, out, runner)
         if not args.quiet:
             note = preset.sizes[args.size].note

@@ -23,5 +23,5 @@ MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take it (the engine also 
 MAX_HISTOGRAM_BINS = 4096
 MAX_PATH_CHARS = 4096
 
-#: How the runs of a comparison share the machine: one after another, or a step of each in turn.
-TRAIN_MODES = ("sequential", "interleaved")
+#: How the runs of a comparison share the machine: one after another, in time slices in turn, or N at once.
+TRAIN_MODES = ("sequential", "interleaved", "parallel")

@@ -1,6 +1,6 @@
 """RunEntry: one run as the window knows it (config, colour, visibility, status, recorded metrics).
 
-Plots read entries; only the run manager (GUI thread) writes them. ``version`` grows every time
+Plots read entries; only the run manager (GUI thread, through the scheduler) writes them. ``version`` grows every time
 records are added, so a plot redraws a run only when it changed since the last frame.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from resnet_viz.config import RunConfig
-from resnet_viz.metrics.store import RunStore
+from resnet_viz.runs.run import Run
+from resnet_viz.runs.status import ACTIVE_STATES
 
 #: Run colours, in order of creation: Okabe-Ito (colour-blind safe), then tab10 extras.
 PALETTE = (
@@ -29,32 +29,18 @@ PALETTE = (
     "#F0E442",
 )
 
-#: Statuses a run passes through; a finished run's status is the engine's RunFinished.status
-#: ("finished", "stopped", "diverged at step k", "out of memory", "failed").
-ACTIVE_STATUSES = ("preparing", "running", "paused")
+#: Statuses of a run that holds a backend (a finished run's status is the engine's RunFinished.status:
+#: "finished", "stopped", "diverged at step k", "out of memory", "failed").
+ACTIVE_STATUSES = tuple(state.value for state in ACTIVE_STATES)
 
 
 @dataclass(eq=False)
-class RunEntry:
-    """A run in the window. ``color`` is a hex string like ``"#0072B2"``."""
+class RunEntry(Run):
+    """A run in the window: the core's :class:`~resnet_viz.runs.run.Run` with a colour (hex string like
+    ``"#0072B2"``) and whether its curves are shown."""
 
-    run_id: int
-    config: RunConfig
-    name: str
-    color: str
-    store: RunStore = field(default_factory=RunStore)
-    status: str = "queued"
+    color: str = PALETTE[0]
     visible: bool = True
-    version: int = 0  # bumped whenever records were added to ``store`` (or the status changed)
-    message: str = ""  # detail for failed / diverged runs
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    @property
-    def diverged(self) -> bool:
-        return self.status.startswith("diverged")
 
 
 def display_names(entries: Sequence[RunEntry]) -> dict[int, str]:

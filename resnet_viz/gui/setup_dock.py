@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from PySide6 import QtWidgets
@@ -12,12 +13,14 @@ from resnet_viz.config import TRAIN_MODES, OptimConfig, RunConfig
 from resnet_viz.gui.controls import ConfigPanel
 from resnet_viz.gui.message_bar import MessageBar
 from resnet_viz.gui.run_list import RunListWidget
+from resnet_viz.runs.backends import default_parallel
 
 #: How the train-mode box names each of config.TRAIN_MODES.
-TRAIN_MODE_LABELS = {"sequential": "in turn", "interleaved": "interleaved"}
+TRAIN_MODE_LABELS = {"sequential": "in turn", "interleaved": "interleaved", "parallel": "{n} at once"}
 TRAIN_MODE_TIP = (
-    "How several runs train: in turn (one after the other, in list order) or "
-    "interleaved (all make progress, taking turns in short time slices)"
+    "How several runs train: in turn (one after the other, in list order), "
+    "interleaved (all make progress, taking turns in short time slices), or "
+    "{n} at once (each in its own process with {threads} of the {cores} cores)"
 )
 #: The setup dock is never narrower than this (px), nor than the setup panel wants.
 SETUP_MIN_WIDTH = 330
@@ -41,12 +44,14 @@ class SetupDock:
 
 
 def _mode_row() -> tuple[QtWidgets.QHBoxLayout, QtWidgets.QComboBox]:
+    n, cores = default_parallel(), os.cpu_count() or 1
+    tip = TRAIN_MODE_TIP.format(n=n, threads=max(1, cores // n), cores=cores)
     box = QtWidgets.QComboBox()
     for mode in TRAIN_MODES:
-        box.addItem(TRAIN_MODE_LABELS[mode], mode)
-    box.setToolTip(TRAIN_MODE_TIP)
+        box.addItem(TRAIN_MODE_LABELS[mode].format(n=n), mode)
+    box.setToolTip(tip)
     label = QtWidgets.QLabel("Train runs")
-    label.setToolTip(TRAIN_MODE_TIP)
+    label.setToolTip(tip)
     row = QtWidgets.QHBoxLayout()
     row.addWidget(label)
     row.addWidget(box, 1)

@@ -1,21 +1,24 @@
-"""Run a preset headless: train its runs one after another and evaluate its checks."""
+"""Run a preset headless: train its runs (in turn or N at once) and evaluate its checks."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from resnet_viz.config import ConfigError, RunConfig
-from resnet_viz.data import DatasetSplits, ProgressFn, load_dataset
+from resnet_viz.data import DataError
 from resnet_viz.metrics.records import Record
 from resnet_viz.metrics.store import RunStore
 from resnet_viz.presets.measures import CheckResult, evaluate_check
 from resnet_viz.presets.preset import Preset, PresetRun
-from resnet_viz.train.engine import Engine
+from resnet_viz.runs.backends import make_backend
+from resnet_viz.runs.run import Run
+from resnet_viz.runs.scheduler import Changes, Scheduler
+from resnet_viz.runs.status import RunStatus
 
 
 def adapt_runs(
@@ -66,14 +69,19 @@ def adapt_runs(
 
 @dataclass
 class RunOutcome:
+    """One run of a preset as it ended. ``failure``: why it failed without a final record (a crash)."""
+
     name: str
     config: RunConfig
     store: RunStore = field(default_factory=RunStore)
+    failure: str = ""
 
     @property
     def status(self) -> str:
         f = self.store.finished
-        return "not run" if f is None else f.status
+        if f is not None:
+            return f.status
+        return "failed" if self.failure else "not run"
 
 
 @dataclass
@@ -95,65 +103,75 @@ def evaluate_checks(preset: Preset, stores: dict[str, RunStore], size: str = "qu
 
 
 class PresetRunner:
-    """Trains a preset's runs in order. ``stop()`` (any thread) ends the current run and skips the rest."""
+    """Trains a preset's runs through a :class:`~resnet_viz.runs.scheduler.Scheduler`: in turn, or
+    ``parallel`` at once (each in a child process with its share of the cores). ``stop()`` (any
+    thread) ends the training runs (after their final evaluation) and skips the rest."""
 
-    def __init__(self, preset: Preset, size: str, runs: Sequence[PresetRun] | None = None) -> None:
+    def __init__(
+        self,
+        preset: Preset,
+        size: str,
+        runs: Sequence[PresetRun] | None = None,
+        *,
+        parallel: int = 1,
+        backend: str | None = None,
+    ) -> None:
         if size not in preset.sizes:
             raise ConfigError("size", size, "one of " + ", ".join(preset.sizes))
         self.preset = preset
         self.size = size
         self.runs = list(runs if runs is not None else preset.runs(size))
-        self.engine: Engine | None = None
+        backend = backend or ("thread" if parallel == 1 else "process")
+        self.scheduler = Scheduler(
+            make_backend(backend), mode="parallel" if parallel > 1 else "sequential", parallel=parallel
+        )
+        self._stop_requested = threading.Event()
         self._stopped = False
-        self._splits: dict[str, DatasetSplits] = {}
 
     def stop(self) -> None:
-        self._stopped = True
-        if self.engine is not None:
-            self.engine.stop(evaluate=True)
+        """Ask to stop (safe from a signal handler or another thread: the polling loop acts on it)."""
+        self._stop_requested.set()
 
     @property
     def stopped(self) -> bool:
-        return self._stopped
-
-    def _splits_for(self, config: RunConfig, progress: ProgressFn | None) -> DatasetSplits:
-        key = json.dumps(dataclasses.asdict(config.data), sort_keys=True)
-        if key not in self._splits:
-            self._splits[key] = load_dataset(config.data, progress=progress)
-        return self._splits[key]
+        return self._stop_requested.is_set()
 
     def run(
         self,
         on_record: Callable[[str, Record], None] | None = None,
         progress: Callable[[str, float], None] | None = None,
     ) -> PresetResult:
-        """Train every run (data errors raise ``DataError`` before the first step of that run)."""
+        """Train every run. A run whose data or config cannot be used raises ``DataError`` (after the
+        others were stopped); a run that crashes is a failed run and the others go on."""
         t0 = time.monotonic()
-        outcomes = [RunOutcome(r.name, r.config) for r in self.runs]
-        device = ""
-        for outcome in outcomes:
-            if self._stopped:
-                break
-
-            def emit(record: Record, outcome: RunOutcome = outcome) -> None:
-                outcome.store.add(record)
-                if on_record is not None:
-                    on_record(outcome.name, record)
-
-            engine = Engine(outcome.config, emit, splits=self._splits_for(outcome.config.resolved(), progress))
-            engine.prepare()
-            self.engine = engine
-            if self._stopped:
-                engine.stop(evaluate=True)
-            finished = engine.run()
-            device = finished.device
-            self.engine = None
+        sched = self.scheduler
+        runs = [sched.add(Run(0, r.config, r.name)) for r in self.runs]
+        if on_record is not None:
+            sched.listeners.append(lambda run, record: on_record(run.name, record))
+        try:
+            sched.run_all(on_changes=lambda changes: self._on_changes(changes, progress))
+        except BaseException:  # Ctrl-C twice: end every run now, keep what they recorded
+            sched.shutdown(timeout_s=2.0)
+            raise
+        finally:
+            sched.backend.close()
+        bad_input = next((r for r in runs if r.input_error), None)
+        if bad_input is not None:
+            raise DataError(bad_input.message)
+        outcomes = [
+            RunOutcome(r.name, r.config, r.store, r.message if r.state is RunStatus.FAILED else "") for r in runs
+        ]
         stores = {o.name: o.store for o in outcomes}
-        return PresetResult(
-            self.preset,
-            self.size,
-            outcomes,
-            evaluate_checks(self.preset, stores, self.size),
-            time.monotonic() - t0,
-            device,
-        )
+        device = next((o.store.finished.device for o in reversed(outcomes) if o.store.finished is not None), "")
+        checks = evaluate_checks(self.preset, stores, self.size)
+        return PresetResult(self.preset, self.size, outcomes, checks, time.monotonic() - t0, device)
+
+    def _on_changes(self, changes: Changes, progress: Callable[[str, float], None] | None) -> None:
+        if progress is not None and changes.progress is not None:
+            progress(*changes.progress)
+        if any(r.input_error for r in self.scheduler.runs) and not self._stopped:
+            self._stopped = True  # a run cannot start on this input: the preset cannot be reproduced
+            self.scheduler.stop_all(evaluate=False)
+        if self._stop_requested.is_set() and not self._stopped:
+            self._stopped = True
+            self.scheduler.stop_all(evaluate=True)
