@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import signal
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from resnet_viz.cli.flags import add_config_flags, add_run_flags, config_from_ar
 from resnet_viz.cli.progress import ConsoleProgress, pct
 from resnet_viz.cli.signals import stop_on_signals
 from resnet_viz.cli.status import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE
+from resnet_viz.config import BACKEND_ENV, BACKENDS
 
 if TYPE_CHECKING:
     from resnet_viz.export.run_folder import RunFolderError, RunFolderWriter
@@ -56,6 +58,13 @@ def add_gui_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         action="append",
         help="add the run of a run folder (finished, stopped or interrupted) to the list; repeatable",
+    )
+    gui.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="where runs train: process (the default: each run in its own process, so a crash stays in its run "
+        "and the window keeps its speed) or thread (inside the window's process: starts faster, for tiny runs); "
+        "also $RESNET_VIZ_BACKEND",
     )
     return gui
 
@@ -182,4 +191,6 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:  # e.g. a Qt library missing on this system
         print(f"resnet-viz: error: cannot open the window: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
+    if args.backend:
+        os.environ[BACKEND_ENV] = args.backend  # read by the window's run manager
     return run_app(session=args.session, runs=args.run or [])

@@ -19,6 +19,8 @@ from resnet_viz.config.depth import depth_rule, is_valid_depth, nearest_valid_de
 from resnet_viz.config.errors import ConfigError, one_line, short_repr
 from resnet_viz.config.files import MAX_CONFIG_BYTES, ZIP_MAGIC, read_config_text
 from resnet_viz.config.limits import (
+    BACKEND_ENV,
+    BACKENDS,
     DEFAULT_CONV_WIDTH,
     DEFAULT_MLP_WIDTH,
     DEFAULT_STEPS,
@@ -55,6 +57,8 @@ __all__ = [
     "ACTIVATIONS",
     "AFTER_ADD",
     "ARCHS",
+    "BACKENDS",
+    "BACKEND_ENV",
     "BLOCKS",
     "DATASETS",
     "DEFAULT_CONV_WIDTH",

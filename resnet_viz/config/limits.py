@@ -25,3 +25,7 @@ MAX_PATH_CHARS = 4096
 
 #: How the runs of a comparison share the machine: one after another, in time slices in turn, or N at once.
 TRAIN_MODES = ("sequential", "interleaved", "parallel")
+#: Where runs train: each in a child process (the default), or in a thread of the consumer's process.
+BACKENDS = ("process", "thread")
+#: Environment variable that picks the window's backend (tests set "thread").
+BACKEND_ENV = "RESNET_VIZ_BACKEND"

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import os
 
-from resnet_viz.config import ConfigError
+from resnet_viz.config import BACKEND_ENV, BACKENDS, ConfigError
 from resnet_viz.runs.backend import Backend
 from resnet_viz.runs.thread_backend import ThreadBackend
-
-#: The backends a user can pick; the first is the default.
-BACKENDS = ("process", "thread")
-#: Environment variable that picks the window's backend (tests set "thread").
-BACKEND_ENV = "RESNET_VIZ_BACKEND"
 
 
 def default_backend_name() -> str:
