@@ -20,6 +20,7 @@ def test_list_names_every_preset(capsys):
     [
         (["reproduce", "nope"], "NAME = 'nope' is not allowed"),
         (["reproduce", "init", "--steps", "0"], "--steps = 0"),
+        (["reproduce", "init", "--parallel", "0"], "--parallel = 0 is not allowed: a number of runs from 1 to 64"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
@@ -105,3 +106,17 @@ def test_a_preset_without_checks_at_this_size_says_so(tmp_path, capsys):
     assert "no expected direction is checked at the quick size" in capsys.readouterr().out
     assert "None is checked at the quick size" in (out / "report.md").read_text(encoding="utf-8")
     assert "No expected direction is checked at the quick size" in index.read_text(encoding="utf-8")
+
+
+def test_parallel_runs_each_preset_run_in_its_own_process_with_the_same_numbers(tmp_path, capsys):
+    """--parallel 3: three child processes at once; the numbers equal those of the runs in turn."""
+    import numpy as np
+
+    argv = ["reproduce", "vanishing", "--steps", "3", "--quiet", "--no-figures"]
+    assert main([*argv, "--out", str(tmp_path / "seq")]) == 0
+    assert main([*argv, "--parallel", "3", "--out", str(tmp_path / "par")]) == 0
+    assert "3 of 3 expected directions held" in capsys.readouterr().out
+    for name in ("01-sigmoid", "02-relu", "03-residual-sigmoid"):
+        seq, par = read_run_folder(tmp_path / "seq" / "runs" / name), read_run_folder(tmp_path / "par" / "runs" / name)
+        assert par.status == "finished" and par.summary["steps"] == 3
+        np.testing.assert_allclose(par.metrics["loss"], seq.metrics["loss"], rtol=1e-4)
