@@ -213,17 +213,66 @@ def test_no_redraw_when_nothing_changed(qtbot, two_runs, monkeypatch):
     assert calls == []
     newer = replace(two_runs[1], version=two_runs[1].version + 1)
     panel.refresh([two_runs[0], newer], None)
-    assert len(calls) == 3 and all(c.name().startswith(newer.name) for c in calls)  # now, init, theory
+    assert calls == []  # a new version with the same last rows: every curve is as drawn
     calls.clear()
     recoloured = replace(newer, color="#000000")
     panel.refresh([two_runs[0], recoloured], None)
     assert len(calls) == 3
     assert panel.curve(newer.run_id).opts["pen"].color().name() == "#000000"
     calls.clear()
-    panel.set_window(1)  # redraws every run at once, relabels the legend in place
-    assert len(calls) == 6
+    panel.set_window(1)  # redraws every run's "now" at once (init and theory stay), relabels the legend in place
+    assert calls == [panel.curve(r.run_id) for r in (two_runs[0], recoloured)]
     assert panel.legend_text()[3:] == [r.name for r in two_runs]
     assert panel.curve(two_runs[0].run_id).name().endswith(f"(step {two_runs[0].store.layer_step[-1]:,})")
+
+
+def test_new_rows_redraw_the_now_curve_only(qtbot, monkeypatch):
+    """While a run trains, its "at init" and "theory" lines are constant: new rows re-set "now" alone."""
+    info = layer_info(2)
+    values = synthetic_values(40, len(info.names))
+    entry = synthetic_entry(values[:30], info, chunk=10)
+    panel = make(qtbot, ActStdDepthPlot)
+    panel.refresh([entry], None)
+    calls = []
+    original = pg.PlotDataItem.setData
+    monkeypatch.setattr(pg.PlotDataItem, "setData", lambda self, *a, **k: (calls.append(self), original(self, *a, **k)))
+    entry.store.add(train_chunk(31, values[30:]))
+    entry.version += 1
+    panel.refresh([entry], None)
+    assert calls == [panel.curve(entry.run_id)]
+    np.testing.assert_allclose(panel.curve(entry.run_id).getOriginalDataset()[1], expected_now(values, 10), rtol=1e-6)
+
+
+def test_y_range_grows_in_steps_while_a_run_trains(qtbot):
+    """While the run is active the y bounds are rounded outwards, so a small change in the data keeps the range;
+    once it has ended the range fits the data exactly."""
+    info = layer_info(2)
+    growth = 1.0 + 0.002 * np.arange(60)[:, None]  # each row 0.2 % above the last: < 0.01 decade in all
+    values = (np.logspace(-4.05, -1.05, len(info.names))[None, :] * growth).astype(np.float32)
+    entry = synthetic_entry(values[:50], info, chunk=10)
+    panel = make(qtbot, GradNormDepthPlot)
+    panel.resize(500, 350)
+    panel.show()
+    panel.refresh([entry], None)
+    vb = panel.plot.getViewBox()
+    vb.prepareForPaint()
+    y_range = vb.viewRange()[1]
+    lo, hi = panel.curve(entry.run_id).dataBounds(1)
+    assert lo == pytest.approx(round(lo, 1)) and hi == pytest.approx(round(hi, 1))  # 0.1 decade steps
+    for k in range(50, 60):  # ten new rows, each a little different
+        entry.store.add(train_chunk(k + 1, values[k : k + 1]))
+        entry.version += 1
+        panel.refresh([entry], None)
+        vb.prepareForPaint()
+        assert vb.viewRange()[1] == y_range
+    entry.status = "finished"
+    entry.version += 1
+    panel.refresh([entry], None)
+    vb.prepareForPaint()
+    y = np.log10(panel.curve(entry.run_id).getOriginalDataset()[1])
+    assert panel.curve(entry.run_id).dataBounds(1) == pytest.approx((y.min(), y.max()))
+    lo, hi = vb.viewRange()[1]
+    assert y_range[0] < lo < y.min() and y.max() < hi < y_range[1]  # tighter: the exact data and padding
 
 
 def test_profile_hover_names_layer_and_step(qtbot, two_runs):

@@ -27,6 +27,20 @@ from resnet_viz.gui.runs import RunEntry
 pg.setConfigOptions(background="w", foreground="k", antialias=False)
 
 AXIS_FONT_PT = 10
+#: Cache mode of items that change rarely but lie under the curves (axes with their grid, legend text):
+#: painted into a pixmap once, copied on every repaint of the plot, re-rendered when they change.
+PIXMAP_CACHE = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+
+
+def cache_text(item: QtWidgets.QGraphicsItem) -> None:
+    """Paint every text item under ``item`` (legend labels, titles) from a pixmap cache: software text
+    rendering costs more than the curves beneath it, and a text item's cache is renewed when its text changes."""
+    for child in item.childItems():
+        if isinstance(child, QtWidgets.QGraphicsTextItem):
+            if child.cacheMode() != PIXMAP_CACHE:
+                child.setCacheMode(PIXMAP_CACHE)
+        else:
+            cache_text(child)
 
 
 class LogAxisItem(pg.AxisItem):
@@ -121,6 +135,10 @@ def style_plot(
     plot.setLogMode(x=log_x, y=log_y)
     plot.setClipToView(True)
     plot.setDownsampling(auto=True, mode="peak")
+    for name in ("left", "bottom", "right", "top"):
+        # with the grid on, an axis spans the plot: every new curve point would replay its ticks, labels and
+        # grid lines (~1 ms each); from a pixmap they are a copy until the range changes (which updates it)
+        plot.getAxis(name).setCacheMode(PIXMAP_CACHE)
     for name in ("bottom", "left"):
         axis = plot.getAxis(name)
         # two tick levels: the third level's grid lines cost ~5 ms a frame (measured, 800x500) and

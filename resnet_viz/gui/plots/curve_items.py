@@ -13,15 +13,14 @@ from pyqtgraph.exporters import CSVExporter
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6 import QtCore, QtGui
 
+from resnet_viz.gui.plots.decimation import DecimatedCurve
 from resnet_viz.gui.plots.running_mean import RunningMean
+from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
 from resnet_viz.metrics.store import RunStore
 
 THIN_WIDTH = 1
 BOLD_WIDTH = 3
 SYMBOL_SIZE = 6
-#: Peak-downsampling bins per screen pixel for the thin curves (pyqtgraph's default is 5). Each bin draws
-#: its min and max, so 2 bins per pixel already show the full envelope; fewer vertices paint faster.
-DOWNSAMPLE_BINS_PER_PIXEL = 2.0
 
 
 class LegendSample(pg.ItemSample):
@@ -60,6 +59,14 @@ class CappedCurve(pg.PlotDataItem):
         return lo, hi
 
 
+class SteppedCurve(SteppedBounds, CappedCurve):
+    """A capped curve whose bounds auto-range in steps while its run grows (bold test curve, marker)."""
+
+
+class ThinCurve(DecimatedCurve, CappedCurve):
+    """The thin training curve: a long series drawn peak-decimated per zoom level, capped and stepped bounds."""
+
+
 class CurveCSVExporter(CSVExporter):
     """CSVExporter restricted to the given curves (visible runs' data; no markers)."""
 
@@ -76,9 +83,9 @@ class CurveCSVExporter(CSVExporter):
 class RunCurves:
     """The items of one run in a :class:`TrainTestPlot` and what they were last drawn from."""
 
-    train: pg.PlotDataItem  # thin: running mean of the per-step training metric
-    test: pg.PlotDataItem  # bold: test metric at evaluation steps
-    marker: pg.PlotDataItem  # "x" where a diverged run stopped (at most ``autorange_max`` high)
+    train: ThinCurve  # thin: running mean of the per-step training metric
+    test: SteppedCurve  # bold: test metric at evaluation steps
+    marker: SteppedCurve  # "x" where a diverged run stopped (at most ``autorange_max`` high)
     marker_text: pg.TextItem  # "diverged"
     mean: RunningMean
     store: RunStore
@@ -98,8 +105,8 @@ class RunCurves:
     @classmethod
     def add_to(cls, plot: pg.PlotItem, store: RunStore, mean: RunningMean, y_cap: float | None) -> RunCurves:
         """New, empty items for a run in ``plot`` (marker hidden); auto-range ignores values over ``y_cap``."""
-        train, test = CappedCurve(autoDownsampleFactor=DOWNSAMPLE_BINS_PER_PIXEL), CappedCurve()
-        marker = CappedCurve(pen=None, symbol="x", symbolSize=11)
+        train, test = ThinCurve(), SteppedCurve()
+        marker = SteppedCurve(pen=None, symbol="x", symbolSize=11)
         for item in (train, test, marker):
             item.y_cap = y_cap
         text = pg.TextItem("diverged", anchor=(-0.12, 1.0), fill=pg.mkBrush(255, 255, 255, 225))
@@ -108,15 +115,22 @@ class RunCurves:
         text.setFont(font)
         for item in (train, test, marker):
             plot.addItem(item)
+        train.fast_mode()  # decimates and clips itself
         for item in (test, marker):
-            # few points: no clipping/downsampling, so a view change (every frame while x auto-ranges over
-            # a growing run) does not rebuild their symbols (~0.6 ms per curve)
+            # few points: no clipping/downsampling, so a view change does not rebuild their symbols (~0.6 ms
+            # per curve); no range limiting (log axes, finite values), which re-sets the data on a y change
             item.setDownsampling(auto=False)
             item.setClipToView(False)
+            item.setDynamicRangeLimit(None)
         plot.addItem(text, ignoreBounds=True)
         marker.setVisible(False)
         text.setVisible(False)
         return cls(train=train, test=test, marker=marker, marker_text=text, mean=mean, store=store)
+
+    def set_stepped(self, stepped: bool) -> None:
+        """Auto-range in steps (the run grows) or to the exact data."""
+        for item in (self.train, self.test, self.marker):
+            item.set_stepped(stepped)
 
     def set_colour(self, color: str) -> None:
         """Draw the run in ``color`` (hex): thin training line, bold test line with dots, the divergence mark."""

@@ -9,8 +9,12 @@ are :class:`TrainTestPlot` configured by class attributes.
 
 Drawing cost: items are created once per run and ``setData`` is called only for runs whose
 ``version`` (or the smoothing, visibility, colour or name) changed. The running mean is extended
-incrementally from prefix sums over the new steps only (:class:`~resnet_viz.gui.plots.running_mean.RunningMean`), so a frame in which no
-run changed does no per-step work at all.
+incrementally from prefix sums over the new steps only (:class:`~resnet_viz.gui.plots.running_mean.RunningMean`),
+and the thin curve is drawn from peak-decimated bins cached per zoom level
+(:class:`~resnet_viz.gui.plots.decimation.DecimatedCurve`), so a new chunk costs work in its own steps
+and the screen's width, not in the run's history. While a run grows, auto-range works in steps
+(:mod:`~resnet_viz.gui.plots.stepped_bounds`): x grows to the next "nice" bound, so the axes and the
+grid are not re-rendered on every chunk.
 """
 
 from __future__ import annotations
@@ -24,7 +28,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, finite_or_nan, positive_or_nan, style_plot
+from resnet_viz.gui.plots.base import (
+    FittedLegend,
+    PlotPanel,
+    cache_text,
+    finite_or_nan,
+    positive_or_nan,
+    style_plot,
+)
 from resnet_viz.gui.plots.curve_items import (
     BOLD_WIDTH,
     SYMBOL_SIZE,
@@ -139,6 +150,7 @@ class TrainTestPlot(PlotPanel):
         """Update items to ``runs`` (all runs, list order); ``setData`` only for runs that changed."""
         self._last_runs = list(runs)
         seen: set[int] = set()
+        growing = any(e.active for e in runs)  # auto-range in steps while a run grows
         for entry in runs:
             seen.add(entry.run_id)
             rc = self._runs.get(entry.run_id)
@@ -146,6 +158,7 @@ class TrainTestPlot(PlotPanel):
                 if rc is not None:
                     self._remove(entry.run_id)
                 rc = self._create(entry)
+            rc.set_stepped(growing)
             self._update_run(rc, entry)
         for run_id in [r for r in self._runs if r not in seen]:
             self._remove(run_id)
@@ -267,6 +280,7 @@ class TrainTestPlot(PlotPanel):
     def _update_data(self, rc: RunCurves, entry: RunEntry, renamed: bool) -> None:
         self._data_changed = True
         store = entry.store
+        window_before = rc.mean.window
         rc.mean.set_window(self.smoothing)
         steps = store.scalar("step")
         n_old, n = len(rc.mean), store.steps_done
@@ -276,9 +290,10 @@ class TrainTestPlot(PlotPanel):
             rc.mean.extend(samples, np.isfinite(loss))  # a step with non-finite loss has no meaningful metric
         window = rc.mean.window
         words = "mini-batch" if window == 1 else f"mean of {window} steps"
-        rc.train.setData(
+        rc.train.set_series(
             steps[:n],
             rc.mean.values,
+            reset=rc.mean.window != window_before,
             **name_if_new(rc.train, f"{entry.name} training {self.metric_name} {self.unit} ({words})"),
         )
         if len(store.evals) != rc.n_evals or renamed:
@@ -343,6 +358,7 @@ class TrainTestPlot(PlotPanel):
         words = "per step" if self.smoothing == 1 else f"mean of {self.smoothing} steps"
         self.legend.addItem(self._key_thin, f'<span style="color:{KEY_COLOR}">thin: training ({words})</span>')
         self.legend.addItem(self._key_bold, f'<span style="color:{KEY_COLOR}">bold: test</span>')
+        cache_text(self.legend)
 
     def _smoothing_changed(self, _value: int) -> None:
         if self._last_runs:

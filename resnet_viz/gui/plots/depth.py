@@ -28,10 +28,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, positive_or_nan, style_plot
+from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, cache_text, positive_or_nan, style_plot
 from resnet_viz.gui.plots.depth_profile import DEFAULT_WINDOW, MAX_WINDOW, Series, format_steps, recent_mean
+from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
 from resnet_viz.gui.runs import RunEntry, display_names
 from resnet_viz.metrics.store import RunStore
+
+
+class DepthCurve(SteppedBounds):
+    """A curve of a depth panel: its y bounds auto-range in steps while a run grows (x is the fixed layer axis)."""
+
+    step_x = False
 
 
 @dataclass
@@ -39,7 +46,7 @@ class _Drawn:
     """What a panel drew for one run: the change key and its items, by series suffix."""
 
     key: tuple
-    items: dict[str, pg.PlotDataItem] = field(default_factory=dict)
+    items: dict[str, DepthCurve] = field(default_factory=dict)
     series: list[Series] = field(default_factory=list)
     legend_label: str = ""
 
@@ -163,6 +170,10 @@ class DepthProfilePlot(PlotPanel):
         for run_id in gone:
             self._remove(run_id)
         changed = bool(gone)
+        growing = any(e.active for e in runs)  # y auto-ranges in steps while a run grows
+        for drawn in self._drawn.values():
+            for item in drawn.items.values():
+                item.set_stepped(growing)
         for entry in runs:
             shown = entry.visible and entry.store.started is not None
             key = (entry.version, entry.color, self._names[entry.run_id], self.now_window, entry.status)
@@ -178,22 +189,37 @@ class DepthProfilePlot(PlotPanel):
             changed = True
         if changed:
             self._update_legend(runs)
+            if self.isVisible():
+                self.plot.vb.prepareForPaint()  # settle the auto-range now, not in a second paint
 
     def _draw(self, entry: RunEntry, key: tuple) -> None:
+        """(Re)draw a run's curves; a curve whose values, name and colour are unchanged (e.g. the
+        constant "at init" and "theory" lines while the run trains) is left alone."""
         drawn = self._drawn.setdefault(entry.run_id, _Drawn(key))
+        restyle = drawn.key[1:3] != key[1:3] or not drawn.items  # colour or name changed, or new
         drawn.key = key
         series, _steps = self.run_series(entry)
         n = series[0].y.shape[0]
         x = np.arange(1, n + 1, dtype=np.float64)
+        old = {s.suffix: s for s in drawn.series}
         for s in series:
             name = f"{entry.name}: {self.quantity} ({s.when})"  # the CSV column / legend name
-            y = positive_or_nan(s.y)
             item = drawn.items.get(s.suffix)
             if item is None:
-                item = pg.PlotDataItem()
+                item = DepthCurve()
                 item.setZValue(1 if not s.suffix else 0)
                 drawn.items[s.suffix] = item
                 self.plot.addItem(item)
+                item.setDynamicRangeLimit(None)  # log axis, finite values: no re-set of the data on a y change
+                item.set_stepped(entry.active)
+            elif (
+                not restyle
+                and s.suffix in old
+                and item.name() == name
+                and np.array_equal(s.y, old[s.suffix].y, equal_nan=True)
+            ):
+                continue
+            y = positive_or_nan(s.y)
             if np.isnan(y).all():  # nothing measured yet: an empty curve (all-NaN symbols warn in pyqtgraph)
                 item.setData([], [], name=name, **s.style)
             else:
@@ -222,6 +248,7 @@ class DepthProfilePlot(PlotPanel):
                 if label != old:
                     self.legend.getLabel(self._drawn[run_id].items[""]).setText(label)
             self.legend.updateSize()
+        cache_text(self.legend)
         self._legend_rows = rows
 
     def _window_changed(self, _value: int) -> None:

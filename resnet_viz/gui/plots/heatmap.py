@@ -19,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from resnet_viz.gui.plots.base import PlotPanel, style_plot
+from resnet_viz.gui.plots.base import PlotPanel, cache_text, style_plot
 from resnet_viz.gui.runs import RunEntry
 from resnet_viz.metrics.records import LayerInfoRecord
 
@@ -150,6 +150,7 @@ class GradHeatmapPlot(PlotPanel):
         self._ticks: list[tuple[float, str]] = []
         self._shown_ticks: list[tuple[float, str]] = []
         self._layers_per_block = 1.0
+        self._title: str | None = None
         vb.sigRangeChanged.connect(self._fit_decorations)
         vb.sigResized.connect(self._fit_decorations)
         self._reset(None)
@@ -202,7 +203,10 @@ class GradHeatmapPlot(PlotPanel):
             return
         self.entry = entry
         self._version, self._name = entry.version, entry.name
-        self.plot.setTitle(entry.name, size="9pt")
+        if entry.name != self._title:  # a title is re-laid out as HTML: set it when it changes only
+            self._title = entry.name
+            self.plot.setTitle(entry.name, size="9pt")
+            cache_text(self.plot)
         store = entry.store
         if store.started is None or store.layer(self.quantity).shape[0] == 0:
             self._show_hint(
@@ -217,6 +221,8 @@ class GradHeatmapPlot(PlotPanel):
         if new is not None:
             self._update_levels()
         self._show_image()
+        if self.isVisible():
+            self.plot.vb.prepareForPaint()  # settle the auto-range now, not in a second paint
 
     def _setup_layers(self, info: LayerInfoRecord) -> None:
         self.hint.setText("")
@@ -322,6 +328,7 @@ class GradHeatmapPlot(PlotPanel):
 
     def _show_hint(self, text: str) -> None:
         if self.entry is None:
+            self._title = None
             self.plot.setTitle(None)
         self.image.clear()
         self.image.setVisible(False)

@@ -1,0 +1,57 @@
+"""Auto-range in steps while runs grow: a curve reports its data bounds rounded outwards (x up to the next
+"nice" number, y to a tenth of the span's decade), so a view that auto-ranges over a growing run keeps
+its range, axes and grid for many frames instead of re-rendering them on every new chunk.
+
+Rounding is on only while the panel sets ``stepped`` (a run in the plot is active); a finished plot
+auto-ranges to its exact data, as before.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+
+#: Mantissas of the "nice" upper x bounds: the range grows by 17-25 % at a time.
+NICE_MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceil(value: float) -> float:
+    """The smallest ``m * 10**k`` (m in :data:`NICE_MANTISSAS`) ≥ ``value``; ``value`` itself when ≤ 0
+    or not finite."""
+    if not math.isfinite(value) or value <= 0:
+        return value
+    decade = 10.0 ** math.floor(math.log10(value))
+    return next(m * decade for m in NICE_MANTISSAS if m * decade >= value * (1 - 1e-12))
+
+
+def round_outwards(lo: float, hi: float) -> tuple[float, float]:
+    """``(lo, hi)`` widened to multiples of a tenth of the span's decade (span 85 → steps of 1; on a log
+    axis, in log10 units, a span of 1.7 decades → steps of 0.1 decade)."""
+    span = hi - lo
+    if not (math.isfinite(lo) and math.isfinite(hi)) or span <= 0:
+        return lo, hi
+    quantum = 10.0 ** math.floor(math.log10(span)) / 10
+    return math.floor(lo / quantum) * quantum, math.ceil(hi / quantum) * quantum
+
+
+class SteppedBounds(pg.PlotDataItem):
+    """PlotDataItem whose data bounds (as auto-range sees them) are rounded outwards while ``stepped``:
+    x up to :func:`nice_ceil` (when ``step_x``), y by :func:`round_outwards` (in view coordinates)."""
+
+    stepped: bool = False
+    step_x: bool = True
+
+    def set_stepped(self, stepped: bool) -> None:
+        """Round the bounds (a run is growing) or not; tells the view when that changes its bounds."""
+        if stepped != self.stepped:
+            self.stepped = stepped
+            self.informViewBoundsChanged()
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
+        lo, hi = super().dataBounds(ax, frac, orthoRange)
+        if not self.stepped or lo is None or hi is None:
+            return lo, hi
+        if ax == 0:
+            return (lo, nice_ceil(hi)) if self.step_x else (lo, hi)
+        return round_outwards(lo, hi)
