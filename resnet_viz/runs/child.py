@@ -20,11 +20,12 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import sys
 import threading
 import traceback
 from multiprocessing.connection import Connection
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -32,6 +33,7 @@ from resnet_viz.config import ConfigError
 from resnet_viz.data import DataError, DatasetSplits
 from resnet_viz.runs.items import Failed
 from resnet_viz.train.engine import Engine
+from resnet_viz.train.prepared import use_deterministic_algorithms
 
 #: What the child's main thread waits for: the data, or None when the run was stopped first.
 Inbox = queue.SimpleQueue[DatasetSplits | None]
@@ -50,14 +52,24 @@ def run_child(records: Connection, control: Connection) -> None:
         engine = Engine(config, records.send)
     except ConfigError as exc:
         records.send(Failed(str(exc)))
-        return
+        _exit(records)
     inbox: Inbox = queue.SimpleQueue()
     _stop_on_sigterm(engine, inbox)
     threading.Thread(target=_listen, args=(control, engine, inbox), name="control", daemon=True).start()
+    # While the parent loads the data: torch's deterministic switch imports torch._inductor (seconds).
+    use_deterministic_algorithms(engine.config.train)
     splits = inbox.get()
-    if splits is None:
-        return  # stopped while the parent loaded the data: the parent reports it
-    train(engine, splits, records)
+    if splits is not None:  # None: stopped while the parent loaded the data (the parent reports it)
+        train(engine, splits, records)
+    _exit(records)
+
+
+def _exit(records: Connection) -> NoReturn:
+    """End the process now that every record is out: the interpreter's teardown with torch takes seconds."""
+    records.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def train(engine: Engine, splits: DatasetSplits, records: Connection) -> None:

@@ -1,0 +1,69 @@
+"""Launch to first record of a run in a child process (ProcessBackend), default RunConfig().
+
+Prints, for a cold launch (the parent generates the data while the child starts) and a warm one
+(data cached and already in shared memory): seconds from ``launch`` to the child's ``RunStarted``
+and to its first ``TrainChunk`` (the first live point), and where a child's start goes: interpreter,
+``import torch``, ``import resnet_viz.runs.child`` (what the spawn target imports).
+
+    .venv/bin/python bench/process_launch.py
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import time
+
+from resnet_viz.config import RunConfig
+from resnet_viz.metrics.records import RunStarted, TrainChunk
+from resnet_viz.runs.items import Exited, Progress
+from resnet_viz.runs.process_backend import ProcessBackend
+
+
+def launch_once(backend: ProcessBackend, run_id: int) -> tuple[float, float, float]:
+    """(s to the last Progress, s to RunStarted, s to the first TrainChunk) of one launch."""
+    out: queue.SimpleQueue = queue.SimpleQueue()
+    t0 = time.perf_counter()
+    handle = backend.launch(run_id, RunConfig(), out)
+    handle.start()
+    loaded = started = first = float("nan")
+    while True:
+        _, item = out.get()
+        now = time.perf_counter() - t0
+        if isinstance(item, Progress):
+            loaded = now
+        elif isinstance(item, RunStarted):
+            started = now
+        elif isinstance(item, TrainChunk):
+            first = now
+            handle.kill()
+        elif isinstance(item, Exited):
+            break
+    handle.join(5.0)
+    return loaded, started, first
+
+
+def seconds(code: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    backend = ProcessBackend()
+    for label, run_id in (("cold (data generated in the parent meanwhile)", 1), ("warm (data cached)", 2), ("warm", 3)):
+        loaded, started, first = launch_once(backend, run_id)
+        print(f"{label}: data ready {loaded:.2f} s, RunStarted {started:.2f} s, first TrainChunk {first:.2f} s")
+    backend.close()
+    bare = seconds("pass")
+    torch_s = seconds("import torch")
+    child_s = seconds("import resnet_viz.runs.child")
+    print(
+        f"child start: interpreter {bare:.2f} s, + import torch {torch_s - bare:.2f} s, "
+        f"+ resnet_viz (engine, models, data) {child_s - torch_s:.2f} s = {child_s:.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
