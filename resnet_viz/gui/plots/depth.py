@@ -19,6 +19,7 @@ not run (stochastic depth) and is left out of that layer's mean.
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +27,26 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, cache_text, positive_or_nan, style_plot
 from resnet_viz.gui.plots.depth_profile import DEFAULT_WINDOW, MAX_WINDOW, Series, format_steps, recent_mean
 from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
 from resnet_viz.gui.runs import RunEntry, display_names
 from resnet_viz.metrics.store import RunStore
+
+
+@functools.lru_cache(maxsize=256)
+def pen(color: str, width: float = 1.0, style: QtCore.Qt.PenStyle = QtCore.Qt.PenStyle.SolidLine) -> QtGui.QPen:
+    """One shared pen per style: pyqtgraph's symbol atlas keys symbols by pen object, so a new pen every
+    frame would render the run's symbols again (and grow the atlas) on every redraw."""
+    return pg.mkPen(color, width=width, style=style)
+
+
+@functools.lru_cache(maxsize=256)
+def brush(color: str) -> QtGui.QBrush:
+    """One shared brush per colour (see :func:`pen`)."""
+    return pg.mkBrush(color)
 
 
 class DepthCurve(SteppedBounds):
@@ -142,11 +156,11 @@ class DepthProfilePlot(PlotPanel):
             mean,
             when,
             dict(
-                pen=pg.mkPen(entry.color, width=2),
+                pen=pen(entry.color, 2),
                 symbol="o",
                 symbolSize=5,
-                symbolPen=pg.mkPen(entry.color),
-                symbolBrush=pg.mkBrush(entry.color),
+                symbolPen=pen(entry.color),
+                symbolBrush=brush(entry.color),
             ),
         )
         return [main, *self.extra_series(entry, entry.color)], steps
@@ -365,13 +379,13 @@ class ActStdDepthPlot(DepthProfilePlot):
                 "at init",
                 init,
                 "at init, step 0",
-                dict(pen=pg.mkPen(color, width=1.5, style=Qt_PenStyle.DotLine), symbol=None),
+                dict(pen=pen(color, 1.5, Qt_PenStyle.DotLine), symbol=None),
             ),
             Series(
                 "theory",
                 theory,
                 "theory for the init, scaled to layer 1 at step 0",
-                dict(pen=pg.mkPen(color, width=1.5, style=Qt_PenStyle.DashLine), symbol=None),
+                dict(pen=pen(color, 1.5, Qt_PenStyle.DashLine), symbol=None),
             ),
         ]
 

@@ -20,6 +20,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.gui.plots.base import PlotPanel, cache_text, style_plot
+from resnet_viz.gui.plots.stepped_bounds import nice_ceil
 from resnet_viz.gui.runs import RunEntry
 from resnet_viz.metrics.records import LayerInfoRecord
 
@@ -99,6 +100,21 @@ def boundary_positions(info: LayerInfoRecord) -> tuple[np.ndarray, np.ndarray]:
     return y[block_change], y[stage_change]
 
 
+class GrowingImage(pg.ImageItem):
+    """ImageItem whose x extent, as auto-range sees it, may reach past its last column: to a "nice" step
+    while the run grows (:func:`~resnet_viz.gui.plots.stepped_bounds.nice_ceil`), so the x axis is not
+    re-rendered for every new column."""
+
+    columns_shown: float | None = None  # x extent for auto-range, in columns (None: the image's width)
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None) -> tuple[float | None, float | None]:
+        if self.image is None:
+            return None, None
+        if ax == 0:
+            return 0.0, float(self.columns_shown or self.width())
+        return 0.0, float(self.height())
+
+
 class GradHeatmapPlot(PlotPanel):
     """log₁₀ ‖∂L/∂W‖₂ of one run as an image: layers (y, forward order, layer 1 at the top) ×
     recorded steps (x), with a colour bar; block boundaries thin, stage boundaries thick.
@@ -128,7 +144,7 @@ class GradHeatmapPlot(PlotPanel):
         vb.invertY(True)
         vb.setDefaultPadding(0.0)
         self.plot.showAxis("right")  # layer numbers on the right, stage names on the left
-        self.image = pg.ImageItem(axisOrder="col-major")  # data [column (x), layer (y)]
+        self.image = GrowingImage(axisOrder="col-major")  # data [column (x), layer (y)]
         self.plot.addItem(self.image)
         self.block_lines = pg.PlotCurveItem(pen=_BLOCK_PEN, connect="pairs")
         self.stage_lines = pg.PlotCurveItem(pen=_STAGE_PEN, connect="pairs")
@@ -302,10 +318,13 @@ class GradHeatmapPlot(PlotPanel):
         width = self._ncols * self.bin * spacing
         n_layers = self._buf.shape[1]
         self._extent, self._spacing = (x0, x0 + width), spacing
+        growing = self.entry is not None and self.entry.active
+        shown_end = max(x0 + width, nice_ceil(x0 + width)) if growing else x0 + width  # steps, for auto-range
+        self.image.columns_shown = self._ncols * (shown_end - x0) / width if width > 0 else None
         self.image.setImage(self._buf[: self._ncols], autoLevels=False, rect=QtCore.QRectF(x0, 0.5, width, n_layers))
         for item, ys in ((self.block_lines, self._block_y), (self.stage_lines, self._stage_y)):
             item.setData(np.tile([x0, x0 + width], ys.size), np.repeat(ys, 2), connect="pairs")
-        self.plot.getViewBox().setLimits(xMin=x0, xMax=x0 + width, yMin=0.5, yMax=n_layers + 0.5)
+        self.plot.getViewBox().setLimits(xMin=x0, xMax=shown_end, yMin=0.5, yMax=n_layers + 0.5)
         self._fit_decorations()
 
     def _fit_decorations(self, *_args) -> None:

@@ -1,6 +1,7 @@
 """Auto-range in steps while runs grow: a curve reports its data bounds rounded outwards (x up to the next
-"nice" number, y to a tenth of the span's decade), so a view that auto-ranges over a growing run keeps
-its range, axes and grid for many frames instead of re-rendering them on every new chunk.
+"nice" number; y with a margin, to a tenth of the span's decade, kept while the data fill most of it),
+so a view that auto-ranges over a growing run keeps its range, axes and grid for many frames instead of
+re-rendering them on every new chunk.
 
 Rounding is on only while the panel sets ``stepped`` (a run in the plot is active); a finished plot
 auto-ranges to its exact data, as before.
@@ -14,6 +15,10 @@ import pyqtgraph as pg
 
 #: Mantissas of the "nice" upper x bounds: the range grows by 17-25 % at a time.
 NICE_MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+#: While stepped, y bounds keep their value until the data fill less than this share of them...
+KEEP_FILL = 0.7
+#: ...and are set with this share of the data's span as a margin either side (before rounding).
+Y_MARGIN = 0.05
 
 
 def nice_ceil(value: float) -> float:
@@ -35,23 +40,36 @@ def round_outwards(lo: float, hi: float) -> tuple[float, float]:
     return math.floor(lo / quantum) * quantum, math.ceil(hi / quantum) * quantum
 
 
+def stepped_y(last: tuple[float, float] | None, lo: float, hi: float) -> tuple[float, float]:
+    """y bounds for data spanning ``lo .. hi`` when ``last`` was reported before: ``last`` while the data lie
+    inside it and fill at least :data:`KEEP_FILL` of it (noise in a live profile does not move the axis),
+    else the data with :data:`Y_MARGIN` either side, :func:`round_outwards`."""
+    if last is not None and last[0] <= lo and hi <= last[1] and hi - lo >= KEEP_FILL * (last[1] - last[0]):
+        return last
+    margin = Y_MARGIN * (hi - lo)
+    return round_outwards(lo - margin, hi + margin)
+
+
 class SteppedBounds(pg.PlotDataItem):
     """PlotDataItem whose data bounds (as auto-range sees them) are rounded outwards while ``stepped``:
-    x up to :func:`nice_ceil` (when ``step_x``), y by :func:`round_outwards` (in view coordinates)."""
+    x up to :func:`nice_ceil` (when ``step_x``), y by :func:`stepped_y` (in view coordinates)."""
 
     stepped: bool = False
     step_x: bool = True
+    _last_y: tuple[float, float] | None = None
 
     def set_stepped(self, stepped: bool) -> None:
         """Round the bounds (a run is growing) or not; tells the view when that changes its bounds."""
         if stepped != self.stepped:
             self.stepped = stepped
+            self._last_y = None
             self.informViewBoundsChanged()
 
     def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
         lo, hi = super().dataBounds(ax, frac, orthoRange)
-        if not self.stepped or lo is None or hi is None:
+        if not self.stepped or lo is None or hi is None or frac != 1.0 or orthoRange is not None:
             return lo, hi
         if ax == 0:
             return (lo, nice_ceil(hi)) if self.step_x else (lo, hi)
-        return round_outwards(lo, hi)
+        self._last_y = stepped_y(self._last_y, lo, hi)
+        return self._last_y
