@@ -182,6 +182,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "train.probe_every", lambda t: bool(t.probes), _says("per-layer probes are off (train.probes)"), enforced=False
     ),
+    Rule(
+        "train.precision",
+        lambda t: str(t.device).startswith("cuda"),
+        _says("fp16 (with a gradient scaler) needs train.device cuda; use bf16 elsewhere"),
+        option="fp16",
+    ),
     # data
     Rule(
         "data.root", lambda d: d.dataset != "embedded", _says("the embedded set is generated in memory"), enforced=False

@@ -209,6 +209,22 @@ class TrainConfig(Section):
         "auto", label="device", group=DEVICE, flag="--device", check=_check_device, metavar="{" + ",".join(DEVICES) + "}",
         help="Where the run trains: auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps.",
     )  # fmt: skip
+    precision: str = spec(
+        "fp32", label="precision", group=DEVICE, flag="--precision",
+        help="Arithmetic of the forward and backward pass (weights and optimiser stay float32). "
+        "bf16 and fp16 are faster on hardware with such units but change the numbers.",
+        options=(
+            Option("fp32", "float32", "fp32: float32 throughout (default; the reference numbers)."),
+            Option("bf16", "bfloat16 autocast", "bf16: torch.autocast to bfloat16 (CPU or GPU); changes the numbers."),
+            Option("fp16", "float16 autocast + scaler",
+                   "fp16: torch.autocast to float16 with a gradient scaler (CUDA only); changes the numbers."),
+        ),
+    )  # fmt: skip
+    channels_last: bool = spec(
+        False, label="", text="channels last", group=DEVICE, switches=(("--channels-last", True),),
+        help="Keep images and conv weights in the channels_last memory format (NHWC): the same arithmetic in "
+        "another order, faster on some devices (see docs/benchmarks.md).",
+    )  # fmt: skip
     seed: int = spec(
         0, label="seed", group=TRAIN, flag="--seed", lo=0, hi=MAX_SEED,
         help="Random seed for initialisation and batch order (default 0).",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from resnet_viz.config import ConfigError
@@ -37,3 +39,20 @@ def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     return device.type.upper()
+
+
+def synchronize(device: torch.device) -> float:
+    """Wait until ``device`` has finished the work queued on it; returns the seconds waited.
+
+    CUDA and MPS run kernels asynchronously, so a step's host time is only the time to queue it; the
+    engine calls this once per report and attributes the wait to the steps of that report. On the CPU
+    every op has finished when it returns: nothing to wait for (0.0).
+    """
+    if device.type not in ("cuda", "mps"):
+        return 0.0
+    t0 = time.perf_counter()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    else:
+        torch.mps.synchronize()
+    return time.perf_counter() - t0

@@ -7,6 +7,8 @@ callback must be cheap (append to a list or a queue).
 
 Per-step scalars and per-layer statistics stay on the device and are copied to the host once per
 report (every ``report_interval_s`` seconds, at most ``max_chunk`` steps, and at every evaluation).
+On an accelerator the device is synchronised once per report and the wait is attributed to that
+report's steps, so step times and ``steps_per_s`` count the device's work, not only its queueing.
 Pause, resume and stop are thread-safe flags checked between steps and between evaluation batches
 (so a stop or a pause acts within one step or one evaluation batch, whichever is running).
 
@@ -31,7 +33,7 @@ from resnet_viz.data import DatasetSplits, DeviceDataset, load_dataset
 from resnet_viz.metrics.records import OK_STATUSES, EvalRecord, Record, RunFinished
 from resnet_viz.models import LayerInfo
 from resnet_viz.models.budget import check_fits
-from resnet_viz.train.device import device_label, resolve_device
+from resnet_viz.train.device import device_label, resolve_device, synchronize
 from resnet_viz.train.evaluation import EVAL_BATCH_SIZE, evaluate_model
 from resnet_viz.train.failures import failure_outcome, is_out_of_memory
 from resnet_viz.train.pending import PendingSteps
@@ -229,6 +231,11 @@ class Engine:
         """Copy pending steps to the host in one transfer and emit them (after an evaluation of the
         last step when ``evaluate``). Returns the step of a non-finite loss, if any (records are cut there).
         """
+        if len(self._pending) and self._device is not None:
+            # on an accelerator the steps ran asynchronously: their host times are enqueue times
+            wait = synchronize(self._device)
+            self._pending.add_wait(wait)
+            self.train_time += wait
         taken = self._pending.take()
         if taken is None:
             return None
@@ -257,7 +264,9 @@ class Engine:
         run.model.eval()
         self.evaluating = True
         try:
-            result = evaluate_model(run.model, run.data, run.device, self._evaluation_abandoned, EVAL_BATCH_SIZE)
+            result = evaluate_model(
+                run.model, run.data, run.device, self._evaluation_abandoned, EVAL_BATCH_SIZE, run.precision.autocast
+            )
         finally:
             self.evaluating = False
             run.model.train()

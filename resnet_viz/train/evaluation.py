@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -26,11 +27,13 @@ def evaluate_model(
     device: torch.device,
     abandoned: Callable[[], bool],
     batch_size: int = EVAL_BATCH_SIZE,
+    autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> Evaluation | None:
     """Evaluate ``model`` (the caller sets eval mode) batch by batch, sums kept on the device.
 
     ``abandoned`` is asked before every batch (it may block, e.g. while paused); when it answers True
     the evaluation ends and None is returned: a partial evaluation would be a different, smaller sample.
+    ``autocast`` makes the context of each forward pass (the run's precision).
     """
     sums = []
     with torch.no_grad():
@@ -41,7 +44,8 @@ def evaluate_model(
             for x, y in data.eval_batches(split, batch_size):
                 if abandoned():
                     return None
-                logits = model(x)
+                with autocast():
+                    logits = model(x)
                 loss += F.cross_entropy(logits.float(), y, reduction="sum").double()
                 err += (logits.argmax(1) != y).sum().double()
                 n += y.shape[0]

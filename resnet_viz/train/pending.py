@@ -48,6 +48,12 @@ class PendingSteps:
             self._layer_rows.append(layer_row)
             self._layer_steps.append(step)
 
+    def add_wait(self, seconds: float) -> None:
+        """Spread ``seconds`` (the wait for the device to finish the pending steps) evenly over their times."""
+        if self._times and seconds > 0.0:
+            share = seconds / len(self._times)
+            self._times = [t + share for t in self._times]
+
     def take(self) -> TakenSteps | None:
         """Everything pending as one chunk (one device-to-host copy), leaving the buffer empty; None if empty."""
         if not self._rows:

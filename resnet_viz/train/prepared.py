@@ -20,6 +20,7 @@ from resnet_viz.config import DEFAULT_STEPS, RunConfig, TrainConfig
 from resnet_viz.data import DatasetSplits, DeviceDataset
 from resnet_viz.models import LayerInfo, build_model, init_weights, layer_table, theory_act_std
 from resnet_viz.train.optim import build_optimizer, build_scheduler, milestone_steps, resolved_hyperparameters
+from resnet_viz.train.precision import Precision
 from resnet_viz.train.probes import LayerProbes
 
 
@@ -39,6 +40,7 @@ class PreparedRun:
     probes: LayerProbes | None  # None when probes are off
     params: int  # trainable parameters
     total_steps: int
+    precision: Precision  # autocast and loss scaling of the steps (train.precision)
 
 
 def use_deterministic_algorithms(train: TrainConfig) -> None:
@@ -81,6 +83,8 @@ def prepare_run(config: RunConfig, splits: DatasetSplits, device: torch.device) 
     layers = layer_table(model, splits.input_shape)
     theory = np.asarray(theory_act_std(model, cfg.model, cfg.init, splits.input_shape), dtype=np.float64)
     model = model.to(device)
+    if cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     model.train()
     optimizer = build_optimizer(model.parameters(), cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, total_steps)
@@ -102,6 +106,7 @@ def prepare_run(config: RunConfig, splits: DatasetSplits, device: torch.device) 
         probes=probes,
         params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         total_steps=total_steps,
+        precision=Precision(cfg.train.precision, device),
     )
     torch.manual_seed(cfg.train.seed + 1)  # stochastic layers (dropout, stochastic depth) from here on
     return run

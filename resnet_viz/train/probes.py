@@ -109,9 +109,15 @@ class LayerProbes:
         self._active = False
 
     @torch.no_grad()
-    def before_update(self) -> None:
-        """Remember the weights (and their norms) before the optimiser changes them."""
+    def before_update(self, grad_scale: torch.Tensor | None = None) -> None:
+        """Remember the weights (and their norms) before the optimiser changes them.
+
+        ``grad_scale``: the loss scale of a scaled backward pass (fp16), which the output-gradient
+        norms are divided by (the weight gradients must already be unscaled).
+        """
         self._active = False
+        if grad_scale is not None:
+            self._out_grad = [g / grad_scale for g in self._out_grad]
         self._w_norm = safe_norms(self.weights)
         torch._foreach_copy_(self._prev, self.weights)
 
@@ -183,6 +189,8 @@ def std_mean(y: torch.Tensor) -> torch.Tensor:
     mean dominates (|mean| > 10 std: cancellation), it falls back to an exact float64 pass.
     Checking costs nothing on the CPU, where every op has already finished.
     """
+    if y.dim() == 4 and not y.is_contiguous() and y.is_contiguous(memory_format=torch.channels_last):
+        y = y.permute(0, 2, 3, 1)  # NHWC in memory: flattening this view copies nothing
     f = y.reshape(-1)
     if f.device.type != "cpu":
         std, mean = torch.std_mean(f.float())
@@ -205,7 +213,10 @@ def safe_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
     float32 norms square their elements, so elements below ~1e-19 or above ~1e19 under- or
     overflow; on the CPU such norms (0 or inf) are recomputed exactly in float64. NaN stays NaN.
     """
-    norms = torch.stack(torch._foreach_norm(tensors)).float()
+    if any(t.dtype in (torch.bfloat16, torch.float16) for t in tensors):  # autocast: sum the squares in float32
+        norms = torch.stack(torch._foreach_norm(tensors, 2, dtype=torch.float32))
+    else:
+        norms = torch.stack(torch._foreach_norm(tensors)).float()
     if norms.device.type == "cpu":
         for i in torch.nonzero((norms == 0) | torch.isinf(norms)).flatten().tolist():
             norms[i] = torch.linalg.vector_norm(tensors[i].double()).float()

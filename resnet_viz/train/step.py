@@ -22,25 +22,33 @@ class StepResult:
 
 
 def train_step(run: PreparedRun, x: torch.Tensor, y: torch.Tensor, step: int) -> StepResult:
-    """Take training step ``step`` (1-based) on the batch (x, y); probes every ``probe_every`` steps."""
+    """Take training step ``step`` (1-based) on the batch (x, y); probes every ``probe_every`` steps.
+
+    The forward pass and the loss run under the run's precision (autocast for bf16/fp16); with
+    ``train.channels_last`` the batch is converted to that memory format first.
+    """
     cfg = run.config.train
     probes = run.probes if (step - 1) % cfg.probe_every == 0 else None
     hist = probes is not None and cfg.histogram_every > 0 and step % cfg.histogram_every == 0
     lr = float(run.scheduler.get_last_lr()[0])
+    if cfg.channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
     if probes is not None:
         probes.begin_step(histograms=hist, bins=cfg.histogram_bins)
-    logits = run.model(x)
-    loss = F.cross_entropy(logits, y)
+    with run.precision.autocast():
+        logits = run.model(x)
+        loss = F.cross_entropy(logits, y)
     if probes is not None:
         probes.end_forward()
     run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()  # type: ignore[no-untyped-call]
+    run.precision.backward(loss)
+    grad_scale = run.precision.unscale(run.optimizer)
     if probes is not None:
-        probes.before_update()
-    run.optimizer.step()
+        probes.before_update(grad_scale)
+    run.precision.step(run.optimizer)
     run.scheduler.step()
     with torch.no_grad():
-        row = torch.stack((loss.detach(), (logits.argmax(1) != y).float().mean()))
+        row = torch.stack((loss.detach().float(), (logits.argmax(1) != y).float().mean()))
     if probes is None:
         return StepResult(lr, row)
     return StepResult(lr, row, probes.collect(), probes.histograms(step) if hist else [])
