@@ -4,7 +4,7 @@
 aligned to sample 0): each bin becomes two points at the x of its first sample, its maximum then its
 minimum (NaN when the bin holds one, so a break in the line stays a break), as pyqtgraph's "peak"
 downsampling draws it. Extending it costs O(new samples). :class:`DecimatedCurve` hands pyqtgraph only
-the bins of the zoom level that fits the view (2-4 bins per pixel) plus the raw samples of the last,
+the bins of the zoom level that fits the view (1-2 bins per pixel) plus the raw samples of the last,
 incomplete bin, clipped to the view and a view's width either side when the user zoomed in; the full
 series stays its original dataset (CSV export, hover).
 """
@@ -19,9 +19,10 @@ import numpy as np
 from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
 from resnet_viz.metrics.store import GrowingArray
 
-#: Peak-decimation bins per screen pixel, at least (pyqtgraph's default is 5). Each bin draws its min
-#: and max, so 2 bins per pixel already show the full envelope; fewer vertices paint faster.
-BINS_PER_PIXEL = 2.0
+#: Peak-decimation bins per screen pixel, at least (1-2 with power-of-two levels; pyqtgraph's default is 5).
+#: Each bin draws its min and max, so one bin per pixel column already shows the full envelope; fewer
+#: vertices paint faster (a dense zigzag is what costs in software rasterisation).
+BINS_PER_PIXEL = 1.0
 
 
 def peak_decimate(x: np.ndarray, y: np.ndarray, ds: int) -> tuple[np.ndarray, np.ndarray]:

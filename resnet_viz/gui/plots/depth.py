@@ -257,7 +257,7 @@ class DepthProfilePlot(PlotPanel):
                     self.legend.addItem(item, label)
             for run_id, label in rows:
                 self.legend.addItem(self._drawn[run_id].items[""], label)
-        else:
+        elif rows != self._legend_rows:
             for (run_id, label), (_, old) in zip(rows, self._legend_rows):
                 if label != old:
                     self.legend.getLabel(self._drawn[run_id].items[""]).setText(label)
