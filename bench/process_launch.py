@@ -20,6 +20,8 @@ from resnet_viz.metrics.records import RunStarted, TrainChunk
 from resnet_viz.runs.items import Exited, Progress
 from resnet_viz.runs.process_backend import ProcessBackend
 
+SPARE_WARM_S = 15.0  # s to let a spare child finish its imports (generous: the machine may be loaded)
+
 
 def launch_once(backend: ProcessBackend, run_id: int) -> tuple[float, float, float]:
     """(s to the last Progress, s to RunStarted, s to the first TrainChunk) of one launch."""
@@ -53,6 +55,14 @@ def seconds(code: str) -> float:
 def main() -> None:
     backend = ProcessBackend()
     for label, run_id in (("cold (data generated in the parent meanwhile)", 1), ("warm (data cached)", 2), ("warm", 3)):
+        loaded, started, first = launch_once(backend, run_id)
+        print(f"{label}: data ready {loaded:.2f} s, RunStarted {started:.2f} s, first TrainChunk {first:.2f} s")
+    backend.close()
+    backend = ProcessBackend(spare=True)
+    time.sleep(SPARE_WARM_S)  # the spare imports torch and the engine meanwhile
+    for label, run_id in (("spare child", 4), ("spare child (the next one)", 5)):
+        if run_id == 5:
+            time.sleep(SPARE_WARM_S)  # the next spare was started when run 4 started
         loaded, started, first = launch_once(backend, run_id)
         print(f"{label}: data ready {loaded:.2f} s, RunStarted {started:.2f} s, first TrainChunk {first:.2f} s")
     backend.close()

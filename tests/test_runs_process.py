@@ -1,8 +1,8 @@
 """The process backend: runs in spawned children behind one record stream; control, crashes, shutdown.
 
 Children import torch (seconds on this machine), so each test starts its children together and
-waits for them together. Entries below (``slow_eval_child``, ``flood_child``) run in the children:
-they are module-level so that spawn finds them by name.
+waits for them together. The entries that tests substitute for the real child live in
+tests/process_entries.py (spawn finds an entry by module and name).
 """
 
 from __future__ import annotations
@@ -69,6 +69,18 @@ def steps(items: list[StreamItem]) -> list[int]:
     return [int(s) for i in items if isinstance(i, TrainChunk) for s in i.step]
 
 
+def spawned_children() -> list[psutil.Process]:
+    """Live children of this process started by spawn (not multiprocessing's resource tracker)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
 @pytest.fixture
 def backend():
     b = ProcessBackend()
@@ -82,15 +94,21 @@ def start(b: ProcessBackend, run_id: int, config: RunConfig, out: RecordStream) 
     return handle
 
 
-def long_config(steps: int = 100_000) -> RunConfig:
+def quick_config(steps: int = 100_000, eval_every: int = 100_000) -> RunConfig:
+    """The tiny plain-8 of conftest, without torch's deterministic switch (it imports torch._inductor:
+    seconds in every child; these tests check the backend, not the kernels)."""
     cfg = tiny_run_config("plain", 8, steps=steps)
-    return replace(cfg, train=replace(cfg.train, eval_every=100_000))
+    return replace(cfg, train=replace(cfg.train, eval_every=eval_every, deterministic=False))
 
 
-def test_a_run_in_a_child_gives_what_the_thread_backend_gives(backend):
-    cfg = tiny_run_config("plain", 8, steps=30)
+def test_a_run_in_a_child_gives_what_the_thread_backend_gives():
+    cfg = quick_config(steps=30, eval_every=10)
     out: RecordStream = queue.SimpleQueue()
+    backend = ProcessBackend(spare=True)  # a child started ahead, which the launch takes
+    spare = backend._spare
+    assert spare is not None and spare.process.is_alive()
     handle = start(backend, 1, cfg, out)
+    assert handle.pid == spare.process.pid
     ThreadBackend(backend.cache).launch(2, cfg, out, threads=1).start()
     items = drain(out, exited(1, 2))
     assert handle.join(5.0) and not handle.alive()
@@ -115,13 +133,17 @@ def test_a_run_in_a_child_gives_what_the_thread_backend_gives(backend):
     assert evals[0] == evals[1]  # same seed, same thread count: the same numbers
     assert [i.status for i in child if isinstance(i, RunFinished)] == ["finished"]
     assert any(isinstance(i, Progress) for i in child)  # the data was loaded in this process
+    assert backend._spare is not None  # the next spare, started once run 1 had started
+    ours = {spare.process.pid, backend._spare.process.pid}
+    backend.close()
+    assert not [p for p in spawned_children() if p.pid in ours]  # close() ends the spare
 
 
 def test_pause_resume_and_stop_children_mid_evaluation(backend):
     """Child 1: paused, resumed and stopped while it evaluates (the evaluation finishes); child 2:
     stopped without evaluating while it evaluates (abandoned within one batch)."""
     out: RecordStream = queue.SimpleQueue()
-    cfg = replace(long_config(), train=replace(long_config().train, eval_every=20))
+    cfg = quick_config(eval_every=20)
     backend.entry = slow_eval_child
     handle, abandon = start(backend, 1, cfg, out), start(backend, 2, cfg, out)
     items = drain(out, lambda it: seen(1, Progress, 1, EVAL_MARK)(it) and seen(2, Progress, 1, EVAL_MARK)(it))
@@ -150,8 +172,8 @@ def test_pause_resume_and_stop_children_mid_evaluation(backend):
 
 def test_a_killed_child_is_a_failed_run_with_its_records_and_the_other_runs_go_on(backend):
     out: RecordStream = queue.SimpleQueue()
-    victim = start(backend, 1, long_config(), out)
-    other = start(backend, 2, tiny_run_config("plain", 8, steps=60), out)
+    victim = start(backend, 1, quick_config(), out)
+    other = start(backend, 2, quick_config(steps=60), out)
     items = drain(out, lambda it: seen(1, TrainChunk, 2)(it) and seen(2, RunStarted)(it))
     assert victim.pid is not None
     os.kill(victim.pid, signal.SIGKILL)
@@ -170,17 +192,16 @@ def test_a_killed_child_is_a_failed_run_with_its_records_and_the_other_runs_go_o
 
 
 def test_closing_with_four_children_running_leaves_no_process(backend):
-    me = psutil.Process()
     out: RecordStream = queue.SimpleQueue()
-    handles = [start(backend, run_id, long_config(), out) for run_id in range(1, 5)]
+    handles = [start(backend, run_id, quick_config(), out) for run_id in range(1, 5)]
     items = drain(out, lambda it: all(seen(rid, TrainChunk)(it) for rid in range(1, 5)))
-    assert len(me.children()) >= 4
+    assert {h.pid for h in handles} <= {p.pid for p in spawned_children()}
     t0 = time.monotonic()
     for handle in handles:
         handle.kill()
     assert all(handle.join(max(0.0, 2.0 - (time.monotonic() - t0))) for handle in handles)
     assert time.monotonic() - t0 < 2.0
-    live = [p for p in me.children(recursive=True) if p.pid in {h.pid for h in handles}]
+    live = [p for p in spawned_children() if p.pid in {h.pid for h in handles}]
     assert live == [], live
     drain(out, exited(1, 2, 3, 4), timeout_s=1.0, items=items)
     ends = [i for _, i in items if isinstance(i, (RunFinished, Failed))]
@@ -212,7 +233,7 @@ def test_a_flood_of_records_keeps_this_process_flat(backend):
     backend.entry = flood_child
     out: RecordStream = queue.SimpleQueue()
     me = psutil.Process()
-    start(backend, 1, tiny_run_config(), out)
+    start(backend, 1, quick_config(), out)
     count, rss = 0, []
     t0 = time.monotonic()
     while True:

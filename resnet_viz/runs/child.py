@@ -17,6 +17,7 @@ Imports are what training needs (torch, the engine): no Qt, no plotting.
 
 from __future__ import annotations
 
+import importlib
 import os
 import queue
 import signal
@@ -41,10 +42,12 @@ Inbox = queue.SimpleQueue[DatasetSplits | None]
 
 def run_child(records: Connection, control: Connection) -> None:
     """The child's main: wait for the run and its data, train, send every record; never raises."""
+    if not control.poll():  # a spare child, idle until its run: import what the run will need
+        importlib.import_module("torch._inductor.config")  # torch.use_deterministic_algorithms imports it (s)
     try:
         message = control.recv()
     except (EOFError, OSError):
-        return  # the parent let go of this child before giving it a run
+        _exit(records)  # the parent let go of this child before giving it a run
     _, _run_id, config, threads = message
     if threads is not None:
         torch.set_num_threads(max(1, int(threads)))

@@ -68,6 +68,16 @@ class ChildProcess:
         control_in.close()  # and this process is the only writer of control: our death is the child's EOF
         return cls(process, records_in, control_out)
 
+    def discard(self) -> None:
+        """End a child that never got a run (it exits at the end of file on control, or at SIGTERM)."""
+        self.control.close()
+        self.records.close()
+        self.process.terminate()
+        self.process.join(KILL_GRACE_S)
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join(KILL_GRACE_S)
+
 
 class ProcessRunHandle:
     """One run in a child process; what it produces goes to ``out`` as ``(run_id, item)``, ``Exited`` last."""
@@ -206,6 +216,7 @@ class ProcessRunHandle:
     def _note(self, item: StreamItem) -> None:
         if isinstance(item, RunStarted):
             self._started = True
+            self._backend.refill()  # this run's start is done: the next one may start warming up
         elif isinstance(item, TrainChunk) and len(item) > 0:
             self._last_step = int(item.step[-1])
         elif isinstance(item, (RunFinished, Failed)):
@@ -249,23 +260,42 @@ def _exitcode(process: SpawnProcess, wait_s: float = 1.0) -> int | None:
 class ProcessBackend:
     """Runs train in child processes; datasets are loaded once per data configuration and shared.
 
-    ``entry``: the child's entry point (tests substitute their own).
+    ``spare``: keep one child started ahead (it imports torch and the engine while idle), so that a
+    launch skips the interpreter and import time: the first at once, the next once a run has
+    started. ``entry``: the child's entry point (tests substitute their own).
     """
 
     name = "process"
 
-    def __init__(self, cache: SplitsCache | None = None, *, entry: ChildEntry = run_child) -> None:
+    def __init__(self, cache: SplitsCache | None = None, *, entry: ChildEntry = run_child, spare: bool = False) -> None:
         self.cache = cache or SplitsCache()
         self.entry = entry
+        self.spare = spare
+        self._spare: ChildProcess | None = None
+        self._spare_lock = threading.Lock()
         self._share_lock = threading.Lock()
+        self._closed = False
+        self.refill()
 
     def launch(self, run_id: int, config: RunConfig, out: RecordStream, threads: int | None = None) -> ProcessRunHandle:
         """``threads``: the child calls ``torch.set_num_threads(threads)`` before it builds the run."""
         return ProcessRunHandle(run_id, config, out, self, threads)
 
     def take_child(self, name: str) -> ChildProcess:
-        """A started child for a new run."""
+        """A started child for a new run: the spare when one is ready, else a new one."""
+        with self._spare_lock:
+            child, self._spare = self._spare, None
+        if child is not None and child.process.is_alive():
+            return child
+        if child is not None:
+            child.discard()
         return ChildProcess.spawn(self.entry, name)
+
+    def refill(self) -> None:
+        """Start a spare child when ``spare`` and none is waiting."""
+        with self._spare_lock:
+            if self.spare and not self._closed and self._spare is None:
+                self._spare = ChildProcess.spawn(self.entry, "resnet-viz spare")
 
     def shared_splits(self, data: DataConfig, progress: ProgressFn) -> DatasetSplits:
         """The cached splits of ``data`` with their tensors in shared memory (moved there once)."""
@@ -276,4 +306,10 @@ class ProcessBackend:
         return splits
 
     def close(self) -> None:
+        """End the spare child and release the datasets (this process's references to them)."""
+        with self._spare_lock:
+            self._closed = True
+            child, self._spare = self._spare, None
+        if child is not None:
+            child.discard()
         self.cache.clear()
