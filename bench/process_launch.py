@@ -6,6 +6,7 @@ and to its first ``TrainChunk`` (the first live point), and where a child's star
 ``import torch``, ``import resnet_viz.runs.child`` (what the spawn target imports).
 
     .venv/bin/python bench/process_launch.py
+    .venv/bin/python bench/process_launch.py --pipe   # seconds per record through a child's pipe
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import queue
 import subprocess
 import sys
 import time
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
+
+import numpy as np
 
 from resnet_viz.config import RunConfig
-from resnet_viz.metrics.records import RunStarted, TrainChunk
+from resnet_viz.metrics.records import LayerStats, RunStarted, TrainChunk
 from resnet_viz.runs.items import Exited, Progress
 from resnet_viz.runs.process_backend import ProcessBackend
 
@@ -46,6 +51,45 @@ def launch_once(backend: ProcessBackend, run_id: int) -> tuple[float, float, flo
     return loaded, started, first
 
 
+def chunk(k: int, layers: int) -> TrainChunk:
+    """A TrainChunk of ``k`` steps with per-layer statistics of ``layers`` layers (0: probes off)."""
+    stats = LayerStats(*(np.zeros((k, layers), np.float32) for _ in range(6))) if layers else None
+    steps = np.arange(1, k + 1)
+    return TrainChunk(steps, *(np.zeros(k) for _ in range(4)), layers=stats, layer_step=steps if layers else None)
+
+
+PIPE_CASES = ((256, 22, 2000), (1, 0, 20000))  # (steps, layers, count): ResNet-20's full chunk; a tiny one
+
+
+def send_chunks(records: Connection, control: Connection) -> None:
+    """A child entry: sends every case's chunks as fast as it can, then ends."""
+    control.recv()
+    for k, layers, count in PIPE_CASES:
+        one = chunk(k, layers)
+        for _ in range(count):
+            records.send(one)
+
+
+def pipe_cost() -> None:
+    """Seconds per record through the pipe, child to stream (pickle, write, read, unpickle, put)."""
+    backend = ProcessBackend(entry=send_chunks)
+    out: queue.SimpleQueue = queue.SimpleQueue()
+    backend.shared_splits(RunConfig().data, lambda text, fraction: None)  # no data generation meanwhile
+    handle = backend.launch(9, RunConfig(), out)
+    handle.start()
+    for k, layers, count in PIPE_CASES:
+        out.get()
+        t0 = time.perf_counter()
+        for _ in range(count - 1):
+            out.get()
+        per = (time.perf_counter() - t0) / (count - 1)
+        size = len(ForkingPickler.dumps(chunk(k, layers)))
+        print(f"TrainChunk {k} steps x {layers} layers ({size / 1024:.1f} KiB pickled): {per * 1e6:.0f} us a record")
+    handle.kill()  # its data may still be loading here: a thread in torch code must not outlive the interpreter
+    handle.join(10.0)
+    backend.close()
+
+
 def seconds(code: str) -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -53,6 +97,9 @@ def seconds(code: str) -> float:
 
 
 def main() -> None:
+    if "--pipe" in sys.argv:
+        pipe_cost()
+        return
     backend = ProcessBackend()
     for label, run_id in (("cold (data generated in the parent meanwhile)", 1), ("warm (data cached)", 2), ("warm", 3)):
         loaded, started, first = launch_once(backend, run_id)
