@@ -36,8 +36,8 @@ from resnet_viz.runs.items import Failed
 from resnet_viz.train.engine import Engine
 from resnet_viz.train.prepared import use_deterministic_algorithms
 
-#: What the child's main thread waits for: the data, or None when the run was stopped first.
-Inbox = queue.SimpleQueue[DatasetSplits | None]
+#: What the child's main thread waits for: the data, None when the run was stopped first, or why it failed.
+Inbox = queue.SimpleQueue[DatasetSplits | Failed | None]
 
 
 def run_child(records: Connection, control: Connection) -> None:
@@ -62,7 +62,9 @@ def run_child(records: Connection, control: Connection) -> None:
     # While the parent loads the data: torch's deterministic switch imports torch._inductor (seconds).
     use_deterministic_algorithms(engine.config.train)
     splits = inbox.get()
-    if splits is not None:  # None: stopped while the parent loaded the data (the parent reports it)
+    if isinstance(splits, Failed):
+        _send(records, splits)
+    elif splits is not None:  # None: stopped while the parent loaded the data (the parent reports it)
         train(engine, splits, records)
     _exit(records)
 
@@ -118,6 +120,10 @@ def _listen(control: Connection, engine: Engine, inbox: Inbox) -> None:
             message = control.recv()
         except (EOFError, OSError):
             os._exit(0)  # the parent died or let go: no orphan, no evaluation
+        except BaseException as exc:  # noqa: BLE001 - e.g. the shared data could not be mapped
+            inbox.put(Failed(f"could not receive from the parent process: {type(exc).__name__}: {exc}"))
+            engine.stop(evaluate=False)  # without control, a run must not go on
+            return
         kind = message[0]
         if kind == "splits":
             inbox.put(message[1])
