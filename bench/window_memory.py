@@ -3,7 +3,8 @@
 A MainWindow (1600x1000, every plot on screen, process backend) trains an MLP (``--depth`` weight
 layers of width ``--width``, batch ``--batch``, every probe on, every step probed; evaluations every
 ``--eval-every`` steps on 1,000 training images and the test set) for ``--steps`` steps or
-``--minutes`` minutes, whichever ends first (then the run is stopped). Every ``--every`` steps it
+``--minutes`` minutes, whichever ends first (then the run is stopped), with ``--threads`` torch threads
+(default 1: two OpenMP threads made this tiny model 20x slower on the shared 2-core machine). Every ``--every`` steps it
 samples the window process's RSS (psutil) and the bytes the run's RunStore holds (the filled part of
 its arrays; ``alloc``: their capacity, which doubles as they grow). The goal: ``RSS - store`` flat,
 i.e. the window keeps nothing per step beyond the recorded data itself. A line fitted to
@@ -85,16 +86,20 @@ def _row_text(row: tuple[int, float, float, float, float, float]) -> str:
     )
 
 
-def growth_per_million(rows: list[tuple[int, float, float, float, float, float]]) -> float:
-    """MB per 10^6 steps of ``RSS - store``, least squares over the second half of the samples."""
+def growth_per_million(rows: list[tuple[int, float, float, float, float, float]]) -> tuple[float, int]:
+    """(MB per 10^6 steps of ``RSS - store``, samples used): least squares over the samples since the
+    store's arrays last doubled (a doubling frees the old arrays to the C heap, which may keep them: a
+    one-off step of at most the store's size, not growth per step); the second half when that is
+    fewer than three samples."""
     import numpy as np
 
-    half = rows[len(rows) // 2 :]
-    if len(half) < 2:
-        return float("nan")
-    steps = np.array([r[0] for r in half], dtype=float)
-    extra = np.array([(r[2] - r[3]) / MB for r in half])
-    return float(np.polyfit(steps, extra, 1)[0] * 1e6)
+    phase = [r for r in rows if r[4] == rows[-1][4]]
+    used = phase if len(phase) >= 3 else rows[len(rows) // 2 :]
+    if len(used) < 2:
+        return float("nan"), len(used)
+    steps = np.array([r[0] for r in used], dtype=float)
+    extra = np.array([(r[2] - r[3]) / MB for r in used])
+    return float(np.polyfit(steps, extra, 1)[0] * 1e6), len(used)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--eval-every", type=int, default=50_000)
     parser.add_argument("--backend", default="process", choices=["process", "thread"])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the run (OMP_NUM_THREADS)")
     args = parser.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch is imported; the child inherits it
     print(f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}", flush=True)
     print(f"start: {load_average()}", flush=True)
     window = open_window(args.backend)
@@ -139,10 +146,11 @@ def _report(rows, entry, stopped_early: bool, args: argparse.Namespace) -> None:
         return
     first, last = rows[0], rows[-1]
     rss_d, store_d = (last[2] - first[2]) / MB, (last[3] - first[3]) / MB
+    slope, used = growth_per_million(rows)
     print(
-        f"from {first[0]:,} to {last[0]:,} steps: RSS +{rss_d:.1f} MB, store +{store_d:.1f} MB, "
-        f"RSS - store {rss_d - store_d:+.1f} MB; fitted RSS - store growth over the second half: "
-        f"{growth_per_million(rows):+.1f} MB per 10^6 steps"
+        f"from {first[0]:,} to {last[0]:,} steps: RSS {rss_d:+.1f} MB, store {store_d:+.1f} MB, "
+        f"RSS - store {rss_d - store_d:+.1f} MB; RSS - store fitted over the last {used} samples: "
+        f"{slope:+.1f} MB per 10^6 steps"
         + (f" (extrapolated: the run was stopped at {last[0]:,} of {args.steps:,} steps)" if stopped_early else "")
     )
     per_step = (last[3] - first[3]) / max(1, last[0] - first[0])
