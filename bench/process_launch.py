@@ -11,6 +11,7 @@ and to its first ``TrainChunk`` (the first live point), and where a child's star
 
 from __future__ import annotations
 
+import importlib
 import queue
 import subprocess
 import sys
@@ -21,9 +22,12 @@ from multiprocessing.reduction import ForkingPickler
 import numpy as np
 
 from resnet_viz.config import RunConfig
+from resnet_viz.data import load_dataset
 from resnet_viz.metrics.records import LayerStats, RunStarted, TrainChunk
 from resnet_viz.runs.items import Exited, Progress
 from resnet_viz.runs.process_backend import ProcessBackend
+from resnet_viz.train.engine import Engine
+from resnet_viz.train.started import started_record
 
 SPARE_WARM_S = 15.0  # s to let a spare child finish its imports (generous: the machine may be loaded)
 
@@ -90,6 +94,19 @@ def pipe_cost() -> None:
     backend.close()
 
 
+def child_work() -> tuple[float, float]:
+    """Seconds of a child's work once it has the data, measured here (threads as in a child, imports
+    done): ``Engine.prepare`` (model, optimiser, probes) and the step-0 record (RunStarted)."""
+    importlib.import_module("torch._inductor.config")
+    engine = Engine(RunConfig(), splits=load_dataset(RunConfig().data))
+    t0 = time.perf_counter()
+    engine.prepare()
+    t1 = time.perf_counter()
+    run = engine._ready()
+    started_record(run, *run.data.next_batch())
+    return t1 - t0, time.perf_counter() - t1
+
+
 def seconds(code: str) -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -116,9 +133,13 @@ def main() -> None:
     bare = seconds("pass")
     torch_s = seconds("import torch")
     child_s = seconds("import resnet_viz.runs.child")
+    inductor_s = seconds("import resnet_viz.runs.child, torch._inductor.config")
+    prepare_s, started_s = child_work()
+    print(f"child work once the data is there: prepare {prepare_s:.2f} s, step-0 record {started_s:.2f} s")
     print(
         f"child start: interpreter {bare:.2f} s, + import torch {torch_s - bare:.2f} s, "
-        f"+ resnet_viz (engine, models, data) {child_s - torch_s:.2f} s = {child_s:.2f} s"
+        f"+ resnet_viz (engine, models, data) {child_s - torch_s:.2f} s = {child_s:.2f} s; "
+        f"torch.use_deterministic_algorithms imports torch._inductor: + {inductor_s - child_s:.2f} s"
     )
 
 
