@@ -9,10 +9,11 @@ import math
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from resnet_viz.config import RunConfig
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
+from resnet_viz.gui.plots.decimation import PeakBins, peak_decimate
 from resnet_viz.gui.plots.running_mean import RunningMean
 from resnet_viz.gui.runs import RunEntry
 from resnet_viz.metrics.records import EvalRecord, TrainChunk
@@ -304,3 +305,112 @@ def test_render_png(qtbot, recorded_runs) -> None:
         image = panel.grab().toImage()
         assert image.width() >= 900 and image.height() >= 550
         image.save(f"/tmp/curves_{name}.png")
+        pixels = _rgb(image)
+        for entry in recorded_runs:  # every run's curves are drawn, in its colour
+            colour = QtGui.QColor(entry.color).rgb() & 0xFFFFFF
+            assert np.count_nonzero(pixels == colour) > 200, (name, entry.name)
+
+
+def _rgb(image: QtGui.QImage) -> np.ndarray:
+    """The pixels of ``image`` as 0xRRGGBB uint32 [H, W]."""
+    image = image.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    h, w, stride = image.height(), image.width(), image.bytesPerLine() // 4
+    return np.frombuffer(image.constBits(), np.uint32, count=h * stride).reshape(h, stride)[:, :w] & 0xFFFFFF
+
+
+def test_peak_bins_extended_in_chunks_equal_a_fresh_decimation() -> None:
+    rng = np.random.default_rng(3)
+    x = np.arange(1, 10_001, dtype=np.int64)
+    y = rng.random(10_000)
+    y[[5, 6, 4000]] = np.nan  # a bin holding NaN shows NaN (the line breaks there)
+    bins = PeakBins(16)
+    for stop in (1, 15, 16, 17, 999, 5000, 5001, 10_000):
+        bins.extend(x[:stop], y[:stop])
+        fx, fy = peak_decimate(x[:stop], y[:stop], 16)
+        np.testing.assert_array_equal(bins.x.values, fx)
+        np.testing.assert_array_equal(bins.y.values, fy)
+    assert bins.samples == 10_000 // 16 * 16
+    body = y[: bins.samples].reshape(-1, 16)
+    np.testing.assert_array_equal(fy[0::2], body.max(axis=1))
+    np.testing.assert_array_equal(fy[1::2], body.min(axis=1))
+    np.testing.assert_array_equal(fx[0::2], x[: bins.samples : 16])
+    np.testing.assert_array_equal(fx[1::2], x[15 : bins.samples : 16])
+    assert np.isnan(fy[0]) and np.isnan(fy[2 * (4000 // 16)])
+
+
+def _long_run(error_plot, n: int, status: str = "running") -> RunEntry:
+    rng = np.random.default_rng(4)
+    entry = RunEntry(run_id=8, config=RunConfig(), name="long", color="#0072B2", status=status)
+    for a in range(0, n, 4096):
+        b = min(a + 4096, n)
+        entry.store.add(_chunk(a, b, rng.random(b - a)))
+    entry.version += 1
+    error_plot.resize(700, 400)
+    error_plot.show()
+    error_plot.refresh([entry], None)
+    return entry
+
+
+def test_long_run_is_drawn_from_cached_bins(error_plot) -> None:
+    """100k steps: pyqtgraph gets 1-2 peak bins per pixel (a cached level) and the raw tail; the item's
+    original dataset stays the full running mean, and a new chunk adds bins without rebinning the history."""
+    entry = _long_run(error_plot, 100_000)
+    curve = error_plot.run_curves(8).train
+    x, y = curve.getOriginalDataset()
+    assert len(x) == len(y) == 100_000
+    ds, first, stop = curve._window
+    assert (first, stop) == (0, 100_000) and ds > 1 and ds & (ds - 1) == 0  # a power of two
+    width = error_plot.plot.vb.width()
+    shown_x, shown_y = curve.getData()
+    assert width <= len(shown_x) / 2 <= 2 * width + ds
+    bins = curve.levels[ds]
+    fx, fy = peak_decimate(x, y, ds)
+    np.testing.assert_array_equal(shown_x[: len(fx)], fx)
+    np.testing.assert_array_equal(shown_y[: len(fy)], fy)
+    np.testing.assert_array_equal(shown_y[len(fy) :], y[bins.samples :])  # the last, incomplete bin: raw
+    before = bins.x.values.copy()
+    entry.store.add(_chunk(100_000, 100_030, np.full(30, 0.5)))
+    entry.version += 1
+    error_plot.refresh([entry], None)
+    assert curve.levels[ds] is bins and np.array_equal(bins.x.values[: len(before)], before)
+    assert curve.getOriginalDataset()[0][-1] == 100_030
+
+
+def test_zoomed_in_view_gets_the_finer_level_clipped(error_plot) -> None:
+    _long_run(error_plot, 100_000)
+    curve = error_plot.run_curves(8).train
+    error_plot.plot.vb.setXRange(50_000, 51_000, padding=0)  # a user zoom: x auto-range off
+    ds, first, stop = curve._window
+    assert ds == 1 and first <= 50_000 and stop >= 51_000 and stop - first < 5_000
+    shown_x, _ = curve.getData()
+    assert shown_x[0] <= 50_000 and shown_x[-1] >= 51_000 and len(shown_x) < 5_000
+    error_plot.plot.vb.setXRange(50_100, 51_100, padding=0)  # a small pan stays inside the drawn margin
+    assert curve._window == (ds, first, stop)
+
+
+def test_x_range_grows_in_steps_while_a_run_trains(error_plot) -> None:
+    """Appending 30 steps a frame moves the x range only when the run passes the next nice bound; a plot
+    whose runs did not change does no work; once the run has finished the range fits its steps."""
+    entry = _long_run(error_plot, 1_000)
+    vb = error_plot.plot.vb
+    ranges = []
+    for a in range(1_000, 2_320, 30):  # 44 chunks, to step 2,320
+        entry.store.add(_chunk(a, a + 30, np.full(30, 0.3)))
+        entry.version += 1
+        error_plot.refresh([entry], None)
+        ranges.append(tuple(vb.viewRange()[0]))
+        assert ranges[-1][1] >= a + 30
+    distinct = sorted(set(ranges), key=lambda r: r[1])
+    assert len(distinct) == 4 and len(ranges) == 44  # 1,200 → 1,500 → 2,000 → 2,500: nice bounds only
+    for (_, right), bound in zip(distinct, (1200, 1500, 2000, 2500)):
+        assert bound < right < bound * 1.05  # the bound and the view's padding
+    axis = error_plot.plot.getAxis("bottom")
+    error_plot.grab()
+    picture = axis.picture
+    error_plot.refresh([entry], None)  # nothing changed: no new data, no range or axis work
+    error_plot.grab()
+    assert axis.picture is picture and tuple(vb.viewRange()[0]) == ranges[-1]
+    finished = dataclasses.replace(entry, status="finished", version=entry.version + 1)
+    error_plot.refresh([finished], None)
+    right = vb.viewRange()[0][1]
+    assert 2_320 < right < 2_320 * 1.05  # the last step and the padding (no longer 2,500)

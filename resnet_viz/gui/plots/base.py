@@ -13,13 +13,14 @@ whole layout, colour bars included); :meth:`csv_item` is the PlotItem whose curv
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import CSVExporter
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from resnet_viz.gui.runs import RunEntry
 
@@ -148,6 +149,19 @@ def style_plot(
         font.setPointSize(AXIS_FONT_PT)
         axis.label.setFont(font)
     return plot
+
+
+@functools.lru_cache(maxsize=256)
+def pen(color: str, width: float = 1.0, style: QtCore.Qt.PenStyle = QtCore.Qt.PenStyle.SolidLine) -> QtGui.QPen:
+    """One shared pen per style: pyqtgraph's symbol atlas keys symbols by pen object, so a new pen every
+    frame would render the run's symbols again (and grow the atlas) on every redraw."""
+    return pg.mkPen(color, width=width, style=style)
+
+
+@functools.lru_cache(maxsize=256)
+def brush(color: str) -> QtGui.QBrush:
+    """One shared brush per colour (see :func:`pen`)."""
+    return pg.mkBrush(color)
 
 
 def finite_or_nan(values: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
-"""The pyqtgraph items of the training/test curves: a run's items (:class:`RunCurves`), a curve whose
-auto-range ignores values over a cap, the legend's sample and a CSV exporter limited to chosen curves."""
+"""The pyqtgraph items of the training/test curves: a run's items (:class:`RunCurves`: a decimated thin
+curve, the bold test curve and the divergence mark, whose auto-range ignores values over a cap), the
+legend's sample and a CSV exporter limited to chosen curves."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,31 +42,6 @@ class LegendSample(pg.ItemSample):
         event.accept()
 
 
-class CappedCurve(pg.PlotDataItem):
-    """PlotDataItem whose y extent, as seen by auto-range, is capped at ``y_cap`` (data units).
-
-    Keeps an exploding (diverging) run from squashing every other curve; the data and the drawing are
-    unchanged, so zooming out still shows all of it.
-    """
-
-    y_cap: float | None = None
-
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
-        lo, hi = super().dataBounds(ax, frac, orthoRange)
-        if ax == 1 and self.y_cap is not None and hi is not None:
-            cap = math.log10(self.y_cap) if self.opts["logMode"][1] else self.y_cap  # bounds are in view coords
-            return min(lo, cap), min(hi, cap)
-        return lo, hi
-
-
-class SteppedCurve(SteppedBounds, CappedCurve):
-    """A capped curve whose bounds auto-range in steps while its run grows (bold test curve, marker)."""
-
-
-class ThinCurve(DecimatedCurve, CappedCurve):
-    """The thin training curve: a long series drawn peak-decimated per zoom level, capped and stepped bounds."""
-
-
 class CurveCSVExporter(CSVExporter):
     """CSVExporter restricted to the given curves (visible runs' data; no markers)."""
 
@@ -83,9 +58,9 @@ class CurveCSVExporter(CSVExporter):
 class RunCurves:
     """The items of one run in a :class:`TrainTestPlot` and what they were last drawn from."""
 
-    train: ThinCurve  # thin: running mean of the per-step training metric
-    test: SteppedCurve  # bold: test metric at evaluation steps
-    marker: SteppedCurve  # "x" where a diverged run stopped (at most ``autorange_max`` high)
+    train: DecimatedCurve  # thin: running mean of the per-step training metric
+    test: SteppedBounds  # bold: test metric at evaluation steps
+    marker: SteppedBounds  # "x" where a diverged run stopped (at most ``autorange_max`` high)
     marker_text: pg.TextItem  # "diverged"
     mean: RunningMean
     store: RunStore
@@ -105,8 +80,8 @@ class RunCurves:
     @classmethod
     def add_to(cls, plot: pg.PlotItem, store: RunStore, mean: RunningMean, y_cap: float | None) -> RunCurves:
         """New, empty items for a run in ``plot`` (marker hidden); auto-range ignores values over ``y_cap``."""
-        train, test = ThinCurve(), SteppedCurve()
-        marker = SteppedCurve(pen=None, symbol="x", symbolSize=11)
+        train, test = DecimatedCurve(), SteppedBounds()
+        marker = SteppedBounds(pen=None, symbol="x", symbolSize=11)
         for item in (train, test, marker):
             item.y_cap = y_cap
         text = pg.TextItem("diverged", anchor=(-0.12, 1.0), fill=pg.mkBrush(255, 255, 255, 225))

@@ -10,11 +10,9 @@ are :class:`TrainTestPlot` configured by class attributes.
 Drawing cost: items are created once per run and ``setData`` is called only for runs whose
 ``version`` (or the smoothing, visibility, colour or name) changed. The running mean is extended
 incrementally from prefix sums over the new steps only (:class:`~resnet_viz.gui.plots.running_mean.RunningMean`),
-and the thin curve is drawn from peak-decimated bins cached per zoom level
-(:class:`~resnet_viz.gui.plots.decimation.DecimatedCurve`), so a new chunk costs work in its own steps
-and the screen's width, not in the run's history. While a run grows, auto-range works in steps
-(:mod:`~resnet_viz.gui.plots.stepped_bounds`): x grows to the next "nice" bound, so the axes and the
-grid are not re-rendered on every chunk.
+the thin curve is drawn from peak bins cached per zoom level (:mod:`.decimation`): a chunk costs work in
+its own steps and the screen's width, not the history. While a run grows, auto-range works in steps
+(:mod:`.stepped_bounds`), so axes and grid are not re-rendered on every chunk.
 """
 
 from __future__ import annotations

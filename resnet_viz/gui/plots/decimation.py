@@ -1,9 +1,10 @@
 """Peak decimation of a long, append-only series, cached per zoom level, and the curve item that draws it.
 
 :class:`PeakBins` keeps the decimated prefix of a series at one bin size (``ds`` samples per bin, bins
-aligned to sample 0): each bin becomes two points at the x of its first sample, its maximum then its
-minimum (NaN when the bin holds one, so a break in the line stays a break), as pyqtgraph's "peak"
-downsampling draws it. Extending it costs O(new samples). :class:`DecimatedCurve` hands pyqtgraph only
+aligned to sample 0): each bin becomes two points, its maximum at the x of its first sample and its
+minimum at the x of its last (NaN when the bin holds one, so a break in the line stays a break), as
+pyqtgraph's "peak" downsampling draws it (which puts both at one x; here the first and last x keep the
+data's x extent exact). Extending it costs O(new samples). :class:`DecimatedCurve` hands pyqtgraph only
 the bins of the zoom level that fits the view (1-2 bins per pixel) plus the raw samples of the last,
 incomplete bin, clipped to the view and a view's width either side when the user zoomed in; the full
 series stays its original dataset (CSV export, hover).
@@ -26,10 +27,12 @@ BINS_PER_PIXEL = 1.0
 
 
 def peak_decimate(x: np.ndarray, y: np.ndarray, ds: int) -> tuple[np.ndarray, np.ndarray]:
-    """Complete bins of ``ds`` samples of ``x`` [N], ``y`` [N]: x [2B] (each bin's first x, twice), y [2B]
+    """Complete bins of ``ds`` samples of ``x`` [N], ``y`` [N]: x [2B] (each bin's first and last x), y [2B]
     (each bin's max then min; NaN if the bin has a NaN), B = N // ds."""
     n = (len(x) // ds) * ds
-    bx = np.repeat(np.asarray(x[:n:ds], dtype=np.float64), 2)
+    bx = np.empty(2 * (n // ds))
+    bx[0::2] = x[:n:ds]
+    bx[1::2] = x[ds - 1 : n : ds]
     by = np.empty(2 * (n // ds))
     body = np.asarray(y[:n], dtype=np.float64).reshape(-1, ds)
     by[0::2] = body.max(axis=1)

@@ -19,7 +19,6 @@ not run (stochastic depth) and is left out of that layer's mean.
 from __future__ import annotations
 
 import csv
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,26 +26,13 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
-from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, cache_text, positive_or_nan, style_plot
+from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, brush, cache_text, pen, positive_or_nan, style_plot
 from resnet_viz.gui.plots.depth_profile import DEFAULT_WINDOW, MAX_WINDOW, Series, format_steps, recent_mean
 from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
 from resnet_viz.gui.runs import RunEntry, display_names
 from resnet_viz.metrics.store import RunStore
-
-
-@functools.lru_cache(maxsize=256)
-def pen(color: str, width: float = 1.0, style: QtCore.Qt.PenStyle = QtCore.Qt.PenStyle.SolidLine) -> QtGui.QPen:
-    """One shared pen per style: pyqtgraph's symbol atlas keys symbols by pen object, so a new pen every
-    frame would render the run's symbols again (and grow the atlas) on every redraw."""
-    return pg.mkPen(color, width=width, style=style)
-
-
-@functools.lru_cache(maxsize=256)
-def brush(color: str) -> QtGui.QBrush:
-    """One shared brush per colour (see :func:`pen`)."""
-    return pg.mkBrush(color)
 
 
 class DepthCurve(SteppedBounds):
@@ -185,8 +171,8 @@ class DepthProfilePlot(PlotPanel):
             self._remove(run_id)
         changed = bool(gone)
         growing = any(e.active for e in runs)  # y auto-ranges in steps while a run grows
-        for drawn in self._drawn.values():
-            for item in drawn.items.values():
+        for old in self._drawn.values():
+            for item in old.items.values():
                 item.set_stepped(growing)
         for entry in runs:
             shown = entry.visible and entry.store.started is not None

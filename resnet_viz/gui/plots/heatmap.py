@@ -20,7 +20,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.gui.plots.base import PlotPanel, cache_text, style_plot
-from resnet_viz.gui.plots.stepped_bounds import nice_ceil
+from resnet_viz.gui.plots.stepped_bounds import GrowingImage, nice_ceil
 from resnet_viz.gui.runs import RunEntry
 from resnet_viz.metrics.records import LayerInfoRecord
 
@@ -98,21 +98,6 @@ def boundary_positions(info: LayerInfoRecord) -> tuple[np.ndarray, np.ndarray]:
     block_change = (blocks[1:] != blocks[:-1]) & ~stage_change
     y = np.arange(1, stages.size, dtype=np.float64) + 0.5
     return y[block_change], y[stage_change]
-
-
-class GrowingImage(pg.ImageItem):
-    """ImageItem whose x extent, as auto-range sees it, may reach past its last column: to a "nice" step
-    while the run grows (:func:`~resnet_viz.gui.plots.stepped_bounds.nice_ceil`), so the x axis is not
-    re-rendered for every new column."""
-
-    columns_shown: float | None = None  # x extent for auto-range, in columns (None: the image's width)
-
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None) -> tuple[float | None, float | None]:
-        if self.image is None:
-            return None, None
-        if ax == 0:
-            return 0.0, float(self.columns_shown or self.width())
-        return 0.0, float(self.height())
 
 
 class GradHeatmapPlot(PlotPanel):

@@ -51,9 +51,15 @@ def stepped_y(last: tuple[float, float] | None, lo: float, hi: float) -> tuple[f
 
 
 class SteppedBounds(pg.PlotDataItem):
-    """PlotDataItem whose data bounds (as auto-range sees them) are rounded outwards while ``stepped``:
-    x up to :func:`nice_ceil` (when ``step_x``), y by :func:`stepped_y` (in view coordinates)."""
+    """PlotDataItem whose data bounds, as auto-range sees them, are capped at ``y_cap`` (data units; None:
+    no cap) and rounded outwards while ``stepped``: x up to :func:`nice_ceil` (when ``step_x``), y by
+    :func:`stepped_y` (in view coordinates). The data and the drawing are unchanged.
 
+    The cap keeps an exploding (diverging) run from squashing every other curve; zooming out still shows
+    all of it. (One class for both: PySide cannot combine two Python subclasses of one Qt class.)
+    """
+
+    y_cap: float | None = None
     stepped: bool = False
     step_x: bool = True
     _last_y: tuple[float, float] | None = None
@@ -67,9 +73,27 @@ class SteppedBounds(pg.PlotDataItem):
 
     def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
         lo, hi = super().dataBounds(ax, frac, orthoRange)
+        if ax == 1 and self.y_cap is not None and hi is not None:
+            cap = math.log10(self.y_cap) if self.opts["logMode"][1] else self.y_cap  # bounds are in view coords
+            lo, hi = min(lo, cap), min(hi, cap)
         if not self.stepped or lo is None or hi is None or frac != 1.0 or orthoRange is not None:
             return lo, hi
         if ax == 0:
             return (lo, nice_ceil(hi)) if self.step_x else (lo, hi)
         self._last_y = stepped_y(self._last_y, lo, hi)
         return self._last_y
+
+
+class GrowingImage(pg.ImageItem):
+    """ImageItem whose x extent, as auto-range sees it, may reach past its last column: to a "nice" step
+    while the run grows (:func:`nice_ceil`), so the x axis is not
+    re-rendered for every new column."""
+
+    columns_shown: float | None = None  # x extent for auto-range, in columns (None: the image's width)
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None) -> tuple[float | None, float | None]:
+        if self.image is None:
+            return None, None
+        if ax == 0:
+            return 0.0, float(self.columns_shown or self.width())
+        return 0.0, float(self.height())
