@@ -377,10 +377,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- closing ----------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        """Save the layout and the last setup, then stop every run without a final evaluation and join
-        the workers for at most ``RunManager.close_join_s`` (each ends within one step, evaluation batch
-        or loading chunk). A worker still busy after that is left to ``app.run_app``'s exit."""
+        """Save the layout and the last setup, then stop every run without a final evaluation, wait for
+        them for at most ``RunManager.close_join_s`` (each ends within one step, evaluation batch or
+        loading chunk) and kill any child process still alive (:meth:`RunManager.close`)."""
         self.race_tab.pause()
         self.save_settings()
-        self.manager.shutdown(timeout_s=self.manager.close_join_s)
+        self.manager.close()
         super().closeEvent(event)

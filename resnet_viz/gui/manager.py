@@ -49,7 +49,8 @@ class RunManager(QtCore.QObject):
         parallel: int | None = None,
     ) -> None:
         super().__init__(parent)
-        chosen = backend if backend is not None and not isinstance(backend, str) else make_backend(backend)
+        # the window keeps one child process started ahead: pressing Start does not wait for `import torch`
+        chosen = backend if backend is not None and not isinstance(backend, str) else make_backend(backend, spare=True)
         self.scheduler = Scheduler(chosen, slice_s=slice_s, parallel=parallel or default_parallel())
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(round(1000 / DISPLAY_HZ))
@@ -163,6 +164,14 @@ class RunManager(QtCore.QObject):
         ended in time. A run ends within one training step or evaluation batch, or one chunk of loading."""
         ended = self.scheduler.shutdown(timeout_s)
         self.drain()
+        return ended
+
+    def close(self, timeout_s: float | None = None) -> bool:
+        """The window closes: :meth:`shutdown` (within ``close_join_s`` by default), then release the
+        backend (a child started ahead ends, shared datasets are let go). Returns what shutdown returned."""
+        ended = self.shutdown(self.close_join_s if timeout_s is None else timeout_s)
+        self._timer.stop()
+        self.scheduler.backend.close()
         return ended
 
     # --- polling (GUI thread, QTimer) ----------------------------------------------------------------

@@ -17,15 +17,16 @@ def default_backend_name() -> str:
     return name
 
 
-def make_backend(name: str | None = None) -> Backend:
-    """A new backend of that name (None: :func:`default_backend_name`)."""
+def make_backend(name: str | None = None, *, spare: bool = False) -> Backend:
+    """A new backend of that name (None: :func:`default_backend_name`). ``spare``: the process backend
+    keeps one child started ahead (it imports torch while idle), so a run starts without that wait."""
     name = default_backend_name() if name is None else name
     if name == "thread":
         return ThreadBackend()
     if name == "process":
         from resnet_viz.runs.process_backend import ProcessBackend
 
-        return ProcessBackend()
+        return ProcessBackend(spare=spare)
     raise ConfigError("backend", name, "one of " + ", ".join(BACKENDS))
 
 
