@@ -145,3 +145,21 @@ def test_the_wait_at_each_report_counts_in_step_times_and_steps_per_s(monkeypatc
     assert times.min() >= 0.25  # 0.5 s spread over the two steps of each report
     assert result.steps_per_s == pytest.approx(STEPS / engine.train_time)
     assert engine.train_time >= 0.5 * len(waits)
+
+
+@pytest.mark.parametrize(
+    "train",
+    [
+        TrainConfig(precision="bf16", channels_last=True, device="cpu"),
+        TrainConfig(precision="fp16", device="cuda:0"),
+    ],
+)
+def test_the_setup_panel_round_trips_the_new_fields(qtbot, train):
+    from resnet_viz.gui.controls import ConfigPanel
+
+    panel = ConfigPanel()
+    qtbot.addWidget(panel)
+    cfg = RunConfig(train=train).validate()
+    panel.set_config(cfg)
+    assert panel.error_text() == ""
+    assert panel.config() == cfg

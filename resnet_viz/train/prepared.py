@@ -84,7 +84,7 @@ def prepare_run(config: RunConfig, splits: DatasetSplits, device: torch.device) 
     theory = np.asarray(theory_act_std(model, cfg.model, cfg.init, splits.input_shape), dtype=np.float64)
     model = model.to(device)
     if cfg.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = build_optimizer(model.parameters(), cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, total_steps)
