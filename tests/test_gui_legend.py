@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resnet_viz.gui.plots.base import FittedLegend
+from resnet_viz.gui.plots.base import PIXMAP_CACHE, FittedLegend
+from resnet_viz.gui.plots.curves import ErrorPlot
 from resnet_viz.gui.plots.depth import GradNormDepthPlot
 
 
@@ -47,3 +48,18 @@ def test_legend_moves_to_the_corner_it_hides_least(qtbot, plot, y_of_x, edge, ex
     assert pos.x() >= 0 and pos.x() + legend.width() <= vb.width() + 1
     assert pos.y() >= 0 and pos.y() + legend.height() <= vb.height() + 1
     assert corner == expected, counts
+
+
+def test_legend_text_paints_from_a_pixmap_and_follows_relabels(qtbot, recorded_runs):
+    """Legend labels lie under the curves, so each new point would re-render their text: they paint from a
+    pixmap cache, which a new label (here: another smoothing) renews."""
+    panel = ErrorPlot()
+    qtbot.addWidget(panel)
+    panel.refresh(recorded_runs, None)
+    texts = [label.item for _, label in panel.legend.items]
+    assert texts and all(t.cacheMode() == PIXMAP_CACHE for t in texts)
+    panel.set_smoothing(5)
+    labels = [label.text for _, label in panel.legend.items]
+    assert any("mean of 5 steps" in t for t in labels)
+    assert all(label.item.cacheMode() == PIXMAP_CACHE for _, label in panel.legend.items)
+    assert all(panel.plot.getAxis(n).cacheMode() == PIXMAP_CACHE for n in ("left", "bottom"))
