@@ -30,6 +30,8 @@ def peak_decimate(x: np.ndarray, y: np.ndarray, ds: int) -> tuple[np.ndarray, np
     """Complete bins of ``ds`` samples of ``x`` [N], ``y`` [N]: x [2B] (each bin's first and last x), y [2B]
     (each bin's max then min; NaN if the bin has a NaN), B = N // ds."""
     n = (len(x) // ds) * ds
+    if n == 0:
+        return np.empty(0), np.empty(0)
     bx = np.empty(2 * (n // ds))
     bx[0::2] = x[:n:ds]
     bx[1::2] = x[ds - 1 : n : ds]
@@ -134,9 +136,9 @@ class DecimatedCurve(SteppedBounds):
         vb = self.getViewBox()
         if vb is None or n < 2:
             return 1, 0, n
-        left, right = vb.viewRange()[0]
+        left, right = self._view_x(vb)
         spacing = float(x[-1] - x[0]) / (n - 1) or 1.0
-        ds = level_for((right - left) / spacing, vb.width())
+        ds = level_for(min((right - left) / spacing, n), vb.width())
         if vb.autoRangeEnabled()[0]:
             return ds, 0, n
         span = right - left
@@ -153,9 +155,14 @@ class DecimatedCurve(SteppedBounds):
             return False
         if window[1:] == (0, n):
             return old == window
-        left, right = vb.viewRange()[0]
+        left, right = self._view_x(vb)
         x = self.full_x
         return (old[1] == 0 or x[old[1]] <= left) and (old[2] >= n or x[old[2] - 1] >= right)
+
+    def _view_x(self, vb) -> tuple[float, float]:
+        """The view's x range in data units (a log x axis, from the plot's menu, has log10 view coordinates)."""
+        left, right = vb.viewRange()[0]
+        return (10.0**left, 10.0**right) if self.opts["logMode"][0] else (left, right)
 
     def _show(self, window: tuple[int, int, int], **kwargs) -> None:
         self._window = window

@@ -79,7 +79,7 @@ class SteppedBounds(pg.PlotDataItem):
         if not self.stepped or lo is None or hi is None or frac != 1.0 or orthoRange is not None:
             return lo, hi
         if ax == 0:
-            return (lo, nice_ceil(hi)) if self.step_x else (lo, hi)
+            return (lo, nice_ceil(hi)) if self.step_x and not self.opts["logMode"][0] else (lo, hi)
         self._last_y = stepped_y(self._last_y, lo, hi)
         return self._last_y
 
