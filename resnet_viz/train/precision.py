@@ -6,7 +6,8 @@ the lower precision under ``torch.autocast``. ``fp16`` scales the loss (``torch.
 that small gradients do not flush to zero; the weight gradients are unscaled before the probes read
 them and the probes divide the output-gradient norms by the same scale, so every probe reads the
 gradient of the unscaled loss. A step whose scaled gradients overflow is skipped by the scaler (its
-update ratio reads 0).
+update ratio reads 0). The step-0 statistics of the ``RunStarted`` record (the initialisation) are
+measured in float32 in every mode; evaluations run under the same autocast as the steps.
 """
 
 from __future__ import annotations
