@@ -223,7 +223,7 @@ class TrainConfig(Section):
     channels_last: bool = spec(
         False, label="", text="channels last", group=DEVICE, switches=(("--channels-last", True),),
         help="Keep images and conv weights in the channels_last memory format (NHWC): the same arithmetic in "
-        "another order, faster on some devices (see docs/benchmarks.md).",
+        "another order (float rounding differs slightly), faster on some devices (see docs/benchmarks.md).",
     )  # fmt: skip
     seed: int = spec(
         0, label="seed", group=TRAIN, flag="--seed", lo=0, hi=MAX_SEED,
