@@ -15,7 +15,10 @@ Each prints steps/s from ``RunFinished.steps_per_s`` (training time measured by 
 excluded) and from wall time (first TrainChunk after ``--skip`` steps to the chunk reaching ``--steps``,
 as its consumer receives them), then the median ratios to ``engine``.
 
-    .venv/bin/python bench/window_training.py [--steps 40] [--rounds 2] [--skip 5]
+    .venv/bin/python bench/window_training.py [--steps 40] [--rounds 2] [--skip 5] [--threads N]
+
+``--threads 1`` runs every setting on one torch thread: on this 2-core machine shared with other work,
+two OpenMP threads per run made ResNet-20 up to 4x slower than one, which swamps what is measured.
 
 Offscreen unless QT_QPA_PLATFORM is set (``xvfb-run -a .venv/bin/python bench/window_training.py`` for X).
 """
@@ -110,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip", type=int, default=5, help="steps before the wall-time clock starts")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ",".join(MODES))
+    parser.add_argument("--threads", type=int, help="torch threads of every setting (OMP_NUM_THREADS; default torch's)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch is imported; children inherit it
     from resnet_viz.data import load_dataset
     from resnet_viz.gui.qt_app import application
     from resnet_viz.runs.process_backend import ProcessBackend
