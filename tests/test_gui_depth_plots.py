@@ -243,6 +243,32 @@ def test_new_rows_redraw_the_now_curve_only(qtbot, monkeypatch):
     np.testing.assert_allclose(panel.curve(entry.run_id).getOriginalDataset()[1], expected_now(values, 10), rtol=1e-6)
 
 
+@pytest.mark.parametrize("end", ["paused", "finished", "stopped", "diverged at step 30"])
+def test_now_curve_has_layer_markers_unless_the_run_trains(qtbot, end):
+    """A training run's "now" curve is a line only (no symbols re-set every redraw); once the run pauses or ends
+    the same data get a marker per layer in the run's colour, and they go again when it trains on."""
+    info = layer_info(2)
+    values = synthetic_values(30, len(info.names))
+    entry = synthetic_entry(values, info, chunk=10)
+    panel = make(qtbot, ActStdDepthPlot)
+    panel.refresh([entry], None)
+    curve = panel.curve(entry.run_id)
+    assert curve.opts["symbol"] is None and not curve.scatter.isVisible()
+    x, y = curve.getOriginalDataset()
+    entry.status = end
+    panel.refresh([entry], None)
+    assert panel.curve(entry.run_id) is curve and curve.opts["symbol"] == "o"
+    sx, sy = curve.scatter.getData()
+    np.testing.assert_array_equal(sx, x)
+    np.testing.assert_allclose(sy, np.log10(y))  # log y axis: the scatter holds log10 values
+    assert curve.opts["symbolBrush"].color().name() == entry.color.lower() and curve.scatter.isVisible()
+    assert all(panel.curve(entry.run_id, s).opts["symbol"] is None for s in ("at init", "theory"))
+    if end == "paused":
+        entry.status = "running"
+        panel.refresh([entry], None)
+        assert curve.opts["symbol"] is None and not curve.scatter.isVisible()
+
+
 def test_y_range_grows_in_steps_while_a_run_trains(qtbot):
     """While the run is active the y bounds are rounded outwards, so a small change in the data keeps the range;
     once it has ended the range fits the data exactly."""

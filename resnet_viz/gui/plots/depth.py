@@ -29,7 +29,14 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, brush, cache_text, pen, positive_or_nan, style_plot
-from resnet_viz.gui.plots.depth_profile import DEFAULT_WINDOW, MAX_WINDOW, Series, format_steps, recent_mean
+from resnet_viz.gui.plots.depth_profile import (
+    DEFAULT_WINDOW,
+    MAX_WINDOW,
+    Series,
+    draws_markers,
+    format_steps,
+    recent_mean,
+)
 from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
 from resnet_viz.gui.runs import RunEntry, display_names
 from resnet_viz.metrics.store import RunStore
@@ -137,18 +144,9 @@ class DepthProfilePlot(PlotPanel):
         """Every curve of a run, main first, and the steps its "now" values come from."""
         mean, steps = self.now_profile(entry.store)
         when = f"mean of {format_steps(steps)}" if steps.size > 1 else format_steps(steps)
-        main = Series(
-            "",
-            mean,
-            when,
-            dict(
-                pen=pen(entry.color, 2),
-                symbol="o",
-                symbolSize=5,
-                symbolPen=pen(entry.color),
-                symbolBrush=brush(entry.color),
-            ),
-        )
+        marked = draws_markers(entry.status)  # a marker per layer, except while the run trains
+        style = dict(pen=pen(entry.color, 2), symbol="o" if marked else None, symbolSize=5)
+        main = Series("", mean, when, dict(style, symbolPen=pen(entry.color), symbolBrush=brush(entry.color)))
         return [main, *self.extra_series(entry, entry.color)], steps
 
     def curve(self, run_id: int, suffix: str = "") -> pg.PlotDataItem | None:
@@ -196,7 +194,8 @@ class DepthProfilePlot(PlotPanel):
         """(Re)draw a run's curves; a curve whose values, name and colour are unchanged (e.g. the
         constant "at init" and "theory" lines while the run trains) is left alone."""
         drawn = self._drawn.setdefault(entry.run_id, _Drawn(key))
-        restyle = drawn.key[1:3] != key[1:3] or not drawn.items  # colour or name changed, or new
+        # colour or name changed, markers on or off (the run started or stopped training), or new
+        restyle = drawn.key[1:3] != key[1:3] or draws_markers(drawn.key[4]) != draws_markers(key[4]) or not drawn.items
         drawn.key = key
         series, _steps = self.run_series(entry)
         n = series[0].y.shape[0]

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from resnet_viz.runs.status import RunStatus
+
 DEFAULT_WINDOW = 10  # rows averaged for "now"
 MAX_WINDOW = 100_000
 
@@ -57,6 +59,13 @@ def recent_mean(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray
     mean = np.full(n_layers, np.nan)
     np.divide(total, count, out=mean, where=count > 0)
     return mean, rows
+
+
+def draws_markers(status: str) -> bool:
+    """Whether a run's "now" curve carries a marker per layer: not while the run trains (preparing,
+    running), where re-setting its 56-110 symbols on every redraw was ~40 % of a panel's refresh and
+    painting them as much again; a paused or ended run has them."""
+    return RunStatus.of(status) not in (RunStatus.PREPARING, RunStatus.RUNNING)
 
 
 def format_steps(steps: np.ndarray) -> str:
