@@ -414,3 +414,32 @@ def test_x_range_grows_in_steps_while_a_run_trains(error_plot) -> None:
     error_plot.refresh([finished], None)
     right = vb.viewRange()[0][1]
     assert 2_320 < right < 2_320 * 1.05  # the last step and the padding (no longer 2,500)
+
+
+def test_evaluation_dots_only_when_few_in_view(error_plot) -> None:
+    """A bold curve carries dots while at most MAX_DOTS (150) of its evaluations lie in the x view: 400 evaluations
+    over the whole run are a line alone; zoomed in on 101 of them, or a run with 40, the dots are back."""
+    many = RunEntry(run_id=1, config=RunConfig(), name="many", color="#0072B2")
+    few = RunEntry(run_id=2, config=RunConfig(), name="few", color="#D55E00")
+    for entry, n_evals in [(many, 400), (few, 40)]:
+        entry.store.add(_chunk(0, 4000, np.full(4000, 0.5)))
+        for step in np.linspace(10, 4000, n_evals).astype(int):
+            entry.store.add(EvalRecord(step=int(step), train_error=0.4, train_loss=1.0, test_error=0.4, test_loss=1.0))
+        entry.version = 1
+    error_plot.resize(600, 400)
+    error_plot.show()
+    error_plot.refresh([many, few], None)
+    error_plot.plot.vb.prepareForPaint()
+    dots = {e.name: error_plot.run_curves(e.run_id).test for e in (many, few)}
+    assert dots["many"].opts["symbol"] is None and not dots["many"].scatter.isVisible()
+    assert dots["few"].opts["symbol"] == "o" and len(dots["few"].scatter.getData()[0]) == 40
+    assert len(dots["many"].getOriginalDataset()[0]) == 400  # the line keeps every evaluation
+    error_plot.plot.setXRange(1000, 2000, padding=0)  # ~100 of the 400 in view
+    assert dots["many"].opts["symbol"] == "o" and dots["many"].scatter.isVisible()
+    error_plot.plot.setXRange(0, 4000, padding=0)
+    assert dots["many"].opts["symbol"] is None
+    error_plot.plot.setLogMode(x=True)  # view x in log10 units: log10(2000..4000) holds ~200 evaluations
+    error_plot.plot.setXRange(math.log10(2000), math.log10(4000), padding=0)
+    assert dots["many"].opts["symbol"] is None
+    error_plot.plot.setXRange(math.log10(3000), math.log10(4000), padding=0)  # ~100
+    assert dots["many"].opts["symbol"] == "o"

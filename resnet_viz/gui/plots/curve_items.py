@@ -13,14 +13,20 @@ from pyqtgraph.exporters import CSVExporter
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6 import QtCore, QtGui
 
+from resnet_viz.gui.plots.base import finite_or_nan, positive_or_nan
 from resnet_viz.gui.plots.decimation import DecimatedCurve
 from resnet_viz.gui.plots.running_mean import RunningMean
 from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
+from resnet_viz.metrics.records import EvalRecord
 from resnet_viz.metrics.store import RunStore
 
 THIN_WIDTH = 1
 BOLD_WIDTH = 3
 SYMBOL_SIZE = 6
+#: A bold test curve carries its evaluation dots only while at most this many of its points lie in the
+#: x view; more dots merge into the line anyway (the usual rule of plotting tools), and each is set and
+#: painted on every redraw (a 100k-step run evaluated every 100 steps: 1,000 dots per run).
+MAX_DOTS = 150
 
 
 class LegendSample(pg.ItemSample):
@@ -108,18 +114,35 @@ class RunCurves:
             item.set_stepped(stepped)
 
     def set_colour(self, color: str) -> None:
-        """Draw the run in ``color`` (hex): thin training line, bold test line with dots, the divergence mark."""
+        """Draw the run in ``color`` (hex): thin training line, bold test line with dots (when few, see
+        :meth:`show_dots`), the divergence mark."""
         self.color = color
         qcolor = pg.mkColor(color)
         self.train.setPen(pg.mkPen(qcolor, width=THIN_WIDTH))
         self.test.setPen(pg.mkPen(qcolor, width=BOLD_WIDTH))
-        self.test.setSymbol("o")
         self.test.setSymbolSize(SYMBOL_SIZE)
         self.test.setSymbolPen(None)
         self.test.setSymbolBrush(qcolor)
         self.marker.setSymbolPen(pg.mkPen(qcolor, width=2))
         self.marker.setSymbolBrush(qcolor)
         self.marker_text.setColor(qcolor)
+
+    def show_dots(self, x_range: Sequence[float], log_x: bool) -> None:
+        """Dots on the bold curve while at most :data:`MAX_DOTS` of its points lie in ``x_range`` (view
+        coordinates: log10 of the step on a log x axis), else the line alone; the style changes only on a switch."""
+        lo, hi = (10.0 ** x_range[0], 10.0 ** x_range[1]) if log_x else (x_range[0], x_range[1])
+        shown = int(np.searchsorted(self.eval_x, hi, "right") - np.searchsorted(self.eval_x, lo, "left"))
+        symbol = "o" if shown <= MAX_DOTS else None
+        if self.test.opts["symbol"] != symbol:
+            self.test.setSymbol(symbol)
+
+
+def eval_series(evals: Sequence[EvalRecord], field: str, scale: float, log_y: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluation steps [E] (float64) and the ``field`` of each × ``scale`` [E] (NaN where not drawable:
+    not finite, or ≤ 0 on a log axis)."""
+    x = np.array([e.step for e in evals], dtype=np.float64)
+    y = np.array([getattr(e, field) for e in evals], dtype=np.float64) * scale
+    return x, (positive_or_nan(y) if log_y else finite_or_nan(y))
 
 
 def name_if_new(item: pg.PlotDataItem, name: str) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 * thin line (pen width 1): the training metric per iteration, i.e. the mini-batch value of each step,
   shown as a trailing running mean over ``smoothing`` steps (1 = raw);
-* bold line (pen width 3, dots): the test metric at the evaluation steps.
+* bold line (pen width 3, dots): the test metric at the evaluation steps; the dots only while at most
+  ``MAX_DOTS`` (150) of a run's evaluations lie in the x view, else the line alone.
 
 :class:`ErrorPlot` shows error in percent, :class:`LossPlot` cross-entropy in nats on a log axis; both
 are :class:`TrainTestPlot` configured by class attributes.
@@ -26,14 +27,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from resnet_viz.gui.plots.base import (
-    FittedLegend,
-    PlotPanel,
-    cache_text,
-    finite_or_nan,
-    positive_or_nan,
-    style_plot,
-)
+from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, cache_text, style_plot
 from resnet_viz.gui.plots.curve_items import (
     BOLD_WIDTH,
     SYMBOL_SIZE,
@@ -41,6 +35,7 @@ from resnet_viz.gui.plots.curve_items import (
     CurveCSVExporter,
     LegendSample,
     RunCurves,
+    eval_series,
     name_if_new,
 )
 from resnet_viz.gui.plots.running_mean import (
@@ -51,7 +46,6 @@ from resnet_viz.gui.plots.running_mean import (
     nearest_index,
 )
 from resnet_viz.gui.runs import RunEntry, display_names
-from resnet_viz.metrics.records import EvalRecord
 
 KEY_COLOR = "#555555"  # the style key (thin/bold) in the legend
 
@@ -117,6 +111,7 @@ class TrainTestPlot(PlotPanel):
         self._order: tuple[int, ...] = ()  # run ids in list order, as stacked
         self._data_changed = False  # setData was called in this refresh
         self.connect_hover(self.plot, self.on_hover)
+        self.plot.sigXRangeChanged.connect(self._show_dots)
 
     # --- public ---------------------------------------------------------------------------------
     @property
@@ -173,6 +168,7 @@ class TrainTestPlot(PlotPanel):
                 # settle the auto-range now; left to the paint, the range change it makes schedules a second
                 # full repaint in many frames (measured: 50 paints for 30 frames of growing runs, 30 with this)
                 self.plot.vb.prepareForPaint()
+            self._show_dots()
 
     # --- hover -----------------------------------------------------------------------------------
     def hover_text(self, view_pos: QtCore.QPointF) -> str:
@@ -296,17 +292,17 @@ class TrainTestPlot(PlotPanel):
         )
         if len(store.evals) != rc.n_evals or renamed:
             rc.n_evals = len(store.evals)
-            rc.eval_x, rc.eval_y = self._eval_series(store.evals)
+            rc.eval_x, rc.eval_y = eval_series(store.evals, self.eval_field, self.scale, self.log_y)
             rc.test.setData(
                 rc.eval_x, rc.eval_y, **name_if_new(rc.test, f"{entry.name} test {self.metric_name} {self.unit}")
             )
         self._update_marker(rc, entry, steps[:n])
 
-    def _eval_series(self, evals: Sequence[EvalRecord]) -> tuple[np.ndarray, np.ndarray]:
-        """Evaluation steps [E] (float64) and test values [E] in display units (NaN where not drawable)."""
-        x = np.array([e.step for e in evals], dtype=np.float64)
-        y = np.array([getattr(e, self.eval_field) for e in evals], dtype=np.float64) * self.scale
-        return x, (positive_or_nan(y) if self.log_y else finite_or_nan(y))
+    def _show_dots(self, *_: object) -> None:
+        """Evaluation dots on each bold curve only when few are in view (:meth:`RunCurves.show_dots`)."""
+        x_range, log_x = self.plot.vb.viewRange()[0], bool(self.plot.getAxis("bottom").logMode)
+        for rc in self._runs.values():
+            rc.show_dots(x_range, log_x)
 
     def _update_marker(self, rc: RunCurves, entry: RunEntry, steps: np.ndarray) -> None:
         """Place the "x" + "diverged" at the run's last step, at the height of its last finite value."""
