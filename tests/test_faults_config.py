@@ -402,13 +402,13 @@ def test_setup_panel_refuses_a_width_that_cannot_fit(qtbot, monkeypatch):
 def test_starting_a_run_that_cannot_fit_shows_one_line_in_the_window(window, qtbot, monkeypatch, capfd):
     from types import SimpleNamespace
 
-    from resnet_viz.gui import manager
     from resnet_viz.models import budget
+    from resnet_viz.runs import splits_cache
 
     monkeypatch.setattr(budget, "host_available_bytes", lambda: (8 * GB, "available"))
     # the data set's shape is all the check reads (generating the embedded set would take seconds)
     monkeypatch.setattr(
-        manager, "load_dataset", lambda *a, **k: SimpleNamespace(input_shape=(3, 32, 32), num_classes=10)
+        splits_cache, "load_dataset", lambda *a, **k: SimpleNamespace(input_shape=(3, 32, 32), num_classes=10)
     )
     window.config_panel.set_config(RunConfig(model=ModelConfig(width=4096), train=TrainConfig(device="cpu")))
     assert window.config_panel.error_text().startswith("model.width = 4096")
