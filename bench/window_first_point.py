@@ -27,12 +27,14 @@ def main() -> None:
     from resnet_viz.gui.qt_app import application
 
     app = application()
+    from resnet_viz.gui.app import prefetch_setup_data
     from resnet_viz.gui.main_window import MainWindow
 
     settings = QtCore.QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QtCore.QSettings.Format.IniFormat)
     window = MainWindow(settings)
     window.resize(1600, 1000)
     window.show()
+    prefetch_setup_data(window)  # as `resnet-viz gui` does
 
     def wait(done: Callable[[], bool], limit_s: float = 120.0) -> None:
         t0 = time.monotonic()

@@ -288,3 +288,31 @@ def test_a_started_run_whose_backend_dies_gets_a_final_failed_record(recorded_ru
     assert runs[0].status == "failed" and changes.messages == [
         "run0: the training process was killed by SIGKILL at step 12"
     ]
+
+
+def test_a_prefetched_dataset_is_loaded_once_and_handed_to_the_run_that_asks_meanwhile(monkeypatch):
+    import threading
+
+    from resnet_viz.config import DataConfig
+    from resnet_viz.runs import splits_cache
+
+    calls: list[DataConfig] = []
+    release = threading.Event()
+
+    def slow_load(data, progress=None):
+        calls.append(data)
+        release.wait(5)
+        return object()
+
+    monkeypatch.setattr(splits_cache, "load_dataset", slow_load)
+    cache = splits_cache.SplitsCache()
+    data = DataConfig(subset=1000)
+    loading = cache.prefetch(data)
+    got: list[object] = []
+    asker = threading.Thread(target=lambda: got.append(cache.get(data, lambda text, f: got.append(text))))
+    asker.start()
+    release.set()
+    loading.join(5)
+    asker.join(5)
+    assert len(calls) == 1  # loaded once, by the prefetch
+    assert got[0] == "dataset ready" and got[1] is cache.get(data, lambda *a: None)

@@ -16,11 +16,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.gui.qt_app import application, dispose
+
+if TYPE_CHECKING:
+    from resnet_viz.gui.main_window import MainWindow
 
 
 def error_log_path() -> Path:
@@ -125,6 +128,21 @@ def end_process(code: int) -> NoReturn:
     os._exit(code)
 
 
+def prefetch_setup_data(window: MainWindow) -> None:
+    """Start loading the data of the setup shown (a valid one), so the first Start does not wait for
+    it (generating the embedded set takes seconds). Only with the process backend: the thread
+    backend is for tests and tiny runs."""
+    from resnet_viz.config import ConfigError
+
+    if window.manager.backend_name != "process":
+        return
+    try:
+        data = window.config_panel.config().data
+    except ConfigError:
+        return  # the panel shows why; nothing to load
+    window.manager.prefetch(data)
+
+
 def run_app(session: str | None = None, runs: tuple[str, ...] | list[str] = ()) -> NoReturn:
     """Open the window (optionally with a saved session, and run folders added to its runs: ``runs``),
     run the event loop, and end the process
@@ -145,6 +163,7 @@ def run_app(session: str | None = None, runs: tuple[str, ...] | list[str] = ()) 
     for folder in runs:  # a folder that cannot be read says so in the window
         window.open_run_folder(folder)
     window.show()
+    prefetch_setup_data(window)
     restore_signals = close_on_signals(window)
     code = app.exec()
     dispose(window)

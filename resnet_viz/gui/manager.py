@@ -14,7 +14,7 @@ from typing import cast
 
 from PySide6 import QtCore
 
-from resnet_viz.config import RunConfig
+from resnet_viz.config import DataConfig, RunConfig
 from resnet_viz.gui.runs import PALETTE, RunEntry
 from resnet_viz.runs.backend import Backend
 from resnet_viz.runs.backends import default_parallel, make_backend
@@ -165,6 +165,10 @@ class RunManager(QtCore.QObject):
         ended = self.scheduler.shutdown(timeout_s)
         self.drain()
         return ended
+
+    def prefetch(self, data: DataConfig) -> None:
+        """Load a data configuration in the background now, so the first Start on it does not wait."""
+        self.scheduler.backend.prefetch(data)
 
     def close(self, timeout_s: float | None = None) -> bool:
         """The window closes: :meth:`shutdown` (within ``close_join_s`` by default), then release the

@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 from typing import Protocol
 
-from resnet_viz.config import RunConfig
+from resnet_viz.config import DataConfig, RunConfig
 from resnet_viz.runs.items import StreamItem
 
 #: The one stream of ``(run_id, item)`` all runs of a scheduler write to (thread-safe).
@@ -54,6 +54,9 @@ class Backend(Protocol):
 
     def launch(self, run_id: int, config: RunConfig, out: RecordStream, threads: int | None = None) -> RunHandle:
         """A handle for a new run (not started). ``threads``: torch threads the run may use (None: the default)."""
+
+    def prefetch(self, data: DataConfig) -> None:
+        """Start loading ``data`` now (in the background), for the runs to come."""
 
     def close(self) -> None:
         """Release what the backend holds (shared datasets); its runs must have ended."""

@@ -305,6 +305,10 @@ class ProcessBackend:
                 tensor.share_memory_()  # type: ignore[no-untyped-call]  # no-op once shared
         return splits
 
+    def prefetch(self, data: DataConfig) -> None:
+        """Load ``data`` in the background now (it is moved to shared memory when a run takes it)."""
+        self.cache.prefetch(data)
+
     def close(self) -> None:
         """End the spare child and release the datasets (this process's references to them)."""
         with self._spare_lock:

@@ -33,6 +33,15 @@ class SplitsCache:
                 progress("dataset ready", 1.0)
             return self._splits[key]
 
+    def prefetch(self, data: DataConfig) -> threading.Thread:
+        """Load ``data`` in a daemon thread now, so that the first run on it need not wait (a run that
+        asks meanwhile waits for this load and gets the same splits)."""
+        thread = threading.Thread(
+            target=self.get, args=(data, lambda _text, _fraction: None), name="resnet-viz prefetch", daemon=True
+        )
+        thread.start()
+        return thread
+
     def clear(self) -> None:
         with self._lock:
             self._splits.clear()

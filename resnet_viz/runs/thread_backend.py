@@ -12,7 +12,7 @@ import traceback
 
 import torch
 
-from resnet_viz.config import ConfigError, RunConfig
+from resnet_viz.config import ConfigError, DataConfig, RunConfig
 from resnet_viz.data import DataError
 from resnet_viz.runs.backend import RecordStream
 from resnet_viz.runs.items import Cancelled, Exited, Failed, Progress, StreamItem
@@ -105,6 +105,9 @@ class ThreadBackend:
         if threads is not None:
             torch.set_num_threads(max(1, threads))
         return ThreadRunHandle(run_id, config, out, self.cache)
+
+    def prefetch(self, data: DataConfig) -> None:
+        self.cache.prefetch(data)
 
     def close(self) -> None:
         self.cache.clear()
