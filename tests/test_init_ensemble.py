@@ -137,3 +137,26 @@ def test_cancel_stops_between_and_within_inits():
     calls = iter(range(100))
     with pytest.raises(SamplingCancelled):  # true from the 4th question on: inside the first forward
         measure_init_ensemble(cfg, gaussian_batch(2), 5, seed=0, cancel=lambda: next(calls) >= 3)
+
+
+def test_describe_init_average_prints_theory_and_the_scatter_of_fresh_inits(capsys, tmp_path):
+    from resnet_viz.cli import main
+
+    args = ["describe", "--arch", "plain", "--depth", "8", "--width", "4", "--no-bn", "--subset", "200"]
+    assert main([*args, "--init-average", "3", "--batch-size", "8"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(out) if line.startswith("sampled from 3 fresh initialisations"))
+    assert "one batch of embedded" in out[start] and "8 training images" in out[start]
+    assert out[start + 1].split() == ["layer", "name", "theory", "mean", "rms", "10%", "90%", "spread"]
+    rows = out[start + 2 : start + 2 + 8]
+    assert rows[0].split()[1:] == ["stem.conv", "1", "1.00", "1.00", "1.00", "1.00", "0.000", "dec"]
+    assert rows[-1].split()[1:] == ["fc", "—", "—", "—", "—", "—", "—", "dec"]  # no theory after pooling
+    lo, hi = float(rows[-2].split()[5]), float(rows[-2].split()[6])
+    assert 0 < lo <= hi
+    path = tmp_path / "ck.pt"
+    path.write_bytes(b"x")
+    assert main([*args, "--init-average", "3", "--init-from", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--init-average: --init-from" in err and "checkpoint" in err and err.count("\n") == 1
+    assert main([*args, "--init-average", "0"]) == 2
+    assert "--init-average 0" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resnet_viz.cli.flags import add_config_flags, add_run_flags, config_from_args
+from resnet_viz.cli.init_average import add_init_average_flags, print_init_average
 from resnet_viz.cli.progress import ConsoleProgress, pct
 from resnet_viz.cli.signals import stop_on_signals
 from resnet_viz.cli.status import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE
@@ -45,6 +46,7 @@ def add_describe_parser(sub: Any) -> argparse.ArgumentParser:
     )
     describe.add_argument("--config", metavar="FILE", help="take the model from a config file or run.json")
     add_config_flags(describe, ("model", "data"))
+    add_init_average_flags(describe)
     return describe
 
 
@@ -182,6 +184,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
     init_weights(model, config.init, config.model)
     print(f"{config.label()} on {config.data.dataset} ({'x'.join(map(str, input_shape))}, {classes} classes)")
     print(describe_model(model, input_shape, classes))
+    if args.init_average is not None:
+        return print_init_average(config, args)
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from resnet_viz.config import InitConfig, ModelConfig, RunConfig
-from resnet_viz.data import dataset_input_shape
+from resnet_viz.data import DatasetSplits, DeviceDataset, dataset_input_shape
 from resnet_viz.models import build_model, layer_table, theory_act_std
 from resnet_viz.models.parts import torch_nonlinearity
 from resnet_viz.models.shortcuts import Shortcut
@@ -138,6 +138,21 @@ def init_seeds(seed: int, k: int, avoid: int | None = None) -> tuple[int, ...]:
             out.append(value)
         i += 1
     return tuple(out)
+
+
+def first_training_batch(config: RunConfig, splits: DatasetSplits) -> torch.Tensor:
+    """float32 [train.batch_size, C, H, W] on the CPU: the run's first training batch exactly as the engine's
+    step 0 sees it (same shuffle and augmentation from ``train.seed``, the run's normalisation)."""
+    data = DeviceDataset(
+        splits,
+        "cpu",
+        config.train.batch_size,
+        augment=config.data.augment,
+        normalize=config.data.normalize,
+        seed=config.train.seed,
+        eval_train_samples=1,
+    )
+    return data.next_batch()[0]
 
 
 # ------------------------------------------------------------------------------- fresh networks
