@@ -126,10 +126,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The config file (if ``--config``) or the defaults, with every flag given on top. Validated, and
     refused (``ConfigError``) when even building its model cannot fit in this machine's memory."""
     from resnet_viz.models.budget import check_fits
+    from resnet_viz.models.checkpoint import checkpoint_model_dict
 
     # the file's values and the flags are merged first and validated together, so a flag can mend a
     # file's combination (``--config old.json --bn``)
     data = read_config_dict(args.config) if getattr(args, "config", None) else RunConfig().to_dict()
+    given = vars(args)
+    if "init.from_file" in given and not getattr(args, "config", None) and not any(k[:6] == "model." for k in given):
+        data["model"] = checkpoint_model_dict(given["init.from_file"], data["model"])  # the checkpoint's network
     for key, value in vars(args).items():
         if "." in key and isinstance(data, dict):
             section, name = key.split(".", 1)

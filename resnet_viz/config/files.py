@@ -7,11 +7,18 @@ import stat
 from pathlib import Path
 
 from resnet_viz.config.errors import ConfigError
+from resnet_viz.config.limits import MAX_PATH_CHARS
 
 #: Largest config file read (a run folder's run.json of a 1202-layer net is well under 1 MB).
 MAX_CONFIG_BYTES = 16 * 2**20
 #: First bytes of a zip file: a saved session (.rvsession) is one.
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+
+def check_file_path(path: str, value: str, _section: object) -> None:
+    """A field check: ``value`` names a file (not empty, no NUL character, at most ``MAX_PATH_CHARS``)."""
+    if "\x00" in value or not value.strip() or len(value) > MAX_PATH_CHARS:
+        raise ConfigError(path, value, f"a file path (not empty, no NUL character, at most {MAX_PATH_CHARS} characters)")
 
 
 def _open_config(path: Path) -> tuple[int, str]:

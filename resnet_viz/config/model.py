@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resnet_viz.config.depth import check_depth
+from resnet_viz.config.files import check_file_path
 from resnet_viz.config.limits import DEFAULT_CONV_WIDTH, DEFAULT_MLP_WIDTH, MAX_DEPTH, MAX_WIDTH
 from resnet_viz.config.spec import Option, Section, field_info, spec
 
@@ -166,6 +167,12 @@ class InitConfig(Section):
     zero_init_residual: bool = spec(
         False, label="", text="zero-init last BN of branches", group=INIT, switches=(("--zero-init-residual", True),),
         help="The last BN of each residual branch starts at γ = 0, so every block starts as the identity.",
+    )  # fmt: skip
+    from_file: str | None = spec(
+        None, label="from file", group=INIT, flag="--init-from", metavar="FILE", widget="file", check=check_file_path,
+        help="Start from the weights of a checkpoint (this project's checkpoint.pt, or a state dict of the PyTorch "
+        "CIFAR reproduction, akamaster/pytorch_resnet_cifar10) instead of initialising; the run evaluates them at "
+        "step 0. Empty: initialise with init.scheme.",
     )  # fmt: skip
 
 

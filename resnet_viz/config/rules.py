@@ -79,6 +79,10 @@ _INIT_DISTRIBUTION_WHY = {
 }
 
 
+#: Why the init fields do not apply to a run that starts from a checkpoint (not enforced: ignored then).
+_FROM_FILE_WHY = "the weights come from init.from_file (clear it to initialise)"
+
+
 def _zero_init_why(run: Any) -> str:
     m = run.model
     if m.arch != "resnet":
@@ -144,6 +148,10 @@ RULES: tuple[Rule, ...] = (
         _says("residual applies to arch 'mlp' (use arch 'resnet' for convolutional nets)"),
     ),
     # initialisation
+    *(
+        Rule(f"init.{name}", lambda i: i.from_file is None, _says(_FROM_FILE_WHY), enforced=False)
+        for name in ("scheme", "mode", "distribution", "std", "zero_init_residual")
+    ),
     Rule(
         "init.mode", lambda i: i.scheme in ("he", "lecun"), lambda i: _INIT_MODE_WHY.get(i.scheme, ""), enforced=False
     ),

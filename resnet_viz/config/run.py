@@ -50,6 +50,8 @@ class RunConfig:
     def label(self) -> str:
         """Short automatic name, e.g. ``"resnet-56 · he · sgd 0.1"`` or ``"mlp-20 sigmoid residual · xavier · adam"``."""
         init = self.init.scheme if self.init.scheme != "normal" else f"normal({self.init.std:g})"
+        if self.init.from_file:
+            init = f"from {Path(self.init.from_file).name}"
         optim = "nesterov" if self.optim.nesterov else self.optim.name
         if self.optim.lr is not None:
             optim += f" {self.optim.lr:g}"

@@ -36,18 +36,21 @@ from resnet_viz.export.run_folder import (
     read_run_folder,
     read_streamed_histograms,
 )
+from resnet_viz.export.run_folder_format import CHECKPOINT_FILE
 from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
     HistogramRecord,
     LayerInfoRecord,
     LayerStats,
+    ModelWeights,
     Record,
     RunFinished,
     RunStarted,
     TrainChunk,
 )
 from resnet_viz.metrics.store import RunStore
+from resnet_viz.models.checkpoint import CheckpointError, read_checkpoint
 
 _STEP_SCALARS = ("step", "loss", "batch_error", "lr", "step_time_s")
 
@@ -62,6 +65,7 @@ def _replay(
     histograms: list[HistogramRecord],
     finished: RunFinished | None,
     chunk_steps: int,
+    weights: ModelWeights | None = None,
 ) -> Iterator[Record]:
     """Records in the engine's order from per-step arrays [N] and per-layer arrays [K, L] (see module doc)."""
     if chunk_steps < 1:
@@ -97,6 +101,8 @@ def _replay(
         )
     for event in events[pending:]:  # beyond the last recorded step (or no steps at all)
         yield event[3]
+    if weights is not None:
+        yield weights
     if finished is not None:
         yield finished
 
@@ -124,6 +130,7 @@ def records_from_store(store: RunStore, chunk_steps: int = 4096) -> Iterator[Rec
         list(store.histograms),
         store.finished,
         chunk_steps,
+        store.weights,
     )
 
 
@@ -289,7 +296,8 @@ def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 409
     folder = path if isinstance(path, RunFolder) else read_run_folder(path)
     m = folder.metrics
     n = int(m["step"].shape[0])
-    scalars = {name: (m[name] if name in m else np.full(n, np.nan)) for name in _STEP_SCALARS}
+    trained = m["step"] >= 1  # a row of step 0 holds only the evaluation of loaded weights
+    scalars = {name: (m[name][trained] if name in m else np.full(int(trained.sum()), np.nan)) for name in _STEP_SCALARS}
     evals = []
     eval_cols = {col: m.get(col, np.full(n, np.nan)) for col in EVAL_COLUMNS}
     rows = (
@@ -328,7 +336,21 @@ def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 409
         histograms,
         finished,
         chunk_steps,
+        _weights_from_folder(folder.path / CHECKPOINT_FILE),
     )
+
+
+def _weights_from_folder(path: Path) -> ModelWeights | None:
+    """The weights of a folder's checkpoint.pt; None without one, or when it cannot be read (the rest of
+    the folder is still worth opening)."""
+    if not path.is_file():
+        return None
+    try:
+        ckpt = read_checkpoint(path)
+    except CheckpointError:
+        return None
+    state = {name: t.numpy() for name, t in ckpt.state.items()}
+    return ModelWeights(step=ckpt.step if ckpt.step is not None else 0, state=state)
 
 
 def store_from_run_folder(path: str | Path | RunFolder) -> RunStore:
@@ -338,7 +360,8 @@ def store_from_run_folder(path: str | Path | RunFolder) -> RunStore:
       layers.npz (layer info, step-0 arrays); ``params`` and ``total_steps`` from run.json's resolved.
     - ``TrainChunk`` from metrics.csv and layers.npz (else layers.json + layers.bin, as streamed);
       ``EvalRecord`` from metrics.csv rows with evaluation values (``eval_time_s`` 0.0);
-      ``HistogramRecord`` from histograms.npz (else histograms.json + histograms.bin).
+      ``HistogramRecord`` from histograms.npz (else histograms.json + histograms.bin); ``ModelWeights``
+      from checkpoint.pt (when it is there and readable).
     - ``RunFinished`` from summary.json (error.log's text as ``extra["traceback"]``). For an
       interrupted folder (summary.json says ``"running"`` but its writer is gone, or is missing):
       status ``interrupted at step k`` (k the last step on disk), the latest evaluation on disk,

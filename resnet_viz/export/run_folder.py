@@ -32,6 +32,7 @@
                       into ``kinds``), float64 edges [L, B+1], int64 counts [L, B]; little-endian.
 ``histograms.npz``    the same as one archive, written when the run ends (readers use the .bin without it).
 ``error.log``         only when the run failed: the traceback.
+``checkpoint.pt``     the weights when the run ends, if it finished or stopped with finite ones (run_folder_docs).
 ``run.lock``          exists while a process writes the folder, which holds an exclusive ``fcntl.flock`` on
                       it for the whole run; removed when the run ends.
 ====================  ====================================================================================
@@ -98,10 +99,12 @@ from resnet_viz.export.run_folder_docs import (
     running_summary,
     summary_dict,
     with_eval,
+    write_checkpoint_file,
     write_histograms_npz,
     write_layers_npz,
 )
 from resnet_viz.export.run_folder_format import (
+    CHECKPOINT_FILE,
     EVAL_COLUMNS,
     HISTOGRAM_KINDS,
     INIT_ARRAYS,
@@ -363,7 +366,7 @@ class RunFolderWriter:
         self._release_lock()
 
     def _write_end_files(self, finished: RunFinished) -> None:
-        """Sync and close the streamed files; write layers.npz, histograms.npz and error.log."""
+        """Sync and close the streamed files; write layers.npz, histograms.npz, checkpoint.pt and error.log."""
         out = self.out_dir
         if self.durable:
             self._current = out / "metrics.csv"
@@ -374,6 +377,9 @@ class RunFolderWriter:
         if self.store.histograms:
             self._current = out / "histograms.npz"
             write_atomic(out / "histograms.npz", lambda f: write_histograms_npz(f, self.store), self.durable)
+        if self.store.weights is not None:
+            self._current = out / CHECKPOINT_FILE
+            write_atomic(self._current, lambda f: write_checkpoint_file(f, self.store), self.durable)
         if "traceback" in finished.extra:
             self._current = out / "error.log"
             write_atomic(out / "error.log", lambda f: f.write(finished.extra["traceback"].encode()), self.durable)

@@ -1,6 +1,13 @@
 """What the run folder's files hold (format: :mod:`resnet_viz.export.run_folder`): the JSON documents
 (summary.json, run.json, layers.json, histograms.json), metrics.csv rows, layers.bin and histograms.bin
-records, and histograms.npz, each built from the run's records."""
+records, histograms.npz and checkpoint.pt, each built from the run's records.
+
+checkpoint.pt is this project's checkpoint (:mod:`resnet_viz.models.checkpoint`: a torch file of
+``{"format": "resnet-viz checkpoint", "version": 1, "config", "step", "state_dict"}``) of the run's
+``ModelWeights``: written when the run ends, only if it finished or was stopped with finite weights
+(not for a diverged or failed run, and never for a run whose process was killed: the weights live in
+that process until its end). ``resnet-viz run --init-from <folder>/checkpoint.pt`` trains it further.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import torch
 
 from resnet_viz.export.run_folder_format import (
     EVAL_COLUMNS,
@@ -34,6 +42,7 @@ from resnet_viz.metrics.records import (
     TrainChunk,
 )
 from resnet_viz.metrics.store import METRIC_COLUMNS, RunStore
+from resnet_viz.models.checkpoint import checkpoint_payload
 
 
 def _now() -> str:
@@ -168,8 +177,12 @@ def with_eval(row: dict[str, Any], ev: EvalRecord) -> dict[str, Any]:
 
 
 def chunk_rows(chunk: TrainChunk, evals: dict[int, EvalRecord]) -> list[dict[str, Any]]:
-    """The metrics.csv rows of a chunk of steps; a step evaluated already gets its evaluation columns."""
-    rows = []
+    """The metrics.csv rows of a chunk of steps; a step evaluated already gets its evaluation columns. The
+    chunk of step 1 starts with a row of step 0 when step 0 was evaluated (a run started from a checkpoint):
+    evaluation columns only."""
+    rows: list[dict[str, Any]] = []
+    if len(chunk) and int(chunk.step[0]) == 1 and 0 in evals:
+        rows.append(with_eval({"step": 0}, evals[0]))
     for i in range(len(chunk)):
         row: dict[str, Any] = {
             "step": int(chunk.step[i]),
@@ -209,6 +222,13 @@ def write_layers_npz(path: Path | BinaryIO, store: RunStore) -> None:
     """layers.npz: :meth:`RunStore.layer_arrays` (``path``: a path or a binary file)."""
     arrays: dict[str, Any] = store.layer_arrays()  # Any: numpy's stubs type savez's keywords as its options
     np.savez(path, **arrays)
+
+
+def write_checkpoint_file(f: BinaryIO, store: RunStore) -> None:
+    """checkpoint.pt of the store's latest weights (``ValueError`` when it has none or has not started)."""
+    if store.weights is None or store.started is None:
+        raise ValueError("the run has no weights to write")
+    torch.save(checkpoint_payload(store.started.config, store.weights.step, store.weights.state), f)
 
 
 def write_histograms_npz(path: Path | BinaryIO, store: RunStore) -> None:

@@ -1,8 +1,11 @@
 """Typed records the training engine emits, in this order per run:
 
 ``RunStarted`` once, then ``TrainChunk`` (consecutive steps) and ``EvalRecord`` / ``HistogramRecord``
-as they happen, then ``RunFinished`` once. An ``EvalRecord`` for step k is always emitted *before* the
-``TrainChunk`` holding step k, so a consumer can fill the evaluation columns of that step's row.
+as they happen, then ``ModelWeights`` (only when the run ended well with finite weights), then
+``RunFinished`` once. An ``EvalRecord`` for step k is always emitted *before* the ``TrainChunk`` holding
+step k, so a consumer can fill the evaluation columns of that step's row. A run that starts from a
+checkpoint (``init.from_file``) is evaluated before its first step: ``EvalRecord(step=0)``, which no
+``TrainChunk`` holds.
 
 Steps count optimiser updates from 1; "step 0" statistics are measured on the first batch before
 any update. Errors are fractions in [0, 1]; losses are mean cross-entropy in nats.
@@ -109,6 +112,24 @@ class HistogramRecord:
     counts: np.ndarray  # int64 [L, B]
 
 
+@dataclass(frozen=True)
+class ModelWeights:
+    """The network's weights after step ``step``: its ``state_dict`` on the host, ``{name: array}`` (float
+    parameters and BN running statistics in the model's dtype, ``num_batches_tracked`` int64 []).
+
+    Emitted once, just before ``RunFinished``, when the run finished or was stopped and every weight is
+    finite (not for a diverged or failed run). A run folder writes it as ``checkpoint.pt``
+    (``resnet_viz.models.checkpoint``); a run whose process was killed never emits it.
+    """
+
+    step: int
+    state: dict[str, np.ndarray]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(a.nbytes) for a in self.state.values())
+
+
 #: Statuses of a run that ended well: it ran to its end, or the user stopped it (its data is whole).
 OK_STATUSES = ("finished", "stopped")
 
@@ -135,4 +156,4 @@ class RunFinished:
         return self.status in OK_STATUSES
 
 
-Record = RunStarted | TrainChunk | EvalRecord | HistogramRecord | RunFinished
+Record = RunStarted | TrainChunk | EvalRecord | HistogramRecord | ModelWeights | RunFinished

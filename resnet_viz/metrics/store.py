@@ -3,6 +3,8 @@
 It is the single place where a run's metrics live on the host: the run-folder writer and the GUI
 read from it, so a run that stops, diverges or fails keeps everything recorded up to that point.
 Arrays grow by doubling, so appending K steps costs amortised O(K).
+Evaluations may include step 0 (a run started from a checkpoint is evaluated before its first step);
+per-step series start at step 1.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
     HistogramRecord,
+    ModelWeights,
     Record,
     RunFinished,
     RunStarted,
@@ -67,6 +70,7 @@ class RunStore:
         self.finished: RunFinished | None = None
         self.evals: list[EvalRecord] = []
         self.histograms: list[HistogramRecord] = []
+        self.weights: ModelWeights | None = None  # the latest weights, when the run ended well
         self._scalars = {
             name: GrowingArray(dtype=np.int64 if name == "step" else np.float64)
             for name in ("step", "loss", "batch_error", "lr", "step_time_s")
@@ -89,6 +93,8 @@ class RunStore:
             self.evals.append(record)
         elif isinstance(record, HistogramRecord):
             self.histograms.append(record)
+        elif isinstance(record, ModelWeights):
+            self.weights = record
         elif isinstance(record, RunStarted):
             self.started = record
         elif isinstance(record, RunFinished):

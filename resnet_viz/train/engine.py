@@ -26,11 +26,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from resnet_viz.config import RunConfig
 from resnet_viz.data import DatasetSplits, DeviceDataset, load_dataset
-from resnet_viz.metrics.records import OK_STATUSES, EvalRecord, Record, RunFinished
+from resnet_viz.metrics.records import OK_STATUSES, EvalRecord, ModelWeights, Record, RunFinished
 from resnet_viz.models import LayerInfo
 from resnet_viz.models.budget import check_fits
 from resnet_viz.train.device import device_label, resolve_device, synchronize
@@ -150,7 +151,11 @@ class Engine:
             run = self._ready()
             x, y = run.data.next_batch()
             self._emit(started_record(run, x, y))
+            if self.config.init.from_file is not None:  # trained weights: how good are they before training?
+                self._evaluate(0)
             status, message = self._loop(run, (x, y))
+            if status in OK_STATUSES:
+                self._emit_weights(run)
         except BaseException as exc:
             try:
                 self._flush(evaluate=False)
@@ -165,6 +170,12 @@ class Engine:
         finished = self._finished_record(status, message, extra, time.perf_counter() - t_start)
         self._emit(finished)
         return finished
+
+    def _emit_weights(self, run: PreparedRun) -> None:
+        """Emit the network's weights (:class:`ModelWeights`) when every one is finite."""
+        state = {name: t.detach().cpu().numpy().copy() for name, t in run.model.state_dict().items()}
+        if all(np.isfinite(a).all() for a in state.values() if a.dtype.kind == "f"):
+            self._emit(ModelWeights(step=self.step, state=state))
 
     def _finished_record(self, status: str, message: str, extra: dict[str, Any], elapsed_s: float) -> RunFinished:
         ev = self.last_eval if status in OK_STATUSES else None

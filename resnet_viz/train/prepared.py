@@ -16,9 +16,10 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
-from resnet_viz.config import DEFAULT_STEPS, RunConfig, TrainConfig
+from resnet_viz.config import DEFAULT_STEPS, ConfigError, RunConfig, TrainConfig
 from resnet_viz.data import DatasetSplits, DeviceDataset
 from resnet_viz.models import LayerInfo, build_model, init_weights, layer_table, theory_act_std
+from resnet_viz.models.checkpoint import CheckpointError, load_checkpoint
 from resnet_viz.train.optim import build_optimizer, build_scheduler, milestone_steps, resolved_hyperparameters
 from resnet_viz.train.precision import Precision
 from resnet_viz.train.probes import LayerProbes
@@ -32,11 +33,11 @@ class PreparedRun:
     device: torch.device
     splits: DatasetSplits  # host copy of the data
     data: DeviceDataset  # batches on the device
-    model: nn.Module  # initialised, on ``device``, in train mode
+    model: nn.Module  # initialised (or loaded from init.from_file), on ``device``, in train mode
     optimizer: torch.optim.Optimizer
     scheduler: LRScheduler  # stepped once per training step
     layers: list[LayerInfo]  # weight layers in forward order
-    theory: np.ndarray  # float64 [L]: predicted output std at init, relative to layer 0
+    theory: np.ndarray  # float64 [L]: predicted output std at init, relative to layer 0 (NaN: loaded weights)
     probes: LayerProbes | None  # None when probes are off
     params: int  # trainable parameters
     total_steps: int
@@ -63,6 +64,16 @@ def count_total_steps(train: TrainConfig, steps_per_epoch: int) -> int:
     return DEFAULT_STEPS
 
 
+def load_weights(model: nn.Module, cfg: RunConfig) -> None:
+    """Load the checkpoint ``cfg.init.from_file`` into ``model``; a file that cannot be read or does not
+    fit is a :class:`ConfigError` naming ``init.from_file`` and the first tensor that does not fit."""
+    path = str(cfg.init.from_file)
+    try:
+        load_checkpoint(path, model, cfg.model)
+    except CheckpointError as exc:
+        raise ConfigError("init.from_file", path, str(exc)) from None
+
+
 def prepare_run(config: RunConfig, splits: DatasetSplits, device: torch.device) -> PreparedRun:
     """Build the run of ``config`` (resolved) on ``splits``; seeds torch from ``config.train.seed``."""
     cfg = config
@@ -79,9 +90,13 @@ def prepare_run(config: RunConfig, splits: DatasetSplits, device: torch.device) 
     torch.manual_seed(cfg.train.seed)
     c, h, _w = splits.input_shape
     model = build_model(cfg.model, c, h, splits.num_classes)
-    init_weights(model, cfg.init, cfg.model)
     layers = layer_table(model, splits.input_shape)
-    theory = np.asarray(theory_act_std(model, cfg.model, cfg.init, splits.input_shape), dtype=np.float64)
+    if cfg.init.from_file is None:
+        init_weights(model, cfg.init, cfg.model)
+        theory = np.asarray(theory_act_std(model, cfg.model, cfg.init, splits.input_shape), dtype=np.float64)
+    else:  # trained weights: the theory of a fresh initialisation does not apply to them
+        load_weights(model, cfg)
+        theory = np.full(len(layers), np.nan)
     model = model.to(device)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)

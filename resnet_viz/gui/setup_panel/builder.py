@@ -146,7 +146,7 @@ def make_widget(info: FieldInfo) -> QtWidgets.QWidget:
         return QtWidgets.QCheckBox(s.text)
     if s.widget == "depth":
         return DepthSpinBox()
-    if s.widget == "folder":
+    if s.widget in ("folder", "file"):
         return QtWidgets.QLineEdit()
     if kind is int:
         return _spin_box(info, optional)
