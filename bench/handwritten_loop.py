@@ -28,10 +28,11 @@ import time
 
 import torch
 import torch.nn.functional as F
+from bench_config import sgd_resnet_config
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from resnet_viz.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from resnet_viz.config import RunConfig
 from resnet_viz.data import DatasetSplits, load_dataset
 from resnet_viz.metrics.records import Record, RunFinished, RunStarted
 from resnet_viz.models import build_model, init_weights
@@ -61,19 +62,7 @@ def config(args: argparse.Namespace) -> RunConfig:
         value = getattr(args, name)
         if value not in (None, False):
             extra[name] = value
-    return RunConfig(
-        model=ModelConfig(arch="resnet", depth=args.depth),
-        optim=OptimConfig(name="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4),
-        data=DataConfig(),
-        train=TrainConfig(
-            batch_size=args.batch_size,
-            steps=args.steps,
-            eval_every=10**9,
-            eval_train_samples=100,
-            device=args.device,
-            **extra,
-        ),
-    )
+    return sgd_resnet_config(args.depth, args.batch_size, args.steps, args.device, **extra)
 
 
 class Clock:

@@ -14,8 +14,9 @@ import statistics
 import sys
 
 import torch
+from bench_config import sgd_resnet_config
 
-from resnet_viz.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from resnet_viz.config import DataConfig, RunConfig
 from resnet_viz.data import load_dataset
 from resnet_viz.train.device import device_label, resolve_device
 from resnet_viz.train.engine import Engine
@@ -42,19 +43,7 @@ def main() -> None:
     device = resolve_device(args.device)
 
     def config(probes: bool) -> RunConfig:
-        return RunConfig(
-            model=ModelConfig(arch="resnet", depth=args.depth),
-            optim=OptimConfig(name="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4),
-            data=data,
-            train=TrainConfig(
-                batch_size=args.batch_size,
-                steps=args.steps,
-                eval_every=10**9,
-                eval_train_samples=100,
-                device=args.device,
-                probes=probes,
-            ),
-        )
+        return sgd_resnet_config(args.depth, args.batch_size, args.steps, args.device, data, probes=probes)
 
     steps_per_s(config(False), splits)  # warm-up: allocator, kernels, caches
     off, on = [], []
