@@ -19,6 +19,7 @@ from resnet_viz.models import (
     Bottleneck,
     CifarNet,
     PreActBlock,
+    PreActBottleneck,
     ShortcutSpec,
     build_model,
     describe_model,
@@ -54,11 +55,12 @@ def _conv_cases() -> list[tuple]:
     """Every block x shortcut x variant for resnet (plus plain per block), cycling after_add, activation,
     BN, stochastic depth, input and class count so that every option value appears many times."""
     cases = []
-    combos = list(itertools.product(("basic", "bottleneck", "preact"), ("A", "B", "C"), SHORTCUT_VARIANTS))
-    combos += [(b, "A", "identity") for b in ("basic", "bottleneck", "preact")]  # plain
+    blocks = ("basic", "bottleneck", "preact", "preact_bottleneck")
+    combos = list(itertools.product(blocks, ("A", "B", "C"), SHORTCUT_VARIANTS))
+    combos += [(b, "A", "identity") for b in blocks]  # plain
     for i, (block, shortcut, variant) in enumerate(combos):
-        arch = "plain" if i >= len(combos) - 3 else "resnet"
-        after = "none" if block == "preact" else ("relu", "bn_relu", "none")[i % 3]
+        arch = "plain" if i >= len(combos) - len(blocks) else "resnet"
+        after = "none" if block.startswith("preact") else ("relu", "bn_relu", "none")[i % 3]
         bn = after == "bn_relu" or i % 4 != 1
         cases.append(
             dict(
@@ -70,7 +72,7 @@ def _conv_cases() -> list[tuple]:
                 batch_norm=bn,
                 activation=ACTIVATIONS[i % 4],
                 stochastic_depth=arch == "resnet" and i % 5 == 0,
-                depth=11 if block == "bottleneck" else 8,
+                depth=11 if block.endswith("bottleneck") else 8,
                 shape=(MNIST, CIFAR)[i % 2],
                 classes=(10, 100)[(i // 2) % 2],
             )
@@ -94,7 +96,7 @@ def test_conv_output_shapes(case: dict) -> None:
         assert model(x).shape == (2, classes)
     side = shape[1]
     table = layer_table(model, shape)
-    expect_width = {"bottleneck": 64}.get(cfg.block, 16)
+    expect_width = {"bottleneck": 64, "preact_bottleneck": 64}.get(cfg.block, 16)
     assert table[0].out_shape == (16, side, side)
     last_conv = [t for t in table if t.kind == "conv"][-1]
     assert last_conv.out_shape == (expect_width * 4, (side + 3) // 4, (side + 3) // 4)
@@ -158,7 +160,7 @@ def test_resnet20_exact_count() -> None:
 
 
 # ------------------------------------------------------------------------------------- plain vs resnet
-@pytest.mark.parametrize("block,depth", [("basic", 20), ("bottleneck", 29), ("preact", 14)])
+@pytest.mark.parametrize("block,depth", [("basic", 20), ("bottleneck", 29), ("preact", 14), ("preact_bottleneck", 20)])
 @pytest.mark.parametrize("shortcut,variant", [("A", "identity"), ("B", "identity"), ("C", "exclusive_gate")])
 def test_plain_is_resnet_without_shortcuts(block: str, depth: int, shortcut: str, variant: str) -> None:
     res_cfg = ModelConfig(arch="resnet", depth=depth, block=block, shortcut=shortcut, shortcut_variant=variant)
@@ -167,7 +169,7 @@ def test_plain_is_resnet_without_shortcuts(block: str, depth: int, shortcut: str
     plain = build_model(dataclasses.replace(res_cfg, arch="plain", shortcut_variant="identity"), 3, 16, 10)
 
     def key(t):  # everything but the index (and, for preact, the BN fed: a plain conv2 feeds the next bn1)
-        norm = None if block == "preact" else t.norm_name
+        norm = None if block.startswith("preact") else t.norm_name
         return (t.name, t.kind, t.role, t.stage, t.block, t.fan_in, t.fan_out, t.params, t.out_shape, norm)
 
     res_layers = [key(t) for t in layer_table(res, (3, 16, 16)) if t.role not in ("shortcut", "gate")]
@@ -417,8 +419,8 @@ def test_weight_variance_formulas() -> None:
 
 
 def test_biases_bn_gates_and_zero_init_residual() -> None:
-    for block, last in (("basic", "bn2"), ("bottleneck", "bn3"), ("preact", "bn2")):
-        depth = 11 if block == "bottleneck" else 8
+    for block, last in (("basic", "bn2"), ("bottleneck", "bn3"), ("preact", "bn2"), ("preact_bottleneck", "bn3")):
+        depth = 11 if block.endswith("bottleneck") else 8
         cfg = ModelConfig(depth=depth, block=block, shortcut_variant="exclusive_gate")
         model = make(cfg, (3, 8, 8), init=InitConfig(zero_init_residual=True))
         zeroed = {f"{n}.weight" for n, _ in model.named_modules() if n.endswith(last) and ".block" in n}
@@ -491,7 +493,12 @@ def test_state_dict_layout_is_unchanged(fields: dict, n_entries: int, digest: st
 
 def test_blocks_take_norm_and_activation_as_factories() -> None:
     """torchvision's manner: one class per kind, normalisation and activation injected."""
-    assert {"basic": BasicBlock, "bottleneck": Bottleneck, "preact": PreActBlock} == BLOCK_TYPES
+    assert {
+        "basic": BasicBlock,
+        "bottleneck": Bottleneck,
+        "preact": PreActBlock,
+        "preact_bottleneck": PreActBottleneck,
+    } == BLOCK_TYPES
     bare = Bottleneck(16, 8, 2, parts=BlockParts(norm=None, activation=nn.Tanh), shortcut=ShortcutSpec("B"))
     assert bare.c_out == 32 and type(bare.act1) is nn.Tanh and type(bare.act_out) is nn.Tanh
     assert not any(isinstance(m, nn.BatchNorm2d) for m in bare.modules()) and bare.branch_norm() is None

@@ -61,10 +61,10 @@ def test_paper_sizes_use_the_papers_depths_and_schedule(presets):
         "dropout",
     ]
     after = {r.name: r.config.model.resolved() for r in presets["after-add"].runs("paper")}
-    assert [(m.depth, m.block, m.after_add) for m in after.values()] == [
-        (110, "basic", "relu"),
-        (110, "basic", "bn_relu"),
-        (110, "preact", "none"),
+    assert [(m.depth, m.block, m.after_add, m.shortcut) for m in after.values()] == [
+        (164, "bottleneck", "relu", "B"),
+        (164, "bottleneck", "bn_relu", "B"),
+        (164, "preact_bottleneck", "none", "B"),
     ]
 
 

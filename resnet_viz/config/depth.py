@@ -1,15 +1,26 @@
 """Which depths make a network: 6n+2 weight layers for basic and pre-activation blocks, 9n+2 for
-bottleneck blocks (He et al. 2016), any n ≥ 1 for an MLP. All arithmetic, O(1) in the depth."""
+bottleneck blocks, original or pre-activation (He et al. 2016), any n ≥ 1 for an MLP. All arithmetic,
+O(1) in the depth."""
 
 from __future__ import annotations
 
 from resnet_viz.config.errors import ConfigError
 from resnet_viz.config.limits import MAX_DEPTH
 
+#: Blocks of three convs (1x1, 3x3, 1x1): depth 9n+2.
+BOTTLENECK_BLOCKS = ("bottleneck", "preact_bottleneck")
+#: Pre-activation blocks (Identity Mappings): BN-act before every conv, nothing after the addition.
+PREACT_BLOCKS = ("preact", "preact_bottleneck")
+
+
+def block_layers(block: str) -> int:
+    """Weight layers (convs) on the branch of one block: 3 for the bottleneck blocks, 2 otherwise."""
+    return 3 if block in BOTTLENECK_BLOCKS else 2
+
 
 def _step(block: str) -> int:
-    """Weight layers per block: 3 for bottleneck (×3 stages), 2 otherwise."""
-    return 9 if block == "bottleneck" else 6
+    """Weight layers per block over the three stages."""
+    return 3 * block_layers(block)
 
 
 def is_valid_depth(depth: int, arch: str, block: str) -> bool:
@@ -32,8 +43,8 @@ def depth_rule(arch: str, block: str) -> str:
     """Human-readable rule for valid depths, e.g. ``6n+2 with n ≥ 1 (8, 14, 20, ...)``."""
     if arch == "mlp":
         return "an integer ≥ 1 (number of linear layers)"
-    if block == "bottleneck":
-        return "9n+2 with n ≥ 1 for bottleneck blocks (11, 20, 29, ..., 56, 164)"
+    if block in BOTTLENECK_BLOCKS:
+        return f"9n+2 with n ≥ 1 for {block} blocks (11, 20, 29, ..., 56, 164, 1001)"
     return f"6n+2 with n ≥ 1 for {block} blocks (8, 14, 20, 32, 44, 56, 110, 1202)"
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from resnet_viz.config.depth import check_depth
+from resnet_viz.config.depth import BOTTLENECK_BLOCKS, PREACT_BLOCKS, check_depth
 from resnet_viz.config.files import check_file_path
 from resnet_viz.config.limits import DEFAULT_CONV_WIDTH, DEFAULT_MLP_WIDTH, MAX_DEPTH, MAX_WIDTH
 from resnet_viz.config.spec import Option, Section, field_info, spec
@@ -39,7 +39,7 @@ class ModelConfig(Section):
     depth: int = spec(
         20, label="depth", group=ARCH, flag="--depth", widget="depth", lo=1, check=_check_depth,
         help="Weight layers (convs + the final linear layer): 6n+2 for basic/preact blocks (20, 32, 44, 56, 110, "
-        f"1202), 9n+2 for bottleneck, any n ≥ 1 for an MLP; at most {MAX_DEPTH}.",
+        f"1202), 9n+2 for the bottleneck blocks (164, 1001), any n ≥ 1 for an MLP; at most {MAX_DEPTH}.",
     )  # fmt: skip
     width: int | None = spec(
         None, label="width", group=ARCH, flag="--width", widget="doubling", lo=1, hi=MAX_WIDTH,
@@ -53,11 +53,15 @@ class ModelConfig(Section):
             Option("bottleneck", "bottleneck", "bottleneck: 1×1, 3×3, 1×1 convs (depth 9n+2)."),
             Option("preact", "pre-activation",
                    "pre-activation: BN-ReLU-conv, nothing after the addition (Identity Mappings, He et al. 2016)."),
+            Option("preact_bottleneck", "pre-activation bottleneck",
+                   "pre-activation bottleneck: BN-ReLU-conv 1×1, 3×3, 1×1, nothing after the addition (depth "
+                   "9n+2: ResNet-164, ResNet-1001 of Identity Mappings)."),
         ),
     )  # fmt: skip
-    shortcut: str = spec(
-        "A", label="shortcut", group=ARCH, flag="--shortcut", widget="segmented", parse=str.upper,
-        help="Shortcut where dimensions change (He et al. 2016, options A, B, C).",
+    shortcut: str | None = spec(
+        None, label="shortcut", group=ARCH, flag="--shortcut", widget="segmented", parse=str.upper,
+        help="Shortcut where dimensions change (He et al. 2016, options A, B, C). Default: A (B for the bottleneck "
+        "blocks, as the papers' bottleneck nets use projections).",
         options=(
             Option("A", "A", "A: zero-padding identity (no parameters)."),
             Option("B", "B", "B: projection (1×1 conv) where dimensions change, identity elsewhere."),
@@ -123,10 +127,13 @@ class ModelConfig(Section):
     def resolved(self) -> ModelConfig:
         """A copy with every ``None`` default filled in."""
         conv = self.arch != "mlp"
+        shortcut = "B" if self.block in BOTTLENECK_BLOCKS else "A"  # the papers' bottleneck nets project
+        after_add = "none" if self.block in PREACT_BLOCKS else "relu"
         return dataclasses.replace(
             self,
             width=self.width if self.width is not None else (DEFAULT_CONV_WIDTH if conv else DEFAULT_MLP_WIDTH),
-            after_add=self.after_add if self.after_add is not None else ("none" if self.block == "preact" else "relu"),
+            shortcut=self.shortcut if self.shortcut is not None else shortcut,
+            after_add=self.after_add if self.after_add is not None else after_add,
             batch_norm=self.batch_norm if self.batch_norm is not None else conv,
         )
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_viz.config.depth import PREACT_BLOCKS
 from resnet_viz.config.errors import ConfigError
 from resnet_viz.config.values import field_defaults
 
@@ -78,7 +79,6 @@ _INIT_DISTRIBUTION_WHY = {
     "orthogonal": "orthogonal init draws an orthogonal matrix",
 }
 
-
 #: Why the init fields do not apply to a run that starts from a checkpoint (not enforced: ignored then).
 _FROM_FILE_WHY = "the weights come from init.from_file (clear it to initialise)"
 
@@ -120,7 +120,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "model.after_add",
-        lambda m: m.block != "preact",
+        lambda m: m.block not in PREACT_BLOCKS,
         _says("pre-activation blocks have nothing after the addition; use 'none' or leave it unset"),
         neutral=("none",),
     ),

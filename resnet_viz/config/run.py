@@ -125,12 +125,14 @@ def _section_from_dict(name: str, klass: type[Section], section: Any) -> Section
 
 
 def _model_label(m: ModelConfig) -> str:
-    """The model part of :meth:`RunConfig.label`, e.g. ``resnet-56 bottleneck B`` (``m`` resolved)."""
+    """The model part of :meth:`RunConfig.label`, e.g. ``resnet-164 preact-bottleneck`` or
+    ``resnet-56 bottleneck A`` (``m`` resolved): the block type whenever it is not basic, the shortcut
+    option only when it is not the block's default."""
     name = f"{m.arch}-{m.depth}"
     if m.arch != "mlp" and m.block != "basic":
-        name += f" {m.block}"
+        name += f" {m.block.replace('_', '-')}"
     if m.arch == "resnet":
-        if m.shortcut != "A":
+        if m.shortcut != dataclasses.replace(m, shortcut=None).resolved().shortcut:
             name += f" {m.shortcut}"
         if m.shortcut_variant != "identity":
             name += f" {m.shortcut_variant}"

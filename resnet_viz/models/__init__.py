@@ -1,12 +1,13 @@
 """Networks (CIFAR-family plain/ResNet, MLP), initialisation, per-layer tables and signal-propagation theory."""
 
-from resnet_viz.models.blocks import BLOCK_TYPES, BasicBlock, Block, Bottleneck, PreActBlock, huang_survival
+from resnet_viz.models.blocks import BasicBlock, Block, Bottleneck, huang_survival
 from resnet_viz.models.build import build_model
-from resnet_viz.models.cifar import CifarNet
+from resnet_viz.models.cifar import BLOCK_TYPES, CifarNet
 from resnet_viz.models.describe import LayerInfo, describe_model, format_count, layer_table
 from resnet_viz.models.init import init_weights
 from resnet_viz.models.mlp import MLP, MLPLayer
 from resnet_viz.models.parts import BlockParts
+from resnet_viz.models.preact import PreActBlock, PreActBottleneck
 from resnet_viz.models.shortcuts import GATE_BIAS_INIT, Shortcut, ShortcutSpec, ZeroPadShortcut
 from resnet_viz.models.theory import theory_act_std
 from resnet_viz.models.variance import weight_variance
@@ -23,6 +24,7 @@ __all__ = [
     "LayerInfo",
     "MLPLayer",
     "PreActBlock",
+    "PreActBottleneck",
     "Shortcut",
     "ShortcutSpec",
     "ZeroPadShortcut",

@@ -1,10 +1,12 @@
-"""Residual and plain blocks of the CIFAR family, one class per kind, in the torchvision manner.
+"""Residual and plain blocks of the CIFAR family, one class per kind, in the torchvision manner: the base
+:class:`Block` and the original (post-activation) blocks; the pre-activation ones are in
+:mod:`resnet_viz.models.preact`.
 
 A block computes ``y = f(h(x) + F(x))`` (He et al. 2016a) with the variants of *Identity Mappings*
 (He et al. 2016b). As ``torchvision.models.resnet.BasicBlock`` / ``Bottleneck`` take ``norm_layer``,
 each block class takes its normalisation and activation as factories (:class:`BlockParts`), its
 shortcut settings as a :class:`ShortcutSpec` (None: the plain block, without shortcut and addition)
-and builds its own layers; :data:`BLOCK_TYPES` maps ``ModelConfig.block`` to the class. Every module
+and builds its own layers; ``cifar.BLOCK_TYPES`` maps ``ModelConfig.block`` to the class. Every module
 is a separate, non-inplace instance and is called exactly once per forward, so forward hooks observe
 every layer; within a block the branch runs before the shortcut, so forward order is branch convs,
 shortcut conv, gate conv.
@@ -13,10 +15,7 @@ Choices where the papers leave room (documented here, used everywhere):
 
 * bottleneck: the stride sits on the 3x3 conv (fb.resnet.torch / torchvision), widths
   ``in -> w -> w -> 4w`` (``expansion = 4``).
-* preact: BN-act-conv, BN-act-conv, nothing after the add. When the shortcut is not the identity
-  (zero-pad or a projection) it takes the pre-activated input, like the branch (the ``both_preact``
-  units of the authors' code); an identity shortcut takes the raw input, keeping the path clean.
-  Projections in preact blocks are bare 1x1 convs (no BN), as in that code.
+* preact, preact_bottleneck: see :mod:`resnet_viz.models.preact`.
 * shortcut variants and gate biases: see :mod:`resnet_viz.models.shortcuts`.
 * stochastic depth (Huang et al. 2016): survival probability ``p_l`` (set by the network); in
   training the branch is multiplied by a Bernoulli(p_l) draw per batch (one ``torch.rand`` call;
@@ -26,7 +25,7 @@ Choices where the papers leave room (documented here, used everywhere):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -62,7 +61,7 @@ class Block(nn.Module):
     """What every block kind shares: registration of its layers, forward, theory walk and summary.
 
     Subclasses build the layers and call ``Block.__init__`` with them. ``pre`` are leading
-    pre-activation layers that the shortcut shares (preact blocks with a non-identity shortcut),
+    pre-activation layers that the shortcut shares (see :class:`PreActUnit`),
     ``branch`` the residual branch F, ``after`` the mapping after the addition. Input
     ``[N, c_in, H, W]`` -> output ``[N, c_out, H/stride, W/stride]``.
     """
@@ -178,6 +177,7 @@ class BasicBlock(Block):
         shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
         after_add: str = "relu",
         survival_prob: float | None = None,
+        first: bool = False,
     ) -> None:
         branch: NamedModules = [
             ("conv1", parts.conv(c_in, planes, 3, stride)),
@@ -219,6 +219,7 @@ class Bottleneck(Block):
         shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
         after_add: str = "relu",
         survival_prob: float | None = None,
+        first: bool = False,
     ) -> None:
         c_out = planes * self.expansion
         branch: NamedModules = [
@@ -246,72 +247,6 @@ class Bottleneck(Block):
         )
 
 
-class PreActBlock(Block):
-    """Norm, act, 3x3 conv, norm, act, 3x3 conv (Identity Mappings); ``c_out = planes``.
-
-    A non-identity shortcut takes the pre-activated input (the leading norm and act are then shared);
-    its projection is a bare 1x1 conv, without norm.
-    """
-
-    kind = "preact"
-
-    def __init__(
-        self,
-        c_in: int,
-        planes: int,
-        stride: int = 1,
-        *,
-        index: int = 0,
-        parts: BlockParts = BN_RELU,
-        shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
-        after_add: str = "none",
-        survival_prob: float | None = None,
-    ) -> None:
-        pre: NamedModules = [*parts.norm_layer("bn1", c_in), parts.act("act1")]
-        branch: NamedModules = [
-            ("conv1", parts.conv(c_in, planes, 3, stride)),
-            *parts.norm_layer("bn2", planes),
-            parts.act("act2"),
-            ("conv2", parts.conv(planes, planes, 3)),
-        ]
-        sc = Shortcut(c_in, planes, stride, shortcut, norm=None, bias=not parts.has_norm) if shortcut else None
-        if sc is None or sc.projection == "identity":
-            pre, branch = [], [*pre, *branch]
-        after = after_add_layers(after_add, planes, parts)
-        last_norm = "bn2" if parts.has_norm else None
-        super().__init__(
-            c_in,
-            planes,
-            stride,
-            (pre, branch, after),
-            index=index,
-            shortcut=sc,
-            branch_norm=last_norm,
-            survival_prob=survival_prob,
-        )
-
-
-class BlockBuilder(Protocol):
-    """What the block classes have in common as constructors (``c_out = planes * expansion``)."""
-
-    def __call__(
-        self,
-        c_in: int,
-        planes: int,
-        stride: int = 1,
-        *,
-        index: int = 0,
-        parts: BlockParts = BN_RELU,
-        shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
-        after_add: str = ...,
-        survival_prob: float | None = None,
-    ) -> Block: ...
-
-
-#: The block class of each ``ModelConfig.block``.
-BLOCK_TYPES: dict[str, BlockBuilder] = {"basic": BasicBlock, "bottleneck": Bottleneck, "preact": PreActBlock}
-
-
 def huang_survival(num_blocks: int, last: float = 0.5) -> list[float]:
     """Stochastic-depth survival probabilities, Huang et al. 2016 Eq. (4): ``p_l = 1 - l/L (1 - p_L)``.
 
@@ -323,14 +258,11 @@ def huang_survival(num_blocks: int, last: float = 0.5) -> list[float]:
 
 __all__ = [
     "AFTER_ADD",
-    "BLOCK_TYPES",
     "BN_RELU",
     "IDENTITY_SHORTCUT",
     "BasicBlock",
     "Block",
-    "BlockBuilder",
     "Bottleneck",
-    "PreActBlock",
     "after_add_layers",
     "huang_survival",
 ]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_viz.config import ConfigError, RunConfig
+from resnet_viz.config.depth import BOTTLENECK_BLOCKS, PREACT_BLOCKS, block_layers
 
 #: Bytes per float32 value (parameters, gradients, optimiser state and activations are float32).
 FLOAT_BYTES = 4
@@ -102,41 +103,38 @@ class _Count:
         self.largest = max(self.largest, other.largest)
 
 
+def _branch_convs(kind: str, c_in: int, mid: int, c_out: int, p_in: int, p_out: int) -> list[tuple[int, ...]]:
+    """``(k, c_in, c_out, input pixels, output pixels)`` of each k x k conv of a block's branch, in forward
+    order (the stride on the 3x3 conv)."""
+    if kind in BOTTLENECK_BLOCKS:
+        return [(1, c_in, mid, p_in, p_in), (3, mid, mid, p_in, p_out), (1, mid, c_out, p_out, p_out)]
+    return [(3, c_in, c_out, p_in, p_out), (3, c_out, c_out, p_out, p_out)]
+
+
 def _cifar_block(m: Any, kind: str, c_in: int, mid: int, c_out: int, stride: int, size_in: int) -> _Count:
-    """One block of :class:`~resnet_viz.models.blocks.Block` (parameters exact, activations per sample)."""
-    bn, residual = bool(m.batch_norm), m.arch == "resnet"
-    bias = 0 if bn else 1
+    """One block of :class:`~resnet_viz.models.blocks.Block` (parameters exact, activations per sample).
+
+    Original blocks: conv, norm, act after every conv but the last (conv, norm). Pre-activation blocks:
+    norm, act before every conv, on its input."""
+    bn, residual, pre = bool(m.batch_norm), m.arch == "resnet", kind in PREACT_BLOCKS
     size_out = -(-size_in // stride)
     p_in, p_out = size_in * size_in, size_out * size_out
     k = _Count()
-    bn_p = 2 if bn else 0
-    if kind == "basic":
-        k.params += 9 * c_in * c_out + bias * c_out + bn_p * c_out + 9 * c_out * c_out + bias * c_out + bn_p * c_out
-        k.act(c_out * p_out, 2 + (2 if bn else 0) + 1)  # conv1, bn1, act1, conv2, bn2
-    elif kind == "bottleneck":
-        k.params += (
-            c_in * mid
-            + bias * mid
-            + bn_p * mid
-            + 9 * mid * mid
-            + bias * mid
-            + bn_p * mid
-            + mid * c_out
-            + bias * c_out
-            + bn_p * c_out
-        )
-        k.act(mid * p_in, 2 + (1 if bn else 0))  # conv1, bn1, act1 at the input size
-        k.act(mid * p_out, 2 + (1 if bn else 0))  # conv2, bn2, act2
-        k.act(c_out * p_out, 1 + (1 if bn else 0))  # conv3, bn3
-    else:  # preact
-        k.params += bn_p * c_in + 9 * c_in * c_out + bias * c_out + bn_p * c_out + 9 * c_out * c_out + bias * c_out
-        k.act(c_in * p_in, 1 + (1 if bn else 0))  # bn1, act1
-        k.act(c_out * p_out, 2 + (1 if bn else 0) + 1)  # conv1, bn2, act2, conv2
+    convs = _branch_convs(kind, c_in, mid, c_out, p_in, p_out)
+    for i, (size, ci, co, px_in, px_out) in enumerate(convs):
+        k.params += size * size * ci * co + (0 if bn else co)  # a bias without BN
+        k.act(co * px_out)
+        ch, px = (ci, px_in) if pre else (co, px_out)  # where its norm and activation sit
+        if bn:
+            k.params += 2 * ch
+            k.act(ch * px)
+        if pre or i < len(convs) - 1:
+            k.act(ch * px)
     if residual:
         changes = stride != 1 or c_in != c_out
         variant = m.shortcut_variant
         if variant == "conv1x1" or m.shortcut == "C" or (m.shortcut == "B" and changes):
-            with_bn = bn and kind != "preact"
+            with_bn = bn and kind not in PREACT_BLOCKS
             k.params += c_in * c_out + (0 if bn else c_out) + (2 * c_out if with_bn else 0)
             k.act(c_out * p_out, 1 + (1 if with_bn else 0))
         elif changes:
@@ -161,13 +159,13 @@ def _cifar(m: Any, in_shape: tuple[int, int, int], classes: int) -> _Count:
     """:class:`~resnet_viz.models.cifar.CifarNet`: stem, three stages of n blocks, head."""
     c_img, size, _ = in_shape
     bn = bool(m.batch_norm)
-    per_block = 3 if m.block == "bottleneck" else 2
-    n = (m.depth - 2) // (3 * per_block)
+    n = (m.depth - 2) // (3 * block_layers(m.block))
     w = int(m.width)
-    expansion = 4 if m.block == "bottleneck" else 1
+    expansion = 4 if m.block in BOTTLENECK_BLOCKS else 1
+    preact = m.block in PREACT_BLOCKS
     total = _Count()
-    total.params += 9 * c_img * w + (0 if bn else w) + (2 * w if bn and m.block != "preact" else 0)
-    stem_tensors = 1 + ((1 if bn else 0) + 1 if m.block != "preact" else 0)
+    total.params += 9 * c_img * w + (0 if bn else w) + (2 * w if bn and not preact else 0)
+    stem_tensors = 1 + ((1 if bn else 0) + 1 if not preact else 0)
     total.act(w * size * size, stem_tensors)
     total.act(c_img * size * size)  # the input batch
     c = w
@@ -180,7 +178,7 @@ def _cifar(m: Any, in_shape: tuple[int, int, int], classes: int) -> _Count:
         if n > 1:  # the other n - 1 blocks of the stage are identical
             total.add(_cifar_block(m, m.block, out, mid, out, 1, size), n - 1)
         c = out
-    if m.block == "preact":
+    if preact:
         total.params += 2 * c if bn else 0
         total.act(c * size * size, 2 if bn else 1)
     total.params += c * classes + classes
@@ -324,7 +322,7 @@ def _culprit(
     import dataclasses
 
     m = config.model.resolved()
-    smallest_depth = 1 if m.arch == "mlp" else (11 if m.block == "bottleneck" else 8)
+    smallest_depth = 1 if m.arch == "mlp" else 3 * block_layers(m.block) + 2
     trials = [
         ("model.width", m.width, dataclasses.replace(config, model=dataclasses.replace(m, width=1))),
         ("model.depth", m.depth, dataclasses.replace(config, model=dataclasses.replace(m, depth=smallest_depth))),

@@ -2,34 +2,77 @@
 
 Layout for base width ``w`` (default 16) and ``n`` blocks per stage, input ``[N, C, S, S]``:
 
-* stem: 3x3 conv ``C -> w`` + BN + act (preact: the bare conv);
+* stem: 3x3 conv ``C -> w`` + BN + act (pre-activation blocks: the bare conv, its BN + act being the
+  first unit's leading pair);
 * stages 1..3 on ``S``, ``S/2``, ``S/4`` (the first block of stages 2 and 3 has stride 2), stage
-  widths ``w, 2w, 4w``; basic and preact blocks have 2 convs (depth ``6n + 2``), bottleneck blocks
-  ``1x1 w_s -> 3x3 w_s -> 1x1 4 w_s`` have 3 (depth ``9n + 2``, stage outputs ``4w, 8w, 16w``);
-* preact only: a final BN + act;
+  widths ``w, 2w, 4w``; basic and preact blocks have 2 convs (depth ``6n + 2``), bottleneck and
+  preact_bottleneck blocks ``1x1 w_s -> 3x3 w_s -> 1x1 4 w_s`` have 3 (depth ``9n + 2``, stage outputs
+  ``4w, 8w, 16w``: ResNet-164 and ResNet-1001 of Identity Mappings);
+* pre-activation blocks only: a final BN + act;
 * global average pooling, linear ``-> num_classes``.
 
 Module names: ``stem.conv``, ``stage2.block0.conv1``, ``stage2.block0.shortcut.conv``,
 ``final.bn``, ``fc``. ``plain`` is exactly ``resnet`` without shortcuts and additions (its shortcut
 settings are ignored). Stochastic depth (resnet only) gives block ``l = 1..L`` the survival
 probability ``1 - l / L * 0.5`` (Huang et al. 2016, Eq. 4; :func:`huang_survival`).
-See :mod:`resnet_viz.models.blocks` for the block-level choices.
+Each block learns whether it is the first of its stage (pre-activation units share their leading BN-act
+with the shortcut there). See :mod:`resnet_viz.models.blocks` and :mod:`~resnet_viz.models.preact` for the
+block-level choices; :data:`BLOCK_TYPES` maps ``ModelConfig.block`` to the block class.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Protocol
 
 from torch import Tensor, nn
 
 from resnet_viz.config import ModelConfig
-from resnet_viz.models.blocks import BLOCK_TYPES, Block, NamedModules, huang_survival
+from resnet_viz.config.depth import PREACT_BLOCKS, block_layers
+from resnet_viz.models.blocks import (
+    BN_RELU,
+    IDENTITY_SHORTCUT,
+    BasicBlock,
+    Block,
+    Bottleneck,
+    NamedModules,
+    huang_survival,
+)
 from resnet_viz.models.parts import BlockParts, activation_factory
+from resnet_viz.models.preact import PreActBlock, PreActBottleneck
 from resnet_viz.models.shortcuts import ShortcutSpec
 from resnet_viz.models.theory import Moments, TheoryContext, module_theory, sequence_theory
 
 #: (role, stage, block) of a weight layer, as :func:`layer_table` reports it.
 LayerMeta = tuple[str, int, int]
+
+
+class BlockBuilder(Protocol):
+    """What the block classes have in common as constructors (``c_out = planes * expansion``; ``first``:
+    the first block of its stage)."""
+
+    def __call__(
+        self,
+        c_in: int,
+        planes: int,
+        stride: int = 1,
+        *,
+        index: int = 0,
+        parts: BlockParts = BN_RELU,
+        shortcut: ShortcutSpec | None = IDENTITY_SHORTCUT,
+        after_add: str = ...,
+        survival_prob: float | None = None,
+        first: bool = False,
+    ) -> Block: ...
+
+
+#: The block class of each ``ModelConfig.block``.
+BLOCK_TYPES: dict[str, BlockBuilder] = {
+    "basic": BasicBlock,
+    "bottleneck": Bottleneck,
+    "preact": PreActBlock,
+    "preact_bottleneck": PreActBottleneck,
+}
 
 
 class CifarNet(nn.Module):
@@ -40,7 +83,7 @@ class CifarNet(nn.Module):
         cfg = cfg.resolved()
         if image_size < 8:
             raise ValueError(f"image_size must be >= 8 for the CIFAR family, got {image_size}")
-        per_block = 3 if cfg.block == "bottleneck" else 2
+        per_block = block_layers(cfg.block)
         if (cfg.depth - 2) % (3 * per_block) or cfg.depth < 3 * per_block + 2:
             raise ValueError(f"depth {cfg.depth} is not {3 * per_block}n+2 for {cfg.block} blocks")
         self.cfg = cfg
@@ -49,14 +92,15 @@ class CifarNet(nn.Module):
         parts = BlockParts(
             nn.BatchNorm2d if cfg.batch_norm else None, activation_factory(cfg.activation, cfg.leaky_slope)
         )
-        spec = ShortcutSpec(cfg.shortcut, cfg.shortcut_variant, cfg.shortcut_scale, cfg.shortcut_dropout)
+        spec = ShortcutSpec(str(cfg.shortcut), cfg.shortcut_variant, cfg.shortcut_scale, cfg.shortcut_dropout)
         block_type = BLOCK_TYPES[cfg.block]
         if cfg.width is None:  # ModelConfig.resolved() sets it
             raise ValueError("model.width is unset: build from a resolved ModelConfig")
         w = cfg.width
 
         stem: NamedModules = [("conv", parts.conv(in_channels, w, 3))]
-        if cfg.block != "preact":
+        preact = cfg.block in PREACT_BLOCKS
+        if not preact:
             stem += [*parts.norm_layer("bn", w), parts.act("act")]
         self.stem = nn.Sequential(OrderedDict(stem))
 
@@ -78,6 +122,7 @@ class CifarNet(nn.Module):
                     shortcut=spec if residual else None,
                     after_add=str(cfg.after_add),
                     survival_prob=survival[index],
+                    first=i == 0,
                 )
                 blocks[f"block{i}"] = block
                 self._blocks.append(block)
@@ -86,7 +131,7 @@ class CifarNet(nn.Module):
             self.add_module(f"stage{s}", stage)
             self._stages.append(stage)
         self.final: nn.Sequential | None = None
-        if cfg.block == "preact":
+        if preact:
             self.final = nn.Sequential(OrderedDict([*parts.norm_layer("bn", c), parts.act("act")]))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from resnet_viz.config import ModelConfig, field_info
+
 _ROLE_FALLBACK = "hidden"
 
 
@@ -114,6 +116,20 @@ def _type_label(mod: nn.Module, role: str) -> str:
     return "linear"
 
 
+def network_name(model: nn.Module) -> str:
+    """The network's name with its block type, e.g. ``resnet-164 pre-activation bottleneck (CifarNet, shortcut
+    B/identity, width 16)``; the class name alone for a model without a ``cfg``."""
+    cfg = getattr(model, "cfg", None)
+    kind = type(model).__name__
+    if cfg is None:
+        return kind
+    if cfg.arch == "mlp":
+        return f"mlp-{cfg.depth} ({kind}, width {cfg.width})"
+    block = {o.value: o.label for o in field_info(ModelConfig, "block").spec.options}.get(cfg.block, cfg.block)
+    shortcut = f", shortcut {cfg.shortcut}/{cfg.shortcut_variant}" if cfg.arch == "resnet" else ""
+    return f"{cfg.arch}-{cfg.depth} {block} ({kind}{shortcut}, width {cfg.width})"
+
+
 def describe_model(model: nn.Module, input_shape: tuple[int, int, int], num_classes: int) -> str:
     """A text table of the weight layers (index, name, type, output shape, params) with block
     boundaries, and totals: weight layers, their parameters, BN parameters, other, total."""
@@ -121,15 +137,9 @@ def describe_model(model: nn.Module, input_shape: tuple[int, int, int], num_clas
     modules = dict(model.named_modules())
     summaries_fn = getattr(model, "block_summaries", None)
     summaries: dict[int, tuple[str, str]] = summaries_fn() if callable(summaries_fn) else {}
-    cfg = getattr(model, "cfg", None)
-    title = type(model).__name__
-    if cfg is not None:
-        title += f" ({cfg.arch}, depth {cfg.depth}"
-        title += f", {cfg.block} blocks, shortcut {cfg.shortcut}/{cfg.shortcut_variant}" if cfg.arch != "mlp" else ""
-        title += f", width {cfg.width})"
     c, h, w = input_shape
     lines = [
-        f"{title}: input {c}x{h}x{w} -> {num_classes} classes",
+        f"{network_name(model)}: input {c}x{h}x{w} -> {num_classes} classes",
         f"{'#':>5}  {'name':<34} {'type':<22} {'output':<14} {'params':>10}",
     ]
     current = -1

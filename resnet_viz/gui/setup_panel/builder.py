@@ -137,7 +137,7 @@ def make_widget(info: FieldInfo) -> QtWidgets.QWidget:
     s = info.spec
     kind, optional = field_kind(info)
     if s.widget == "segmented":
-        return Segmented(_option_items(s))
+        return Segmented(UNSET_ITEMS.get(info.path, []) + _option_items(s))
     if s.options or info.path in UNSET_ITEMS:
         return Choice(UNSET_ITEMS.get(info.path, []) + _option_items(s))
     if info.path == DEVICE_FIELD:

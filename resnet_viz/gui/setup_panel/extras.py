@@ -60,6 +60,7 @@ SPIN_TEXTS = {
 #: The first item of a choice that may be left unset (None): value, text, tooltip (texts follow the arch).
 UNSET_ITEMS: dict[str, list[tuple[Any, str, str]]] = {
     "model.after_add": [(None, "default (ReLU)", "The block's default: ReLU (none for pre-activation).")],
+    "model.shortcut": [(None, "default", "The block's default: A (B for the bottleneck blocks, as in the papers).")],
     "model.batch_norm": [
         (None, "default (on)", "On for conv nets, off for the MLP."),
         (True, "on", "Batch normalisation."),
