@@ -12,8 +12,8 @@ from pyqtgraph.exporters import CSVExporter
 from PySide6 import QtCore
 
 from resnet_viz.config import RunConfig
+from resnet_viz.gui.plots.act_std import ActStdDepthPlot
 from resnet_viz.gui.plots.depth import (
-    ActStdDepthPlot,
     DepthProfilePlot,
     GradNormDepthPlot,
     OutGradDepthPlot,

@@ -30,6 +30,7 @@ from resnet_viz.gui.actions import build_buttons, build_menus
 from resnet_viz.gui.dock_layout import COMPACT_BELOW_PX, ExplorerDocks, make_explorer
 from resnet_viz.gui.experiments import GuidedExperiments
 from resnet_viz.gui.export_dialogs import ExportDialogs, add_export_button
+from resnet_viz.gui.init_ensembles import use_backend_data
 from resnet_viz.gui.manager import RunManager
 from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.plots.registry import create_panels
@@ -64,6 +65,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._selected_id: int | None = None
         self.panels: list[PlotPanel] = create_panels()
         self.panel = {p.key: p for p in self.panels}
+        use_backend_data(self.panels, self.manager.scheduler.backend)
         self.files = WindowFiles(self)
         self.exports = ExportDialogs(self, self.settings, self.show_message, self._note)
         self._build_left_docks()
@@ -382,5 +384,7 @@ class MainWindow(QtWidgets.QMainWindow):
         loading chunk) and kill any child process still alive (:meth:`RunManager.close`)."""
         self.race_tab.pause()
         self.save_settings()
+        for panel in self.panels:
+            panel.shutdown()
         self.manager.close()
         super().closeEvent(event)

@@ -103,6 +103,12 @@ class InitEnsemble:
             return np.full(logs.shape[1], math.nan)
         return _nan_reduce(lambda a, axis: np.nanstd(a, axis=axis, ddof=1), logs)
 
+    def act_std_band(self, percentiles: tuple[float, float] = BAND_PERCENTILES) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) float64 [L] in data units: percentiles of each layer's std over inits (default 10th, 90th)."""
+        lo = _nan_reduce(lambda a, axis: np.nanpercentile(a, percentiles[0], axis=axis), self.act_std)
+        hi = _nan_reduce(lambda a, axis: np.nanpercentile(a, percentiles[1], axis=axis), self.act_std)
+        return lo, hi
+
     def theory_band(self, layer0_std: float) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) float64 [L] in data units: ``theory_rel * layer0_std`` times :meth:`ratio_band`."""
         lo, hi = self.ratio_band()

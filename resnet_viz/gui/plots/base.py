@@ -221,6 +221,9 @@ class PlotPanel(QtWidgets.QWidget):
         selected run; cheap when nothing changed."""
         raise NotImplementedError
 
+    def shutdown(self) -> None:
+        """Stop any background work of the panel (the window closes); nothing by default."""
+
     # --- export --------------------------------------------------------------------------------
     def export_item(self) -> pg.GraphicsItem:
         """The item PNG and SVG export draw: the whole layout (plots, legends, colour bars)."""

@@ -5,8 +5,8 @@ the mean over the last ``window`` recorded rows ("now"), on a log y axis, every 
 colour. Four panels specialise it:
 
 * :class:`GradNormDepthPlot` — ‖∂L/∂W‖₂ per layer: where gradients vanish in a deep plain net;
-* :class:`ActStdDepthPlot` — std of each layer's (pre-BN) output now, at initialisation, and as the
-  initialisation theory predicts it;
+* :class:`~resnet_viz.gui.plots.act_std.ActStdDepthPlot` (its own module) — std of each layer's (pre-BN)
+  output now, at initialisation, and as the initialisation theory predicts it, with the scatter of one network;
 * :class:`OutGradDepthPlot` — ‖∂L/∂y‖ of each layer's output: the backward signal;
 * :class:`UpdateRatioDepthPlot` — ‖ΔW‖ / ‖W‖ of the last optimiser updates.
 
@@ -327,52 +327,6 @@ class GradNormDepthPlot(DepthProfilePlot):
     title = "Weight-gradient norm vs depth"
     quantity = "grad_norm"
     y_label = "‖∂L/∂W‖₂"
-
-
-Qt_PenStyle = QtCore.Qt.PenStyle
-
-
-def _key_style(style: Qt_PenStyle, width: float, symbol: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = dict(pen=pg.mkPen("#444", width=width, style=style))
-    if symbol:
-        out.update(symbol="o", symbolSize=5, symbolPen=pg.mkPen("#444"), symbolBrush=pg.mkBrush("#444"))
-    return out
-
-
-class ActStdDepthPlot(DepthProfilePlot):
-    """Std of each layer's (pre-BN) output: now (solid), at initialisation (dotted) and as the
-    initialisation theory predicts it from layer 0's measured std (dashed)."""
-
-    key = "act_std_depth"
-    title = "Activation std vs depth"
-    quantity = "act_std"
-    y_label = "std of output (pre-BN)"
-    style_key = (
-        ("now", _key_style(Qt_PenStyle.SolidLine, 2, symbol=True)),
-        ("at init (step 0)", _key_style(Qt_PenStyle.DotLine, 1.5)),
-        ("theory for the init", _key_style(Qt_PenStyle.DashLine, 1.5)),
-    )
-
-    def extra_series(self, entry: RunEntry, color: str) -> list[Series]:
-        s = entry.store.started
-        if s is None:
-            return []
-        init = np.asarray(s.act_std_init, dtype=np.float64)
-        theory = np.asarray(s.theory_act_std_init, dtype=np.float64) * init[0]
-        return [
-            Series(
-                "at init",
-                init,
-                "at init, step 0",
-                dict(pen=pen(color, 1.5, Qt_PenStyle.DotLine), symbol=None),
-            ),
-            Series(
-                "theory",
-                theory,
-                "theory for the init, scaled to layer 1 at step 0",
-                dict(pen=pen(color, 1.5, Qt_PenStyle.DashLine), symbol=None),
-            ),
-        ]
 
 
 class OutGradDepthPlot(DepthProfilePlot):

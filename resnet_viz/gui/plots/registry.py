@@ -8,9 +8,10 @@ class with a new ``key`` here and the key in ``PLOTS``.
 
 from __future__ import annotations
 
+from resnet_viz.gui.plots.act_std import ActStdDepthPlot
 from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
-from resnet_viz.gui.plots.depth import ActStdDepthPlot, GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
+from resnet_viz.gui.plots.depth import GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
 from resnet_viz.presets.preset import PLOTS
 
