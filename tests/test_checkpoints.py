@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_run_config
 from torch import nn
 
-from conftest import tiny_run_config
 from resnet_viz.config import ConfigError, InitConfig, ModelConfig, RunConfig
 from resnet_viz.metrics.records import EvalRecord, ModelWeights, RunFinished, RunStarted
 from resnet_viz.metrics.store import RunStore
@@ -319,7 +319,9 @@ def test_engine_evaluates_loaded_weights_at_step_0_and_keeps_them_at_the_end(tmp
     model = build_model(cfg.model, 3, 32, 10)
     load_checkpoint(path, model, cfg.model)
     model.eval()
-    direct = evaluate_model(model, engine.data, torch.device("cpu"), lambda: False, EVAL_BATCH_SIZE, contextlib.nullcontext)
+    direct = evaluate_model(
+        model, engine.data, torch.device("cpu"), lambda: False, EVAL_BATCH_SIZE, contextlib.nullcontext
+    )
     assert direct is not None
     assert first_eval.test_error == pytest.approx(direct[2], abs=1e-12)
     assert first_eval.train_error == pytest.approx(direct[0], abs=1e-12)
@@ -415,3 +417,81 @@ def test_cli_run_leaves_a_checkpoint_and_init_from_trains_it_further(tmp_path, c
     assert main(["run", "--depth", "20", *fast, "--init-from", ckpt, "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert "--init-from" in err and "stem.conv.weight is [4, 3, 3, 3] in the file" in err
+
+
+# --- the window ----------------------------------------------------------------------------------------
+def test_window_opens_a_checkpoint_into_the_setup(qtbot, window, tmp_path, monkeypatch):
+    from PySide6 import QtWidgets
+
+    from resnet_viz.gui import checkpoint_files
+
+    path = tmp_path / "ckpts" / "resnet20.th"
+    path.parent.mkdir()
+    save_akamaster(path, n=3)
+    asked = []
+
+    def fake_open(parent, title, start, filters):
+        asked.append((title, filters))
+        return str(path), filters
+
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", fake_open)
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    texts = [a.text() for a in file_menu.actions()]
+    assert "Open &checkpoint…" in texts and "Save chec&kpoint…" in texts
+    next(a for a in file_menu.actions() if a.text() == "Open &checkpoint…").trigger()
+    assert asked == [("Open checkpoint", checkpoint_files.CHECKPOINT_FILTER)] and "*.th" in asked[0][1]
+    cfg = window.config_panel.config()
+    assert (cfg.model.arch, cfg.model.depth, cfg.model.width, cfg.model.block) == ("resnet", 20, 16, "basic")
+    assert cfg.init.from_file == str(path)
+    assert window.message_bar.text == (
+        "Loaded resnet20.th: resnet-20 (0.27M parameters, akamaster layout) — Start evaluates it at step 0 "
+        "and trains it further"
+    )
+    assert window.settings.value(checkpoint_files.DIR_KEY) == str(path.parent)
+    assert not window.config_panel._controls["init.scheme"].widget.isEnabled()  # the weights come from the file
+
+    (tmp_path / "bad.th").write_bytes(b"garbage")
+    assert checkpoint_files.open_checkpoint(window, tmp_path / "bad.th") is None
+    assert window.message_bar.level == "error" and window.message_bar.text.startswith(
+        "Could not open the checkpoint: bad.th: not a readable torch checkpoint"
+    )
+    assert "\n" not in window.message_bar.text
+    assert window.config_panel.config().init.from_file == str(path)  # the setup is unchanged
+
+
+def test_window_saves_the_selected_runs_weights(qtbot, window, tmp_path, monkeypatch, recorded_runs):
+    from PySide6 import QtWidgets
+
+    from resnet_viz.gui import checkpoint_files
+
+    entry = recorded_runs[1]  # resnet-14, finished: the engine kept its weights
+    assert entry.store.weights is not None
+    window.manager.adopt(dataclasses.replace(entry, run_id=0))
+    window.run_list.select(window.manager.entries[-1].run_id)
+    target = tmp_path / "saved.pt"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a: (str(target), ""))
+    assert checkpoint_files.save_state(window)[0] is not None
+    assert checkpoint_files.save_checkpoint_dialog(window) == target
+    ckpt = read_checkpoint(target)
+    assert ckpt.step == entry.store.weights.step and ckpt.model == entry.config.resolved().model
+
+    diverged = recorded_runs[2]
+    window.manager.adopt(dataclasses.replace(diverged, run_id=0))
+    window.run_list.select(window.manager.entries[-1].run_id)
+    run, why = checkpoint_files.save_state(window)
+    assert run is None and "has no weights to save" in why
+
+
+def test_a_session_keeps_the_weights(tmp_path):
+    from resnet_viz.export.session import Session, SessionRun, load_session, save_session
+
+    cfg = tiny_run_config("resnet", 8, steps=2)
+    store = RunStore()
+    _run_into(cfg, store.add)
+    path = save_session(
+        tmp_path / "s.rvsession", Session(runs=[SessionRun("r", "#000000", True, "finished", "", cfg, store)])
+    )
+    loaded = load_session(path).runs[0].store
+    assert loaded is not None and loaded.weights is not None and loaded.weights.step == 2
+    for name, array in store.weights.state.items():
+        np.testing.assert_array_equal(loaded.weights.state[name], array)

@@ -122,6 +122,7 @@ def test_a_run_in_a_child_gives_what_the_thread_backend_gives():
             "TrainChunk",
             "EvalRecord",
             "TrainChunk",
+            "ModelWeights",  # pickled through the pipe like every record
             "RunFinished",
             "Exited",
         ]

@@ -184,10 +184,10 @@ def test_records_from_store_of_an_eval_beyond_the_last_step_and_a_store_without_
     records = list(records_from_store(store))
     late = EvalRecord(step=store.steps_done + 5, train_error=0.5, train_loss=1.0, test_error=0.5, test_loss=1.0)
     store2 = RunStore()
-    for r in records[:-1] + [late, records[-1]]:
+    for r in records[:-2] + [late] + records[-2:]:  # the engine's last records: ModelWeights, RunFinished
         store2.add(r)
     again = list(records_from_store(store2, chunk_steps=8))
-    assert again[-2] is late and isinstance(again[-3], TrainChunk)
+    assert again[-3] is late and isinstance(again[-4], TrainChunk) and again[-2] is store.weights
     empty = RunStore()
     empty.add(store.started)
     assert [type(r) for r in records_from_store(empty)] == [RunStarted]

@@ -18,7 +18,9 @@ ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 def check_file_path(path: str, value: str, _section: object) -> None:
     """A field check: ``value`` names a file (not empty, no NUL character, at most ``MAX_PATH_CHARS``)."""
     if "\x00" in value or not value.strip() or len(value) > MAX_PATH_CHARS:
-        raise ConfigError(path, value, f"a file path (not empty, no NUL character, at most {MAX_PATH_CHARS} characters)")
+        raise ConfigError(
+            path, value, f"a file path (not empty, no NUL character, at most {MAX_PATH_CHARS} characters)"
+        )
 
 
 def _open_config(path: Path) -> tuple[int, str]:

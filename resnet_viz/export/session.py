@@ -10,8 +10,8 @@ A session file is a zip archive::
                                "settings": {...free-form JSON of the window...}}
     runs/01-<slug>/run.json   the run folder of each started run (format: resnet_viz.export.run_folder):
     runs/01-<slug>/metrics.csv    run.json, metrics.csv, layers.npz, summary.json, and histograms.npz /
-    runs/01-<slug>/layers.npz     error.log when the run has them; the number is the run's position
-    ...                           in ``runs`` (from 1), so folders are unique whatever the names
+    runs/01-<slug>/layers.npz     error.log / checkpoint.pt when the run has them; the number is the run's
+    ...                           position in ``runs`` (from 1), so folders are unique whatever the names
 
 A run that never started (queued, or failed while preparing: no store, or a store without
 ``RunStarted``) has ``"folder": null`` and comes back with ``store`` None. A run saved while it was

@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6 import QtGui, QtWidgets
 
+from resnet_viz.gui.checkpoint_files import fill_checkpoint_menu
+
 Shortcut = str | QtGui.QKeySequence.StandardKey
 Slot = str | Callable[[Any], object]
 
@@ -41,10 +43,11 @@ class ActionSpec:
 
 @dataclass(frozen=True)
 class MenuFill:
-    """Entries made at run time: ``fill`` names a window method ``fill(menu)`` that adds them."""
+    """Entries made at run time: ``fill`` names a window method ``fill(menu)`` that adds them, or is a
+    function ``fill(window, menu)``."""
 
     menu: str
-    fill: str
+    fill: str | Callable[[Any, QtWidgets.QMenu], None]
     separator: bool = False
 
 
@@ -54,6 +57,7 @@ ACTIONS: tuple[ActionSpec | MenuFill, ...] = (
     ActionSpec("open_session", "&Open session…", "open_session_dialog", "&File", QtGui.QKeySequence.StandardKey.Open),
     ActionSpec("save_session", "&Save session…", "save_session_dialog", "&File", QtGui.QKeySequence.StandardKey.Save),
     ActionSpec("open_run_folder", "Open run &folder…", "open_run_folder_dialog", "&File", "Ctrl+Shift+O"),
+    MenuFill("&File", fill_checkpoint_menu),
     ActionSpec("export_all", "&Export all…", "export_all_dialog", "&File", "Ctrl+Shift+E", separator=True),
     ActionSpec("quit", "&Quit", "close", "&File", QtGui.QKeySequence.StandardKey.Quit, separator=True),
     ActionSpec(
@@ -131,7 +135,10 @@ def build_menus(
         if row.separator:
             menu.addSeparator()
         if isinstance(row, MenuFill):
-            getattr(window, row.fill)(menu)
+            if isinstance(row.fill, str):
+                getattr(window, row.fill)(menu)
+            else:
+                row.fill(window, menu)
             continue
         action = menu.addAction(row.text)
         action.triggered.connect(_callable(window, row.slot))

@@ -88,8 +88,12 @@ def _shape(t: torch.Tensor) -> str:
 
 # --- reading ---------------------------------------------------------------------------------------
 def _load_file(path: Path) -> Any:
-    if path.is_dir():
-        raise CheckpointError(f"{path.name}: is a folder, not a checkpoint file")
+    try:
+        folder = path.is_dir()
+    except (OSError, ValueError) as exc:  # a NUL character, a name too long
+        raise CheckpointError(f"{path.name}: not a readable file name ({one_line(str(exc), 160)})") from None
+    if folder:
+        raise CheckpointError(f"{path.name or path}: is a folder, not a checkpoint file")
     try:
         with warnings.catch_warnings():  # e.g. torch's note on a foreign pickle protocol: the error says enough
             warnings.simplefilter("ignore")
