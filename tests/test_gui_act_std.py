@@ -129,3 +129,20 @@ def test_closing_the_window_mid_job_leaves_no_thread_running(window, recorded_ru
     window.close()
     assert not worker.is_alive() and panel.jobs.worker is None
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_cancel_averaging_stops_the_jobs_and_draws_nothing(qtbot, recorded_runs):
+    entry = recorded_runs[1]
+    panel = make_panel(qtbot)
+    panel.refresh([entry], None)
+    panel.k_box.setValue(500)
+    panel.average_button.click()
+    qtbot.waitUntil(lambda: "sampling 500 inits of 1 network: " in panel.average_status.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not panel.average_status.text().endswith(" 0/500…"), timeout=WAIT_MS)  # it has begun
+    t0 = time.perf_counter()
+    panel.refresh([entry], None)
+    assert time.perf_counter() - t0 < 0.5  # the panel draws on while sampling runs
+    panel.average_button.click()  # now "Cancel averaging"
+    qtbot.waitUntil(lambda: panel.average_button.text() == "Average over K initialisations", timeout=WAIT_MS)
+    assert panel.average_curve(entry.run_id) is None and panel.average_status.text() == ""
+    qtbot.waitUntil(lambda: panel.jobs.worker is None, timeout=WAIT_MS)

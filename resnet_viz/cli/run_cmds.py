@@ -42,7 +42,8 @@ def add_describe_parser(sub: Any) -> argparse.ArgumentParser:
     describe: argparse.ArgumentParser = sub.add_parser(
         "describe",
         help="print the layer table of a network",
-        description="Layer table (name, type, output shape, parameters) and totals.",
+        description="Layer table (name, type, output shape, parameters) and totals; with --init-average K, also "
+        "the theory for the init against K fresh initialisations at step 0 (where one network falls).",
     )
     describe.add_argument("--config", metavar="FILE", help="take the model from a config file or run.json")
     add_config_flags(describe, ("model", "data"))

@@ -228,7 +228,12 @@ def use_backend_data(panels: Iterable[object], backend: object) -> None:
     cache = getattr(backend, "cache", None)
     if not isinstance(cache, SplitsCache):
         return
+    shared: SplitsCache = cache
+
+    def load(data: DataConfig) -> DatasetSplits:
+        return shared.get(data, lambda _text, _fraction: None)
+
     for panel in panels:
         jobs = getattr(panel, "jobs", None)
         if isinstance(jobs, InitEnsembleJobs):
-            jobs.splits_source = lambda data, c=cache: c.get(data, lambda _text, _fraction: None)
+            jobs.splits_source = load
