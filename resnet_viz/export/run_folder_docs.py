@@ -7,6 +7,8 @@ checkpoint.pt is this project's checkpoint (:mod:`resnet_viz.models.checkpoint`:
 ``ModelWeights``: written when the run ends, only if it finished or was stopped with finite weights
 (not for a diverged or failed run, and never for a run whose process was killed: the weights live in
 that process until its end). ``resnet-viz run --init-from <folder>/checkpoint.pt`` trains it further.
+Such a run's evaluation at step 0 is the metrics.csv row of step 0 (evaluation columns only), written with
+the chunk of step 1: a run stopped before its first step has no such row (summary.json has the numbers).
 """
 
 from __future__ import annotations

@@ -125,10 +125,6 @@ class ModelWeights:
     step: int
     state: dict[str, np.ndarray]
 
-    @property
-    def nbytes(self) -> int:
-        return sum(int(a.nbytes) for a in self.state.values())
-
 
 #: Statuses of a run that ended well: it ran to its end, or the user stopped it (its data is whole).
 OK_STATUSES = ("finished", "stopped")
