@@ -108,14 +108,15 @@ class RefPreAct(RefUnit):
 
 
 class RefPreActBottleneck(RefPreAct):
-    """Identity Mappings (ResNet-164/1001): BN-ReLU-conv1x1, BN-ReLU-conv3x3 (strided), BN-ReLU-conv1x1 x4."""
+    """Identity Mappings (ResNet-164/1001): BN-ReLU-conv1x1 (strided, as in the authors' code), BN-ReLU-conv3x3,
+    BN-ReLU-conv1x1 x4."""
 
     def __init__(self, c_in: int, c_out: int, stride: int, option: str | None, first: bool) -> None:
         RefUnit.__init__(self, c_in, c_out, stride, option)
         self.first = first
         mid = c_out // 4
-        self.bn1, self.conv1 = nn.BatchNorm2d(c_in), _conv(c_in, mid, 1)
-        self.bn2, self.conv2 = nn.BatchNorm2d(mid), _conv(mid, mid, 3, stride)
+        self.bn1, self.conv1 = nn.BatchNorm2d(c_in), _conv(c_in, mid, 1, stride)
+        self.bn2, self.conv2 = nn.BatchNorm2d(mid), _conv(mid, mid, 3)
         self.bn3, self.conv3 = nn.BatchNorm2d(mid), _conv(mid, c_out, 1)
         if option == "B" and self.changes:
             self.proj = _conv(c_in, c_out, 1, stride)

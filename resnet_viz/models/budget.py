@@ -105,7 +105,9 @@ class _Count:
 
 def _branch_convs(kind: str, c_in: int, mid: int, c_out: int, p_in: int, p_out: int) -> list[tuple[int, ...]]:
     """``(k, c_in, c_out, input pixels, output pixels)`` of each k x k conv of a block's branch, in forward
-    order (the stride on the 3x3 conv)."""
+    order (a bottleneck's stride on its 3x3 conv, a pre-activation bottleneck's on its first 1x1 conv)."""
+    if kind == "preact_bottleneck":
+        return [(1, c_in, mid, p_in, p_out), (3, mid, mid, p_out, p_out), (1, mid, c_out, p_out, p_out)]
     if kind in BOTTLENECK_BLOCKS:
         return [(1, c_in, mid, p_in, p_in), (3, mid, mid, p_in, p_out), (1, mid, c_out, p_out, p_out)]
     return [(3, c_in, c_out, p_in, p_out), (3, c_out, c_out, p_out, p_out)]

@@ -8,9 +8,9 @@ code, KaimingHe/resnet-1k-layers): BN-act before every conv, nothing after the a
   is not the identity (option C, the conv1x1 variant). Every other unit's identity shortcut takes the raw
   input, keeping the path between units a pure sum.
 * Projections are bare 1x1 convs (no BN; a bias only without normalisation), as in that code.
-* preact_bottleneck (ResNet-164, ResNet-1001): widths ``in -> w -> w -> 4w``; the stride sits on its 3x3
-  conv like :class:`~resnet_viz.models.blocks.Bottleneck`'s. The authors' Torch code puts it on the first
-  1x1 conv: same parameters, a different function.
+* preact_bottleneck (ResNet-164, ResNet-1001): widths ``in -> w -> w -> 4w``; the stride sits on its
+  first 1x1 conv, as in the authors' code (unlike :class:`~resnet_viz.models.blocks.Bottleneck`, which puts
+  it on the 3x3 conv as fb.resnet.torch and torchvision do).
 
 Module names: ``bn1``, ``act1`` (the leading pair), then ``conv1``, ``bn2``, ``act2``, ``conv2`` (and
 ``bn3``, ``act3``, ``conv3``), ``shortcut``, the after-add layers.
@@ -104,7 +104,7 @@ class PreActBlock(PreActUnit):
 
 
 class PreActBottleneck(PreActUnit):
-    """Norm, act, 1x1 conv ``c_in -> planes``, norm, act, 3x3 ``planes -> planes`` (the stride), norm, act,
+    """Norm, act, 1x1 conv ``c_in -> planes`` (the stride), norm, act, 3x3 ``planes -> planes``, norm, act,
     1x1 ``planes -> 4 planes`` (Identity Mappings: ResNet-164 and ResNet-1001); ``c_out = 4 planes``."""
 
     kind = "preact_bottleneck"
@@ -125,10 +125,10 @@ class PreActBottleneck(PreActUnit):
     ) -> None:
         c_out = planes * self.expansion
         branch: NamedModules = [
-            ("conv1", parts.conv(c_in, planes, 1)),
+            ("conv1", parts.conv(c_in, planes, 1, stride)),
             *parts.norm_layer("bn2", planes),
             parts.act("act2"),
-            ("conv2", parts.conv(planes, planes, 3, stride)),
+            ("conv2", parts.conv(planes, planes, 3)),
             *parts.norm_layer("bn3", planes),
             parts.act("act3"),
             ("conv3", parts.conv(planes, c_out, 1)),
