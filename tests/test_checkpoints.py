@@ -458,6 +458,16 @@ def test_window_opens_a_checkpoint_into_the_setup(qtbot, window, tmp_path, monke
     assert "\n" not in window.message_bar.text
     assert window.config_panel.config().init.from_file == str(path)  # the setup is unchanged
 
+    # the setup's "from file" button "…" opens the same dialog and sets up the file's network
+    other = tmp_path / "ckpts" / "resnet32.th"
+    save_akamaster(other, n=5)
+    path = other
+    assert window.config_panel.browse_checkpoint.isEnabled()
+    window.config_panel.browse_checkpoint.click()
+    assert len(asked) == 2
+    cfg = window.config_panel.config()
+    assert cfg.model.depth == 32 and cfg.init.from_file == str(other)
+
 
 def test_window_saves_the_selected_runs_weights(qtbot, window, tmp_path, monkeypatch, recorded_runs):
     from PySide6 import QtWidgets

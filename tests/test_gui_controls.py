@@ -139,15 +139,21 @@ def test_typed_invalid_depth_is_kept_and_explained(panel: ConfigPanel, qtbot) ->
 
 
 def test_quick_depth_buttons(panel: ConfigPanel, edits: list[int]) -> None:
-    assert set(panel.depth_buttons) == {20, 32, 44, 56, 110}
+    assert set(panel.depth_buttons) == {20, 32, 44, 56, 110, 164}
+    shortcut_default = panel.shortcut.buttons[panel.shortcut.values()[0]]
+    assert shortcut_default.text() == "default (A)"
     panel.depth_buttons[56].click()
     assert panel.depth.value() == 56 and edits == [1]
     panel.block.set_value("bottleneck")
     assert panel.depth.value() == 56  # 9·6+2
+    assert shortcut_default.text() == "default (B)"  # the papers' bottleneck nets use projections
     assert not panel.depth_buttons[32].isEnabled()
     assert not panel.depth_buttons[44].isEnabled()
     assert "9n+2" in panel.depth_buttons[32].toolTip()
-    assert all(panel.depth_buttons[d].isEnabled() for d in (20, 56, 110))
+    assert all(panel.depth_buttons[d].isEnabled() for d in (20, 56, 110, 164))
+    panel.block.set_value("preact_bottleneck")
+    panel.depth_buttons[164].click()
+    assert panel.config().model.depth == 164 and panel.config().model.resolved().shortcut == "B"
     panel.depth_buttons[110].click()
     assert panel.config().model.depth == 110
 

@@ -120,8 +120,8 @@ def save_checkpoint_dialog(host: CheckpointHost) -> Path | None:
 
 
 def fill_checkpoint_menu(host: Any, menu: QtWidgets.QMenu) -> None:
-    """Add Open checkpoint… and Save checkpoint… to ``menu``; Save is disabled, with the reason as its
-    tip, while the selected run has no weights."""
+    """Add Open checkpoint… and Save checkpoint… to ``menu`` (and Open to the setup's "from file" button "…");
+    Save is disabled, with the reason as its tip, while the selected run has no weights."""
     open_action = menu.addAction("Open &checkpoint…")
     open_action.triggered.connect(lambda _checked=False: open_checkpoint_dialog(host))
     open_action.setToolTip("Set up the network of a checkpoint file, starting from its weights (init.from_file)")
@@ -136,6 +136,7 @@ def fill_checkpoint_menu(host: Any, menu: QtWidgets.QMenu) -> None:
 
     menu.aboutToShow.connect(update)
     update()
+    host.config_panel.browse_checkpoint.clicked.connect(lambda _checked=False: open_checkpoint_dialog(host))
 
 
 __all__ = [

@@ -13,6 +13,7 @@ std (the average the theory predicts) with its 10-90 % band (hatched).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -232,8 +233,10 @@ class ActStdDepthPlot(DepthProfilePlot):
             return []
         init = np.asarray(s.act_std_init, dtype=np.float64)
         theory_rel = np.asarray(s.theory_act_std_init, dtype=np.float64)
+        loaded = entry.config.init.from_file
+        at_step0 = f"step 0, weights from {Path(loaded).name}" if loaded else "at init, step 0"
         series = [
-            Series("at init", init, "at init, step 0", dict(pen=pen(color, 1.5, Qt_PenStyle.DotLine), symbol=None)),
+            Series("at init", init, at_step0, dict(pen=pen(color, 1.5, Qt_PenStyle.DotLine), symbol=None)),
             Series(
                 "theory",
                 theory_rel * init[0],

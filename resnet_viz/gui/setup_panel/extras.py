@@ -37,7 +37,7 @@ ATTRIBUTES = {
     "optim.name": "optimizer",
     "data.root": "data_root",
 }
-QUICK_DEPTHS = (20, 32, 44, 56, 110)
+QUICK_DEPTHS = (20, 32, 44, 56, 110, 164)
 
 
 @dataclass(frozen=True)
@@ -115,15 +115,28 @@ def button_row(widgets: list[QtWidgets.QWidget], spacing: int = 2, stretch: bool
 
 
 def quick_depth_buttons() -> dict[int, QtWidgets.QToolButton]:
-    """One button per depth of :data:`QUICK_DEPTHS` (20, 32, 44, 56, 110), tooltip "Depth 20."."""
+    """One button per depth of :data:`QUICK_DEPTHS` (20, 32, 44, 56, 110, 164), tooltip "Depth 20."."""
     buttons = {}
     for depth in QUICK_DEPTHS:
         button = QtWidgets.QToolButton()
         button.setText(str(depth))
         button.setToolTip(f"Depth {depth}.")
         button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
+        button.setMinimumWidth(button.fontMetrics().horizontalAdvance(str(depth)) + 8)  # six fit a ~330 px dock
         buttons[depth] = button
     return buttons
+
+
+def file_row(edit: QtWidgets.QLineEdit, browse: QtWidgets.QToolButton) -> QtWidgets.QWidget:
+    """The checkpoint file's edit with its button "…" beside it (which opens File → Open checkpoint…)."""
+    edit.setPlaceholderText("none: initialise (scheme above)")
+    browse.setText("…")
+    browse.setToolTip("Open a checkpoint: set up its network and start from its weights (File → Open checkpoint…).")
+    row = button_row([edit, browse])
+    layout = row.layout()
+    if isinstance(layout, QtWidgets.QHBoxLayout):
+        layout.setStretch(0, 1)
+    return row
 
 
 def folder_row(edit: QtWidgets.QLineEdit, browse: QtWidgets.QToolButton, cache: Path) -> QtWidgets.QWidget:

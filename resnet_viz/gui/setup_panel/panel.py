@@ -27,6 +27,7 @@ from resnet_viz.gui.setup_panel.extras import (
     LENGTH_TIP,
     SHARES_ROW_OF,
     button_row,
+    file_row,
     folder_row,
     quick_depth_buttons,
 )
@@ -54,8 +55,8 @@ class ConfigPanel(QtWidgets.QWidget):
     config terms; numbers typed as text are :class:`NumberEdit` / :class:`ListEdit` (empty = default,
     shown as placeholder); integers are spin boxes whose minimum may mean the default ("default (16)").
     ``width`` and ``depth`` shadow QWidget's methods of those names, as they always have. Further:
-    ``depth_buttons`` (dict depth → QToolButton: 20, 32, 44, 56, 110), ``length_steps`` /
-    ``length_epochs`` (radio buttons: which of steps and epochs is shown), ``browse_root`` (QToolButton),
+    ``depth_buttons`` (dict depth → QToolButton: 20, 32, 44, 56, 110, 164), ``length_steps`` /
+    ``length_epochs`` (radio buttons: which of steps and epochs is shown), ``browse_root``, ``browse_checkpoint`` (QToolButtons),
     ``error_label`` (red QLabel, visible only on an error), ``scroll_area`` (the QScrollArea).
 
     Config fields without a control (``data.embedded_seed``, ``train.eval_train_samples``,
@@ -76,6 +77,7 @@ class ConfigPanel(QtWidgets.QWidget):
         self.length_epochs = QtWidgets.QRadioButton("epochs")
         self._length_group = QtWidgets.QButtonGroup(self)  # the pair is exclusive
         self.browse_root = QtWidgets.QToolButton()
+        self.browse_checkpoint = QtWidgets.QToolButton()  # the window connects it to File → Open checkpoint…
 
         self.scroll_area = QtWidgets.QScrollArea(self)
         self.scroll_area.setWidget(self._build_body())
@@ -152,6 +154,8 @@ class ConfigPanel(QtWidgets.QWidget):
             cache = default_data_root()
             control.tip = wrap_tooltip(f"{control.info.spec.help.rstrip('.')} ({cache}).")
             return folder_row(self._widget(control.path, QtWidgets.QLineEdit), self.browse_root, cache)
+        if control.info.spec.widget == "file":
+            return file_row(self._widget(control.path, QtWidgets.QLineEdit), self.browse_checkpoint)
         return control.widget
 
     def _add_labelled(
@@ -253,6 +257,7 @@ class ConfigPanel(QtWidgets.QWidget):
             control.show_state(field_state(run, control.path), self._length_shows(control.path))
             control.show_options(run)
         self.browse_root.setEnabled(self._controls["data.root"].widget.isEnabled())
+        self.browse_checkpoint.setEnabled(self._controls["init.from_file"].widget.isEnabled())
         self._update_error(run)
 
     def _update_error(self, raw: RunConfig) -> None:

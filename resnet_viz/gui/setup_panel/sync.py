@@ -23,6 +23,7 @@ from resnet_viz.gui.setup_panel.widgets import (
     DepthSpinBox,
     DoublingSpinBox,
     NumberEdit,
+    Segmented,
     format_number,
     wrap_tooltip,
 )
@@ -68,8 +69,9 @@ def _short_label(control: Control, value: Any) -> str:
 
 
 def sync_default_texts(run: RunConfig, controls: dict[str, Control]) -> None:
-    """ "default (16)" / "default (on)" / "default (ReLU)": the defaults the core fills in for this arch and block."""
-    defaults = dataclasses.replace(run.model, width=None, batch_norm=None, after_add=None).resolved()
+    """ "default (16)" / "default (on)" / "default (ReLU)" / "default (B)": the defaults the core fills in for this
+    arch and block."""
+    defaults = dataclasses.replace(run.model, width=None, batch_norm=None, after_add=None, shortcut=None).resolved()
     width = _widget(controls["model.width"], DoublingSpinBox)
     width.setSpecialValueText(f"default ({defaults.width})")
     width.first = defaults.width
@@ -77,6 +79,8 @@ def sync_default_texts(run: RunConfig, controls: dict[str, Control]) -> None:
     batch_norm.setItemText(0, "default (on)" if defaults.batch_norm else "default (off)")
     after_add = controls["model.after_add"]
     _widget(after_add, Choice).setItemText(0, f"default ({_short_label(after_add, defaults.after_add)})")
+    shortcut = _widget(controls["model.shortcut"], Segmented)
+    shortcut.buttons[shortcut.values()[0]].setText(f"default ({defaults.shortcut})")
 
 
 def sync_placeholders(run: RunConfig, controls: dict[str, Control]) -> None:
