@@ -273,6 +273,10 @@ def test_files_that_are_not_checkpoints(tmp_path):
     for name in ("truncated.th", "garbage.th", "empty.th", "folder.th", "nodict.th", "list.th", "absent.th"):
         _one_line_error(tmp_path / name)
     assert "folder" in _one_line_error(tmp_path / "folder.th")
+    assert _one_line_error(tmp_path / "absent.th").endswith("absent.th: no such file")
+    assert "damaged or truncated" in _one_line_error(tmp_path / "truncated.th")
+    assert "empty, damaged or truncated" in _one_line_error(tmp_path / "empty.th")
+    assert "safe loader" in _one_line_error(tmp_path / "garbage.th")
 
 
 def test_a_pickle_with_code_is_refused_not_run(tmp_path):
@@ -281,7 +285,9 @@ def test_a_pickle_with_code_is_refused_not_run(tmp_path):
             return (print, ("ran",))
 
     torch.save({"state_dict": Evil()}, tmp_path / "evil.th")
-    assert "not a readable torch checkpoint" in _one_line_error(tmp_path / "evil.th")
+    text = _one_line_error(tmp_path / "evil.th")
+    assert "the safe loader, which runs no code from the file, refused it: Unsupported global" in text
+    assert "Please" not in text  # torch's advice to load unsafely is not repeated
 
 
 # --- the engine: init.from_file ------------------------------------------------------------------------
@@ -453,7 +459,7 @@ def test_window_opens_a_checkpoint_into_the_setup(qtbot, window, tmp_path, monke
     (tmp_path / "bad.th").write_bytes(b"garbage")
     assert checkpoint_files.open_checkpoint(window, tmp_path / "bad.th") is None
     assert window.message_bar.level == "error" and window.message_bar.text.startswith(
-        "Could not open the checkpoint: bad.th: not a readable torch checkpoint"
+        "Could not open the checkpoint: bad.th: not a torch checkpoint of tensors"
     )
     assert "\n" not in window.message_bar.text
     assert window.config_panel.config().init.from_file == str(path)  # the setup is unchanged

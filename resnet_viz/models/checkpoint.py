@@ -19,6 +19,7 @@ fit, the first tensor that does not fit.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import tempfile
 import warnings
@@ -99,10 +100,29 @@ def _load_file(path: Path) -> Any:
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every failure of a foreign file becomes one line
-        detail = one_line(str(exc), 160) or type(exc).__name__
-        raise CheckpointError(
-            f"{path.name}: not a readable torch checkpoint ({type(exc).__name__}: {detail})"
-        ) from None
+        raise CheckpointError(f"{path.name}: {_load_failure(exc)}") from None
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load`` could not read a file, in words (torch's own texts run to several lines)."""
+    text = str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "cannot be read (permission denied)"
+    if isinstance(exc, EOFError) or (isinstance(exc, OSError) and exc.errno == errno.EINVAL):
+        return "an empty, damaged or truncated file"  # EINVAL: torch's reader seeking past a cut-off archive
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    if "WeightsUnpickler error:" in text:  # the safe loader met something other than tensors and containers
+        why = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation")[0]
+        why = one_line(why.split(". Please")[0].strip(), 120)
+        return (
+            f"not a torch checkpoint of tensors (the safe loader, which runs no code from the file, refused it: {why})"
+        )
+    if "PytorchStreamReader" in text or "zip archive" in text.lower():
+        return "a damaged or truncated file (its ZIP archive cannot be read)"
+    return f"not a readable torch checkpoint ({type(exc).__name__}: {one_line(text, 160) or type(exc).__name__})"
 
 
 def _tensors(path: Path, state: Any) -> dict[str, torch.Tensor]:
