@@ -425,6 +425,32 @@ def test_cli_run_leaves_a_checkpoint_and_init_from_trains_it_further(tmp_path, c
     assert "--init-from" in err and "stem.conv.weight is [4, 3, 3, 3] in the file" in err
 
 
+def test_cli_describe_inspects_and_evaluates_a_checkpoint(tmp_path, capsys):
+    """describe --init-from prints the loaded net's step-0 statistics and the same evaluation a run starts with."""
+    from resnet_viz.cli import main
+
+    fast = ["--subset", "600", "--batch-size", "32"]
+    ckpt = tmp_path / "resnet8.th"
+    save_akamaster(ckpt, n=1, width=8)
+    assert main(["describe", "--init-from", str(ckpt), *fast]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(out) if line.startswith(f"the weights of {ckpt}"))
+    rows = out[header + 2 : header + 2 + 8]
+    assert [row.split()[1] for row in rows] == [
+        "stem.conv",
+        *(f"stage{s}.block0.conv{c}" for s in (1, 2, 3) for c in (1, 2)),
+        "fc",
+    ]
+    assert all(float(row.split()[2]) > 0 for row in rows)  # std of each layer's output
+    evaluation = out[header + 10]
+    assert main(["run", "--init-from", str(ckpt), *fast, "--steps", "1", "--quiet", "--out", str(tmp_path / "r")]) == 0
+    step0 = (tmp_path / "r" / "metrics.csv").read_text().splitlines()[1].split(",")
+    header_row = (tmp_path / "r" / "metrics.csv").read_text().splitlines()[0].split(",")
+    test_error = float(step0[header_row.index("test_error")])
+    assert evaluation.startswith("evaluation (eval mode): train error ")
+    assert f"test error {test_error:.2%}" in evaluation
+
+
 # --- the window ----------------------------------------------------------------------------------------
 def test_window_opens_a_checkpoint_into_the_setup(qtbot, window, tmp_path, monkeypatch):
     from PySide6 import QtWidgets

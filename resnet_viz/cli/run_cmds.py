@@ -42,8 +42,10 @@ def add_describe_parser(sub: Any) -> argparse.ArgumentParser:
     describe: argparse.ArgumentParser = sub.add_parser(
         "describe",
         help="print the layer table of a network",
-        description="Layer table (name, type, output shape, parameters) and totals; with --init-average K, also "
-        "the theory for the init against K fresh initialisations at step 0 (where one network falls).",
+        description="Layer table (name, type, output shape, parameters) and totals; with --init-from FILE, also the "
+        "checkpoint's weights inspected on one training batch (per-layer output std and mean, gradient norms) and "
+        "evaluated (training sample and test set), nothing trained; with --init-average K, also the theory for the "
+        "init against K fresh initialisations at step 0 (where one network falls).",
     )
     describe.add_argument("--config", metavar="FILE", help="take the model from a config file or run.json")
     add_config_flags(describe, ("model", "data"))
@@ -185,6 +187,10 @@ def cmd_describe(args: argparse.Namespace) -> int:
     init_weights(model, config.init, config.model)
     print(f"{config.label()} on {config.data.dataset} ({'x'.join(map(str, input_shape))}, {classes} classes)")
     print(describe_model(model, input_shape, classes))
+    if config.init.from_file:
+        from resnet_viz.cli.inspect_checkpoint import inspect_lines
+
+        print("\n".join(inspect_lines(config)))
     if args.init_average is not None:
         return print_init_average(config, args)
     return EXIT_OK
