@@ -116,8 +116,10 @@ def test_checkpoint_loaded_config_is_refused_in_one_line(tmp_path):
     assert sampling_refusal(cfg) is None
     if not any(f.name == "from_file" for f in dataclasses.fields(InitConfig)):
         pytest.skip("init.from_file does not exist yet")
-    path = tmp_path / "ck.pt"
-    path.write_bytes(b"x")
+    from resnet_viz.models.checkpoint import save_checkpoint
+
+    plain = RunConfig(model=ModelConfig(arch="plain", depth=8, width=4, batch_norm=False)).resolved()
+    path = save_checkpoint(tmp_path / "ck.pt", plain.to_dict(), 0, build_model(plain.model, 3, 32, 10).state_dict())
     loaded = dataclasses.replace(cfg, init=dataclasses.replace(cfg.init, from_file=str(path)))
     with pytest.raises(ValueError, match=r"init\.from_file .*checkpoint") as exc:
         measure_init_ensemble(loaded, gaussian_batch(2), 2, seed=0)
@@ -153,8 +155,10 @@ def test_describe_init_average_prints_theory_and_the_scatter_of_fresh_inits(caps
     assert rows[-1].split()[1:] == ["fc", "—", "—", "—", "—", "—", "—", "dec"]  # no theory after pooling
     lo, hi = float(rows[-2].split()[5]), float(rows[-2].split()[6])
     assert 0 < lo <= hi
-    path = tmp_path / "ck.pt"
-    path.write_bytes(b"x")
+    from resnet_viz.models.checkpoint import save_checkpoint
+
+    plain = RunConfig(model=ModelConfig(arch="plain", depth=8, width=4, batch_norm=False)).resolved()
+    path = save_checkpoint(tmp_path / "ck.pt", plain.to_dict(), 0, build_model(plain.model, 3, 32, 10).state_dict())
     assert main([*args, "--init-average", "3", "--init-from", str(path)]) == 2
     err = capsys.readouterr().err
     assert "--init-average: --init-from" in err and "checkpoint" in err and err.count("\n") == 1

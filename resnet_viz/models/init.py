@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
 from resnet_viz.config import InitConfig, ModelConfig
@@ -34,33 +35,37 @@ def _fan_mode(mode: str) -> Literal["fan_in", "fan_out"]:
     raise ValueError(f"init.mode {mode!r} is not fan_in or fan_out")
 
 
-def _init_weight(weight: Tensor, init: InitConfig, model_cfg: ModelConfig) -> None:
+def _init_weight(weight: Tensor, init: InitConfig, model_cfg: ModelConfig, gen: torch.Generator | None) -> None:
     uniform = init.distribution == "uniform"
     scheme = init.scheme
     if scheme == "he":
         nonlinearity = torch_nonlinearity(model_cfg.activation)
         a = model_cfg.leaky_slope if nonlinearity == "leaky_relu" else 0.0
         fn = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
-        fn(weight, a=a, mode=_fan_mode(init.mode), nonlinearity=nonlinearity)
+        fn(weight, a=a, mode=_fan_mode(init.mode), nonlinearity=nonlinearity, generator=gen)
     elif scheme == "lecun":
         fn = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
-        fn(weight, mode=_fan_mode(init.mode), nonlinearity="linear")
+        fn(weight, mode=_fan_mode(init.mode), nonlinearity="linear", generator=gen)
     elif scheme == "xavier":
-        (nn.init.xavier_uniform_ if uniform else nn.init.xavier_normal_)(weight, gain=1.0)
+        (nn.init.xavier_uniform_ if uniform else nn.init.xavier_normal_)(weight, gain=1.0, generator=gen)
     elif scheme == "normal":
-        nn.init.normal_(weight, 0.0, init.std)
+        nn.init.normal_(weight, 0.0, init.std, generator=gen)
     elif scheme == "orthogonal":
-        nn.init.orthogonal_(weight, gain=1.0)
+        nn.init.orthogonal_(weight, gain=1.0, generator=gen)
     else:
         raise ValueError(f"unknown init scheme {scheme!r}")
 
 
-def init_weights(model: nn.Module, init: InitConfig, model_cfg: ModelConfig) -> None:
-    """Initialise ``model`` in place (uses torch's global RNG)."""
+@torch.no_grad()
+def init_weights(
+    model: nn.Module, init: InitConfig, model_cfg: ModelConfig, *, generator: torch.Generator | None = None
+) -> None:
+    """Initialise ``model`` in place, drawing from ``generator`` (None: torch's global generator; the same
+    values for a generator seeded like the global one); BN running statistics are reset."""
     cfg = model_cfg.resolved()
     for mod in model.modules():
         if isinstance(mod, (nn.Conv2d, nn.Linear)):
-            _init_weight(mod.weight, init, cfg)
+            _init_weight(mod.weight, init, cfg, generator)
             if mod.bias is not None:
                 nn.init.zeros_(mod.bias)
         elif isinstance(mod, nn.modules.batchnorm._BatchNorm):

@@ -20,17 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from resnet_viz.config import InitConfig, ModelConfig, RunConfig
+from resnet_viz.config import RunConfig
 from resnet_viz.data import DatasetSplits, DeviceDataset, dataset_input_shape
-from resnet_viz.models import build_model, layer_table, theory_act_std
-from resnet_viz.models.parts import torch_nonlinearity
-from resnet_viz.models.shortcuts import Shortcut
+from resnet_viz.models import build_model, init_weights, layer_table, theory_act_std
 from resnet_viz.train.probes import std_mean
 
 #: Percentiles of the ratio that bound "where one network falls".
@@ -162,57 +160,6 @@ def first_training_batch(config: RunConfig, splits: DatasetSplits) -> torch.Tens
 
 
 # ------------------------------------------------------------------------------- fresh networks
-def _fan_mode(mode: str) -> Literal["fan_in", "fan_out"]:
-    return "fan_out" if mode == "fan_out" else "fan_in"
-
-
-def _init_weight(weight: torch.Tensor, init: InitConfig, model_cfg: ModelConfig, gen: torch.Generator) -> None:
-    """One weight as :mod:`resnet_viz.models.init` initialises it, drawing from ``gen``."""
-    uniform = init.distribution == "uniform"
-    scheme = init.scheme
-    if scheme == "he":
-        nonlinearity = torch_nonlinearity(model_cfg.activation)
-        a = model_cfg.leaky_slope if nonlinearity == "leaky_relu" else 0.0
-        fn = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
-        fn(weight, a=a, mode=_fan_mode(init.mode), nonlinearity=nonlinearity, generator=gen)
-    elif scheme == "lecun":
-        fn = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
-        fn(weight, mode=_fan_mode(init.mode), nonlinearity="linear", generator=gen)
-    elif scheme == "xavier":
-        (nn.init.xavier_uniform_ if uniform else nn.init.xavier_normal_)(weight, gain=1.0, generator=gen)
-    elif scheme == "normal":
-        nn.init.normal_(weight, 0.0, init.std, generator=gen)
-    elif scheme == "orthogonal":
-        nn.init.orthogonal_(weight, gain=1.0, generator=gen)
-    else:
-        raise ValueError(f"init.scheme {scheme!r}: unknown; allowed: he, xavier, lecun, normal, orthogonal")
-
-
-@torch.no_grad()
-def init_with_generator(model: nn.Module, init: InitConfig, model_cfg: ModelConfig, gen: torch.Generator) -> None:
-    """:func:`~resnet_viz.models.init_weights` with every draw from ``gen`` (same order, same values as
-    ``init_weights`` after ``torch.manual_seed`` of ``gen``'s seed); BN running statistics reset."""
-    cfg = model_cfg.resolved()
-    for mod in model.modules():
-        if isinstance(mod, (nn.Conv2d, nn.Linear)):
-            _init_weight(mod.weight, init, cfg, gen)
-            if mod.bias is not None:
-                nn.init.zeros_(mod.bias)
-        elif isinstance(mod, nn.modules.batchnorm._BatchNorm):
-            if mod.weight is not None:
-                nn.init.ones_(mod.weight)
-                nn.init.zeros_(mod.bias)
-            if mod.running_mean is not None:
-                mod.reset_running_stats()
-    for mod in model.modules():
-        if isinstance(mod, Shortcut) and mod.gate_conv is not None and mod.gate_conv.bias is not None:
-            nn.init.constant_(mod.gate_conv.bias, mod.gate_bias)
-    if init.zero_init_residual:
-        targets = getattr(model, "zero_init_norms", None)
-        for bn in targets() if callable(targets) else []:
-            nn.init.zeros_(bn.weight)
-
-
 def fresh_network(
     config: RunConfig, input_shape: tuple[int, int, int], num_classes: int, seed: int, device: torch.device
 ) -> nn.Module:
@@ -234,7 +181,7 @@ def fresh_network(
     if others:
         raise RuntimeError(f"cannot sample a fresh {config.model.arch}: buffer {others[0]!r} is not a BatchNorm's")
     model = model.to_empty(device=device)
-    init_with_generator(model, config.init, config.model, torch.Generator(device=device).manual_seed(seed))
+    init_weights(model, config.init, config.model, generator=torch.Generator(device=device).manual_seed(seed))
     return model.train()
 
 
