@@ -127,25 +127,26 @@ def quick_depth_buttons() -> dict[int, QtWidgets.QToolButton]:
     return buttons
 
 
-def file_row(edit: QtWidgets.QLineEdit, browse: QtWidgets.QToolButton) -> QtWidgets.QWidget:
-    """The checkpoint file's edit with its button "…" beside it (which opens File → Open checkpoint…)."""
-    edit.setPlaceholderText("none: initialise (scheme above)")
+def edit_with_browse(
+    edit: QtWidgets.QLineEdit, browse: QtWidgets.QToolButton, placeholder: str, tip: str
+) -> QtWidgets.QWidget:
+    """A path's edit (showing ``placeholder`` while empty) with its button "…" (tooltip ``tip``) beside it."""
+    edit.setPlaceholderText(placeholder)
     browse.setText("…")
-    browse.setToolTip("Open a checkpoint: set up its network and start from its weights (File → Open checkpoint…).")
+    browse.setToolTip(tip)
     row = button_row([edit, browse])
     layout = row.layout()
     if isinstance(layout, QtWidgets.QHBoxLayout):
         layout.setStretch(0, 1)
     return row
+
+
+def file_row(edit: QtWidgets.QLineEdit, browse: QtWidgets.QToolButton) -> QtWidgets.QWidget:
+    """The checkpoint file's edit with its button "…" beside it (which opens File → Open checkpoint…)."""
+    tip = "Open a checkpoint: set up its network and start from its weights (File → Open checkpoint…)."
+    return edit_with_browse(edit, browse, "none: initialise (scheme above)", tip)
 
 
 def folder_row(edit: QtWidgets.QLineEdit, browse: QtWidgets.QToolButton, cache: Path) -> QtWidgets.QWidget:
     """The data folder's edit (placeholder: the cache) with its browse button "…" beside it."""
-    edit.setPlaceholderText(home_short(cache))
-    browse.setText("…")
-    browse.setToolTip("Choose the data folder.")
-    row = button_row([edit, browse])
-    layout = row.layout()
-    if isinstance(layout, QtWidgets.QHBoxLayout):
-        layout.setStretch(0, 1)
-    return row
+    return edit_with_browse(edit, browse, home_short(cache), "Choose the data folder.")
