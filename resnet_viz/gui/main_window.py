@@ -385,6 +385,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.race_tab.pause()
         self.save_settings()
         for panel in self.panels:
-            panel.shutdown()
+            panel.shutdown(timeout_s=0.0)  # background sampling stops while the runs stop
         self.manager.close()
+        for panel in self.panels:
+            panel.shutdown()
         super().closeEvent(event)

@@ -250,6 +250,8 @@ def measure_init_ensemble(
         if cancel is not None and cancel():
             raise SamplingCancelled("cancelled")
         model = fresh_network(cfg, input_shape, num_classes, s, dev)
+        if cancel is not None and cancel():
+            raise SamplingCancelled("cancelled")
         if i == 0:
             names = [info.name for info in layer_table(model, input_shape)]
             theory = np.asarray(theory_act_std(model, cfg.model, cfg.init, input_shape), dtype=np.float64)

@@ -217,9 +217,9 @@ class ActStdDepthPlot(DepthProfilePlot):
                 self._drawn[run_id].key = ()  # drawn again by the next refresh
         self.refresh(self._runs, self._selected)
 
-    def shutdown(self) -> None:
-        """Cancel sampling and wait for its thread (the window closes)."""
-        self.jobs.close()
+    def shutdown(self, timeout_s: float = 2.0) -> None:
+        """Cancel sampling and wait for its thread at most ``timeout_s`` (the window closes)."""
+        self.jobs.close(timeout_s)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         """A panel closed on its own (not docked in the window) stops its sampling."""

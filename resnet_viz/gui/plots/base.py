@@ -221,8 +221,9 @@ class PlotPanel(QtWidgets.QWidget):
         selected run; cheap when nothing changed."""
         raise NotImplementedError
 
-    def shutdown(self) -> None:
-        """Stop any background work of the panel (the window closes); nothing by default."""
+    def shutdown(self, timeout_s: float = 2.0) -> None:
+        """Stop any background work of the panel (the window closes), waiting for it at most ``timeout_s``
+        (0: only ask it to stop); nothing by default."""
 
     # --- export --------------------------------------------------------------------------------
     def export_item(self) -> pg.GraphicsItem:
