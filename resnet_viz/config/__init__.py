@@ -48,7 +48,7 @@ from resnet_viz.config.model import (
     ModelConfig,
 )
 from resnet_viz.config.rules import RULES, FieldState, Rule, batch_norm_on, field_state, option_state, required_state
-from resnet_viz.config.run import SECTIONS, RunConfig, read_config_dict
+from resnet_viz.config.run import SECTIONS, RunConfig, model_label, read_config_dict
 from resnet_viz.config.spec import FieldInfo, FieldSpec, Option, Section, field_info, section_fields
 from resnet_viz.config.training import DATASETS, DEVICES, OPTIMIZERS, SCHEDULES, DataConfig, OptimConfig, TrainConfig
 from resnet_viz.config.values import check_choice, check_field_types, check_number
@@ -107,6 +107,7 @@ __all__ = [
     "field_info",
     "field_state",
     "is_valid_depth",
+    "model_label",
     "nearest_valid_depths",
     "one_line",
     "option_state",

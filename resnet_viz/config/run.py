@@ -57,7 +57,7 @@ class RunConfig:
             optim += f" {self.optim.lr:g}"
         if self.optim.momentum:
             optim += f" m{self.optim.momentum:g}"
-        return f"{_model_label(self.model.resolved())} · {init} · {optim}"
+        return f"{model_label(self.model.resolved())} · {init} · {optim}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -124,7 +124,7 @@ def _section_from_dict(name: str, klass: type[Section], section: Any) -> Section
     return klass(**values)
 
 
-def _model_label(m: ModelConfig) -> str:
+def model_label(m: ModelConfig) -> str:
     """The model part of :meth:`RunConfig.label`, e.g. ``resnet-164 preact-bottleneck`` or
     ``resnet-56 bottleneck A`` (``m`` resolved): the block type whenever it is not basic, the shortcut
     option only when it is not the block's default."""

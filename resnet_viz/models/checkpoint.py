@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_viz.config import ModelConfig, one_line
+from resnet_viz.config import ModelConfig, model_label, one_line
 from resnet_viz.models.checkpoint_layouts import (
     AKAMASTER,
     OWN,
@@ -74,11 +74,10 @@ class Checkpoint:
 
 
 def model_name(cfg: ModelConfig) -> str:
-    """``resnet-56``, ``resnet-20 width 8``, ``resnet-164 bottleneck`` (``cfg`` resolved or not)."""
+    """The network as run labels name it, plus its width when not the default: ``resnet-56``,
+    ``resnet-20 width 8``, ``resnet-164 preact-bottleneck`` (``cfg`` resolved or not)."""
     m = cfg.resolved()
-    name = f"{m.arch}-{m.depth}"
-    if m.arch != "mlp" and m.block != "basic":
-        name += f" {m.block}"
+    name = model_label(m)
     default = dataclasses.replace(m, width=None).resolved().width
     return name if m.width == default else f"{name} width {m.width}"
 

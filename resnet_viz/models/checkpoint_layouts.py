@@ -79,11 +79,10 @@ def akamaster_to_ours(state: Mapping[str, torch.Tensor], width: int) -> dict[str
         t = tensor
         if 1 <= stage <= 3 and t.dim() > 0:
             p_out = torch.tensor(perms[stage - 1])
-            if part == "conv1" and t.dim() == 4 and name.split(".")[1] == "0":  # first block reads the last stage
-                p_in = torch.tensor(perms[max(stage - 2, 0)])
+            if part == "conv1" and t.dim() == 4:
+                first = name.split(".")[1] == "0"  # the first block of a stage reads the previous stage's stream
+                p_in = torch.tensor(perms[max(stage - 2, 0)]) if first else p_out
                 t = t[:, p_in] if t.shape[1] == p_in.numel() else t
-            elif part == "conv1" and t.dim() == 4:
-                t = t[:, p_out] if t.shape[1] == p_out.numel() else t
             elif part in ("conv2", "bn2") and t.shape[0] == p_out.numel():
                 t = t[p_out]
         elif stage == 4 and name == "linear.weight" and t.dim() == 2 and t.shape[1] == len(perms[2]):

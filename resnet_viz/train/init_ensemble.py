@@ -88,9 +88,7 @@ class InitEnsemble:
     def ratio_band(self, percentiles: tuple[float, float] = BAND_PERCENTILES) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) float64 [L]: percentiles of measured / theory over inits (default 10th and 90th):
         where one network is expected to fall relative to the theory."""
-        lo = _nan_reduce(lambda a, axis: np.nanpercentile(a, percentiles[0], axis=axis), self.ratio)
-        hi = _nan_reduce(lambda a, axis: np.nanpercentile(a, percentiles[1], axis=axis), self.ratio)
-        return lo, hi
+        return _percentile_band(self.ratio, percentiles)
 
     @property
     def spread_decades(self) -> np.ndarray:
@@ -103,9 +101,7 @@ class InitEnsemble:
 
     def act_std_band(self, percentiles: tuple[float, float] = BAND_PERCENTILES) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) float64 [L] in data units: percentiles of each layer's std over inits (default 10th, 90th)."""
-        lo = _nan_reduce(lambda a, axis: np.nanpercentile(a, percentiles[0], axis=axis), self.act_std)
-        hi = _nan_reduce(lambda a, axis: np.nanpercentile(a, percentiles[1], axis=axis), self.act_std)
-        return lo, hi
+        return _percentile_band(self.act_std, percentiles)
 
     def theory_band(self, layer0_std: float) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) float64 [L] in data units: ``theory_rel * layer0_std`` times :meth:`ratio_band`."""
@@ -123,9 +119,15 @@ def _nan_reduce(fn: Callable[..., Any], values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _percentile_band(values: np.ndarray, percentiles: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) float64 [L]: the two percentiles over inits (axis 0) of ``values`` [K, L], NaN-aware."""
+    lo, hi = (_nan_reduce(lambda a, axis, q=q: np.nanpercentile(a, q, axis=axis), values) for q in percentiles)
+    return lo, hi
+
+
 def sampling_refusal(config: RunConfig) -> str | None:
     """Why fresh initialisations of ``config`` cannot be sampled (one line), or None when they can."""
-    source = getattr(config.init, "from_file", None)
+    source = config.init.from_file
     if source:
         return f"init.from_file {str(source)!r}: the weights are loaded from a checkpoint, there is no initialisation to sample"
     return None
@@ -134,12 +136,14 @@ def sampling_refusal(config: RunConfig) -> str | None:
 def init_seeds(seed: int, k: int, avoid: int | None = None) -> tuple[int, ...]:
     """K distinct 63-bit torch seeds derived from ``seed`` (never ``avoid``, e.g. the run's own train.seed)."""
     out: list[int] = []
+    seen: set[int] = set()
     i = 0
     while len(out) < k:
         words = np.random.SeedSequence((_SEED_STREAM, int(seed) & (2**64 - 1), i)).generate_state(2, np.uint32)
         value = (int(words[0]) << 31) ^ int(words[1])
-        if value != avoid and value not in out:
+        if value != avoid and value not in seen:
             out.append(value)
+            seen.add(value)
         i += 1
     return tuple(out)
 

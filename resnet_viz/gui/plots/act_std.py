@@ -119,7 +119,6 @@ class ActStdDepthPlot(DepthProfilePlot):
             _fill_key(QtCore.Qt.BrushStyle.BDiagPattern, 200),
         )
         self._fills: dict[int, dict[str, pg.FillBetweenItem]] = {}
-        self._band_keys: dict[int, str] = {}  # run id -> key of its band's job
         self._band_key_of: dict[int, tuple[object, str]] = {}  # run id -> (its config, the key of that config)
         self._average_keys: dict[int, str] = {}  # run id -> key of its average's job (the button)
         self._average_k = AVERAGE_K
@@ -207,7 +206,8 @@ class ActStdDepthPlot(DepthProfilePlot):
         error = self.jobs.error(key)
         if error is not None:
             self.set_readout(f"Sampling initialisations failed: {error}")
-        runs = {rid for rid, k in (*self._band_keys.items(), *self._average_keys.items()) if k == key}
+        bands = ((rid, band_key) for rid, (_config, band_key) in self._band_key_of.items())
+        runs = {rid for rid, k in (*bands, *self._average_keys.items()) if k == key}
         self._redraw_runs(runs)
         self._show_progress()
 
@@ -269,7 +269,6 @@ class ActStdDepthPlot(DepthProfilePlot):
         if cached is None or cached[0] is not entry.config:
             cached = (entry.config, setup_key(entry.config, BAND_K, BAND_SEED))
             self._band_key_of[entry.run_id] = cached
-            self._band_keys[entry.run_id] = cached[1]
         return cached[1]
 
     def _average_series(self, entry: RunEntry) -> list[Series]:
