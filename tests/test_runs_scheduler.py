@@ -18,6 +18,8 @@ from resnet_viz.runs.thread_backend import ThreadBackend
 
 
 class FakeHandle:
+    killable = True
+
     def __init__(self, run_id: int, threads: int | None) -> None:
         self.run_id, self.threads = run_id, threads
         self.calls: list[str] = []

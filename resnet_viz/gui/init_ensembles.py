@@ -4,11 +4,13 @@ activation-std panel's theory band and its *Average over K initialisations* butt
 One job is :func:`~resnet_viz.train.init_ensemble.measure_init_ensemble` of one network setup: the model,
 init and data sections and the batch size (no training-only field), sampled on one batch of the setup's
 training images (the first batch of seed 0, normalised as the engine does) on the CPU. Each setup and K
-is measured once per window (:func:`setup_key`) and cached. Jobs run one at a time in a daemon thread
-that exists only while jobs are queued, at the lowest CPU priority (Linux: nice 19 for the thread and
-the torch threads it starts), so training keeps its speed; results are picked up on the GUI thread by a
-timer and announced by :attr:`InitEnsembleJobs.finished`. :meth:`~InitEnsembleJobs.close` cancels
-everything (a job stops within one weight layer's forward) and joins the thread.
+is measured once per window (:func:`setup_key`) and cached. Jobs run one at a time: a daemon thread,
+which exists only while jobs are queued, loads the data and hands each measurement to an
+:class:`~resnet_viz.runs.init_sampler.InitSampler` child process at the lowest CPU priority (nice 19),
+so training keeps its speed and the window never waits for the GIL of a starved thread. Results are
+picked up on the GUI thread by a timer and announced by :attr:`InitEnsembleJobs.finished`.
+:meth:`~InitEnsembleJobs.close` cancels everything: the thread kills the child (never waiting for it)
+within :data:`~resnet_viz.runs.init_sampler.POLL_S` and ends.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import json
-import os
 import queue
 import threading
 import weakref
@@ -29,6 +30,7 @@ from PySide6 import QtCore
 
 from resnet_viz.config import DataConfig, RunConfig
 from resnet_viz.data import DatasetSplits
+from resnet_viz.runs.init_sampler import InitSampler, SamplingRequest
 from resnet_viz.runs.splits_cache import SplitsCache
 from resnet_viz.train.init_ensemble import InitEnsemble
 
@@ -74,14 +76,6 @@ class _Job:
     k: int
     seed: int
     cancelled: threading.Event = field(default_factory=threading.Event)
-
-
-def _lower_priority() -> None:
-    """Nice 19 for the calling thread (Linux: per thread; the torch threads it starts inherit it)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
-        pass
 
 
 class InitEnsembleJobs(QtCore.QObject):
@@ -185,20 +179,23 @@ class InitEnsembleJobs(QtCore.QObject):
 
     # --- worker thread ------------------------------------------------------------------------------
     def _work(self) -> None:
-        _lower_priority()
-        while True:
-            with self._cond:
-                if not self._queue or self._closed:
-                    for job in self._queue:
-                        self._outbox.put(("cancelled", job.key, None))
-                    self._queue.clear()
-                    self._thread = None
-                    return
-                job = self._queue.popleft()
-            self._outbox.put(self._run(job))
+        sampler = InitSampler()
+        try:
+            while True:
+                with self._cond:
+                    if not self._queue or self._closed:
+                        for job in self._queue:
+                            self._outbox.put(("cancelled", job.key, None))
+                        self._queue.clear()
+                        self._thread = None
+                        return
+                    job = self._queue.popleft()
+                self._outbox.put(self._run(job, sampler))
+        finally:
+            sampler.close()
 
-    def _run(self, job: _Job) -> tuple[str, str, Any]:
-        from resnet_viz.train.init_ensemble import SamplingCancelled, first_training_batch, measure_init_ensemble
+    def _run(self, job: _Job, sampler: InitSampler) -> tuple[str, str, Any]:
+        from resnet_viz.train.init_ensemble import SamplingCancelled, first_training_batch, sampling_refusal
 
         def stop() -> bool:
             return job.cancelled.is_set() or self._closed
@@ -212,9 +209,11 @@ class InitEnsembleJobs(QtCore.QObject):
             splits = self.splits_source(job.config.data)
             seed0 = dataclasses.replace(job.config, train=dataclasses.replace(job.config.train, seed=0))
             batch = first_training_batch(seed0, splits)
-            ens = measure_init_ensemble(
-                job.config, batch, job.k, seed=job.seed, cancel=stop, progress=progress, num_classes=splits.num_classes
-            )
+            refusal = sampling_refusal(job.config)
+            if refusal is not None:
+                raise ValueError(refusal)
+            request = SamplingRequest(job.config, batch.detach().cpu().numpy(), job.k, job.seed, splits.num_classes)
+            ens = sampler.measure(request, stop, progress)
         except SamplingCancelled:
             return ("cancelled", job.key, None)
         except Exception as exc:  # noqa: BLE001 - a failed sample is reported in the panel, never raised in the window

@@ -23,6 +23,8 @@ class RunHandle(Protocol):
     """Control of one launched run. Pause, resume and stop act within one step or one evaluation batch."""
 
     run_id: int
+    #: True when :meth:`kill` ends it (a process); a thread can only be asked to stop.
+    killable: bool
 
     def start(self) -> None:
         """Begin loading data and training (returns at once)."""

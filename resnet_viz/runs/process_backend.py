@@ -82,6 +82,8 @@ class ChildProcess:
 class ProcessRunHandle:
     """One run in a child process; what it produces goes to ``out`` as ``(run_id, item)``, ``Exited`` last."""
 
+    killable = True
+
     def __init__(
         self, run_id: int, config: RunConfig, out: RecordStream, backend: ProcessBackend, threads: int | None
     ) -> None:

@@ -214,7 +214,8 @@ class Scheduler:
         for h in late:
             h.kill()
         for h in late:
-            h.join(0.5)
+            if h.killable:  # a thread was asked already; waiting longer for it only delays the close
+                h.join(0.5)
         self.poll()
         return not late
 

@@ -27,6 +27,8 @@ class _LoadingCancelled(Exception):
 class ThreadRunHandle:
     """One run's engine in a daemon thread; everything it produces goes to ``out`` as ``(run_id, item)``."""
 
+    killable = False
+
     def __init__(self, run_id: int, config: RunConfig, out: RecordStream, cache: SplitsCache) -> None:
         self.run_id = run_id
         self.config = config
