@@ -31,6 +31,7 @@ from resnet_viz.gui.dock_layout import COMPACT_BELOW_PX, ExplorerDocks, make_exp
 from resnet_viz.gui.experiments import GuidedExperiments
 from resnet_viz.gui.export_dialogs import ExportDialogs, add_export_button
 from resnet_viz.gui.init_ensembles import use_backend_data
+from resnet_viz.gui.landscape.tab import LandscapeTab
 from resnet_viz.gui.manager import RunManager
 from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.plots.registry import create_panels
@@ -77,6 +78,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.explorer, self.setup_dock, self.runs_dock, self.experiment_dock, self.docks
         )
         self.race_tab = RaceTab(self.settings)
+        self.landscape_tab = LandscapeTab(self.settings, self.manager)
         self.tabs = self._build_tabs()
         self.setCentralWidget(self.tabs)
         build_menus(self.menuBar(), self)
@@ -127,7 +129,10 @@ class MainWindow(QtWidgets.QMainWindow):
         tabs.addTab(self.explorer, "Networks")
         tabs.addTab(self.race_tab, "Optimiser race")
         tabs.setTabToolTip(0, "Train plain and residual networks and watch their gradients")
+        tabs.addTab(self.landscape_tab, "Loss landscape")
         tabs.setTabToolTip(1, "SGD, momentum, AdaGrad, RMSProp and Adam race on 2D loss surfaces")
+        tabs.setTabToolTip(2, "Slices of a trained network's loss (Li et al. 2018) and its training path")
+        self.landscape_tab.race_requested.connect(lambda s: (self.race_tab.use_surface(s), tabs.setCurrentIndex(1)))
         tabs.currentChanged.connect(
             lambda _i: self.race_tab.pause() if tabs.currentWidget() is not self.race_tab else None
         )
@@ -383,6 +388,7 @@ class MainWindow(QtWidgets.QMainWindow):
         them for at most ``RunManager.close_join_s`` (each ends within one step, evaluation batch or
         loading chunk) and kill any child process still alive (:meth:`RunManager.close`)."""
         self.race_tab.pause()
+        self.landscape_tab.shutdown()  # a landscape computation is killed, not waited for
         self.save_settings()
         for panel in self.panels:
             panel.shutdown(timeout_s=0.0)  # background sampling stops while the runs stop

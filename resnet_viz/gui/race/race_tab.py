@@ -142,6 +142,22 @@ class RaceTab(QtWidgets.QWidget):
         self._draw_surface()
         self.rebuild_race()
 
+    def use_surface(self, surface: Surface) -> None:
+        """Race on ``surface`` (e.g. a network's loss plane from the Landscape tab) instead of the chosen one,
+        until another is chosen: its view, log scale, start and suggested rates are taken."""
+        self.surface, self._surface_key = surface, ("given", surface.name)
+        self._updating = True
+        try:
+            self.controls.log_box.setChecked(surface.log_view)
+            self.controls.set_start(*surface.start)
+            self.controls.set_range(surface.x_range, surface.y_range)
+            if surface.suggested:
+                self.table.set_hyperparameters(surface.suggested)
+        finally:
+            self._updating = False
+        self._draw_surface()
+        self.rebuild_race()
+
     def _draw_surface(self) -> None:
         if self._updating or self.surface is None:
             return
