@@ -316,7 +316,7 @@ def test_not_enough_free_space_is_refused_before_training(tmp_path, capsys, monk
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=50_000))
     out = tmp_path / "run"
-    code, _, err = _run(out, capsys, "--steps", "200000")
+    code, _, err = _run(out, capsys, "--steps", "200000", "--snapshots", "0")
     assert code == 2
     need = run_folder.estimate_run_bytes(200000, 3)
     _one_line_error(err, str(out), f"will write about {need / 1e6:.1f} MB", "only 50 kB is free")

@@ -112,6 +112,8 @@ def _prepare(engine: Engine, out: Path) -> int | None:
         train.probes,
         train.histogram_every,
         train.histogram_bins,
+        snapshot_bytes=engine.snapshot_plan.total_bytes,
+        sharpness_every=train.sharpness_every,
     )
     try:
         check_free_space(out, estimate)

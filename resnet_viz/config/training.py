@@ -22,6 +22,8 @@ OPTIM = "Optimiser"
 TRAIN = "Training"
 DATA = "Data"
 DEVICE = "Device"
+#: Most parameter snapshots a run may keep (``train.snapshots``).
+MAX_SNAPSHOTS = 1000
 #: Where a run may train: ``cuda:N`` is allowed too.
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -244,6 +246,20 @@ class TrainConfig(Section):
     histogram_bins: int = spec(
         64, label="histogram bins", group=TRAIN, flag="--histogram-bins", lo=2, hi=MAX_HISTOGRAM_BINS, panel=False,
         help="Bins per histogram (default 64).",
+    )  # fmt: skip
+    snapshots: int = spec(
+        50, label="snapshots", group=TRAIN, flag="--snapshots", lo=0, hi=MAX_SNAPSHOTS, panel=False,
+        help="Parameter snapshots spread over the run, step 0 and the last step included, for the loss landscape's "
+        "training path (default 50; 0: off; at most 256 MiB in all: a big network gets fewer).",
+    )  # fmt: skip
+    sharpness_every: int = spec(
+        0, label="sharpness every", group=TRAIN, flag="--sharpness-every", lo=0, hi=MAX_STEPS, unit="steps",
+        help="Every K steps (and at step 0), the top eigenvalue of the training loss's Hessian by power iteration "
+        "on 256 training images in eval mode (0: off). Its time is not counted in steps/s.",
+    )  # fmt: skip
+    sharpness_trace: bool = spec(
+        False, label="", text="Hessian trace", group=TRAIN, switches=(("--sharpness-trace", True),), panel=False,
+        help="With the sharpness probe: also estimate the Hessian's trace (Hutchinson, 20 Rademacher vectors).",
     )  # fmt: skip
     deterministic: bool = spec(
         True, label="", text="deterministic", group=TRAIN, switches=(("--nondeterministic", False),), panel=False,

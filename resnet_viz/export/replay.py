@@ -34,9 +34,10 @@ from resnet_viz.export.run_folder import (
     RunFolder,
     RunFolderWriter,
     read_run_folder,
-    read_streamed_histograms,
 )
 from resnet_viz.export.run_folder_format import CHECKPOINT_FILE
+from resnet_viz.export.run_folder_read import read_histograms
+from resnet_viz.export.snapshots_io import read_sharpness, read_snapshots
 from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
@@ -44,9 +45,11 @@ from resnet_viz.metrics.records import (
     LayerInfoRecord,
     LayerStats,
     ModelWeights,
+    ParameterSnapshot,
     Record,
     RunFinished,
     RunStarted,
+    SharpnessRecord,
     TrainChunk,
 )
 from resnet_viz.metrics.store import RunStore
@@ -56,6 +59,26 @@ _STEP_SCALARS = ("step", "loss", "batch_error", "lr", "step_time_s")
 
 
 # --- records -------------------------------------------------------------------------------------
+def _chunk(
+    scalars: dict[str, np.ndarray], a: int, b: int, layer_step: np.ndarray, layers: dict[str, np.ndarray] | None
+) -> TrainChunk:
+    """The chunk of steps ``a:b`` with its layer rows; the first and last chunks also take any rows outside
+    the recorded steps, so that every row of the store is replayed exactly once."""
+    steps = scalars["step"]
+    n, k = int(steps.shape[0]), int(layer_step.shape[0])
+    lo = 0 if a == 0 else int(np.searchsorted(layer_step, steps[a], side="left"))
+    hi = k if b == n else int(np.searchsorted(layer_step, steps[b - 1], side="right"))
+    chunk_layers = chunk_layer_step = None
+    if layers is not None and hi > lo:
+        chunk_layers = LayerStats(**{q: layers[q][lo:hi].copy() for q in LAYER_QUANTITIES})
+        chunk_layer_step = layer_step[lo:hi].copy()
+    return TrainChunk(
+        **{name: scalars[name][a:b].copy() for name in _STEP_SCALARS},
+        layers=chunk_layers,
+        layer_step=chunk_layer_step,
+    )
+
+
 def _replay(
     started: RunStarted | None,
     scalars: dict[str, np.ndarray],
@@ -66,8 +89,10 @@ def _replay(
     finished: RunFinished | None,
     chunk_steps: int,
     weights: ModelWeights | None = None,
+    observed: list[ParameterSnapshot | SharpnessRecord] | None = None,
 ) -> Iterator[Record]:
-    """Records in the engine's order from per-step arrays [N] and per-layer arrays [K, L] (see module doc)."""
+    """Records in the engine's order from per-step arrays [N] and per-layer arrays [K, L] (see module doc);
+    ``observed`` (snapshots and sharpness by step) each right after the chunk holding its step."""
     if chunk_steps < 1:
         raise ValueError(f"chunk_steps must be ≥ 1, not {chunk_steps}")
     if started is not None:
@@ -78,29 +103,29 @@ def _replay(
     events += [(int(e.step), 1, i, e) for i, e in enumerate(evals)]
     events.sort(key=lambda ev: ev[:3])
     steps = scalars["step"]
-    n, k = int(steps.shape[0]), int(layer_step.shape[0])
+    n = int(steps.shape[0])
     pending = 0
+    observed = sorted(observed or [], key=lambda r: (r.step, isinstance(r, SharpnessRecord)))
+    seen = 0
     for a in range(0, n, chunk_steps):
         b = min(a + chunk_steps, n)
         last = int(steps[b - 1])
+        while pending < len(events) and events[pending][0] < int(steps[a]):  # step 0's evaluation
+            yield events[pending][3]
+            pending += 1
+        while seen < len(observed) and observed[seen].step < int(steps[a]):  # step 0's snapshot
+            yield observed[seen]
+            seen += 1
         while pending < len(events) and events[pending][0] <= last:
             yield events[pending][3]
             pending += 1
-        # layer rows of the chunk's steps; the first and last chunks also take any rows outside the
-        # recorded steps, so that every row of the store is replayed exactly once
-        lo = 0 if a == 0 else int(np.searchsorted(layer_step, steps[a], side="left"))
-        hi = k if b == n else int(np.searchsorted(layer_step, last, side="right"))
-        chunk_layers = chunk_layer_step = None
-        if layers is not None and hi > lo:
-            chunk_layers = LayerStats(**{q: layers[q][lo:hi].copy() for q in LAYER_QUANTITIES})
-            chunk_layer_step = layer_step[lo:hi].copy()
-        yield TrainChunk(
-            **{name: scalars[name][a:b].copy() for name in _STEP_SCALARS},
-            layers=chunk_layers,
-            layer_step=chunk_layer_step,
-        )
+        yield _chunk(scalars, a, b, layer_step, layers)
+        while seen < len(observed) and observed[seen].step <= last:
+            yield observed[seen]
+            seen += 1
     for event in events[pending:]:  # beyond the last recorded step (or no steps at all)
         yield event[3]
+    yield from observed[seen:]
     if weights is not None:
         yield weights
     if finished is not None:
@@ -131,6 +156,7 @@ def records_from_store(store: RunStore, chunk_steps: int = 4096) -> Iterator[Rec
         store.finished,
         chunk_steps,
         store.weights,
+        [*store.snapshots, *store.sharpness],
     )
 
 
@@ -276,20 +302,6 @@ def _finished_from_folder(summary: dict[str, Any] | None, traceback_text: str | 
     )
 
 
-def _histograms_from_npz(path: Path) -> list[HistogramRecord]:
-    """HistogramRecords of histograms.npz, in the engine's order (by step; activation before gradient)."""
-    out: list[HistogramRecord] = []
-    with np.load(path) as npz:
-        kinds = sorted(key[: -len("_step")] for key in npz.files if key.endswith("_step"))
-        for kind in kinds:
-            steps, edges, counts = npz[f"{kind}_step"], npz[f"{kind}_edges"], npz[f"{kind}_counts"]
-            out += [
-                HistogramRecord(step=int(s), kind=kind, edges=edges[i], counts=counts[i]) for i, s in enumerate(steps)
-            ]
-    out.sort(key=lambda h: h.step)  # stable: kinds stay in sorted order within a step
-    return out
-
-
 def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 4096) -> Iterator[Record]:
     """The records a run folder (a path, or one read already) describes, in the engine's order (see
     :func:`store_from_run_folder`)."""
@@ -318,8 +330,7 @@ def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 409
             layers = {q: folder.layers[q] for q in LAYER_QUANTITIES}
     if layer_step is None:
         layer_step = np.zeros(0, dtype=np.int64)
-    hist_path = folder.path / "histograms.npz"
-    histograms = _histograms_from_npz(hist_path) if hist_path.exists() else read_streamed_histograms(folder.path)
+    histograms = read_histograms(folder.path)
     error_log = folder.path / "error.log"
     traceback_text = error_log.read_text() if error_log.exists() else None
     finished = (
@@ -337,6 +348,7 @@ def records_from_run_folder(path: str | Path | RunFolder, chunk_steps: int = 409
         finished,
         chunk_steps,
         _weights_from_folder(folder.path / CHECKPOINT_FILE),
+        [*read_snapshots(folder.path), *read_sharpness(folder.path)],
     )
 
 
@@ -361,7 +373,8 @@ def store_from_run_folder(path: str | Path | RunFolder) -> RunStore:
     - ``TrainChunk`` from metrics.csv and layers.npz (else layers.json + layers.bin, as streamed);
       ``EvalRecord`` from metrics.csv rows with evaluation values (``eval_time_s`` 0.0);
       ``HistogramRecord`` from histograms.npz (else histograms.json + histograms.bin); ``ModelWeights``
-      from checkpoint.pt (when it is there and readable).
+      from checkpoint.pt (when it is there and readable); ``ParameterSnapshot`` from snapshots/ and
+      ``SharpnessRecord`` from sharpness.csv (``resnet_viz.export.snapshots_io``).
     - ``RunFinished`` from summary.json (error.log's text as ``extra["traceback"]``). For an
       interrupted folder (summary.json says ``"running"`` but its writer is gone, or is missing):
       status ``interrupted at step k`` (k the last step on disk), the latest evaluation on disk,

@@ -33,6 +33,8 @@
 ``histograms.npz``    the same as one archive, written when the run ends (readers use the .bin without it).
 ``error.log``         only when the run failed: the traceback.
 ``checkpoint.pt``     the weights when the run ends, if it finished or stopped with finite ones (run_folder_docs).
+``snapshots/``        ``step_0000123.npz``: the parameters at ``train.snapshots`` steps (:mod:`.snapshots_io`).
+``sharpness.csv``     with ``--sharpness-every K``: step, top_eigenvalue, trace, iterations, samples.
 ``run.lock``          exists while a process writes the folder, which holds an exclusive ``fcntl.flock`` on
                       it for the whole run; removed when the run ends.
 ====================  ====================================================================================
@@ -120,14 +122,18 @@ from resnet_viz.export.run_folder_format import (
 )
 from resnet_viz.export.run_folder_io import (
     append,
+    close_quietly,
+    fsync_all,
     fsync_dir,
     open_new_for_append,
+    opened,
     overwrite_json,
     signals_deferred,
     write_atomic,
     write_json_atomic,
 )
 from resnet_viz.export.run_folder_read import RunFolder, read_run_folder, read_streamed_histograms
+from resnet_viz.export.snapshots_io import ObservationFiles
 from resnet_viz.metrics.records import EvalRecord, HistogramRecord, Record, RunFinished, RunStarted, TrainChunk
 from resnet_viz.metrics.store import METRIC_COLUMNS, RunStore
 
@@ -199,6 +205,7 @@ class RunFolderWriter:
         self._current = self.out_dir  # the file being written, for the error message
         self.steps_on_disk = 0  # the last step whose metrics.csv row is written
         self._last_fsync = 0.0
+        self.observations = ObservationFiles(self.out_dir, durable)  # snapshots/ and sharpness.csv
 
     # --- records ---------------------------------------------------------------------------------
     def __call__(self, record: Record) -> None:
@@ -223,6 +230,8 @@ class RunFolderWriter:
                 self._append_chunk(record)
             elif isinstance(record, HistogramRecord):
                 self._append_histogram(record)
+            else:  # snapshots and sharpness: a failed write of theirs is one line in summary.json, not a stop
+                self.observations.add(record)
         except OSError as exc:
             self._failed(exc)
 
@@ -253,6 +262,7 @@ class RunFolderWriter:
             if name != LOCK_FILE:
                 (out / name).unlink(missing_ok=True)
                 (out / f".{name}.tmp").unlink(missing_ok=True)
+        self.observations.start()
         self._current = out / "summary.json"
         write_json_atomic(out / "summary.json", running_summary(started), self.durable)
         self._current = out / "layers.json"
@@ -276,12 +286,12 @@ class RunFolderWriter:
             self._current = self.out_dir / "metrics.csv"
             head = csv_bytes([row_cells(r) for r in rows[:-1]])
             last = csv_bytes([row_cells(rows[-1])])
-            self._csv_size = append(self._open(self._csv_fd), head + last, self._csv_size)
+            self._csv_size = append(opened(self._csv_fd), head + last, self._csv_size)
             self._last_row, self._last_row_at = rows[-1], self._csv_size - len(last)
         records = layers_records(chunk)
         if records is not None:
             self._current = self.out_dir / "layers.bin"
-            self._bin_size = append(self._open(self._bin_fd), records.tobytes(), self._bin_size)
+            self._bin_size = append(opened(self._bin_fd), records.tobytes(), self._bin_size)
         if rows:
             self.steps_on_disk = rows[-1]["step"]
         if self.durable and time.monotonic() - self._last_fsync >= self.fsync_interval_s:
@@ -305,31 +315,18 @@ class RunFolderWriter:
         """An evaluation of the step already written last (the final evaluation of a stopped run)."""
         row = with_eval(last_row, ev)
         self._current = self.out_dir / "metrics.csv"
-        csv_fd = self._open(self._csv_fd)
+        csv_fd = opened(self._csv_fd)
         os.ftruncate(csv_fd, self._last_row_at)
         self._csv_size = append(csv_fd, csv_bytes([row_cells(row)]), self._last_row_at)
         self._last_row = row
 
-    @staticmethod
-    def _open(fd: int | None) -> int:
-        """A data file's descriptor, open while writing (after RunStarted, before a failure or the end)."""
-        if fd is None:
-            raise RuntimeError("the run folder's files are not open")
-        return fd
-
     def _fsync_files(self) -> None:
-        for fd in (self._csv_fd, self._bin_fd, self._hist_fd):
-            if fd is not None:
-                os.fsync(fd)
+        fsync_all(self._csv_fd, self._bin_fd, self._hist_fd)
         self._last_fsync = time.monotonic()
 
     def _close_files(self) -> None:
-        for fd in (self._csv_fd, self._bin_fd, self._hist_fd):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_quietly(self._csv_fd, self._bin_fd, self._hist_fd)
+        self.observations.close()
         self._csv_fd = self._bin_fd = self._hist_fd = None
 
     # --- end -------------------------------------------------------------------------------------
@@ -353,6 +350,8 @@ class RunFolderWriter:
                 f"({self.error.strerror or self.error}), so the run was stopped; "
                 f"the files keep every step up to {self.steps_on_disk}"
             )
+        if self.observations.error is not None:
+            doc["snapshots_error"] = self.observations.error
         try:
             write_json_atomic(out / "summary.json", doc, self.durable)
             if self.durable:
@@ -392,9 +391,6 @@ class RunFolderWriter:
                 (self.out_dir / LOCK_FILE).unlink(missing_ok=True)
             except OSError:
                 pass
-        try:
-            os.close(self._lock_fd)  # releases the flock
-        except OSError:
-            pass
+        close_quietly(self._lock_fd)  # releases the flock
         self._lock_fd = None
         self._locked = False

@@ -91,9 +91,13 @@ def estimate_run_bytes(
     probes: bool = True,
     histogram_every: int = 0,
     histogram_bins: int = 64,
+    *,
+    snapshot_bytes: int = 0,
+    sharpness_every: int = 0,
 ) -> int:
     """Bytes a run folder will take at most: metrics.csv rows, layers.bin and layers.npz (the same
-    statistics twice), histograms.bin and histograms.npz (twice too), plus 64 KiB for the small files."""
+    statistics twice), histograms.bin and histograms.npz (twice too), ``snapshot_bytes`` of the parameter
+    snapshots (``SnapshotPlan.total_bytes``), sharpness.csv rows, plus 64 KiB for the small files."""
     rows = total_steps * CSV_ROW_BYTES
     probed = math.ceil(total_steps / max(probe_every, 1)) if probes else 0
     layer_bytes = 2 * probed * layers_record_dtype(len(LAYER_QUANTITIES), n_layers).itemsize
@@ -101,7 +105,8 @@ def estimate_run_bytes(
     if probes and histogram_every > 0:
         per_step = 2 * histogram_record_dtype(n_layers, histogram_bins).itemsize  # two kinds
         hist = 2 * (total_steps // histogram_every) * per_step
-    return rows + layer_bytes + hist + (64 << 10)
+    sharpness = (total_steps // sharpness_every + 1) * CSV_ROW_BYTES if sharpness_every > 0 else 0
+    return rows + layer_bytes + hist + snapshot_bytes + sharpness + (64 << 10)
 
 
 def _mb(n: float) -> str:

@@ -19,7 +19,16 @@ except ImportError:  # Windows: no flock; the writer's pid and host stand in
 
 EVAL_COLUMNS = ("train_error", "test_error", "train_loss", "test_loss")
 #: The files of a complete run folder (what sessions and exports carry).
-RUN_FILES = ("run.json", "metrics.csv", "layers.npz", "summary.json", "histograms.npz", "error.log", "checkpoint.pt")
+RUN_FILES = (
+    "run.json",
+    "metrics.csv",
+    "layers.npz",
+    "summary.json",
+    "histograms.npz",
+    "error.log",
+    "checkpoint.pt",
+    "sharpness.csv",
+)
 #: The network's weights at the end of a run that ended well (``resnet_viz.models.checkpoint`` format).
 CHECKPOINT_FILE = "checkpoint.pt"
 #: Files streamed while the run trains (readers use them when layers.npz is missing).

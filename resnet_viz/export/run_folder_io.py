@@ -50,6 +50,30 @@ def open_new_for_append(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
 
 
+def opened(fd: int | None) -> int:
+    """A data file's descriptor, open while writing (after RunStarted, before a failure or the end)."""
+    if fd is None:
+        raise RuntimeError("the run folder's files are not open")
+    return fd
+
+
+def fsync_all(*fds: int | None) -> None:
+    """fsync each descriptor that is not None (``OSError`` propagates: the data may not be on disk)."""
+    for fd in fds:
+        if fd is not None:
+            os.fsync(fd)
+
+
+def close_quietly(*fds: int | None) -> None:
+    """Close each descriptor that is not None, ignoring errors (the end of writing: nothing to do about them)."""
+    for fd in fds:
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def append(fd: int, data: bytes, size: int) -> int:
     """Append ``data`` to the file ``fd`` of ``size`` bytes; returns the new size. Whatever interrupts
     the write (an error, Ctrl-C) cuts the file back to ``size``: no partial record stays behind."""

@@ -194,3 +194,23 @@ def read_run_folder(path: str | Path) -> RunFolder:
             f"machine stopped) after step {last_step}{of_total}; everything up to there is kept"
         )
     return folder
+
+
+def histograms_from_npz(path: Path) -> list[HistogramRecord]:
+    """HistogramRecords of histograms.npz, in the engine's order (by step; activation before gradient)."""
+    out: list[HistogramRecord] = []
+    with np.load(path) as npz:
+        kinds = sorted(key[: -len("_step")] for key in npz.files if key.endswith("_step"))
+        for kind in kinds:
+            steps, edges, counts = npz[f"{kind}_step"], npz[f"{kind}_edges"], npz[f"{kind}_counts"]
+            out += [
+                HistogramRecord(step=int(s), kind=kind, edges=edges[i], counts=counts[i]) for i, s in enumerate(steps)
+            ]
+    out.sort(key=lambda h: h.step)  # stable: kinds stay in sorted order within a step
+    return out
+
+
+def read_histograms(path: str | Path) -> list[HistogramRecord]:
+    """The histograms of a run folder: histograms.npz, else the streamed histograms.json + histograms.bin."""
+    npz = Path(path) / "histograms.npz"
+    return histograms_from_npz(npz) if npz.exists() else read_streamed_histograms(path)

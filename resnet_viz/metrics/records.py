@@ -2,7 +2,8 @@
 
 ``RunStarted`` once, then ``TrainChunk`` (consecutive steps) and ``EvalRecord`` / ``HistogramRecord``
 as they happen, then ``ModelWeights`` (only when the run ended well with finite weights), then
-``RunFinished`` once. An ``EvalRecord`` for step k is always emitted *before* the ``TrainChunk`` holding
+``RunFinished`` once. ``ParameterSnapshot`` and ``SharpnessRecord`` of step k come after the
+``TrainChunk`` holding step k (those of step 0 right after ``RunStarted`` and a step-0 evaluation). An ``EvalRecord`` for step k is always emitted *before* the ``TrainChunk`` holding
 step k, so a consumer can fill the evaluation columns of that step's row. A run that starts from a
 checkpoint (``init.from_file``) is evaluated before its first step: ``EvalRecord(step=0)``, which no
 ``TrainChunk`` holds.
@@ -126,6 +127,33 @@ class ModelWeights:
     state: dict[str, np.ndarray]
 
 
+@dataclass(frozen=True)
+class ParameterSnapshot:
+    """The trainable parameters after step ``step`` (step 0: the initialisation, before any update):
+    ``{name: float32 array}`` of ``model.named_parameters()`` on the host (no buffers). The engine takes
+    them at ``train.snapshots`` steps spread over the run, only while every value is finite."""
+
+    step: int
+    params: dict[str, np.ndarray]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(a.nbytes) for a in self.params.values())
+
+
+@dataclass(frozen=True)
+class SharpnessRecord:
+    """Curvature of the training loss after step ``step``, in eval mode on a fixed batch of ``samples``
+    training images: the Hessian's eigenvalue of largest magnitude by ``iterations`` power iterations
+    (``resnet_viz.train.hessian``) and its trace by Hutchinson's estimator (NaN when off)."""
+
+    step: int
+    top_eigenvalue: float
+    trace: float
+    iterations: int
+    samples: int
+
+
 #: Statuses of a run that ended well: it ran to its end, or the user stopped it (its data is whole).
 OK_STATUSES = ("finished", "stopped")
 
@@ -152,4 +180,13 @@ class RunFinished:
         return self.status in OK_STATUSES
 
 
-Record = RunStarted | TrainChunk | EvalRecord | HistogramRecord | ModelWeights | RunFinished
+Record = (
+    RunStarted
+    | TrainChunk
+    | EvalRecord
+    | HistogramRecord
+    | ParameterSnapshot
+    | SharpnessRecord
+    | ModelWeights
+    | RunFinished
+)

@@ -16,9 +16,11 @@ from resnet_viz.metrics.records import (
     EvalRecord,
     HistogramRecord,
     ModelWeights,
+    ParameterSnapshot,
     Record,
     RunFinished,
     RunStarted,
+    SharpnessRecord,
     TrainChunk,
 )
 
@@ -71,6 +73,8 @@ class RunStore:
         self.evals: list[EvalRecord] = []
         self.histograms: list[HistogramRecord] = []
         self.weights: ModelWeights | None = None  # the latest weights, when the run ended well
+        self.snapshots: list[ParameterSnapshot] = []  # in the order received (increasing steps)
+        self.sharpness: list[SharpnessRecord] = []
         self._scalars = {
             name: GrowingArray(dtype=np.int64 if name == "step" else np.float64)
             for name in ("step", "loss", "batch_error", "lr", "step_time_s")
@@ -93,6 +97,10 @@ class RunStore:
             self.evals.append(record)
         elif isinstance(record, HistogramRecord):
             self.histograms.append(record)
+        elif isinstance(record, ParameterSnapshot):
+            self.snapshots.append(record)
+        elif isinstance(record, SharpnessRecord):
+            self.sharpness.append(record)
         elif isinstance(record, ModelWeights):
             self.weights = record
         elif isinstance(record, RunStarted):
@@ -104,6 +112,18 @@ class RunStore:
     @property
     def steps_done(self) -> int:
         return len(self._scalars["step"])
+
+    def sharpness_arrays(self) -> dict[str, np.ndarray]:
+        """The sharpness probe's records as arrays [S]: step (int64), top_eigenvalue, trace (float64; NaN
+        when off), iterations, samples (int64)."""
+        recs = self.sharpness
+        return {
+            "step": np.array([r.step for r in recs], dtype=np.int64),
+            "top_eigenvalue": np.array([r.top_eigenvalue for r in recs], dtype=np.float64),
+            "trace": np.array([r.trace for r in recs], dtype=np.float64),
+            "iterations": np.array([r.iterations for r in recs], dtype=np.int64),
+            "samples": np.array([r.samples for r in recs], dtype=np.int64),
+        }
 
     def scalar(self, name: str) -> np.ndarray:
         """Per-step series [N]: step, loss, batch_error, lr, step_time_s."""

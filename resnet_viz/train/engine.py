@@ -15,8 +15,10 @@ Pause, resume and stop are thread-safe flags checked between steps and between e
 Parts: :mod:`~resnet_viz.train.prepared` builds the run's state (one ``PreparedRun``),
 :mod:`~resnet_viz.train.step` takes one step, :mod:`~resnet_viz.train.pending` buffers steps until a
 report, :mod:`~resnet_viz.train.started` makes the first record, :mod:`~resnet_viz.train.evaluation`
-evaluates and :mod:`~resnet_viz.train.failures` names how a run ended badly. This module holds the
-control flags and the loop that ties them together.
+evaluates, :mod:`~resnet_viz.train.failures` names how a run ended badly,
+:mod:`~resnet_viz.train.snapshots` and :mod:`~resnet_viz.train.sharpness` observe the parameters at planned
+steps (after the step's chunk is out; their time is not training time). This module holds the control
+flags and the loop that ties them together.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from resnet_viz.train.evaluation import EVAL_BATCH_SIZE, evaluate_model
 from resnet_viz.train.failures import failure_outcome, is_out_of_memory
 from resnet_viz.train.pending import PendingSteps
 from resnet_viz.train.prepared import PreparedRun, prepare_run, use_deterministic_algorithms
+from resnet_viz.train.sharpness import SharpnessProbe
+from resnet_viz.train.snapshots import SnapshotPlan, plan_snapshots, snapshot_bytes, take_snapshot
 from resnet_viz.train.started import started_record
 from resnet_viz.train.step import train_step
 
@@ -80,6 +84,9 @@ class Engine:
         self.last_eval: EvalRecord | None = None
         self.abandoned_eval_step: int | None = None
         self._pending = PendingSteps()
+        self.snapshot_plan = SnapshotPlan(frozenset(), 0)  # planned by prepare()
+        self._last_snapshot = -1
+        self._sharpness: SharpnessProbe | None = None
 
     # --- control (any thread) --------------------------------------------------------------
     def pause(self) -> None:
@@ -138,7 +145,12 @@ class Engine:
         check_fits(cfg, device, input_shape=shape[0], classes=shape[1])  # ConfigError before allocating
         if self.splits is None:
             self.splits = load_dataset(cfg.data, progress=self._progress)
-        self.prepared = prepare_run(cfg, self.splits, device)
+        self.prepared = run = prepare_run(cfg, self.splits, device)
+        self.snapshot_plan = plan_snapshots(run.total_steps, cfg.train.snapshots, snapshot_bytes(run.model))
+        if cfg.train.sharpness_every > 0:
+            self._sharpness = SharpnessProbe(
+                run.data, cfg.train.sharpness_every, cfg.train.sharpness_trace, cfg.train.seed
+            )
 
     # --- running -----------------------------------------------------------------------------
     def run(self) -> RunFinished:
@@ -150,10 +162,15 @@ class Engine:
             self.prepare()
             run = self._ready()
             x, y = run.data.next_batch()
-            self._emit(started_record(run, x, y))
+            started = started_record(run, x, y)
+            started.resolved.update(snapshots=len(self.snapshot_plan.steps), snapshots_note=self.snapshot_plan.note)
+            self._emit(started)
             if self.config.init.from_file is not None:  # trained weights: how good are they before training?
                 self._evaluate(0)
+            self._observe(run, 0)
             status, message = self._loop(run, (x, y))
+            if status == "stopped":
+                self._observe(run, self.step, stopped=True)
             if status in OK_STATUSES:
                 self._emit_weights(run)
         except BaseException as exc:
@@ -176,6 +193,18 @@ class Engine:
         state = {name: t.detach().cpu().numpy().copy() for name, t in run.model.state_dict().items()}
         if all(np.isfinite(a).all() for a in state.values() if a.dtype.kind == "f"):
             self._emit(ModelWeights(step=self.step, state=state))
+
+    def _observe(self, run: PreparedRun, step: int, stopped: bool = False) -> None:
+        """After step ``step`` is reported: its :class:`ParameterSnapshot` (finite weights only) and
+        :class:`SharpnessRecord` when planned; ``stopped``: a snapshot of a stopped run's last step."""
+        planned = self.snapshot_plan.steps
+        if step in planned or (stopped and planned and self._last_snapshot != step):
+            snapshot = take_snapshot(run.model, step)
+            if snapshot is not None:
+                self._last_snapshot = step
+                self._emit(snapshot)
+        if not stopped and self._sharpness is not None and self._sharpness.due(step):
+            self._emit(self._sharpness.measure(run.model, step))
 
     def _finished_record(self, status: str, message: str, extra: dict[str, Any], elapsed_s: float) -> RunFinished:
         ev = self.last_eval if status in OK_STATUSES else None
@@ -217,8 +246,16 @@ class Engine:
             self._pending.append(step, result.row, result.lr, t1 - t0, result.layer_row)
             self.train_time += t1 - t0
             evaluate = step % eval_every == 0 or step == run.total_steps
-            if evaluate or t1 - last_report >= self.report_interval_s or len(self._pending) >= self.max_chunk:
+            observe = step in self.snapshot_plan.steps or (self._sharpness is not None and self._sharpness.due(step))
+            if (
+                evaluate
+                or observe
+                or t1 - last_report >= self.report_interval_s
+                or len(self._pending) >= self.max_chunk
+            ):
                 diverged_at = self._flush(evaluate=evaluate)
+                if diverged_at is None and observe:
+                    self._observe(run, step)
                 last_report = time.perf_counter()
                 if diverged_at is not None:
                     self.step = diverged_at  # steps after it were taken with non-finite weights: not recorded
