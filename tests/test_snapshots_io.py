@@ -31,7 +31,9 @@ def written(tmp_path_factory):
         if isinstance(record, ParameterSnapshot):  # on disk as it arrives, not at the end
             seen_on_disk.append(snapshots_io.snapshot_path(out, record.step).is_file())
 
-    result = Engine(tiny_config(steps=10, snapshots=6, sharpness_every=4, sharpness_trace=True), emit).run()
+    result = Engine(
+        tiny_config(steps=10, snapshots=6, sharpness_every=4, sharpness_trace=True, eval_train_samples=32), emit
+    ).run()
     assert result.status == "finished"
     return out, writer.store, seen_on_disk
 
