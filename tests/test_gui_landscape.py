@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,16 +14,17 @@ from resnet_viz.gui.landscape.figure import LandscapeFigure, caption_text
 from resnet_viz.gui.landscape.levels import log_ticks, refine, shared_range
 from resnet_viz.gui.landscape.plot2d import axis_labels, label_indices
 from resnet_viz.gui.landscape.render import SIZE_1D, SIZE_2D, render_compare_files, render_landscape_files
+from resnet_viz.landscape.result import LandscapeResult
 from resnet_viz.landscape.spec import LandscapeSpec
 
 
-def hand_result(label: str = "resnet-8", kind: str = "pca", n: int = 9, scale: float = 1.0) -> SimpleNamespace:
-    """A result with the fields of LandscapeResult: a bowl of loss ``scale``·(0.05 + α² + ½β²), a spiral path."""
+def hand_result(label: str = "resnet-8", kind: str = "pca", n: int = 9, scale: float = 1.0) -> LandscapeResult:
+    """A result made by hand: a bowl of loss ``scale``·(0.05 + α² + ½β²), a spiral path."""
     spec = LandscapeSpec(directions=kind, grid=n)
     if kind == "interpolate":
         a = np.linspace(-0.5, 1.5, n)
         loss, error = 0.05 + 2.0 * (1 - a) ** 2, np.clip(0.9 * (1 - a) ** 2, 0, 0.9)
-        return SimpleNamespace(
+        return LandscapeResult(
             spec=spec, label=label, source="x", alpha=a, beta=None, loss=loss, error=error, path_alpha=None,
             path_beta=None, path_steps=None, explained_variance=None, elapsed_s=0.5, device="cpu",
         )  # fmt: skip
@@ -34,7 +34,7 @@ def hand_result(label: str = "resnet-8", kind: str = "pca", n: int = 9, scale: f
     loss = scale * (0.05 + aa**2 + 0.5 * bb**2)
     t = np.linspace(0, 1, 12)
     pca = kind == "pca"
-    return SimpleNamespace(
+    return LandscapeResult(
         spec=spec, label=label, source="x", alpha=a, beta=b, loss=loss, error=loss / (1 + loss),
         path_alpha=0.8 * (1 - t) * np.cos(3 * t) if pca else None, path_beta=0.5 * (1 - t) * np.sin(3 * t) if pca else None,
         path_steps=np.round(t * 400).astype(int) if pca else None,

@@ -132,7 +132,8 @@ class MainWindow(QtWidgets.QMainWindow):
         tabs.addTab(self.landscape_tab, "Loss landscape")
         tabs.setTabToolTip(1, "SGD, momentum, AdaGrad, RMSProp and Adam race on 2D loss surfaces")
         tabs.setTabToolTip(2, "Slices of a trained network's loss (Li et al. 2018) and its training path")
-        self.landscape_tab.race_requested.connect(lambda s: (self.race_tab.use_surface(s), tabs.setCurrentIndex(1)))
+        self.landscape_tab.race_requested.connect(self.race_tab.use_surface)
+        self.landscape_tab.race_requested.connect(lambda _surface: tabs.setCurrentWidget(self.race_tab))
         tabs.currentChanged.connect(
             lambda _i: self.race_tab.pause() if tabs.currentWidget() is not self.race_tab else None
         )

@@ -15,7 +15,7 @@ from PIL import Image
 from resnet_viz.export.written import write_atomically
 from resnet_viz.gui import figure_export
 from resnet_viz.gui.landscape.figure import LandscapeFigure
-from resnet_viz.gui.race.render import GIF_FPS, GIF_HOLD_S, _to_pil, figure_image, frame_steps
+from resnet_viz.gui.race.render import GIF_FPS, GIF_HOLD_S, _to_pil, frame_steps
 
 if TYPE_CHECKING:
     from resnet_viz.landscape.result import LandscapeResult
@@ -72,7 +72,9 @@ def write_path_gif(fig: LandscapeFigure, path: str | Path, *, progress: Progress
     try:
         for i, k in enumerate(steps):
             fig.show_path(k)
-            images.append(_to_pil(figure_image(fig, width)).quantize(colors=255, method=Image.Quantize.FASTOCTREE))
+            images.append(
+                _to_pil(figure_export.render_image(fig, width)).quantize(colors=255, method=Image.Quantize.FASTOCTREE)
+            )
             if progress is not None and progress(i + 1, len(steps)) is False:
                 raise InterruptedError("GIF export cancelled")
     finally:

@@ -83,16 +83,17 @@ class LandscapeTab(QtWidgets.QWidget):
 
     # --- sources ----------------------------------------------------------------------------------
     def refresh_sources(self) -> None:
-        """The networks to choose from: the window's runs with final weights, then the files chosen here."""
+        """The networks to choose from (item data ``run:<id>`` or ``path:<file or folder>``): the window's runs
+        with final weights, then the files chosen here."""
         box = self.controls.source_box
         current = box.currentData()
         box.blockSignals(True)
         box.clear()
         for entry in self.manager.entries if self.manager is not None else []:
             if entry.store.weights is not None:
-                box.addItem(f"run: {entry.name}", ("run", entry.run_id))
+                box.addItem(f"run: {entry.name}", f"run:{entry.run_id}")
         for path in self.paths:
-            box.addItem(f"file: {Path(path).name}", ("path", path))
+            box.addItem(f"file: {Path(path).name}", f"path:{path}")
             box.setItemData(box.count() - 1, path, QtCore.Qt.ItemDataRole.ToolTipRole)
         if box.count() == 0:
             box.addItem("(no finished run yet)", None)
@@ -106,7 +107,7 @@ class LandscapeTab(QtWidgets.QWidget):
         if path not in self.paths:
             self.paths.append(path)
         self.refresh_sources()
-        self.controls.source_box.setCurrentIndex(self.controls.source_box.findData(("path", path)))
+        self.controls.source_box.setCurrentIndex(self.controls.source_box.findData(f"path:{path}"))
 
     # --- computing --------------------------------------------------------------------------------
     def compute(self) -> None:
@@ -122,14 +123,15 @@ class LandscapeTab(QtWidgets.QWidget):
         if source is None:
             self.show_message("Choose the network to slice: a finished run, a checkpoint file or a run folder.")
             return
+        kind, _, key = str(source).partition(":")
         try:
-            if source[0] == "run":
-                entry = self.manager.entry(source[1]) if self.manager is not None else None
+            if kind == "run":
+                entry = self.manager.entry(int(key)) if self.manager is not None else None
                 if entry is None:
                     raise ValueError("that run is no longer in the window")
                 self.runner.start_store(entry.store, spec)
             else:
-                self.runner.start_path(source[1], spec)
+                self.runner.start_path(key, spec)
         except (OSError, ValueError, RuntimeError) as exc:
             self.show_message(f"Could not start the computation: {one_line(exc)}")
             return

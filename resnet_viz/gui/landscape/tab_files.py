@@ -6,28 +6,47 @@ Every outcome is one line in the tab's message bar; the folder of the last file 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.export.names import slug
 from resnet_viz.export.written import WriteError
 from resnet_viz.gui.checkpoint_files import CHECKPOINT_FILTER
 from resnet_viz.gui.landscape.export import EXPORT_KINDS, Progress, write_landscape_file
+from resnet_viz.gui.landscape.figure import LandscapeFigure
 from resnet_viz.gui.landscape.runner import one_line
 from resnet_viz.gui.race.race_export import gif_progress_dialog
 
 if TYPE_CHECKING:
-    from resnet_viz.gui.landscape.tab import LandscapeTab
+    from resnet_viz.landscape.result import LandscapeResult
 
 DIR_KEY = "landscape/dir"  # QSettings: the folder of the last file chosen in the tab
 RESULT_FILTER = "Landscape (landscape.npz *.npz);;All files (*)"
 
 
-class LandscapeFiles:
-    """File dialogs and file work of ``tab``."""
+class LandscapeHost(Protocol):
+    """What the files need of the tab (:class:`~resnet_viz.gui.landscape.tab.LandscapeTab`)."""
 
-    def __init__(self, tab: LandscapeTab) -> None:
+    settings: QtCore.QSettings | None
+    figure: LandscapeFigure
+
+    @property
+    def result(self) -> LandscapeResult | None: ...
+
+    def window(self) -> QtWidgets.QWidget: ...
+
+    def add_source(self, path: str | Path) -> None: ...
+
+    def add_result(self, result: LandscapeResult) -> None: ...
+
+    def show_message(self, text: str, level: str = "error") -> None: ...
+
+
+class LandscapeFiles:
+    """File dialogs and file work of the tab ``tab`` (dialogs are modal to its window)."""
+
+    def __init__(self, tab: LandscapeHost) -> None:
         self.tab = tab
 
     def _folder(self) -> str:
@@ -42,14 +61,14 @@ class LandscapeFiles:
     # --- sources ----------------------------------------------------------------------------------
     def choose_checkpoint(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self.tab, "Slice a checkpoint", self._folder(), CHECKPOINT_FILTER
+            self.tab.window(), "Slice a checkpoint", self._folder(), CHECKPOINT_FILTER
         )
         if path:
             self._remember(path)
             self.tab.add_source(path)
 
     def choose_run_folder(self) -> None:
-        path = QtWidgets.QFileDialog.getExistingDirectory(self.tab, "Slice a run folder", self._folder())
+        path = QtWidgets.QFileDialog.getExistingDirectory(self.tab.window(), "Slice a run folder", self._folder())
         if path:
             self._remember(path)
             self.tab.add_source(path)
@@ -68,7 +87,9 @@ class LandscapeFiles:
         return True
 
     def open_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self.tab, "Open a landscape", self._folder(), RESULT_FILTER)
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self.tab.window(), "Open a landscape", self._folder(), RESULT_FILTER
+        )
         if path:
             self._remember(path)
             self.open_result(path)
@@ -81,7 +102,9 @@ class LandscapeFiles:
         return list(result.save(Path(folder)))
 
     def save_dialog(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self.tab, "Save the landscape into", self._folder())
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self.tab.window(), "Save the landscape into", self._folder()
+        )
         if not folder:
             return
         self._remember(folder)
@@ -101,12 +124,12 @@ class LandscapeFiles:
         result = self.tab.result
         name = f"landscape-{slug(result.label) if result is not None else 'net'}.{kind}"
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self.tab, "Export the landscape", str(Path(self._folder() or ".") / name), EXPORT_KINDS[kind][1]
+            self.tab.window(), "Export the landscape", str(Path(self._folder() or ".") / name), EXPORT_KINDS[kind][1]
         )
         if not path:
             return
         self._remember(path)
-        dialog, progress = gif_progress_dialog(self.tab) if kind == "gif" else (None, None)
+        dialog, progress = gif_progress_dialog(self.tab.window()) if kind == "gif" else (None, None)
         try:
             written = self.export(kind, path, progress)
         except InterruptedError:
