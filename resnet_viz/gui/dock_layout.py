@@ -81,6 +81,7 @@ class ExplorerDocks:
         ex.splitDockWidget(d["error"], d["grad_norm_depth"], H)
         ex.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], H)
         ex.tabifyDockWidget(d["error"], d["loss"])
+        ex.tabifyDockWidget(d["loss"], d["sharpness"])
         ex.tabifyDockWidget(d["act_std_depth"], d["out_grad_depth"])
         ex.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
         return [d["error"], d["grad_heatmap"]]
@@ -91,6 +92,7 @@ class ExplorerDocks:
         ex.splitDockWidget(d["error"], d["grad_heatmap"], V)
         ex.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], V)
         ex.splitDockWidget(d["error"], d["loss"], H)
+        ex.tabifyDockWidget(d["loss"], d["sharpness"])
         ex.splitDockWidget(d["grad_heatmap"], d["grad_norm_depth"], H)
         ex.splitDockWidget(d["act_std_depth"], d["out_grad_depth"], H)
         ex.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])

@@ -39,7 +39,16 @@ from resnet_viz.presets.checks import RELATIONS, SIZES, Check
 from resnet_viz.presets.measures import METRICS
 
 #: Panel keys of the network explorer a preset may show (resnet_viz.gui.plots).
-PLOTS = ("error", "loss", "grad_heatmap", "grad_norm_depth", "act_std_depth", "out_grad_depth", "update_ratio_depth")
+PLOTS = (
+    "error",
+    "loss",
+    "grad_heatmap",
+    "grad_norm_depth",
+    "act_std_depth",
+    "out_grad_depth",
+    "update_ratio_depth",
+    "sharpness",
+)
 #: A preset name: also a folder name (reproductions/<name>-...), and never the CLI's ``all``.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

@@ -13,6 +13,7 @@ from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
 from resnet_viz.gui.plots.depth import GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
+from resnet_viz.gui.plots.sharpness import SharpnessPlot
 from resnet_viz.presets.preset import PLOTS
 
 _CLASSES: tuple[type[PlotPanel], ...] = (
@@ -23,6 +24,7 @@ _CLASSES: tuple[type[PlotPanel], ...] = (
     ActStdDepthPlot,
     OutGradDepthPlot,
     UpdateRatioDepthPlot,
+    SharpnessPlot,
 )
 _BY_KEY = {cls.key: cls for cls in _CLASSES}
 if set(_BY_KEY) != set(PLOTS):  # a key without a class (or a class without a key) is a programming error
