@@ -98,7 +98,9 @@ def _axis(span: tuple[float, float], n: int) -> np.ndarray:
     return np.linspace(span[0], span[1], n, dtype=np.float64)
 
 
-def _needs_snapshots(source: LandscapeSource, spec: LandscapeSpec, least: int) -> None:
+def _needs_snapshots(source: LandscapeSource, spec: LandscapeSpec) -> None:
+    """:class:`LandscapeError` when ``spec``'s directions need more snapshots than ``source`` has."""
+    least = {"pca": 3, "interpolate": 1}.get(spec.directions, 0)
     have = len(source.snapshots)
     if have >= least:
         return
@@ -125,11 +127,9 @@ def _plan(source: LandscapeSource, spec: LandscapeSpec, final: Params) -> _Plan:
         assert span is not None
         return _Plan(final, d1, d2, _axis(span, spec.grid), _axis(span, spec.grid))
     if spec.directions == "interpolate":
-        _needs_snapshots(source, spec, 1)
         init = _snapshot_params(source, 0, final)
         assert span is not None
         return _Plan(init, {k: final[k] - init[k] for k in final}, None, _axis(span, spec.grid), None)
-    _needs_snapshots(source, spec, 3)
     for i in range(len(source.snapshots)):
         _snapshot_params(source, i, final)  # each fits, or one line saying which does not
     final_np = {k: v.detach().cpu().numpy() for k, v in final.items()}
@@ -170,6 +170,7 @@ def compute_landscape(
     for missing data, :class:`LandscapeCancelled` when ``cancelled()`` answers True between points."""
     t0 = time.perf_counter()
     dev = resolve_device(device)
+    _needs_snapshots(source, spec)  # before the data is loaded: a refusal comes at once
     sample = training_sample(source.config, spec.samples, dev)
     model = _network(source, sample.input_shape, sample.num_classes).to(dev)
     final = {name: p.detach().clone() for name, p in model.named_parameters()}
