@@ -37,7 +37,8 @@ def bilinear(xs: np.ndarray, ys: np.ndarray, z: np.ndarray, wall: float) -> Fn:
 
     def f(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         dtype = torch.promote_types(torch.promote_types(x.dtype, y.dtype), torch.float32)
-        x, y = torch.broadcast_tensors(x.to(dtype), y.to(dtype))
+        shape = torch.Size(np.broadcast_shapes(tuple(x.shape), tuple(y.shape)))
+        x, y = x.to(dtype).expand(shape), y.to(dtype).expand(shape)
         xc, yc = x.clamp(x0, x1), y.clamp(y0, y1)
         u = (xc - x0) * ((nx - 1) / (x1 - x0))  # continuous column index in [0, nx-1]
         v = (yc - y0) * ((ny - 1) / (y1 - y0))
