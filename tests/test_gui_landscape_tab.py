@@ -96,3 +96,16 @@ def test_race_request_moves_the_race_onto_the_surface(window):
     assert window.race_tab.surface is surface
     assert window.race_tab.race is not None and window.race_tab.race.surface is surface
     assert window.race_tab.start() == surface.start
+
+
+def test_race_optimisers_on_the_shown_landscape(window, tab):
+    result = hand_result("resnet-8")
+    tab.add_result(result)
+    assert tab.controls.race_button.isEnabled()
+    tab.controls.race_button.click()
+    race_tab = window.race_tab
+    assert window.tabs.currentWidget() is race_tab
+    assert race_tab.surface is not None and race_tab.surface.name == "landscape"
+    assert race_tab.start() == (float(result.path_alpha[0]), float(result.path_beta[0]))  # the path's first snapshot
+    race_tab.step(5)
+    assert race_tab.race is not None and race_tab.race.steps == 5

@@ -93,6 +93,8 @@ class LandscapeFigure(QtWidgets.QWidget):
         lo, hi = self.levels
         bar = pg.ColorBarItem(values=(lo, hi), colorMap=band_colormap(), width=14, interactive=False)
         bar.axis.setTicks([log_ticks(lo, hi)])
+        bar.axis.enableAutoSIPrefix(False)  # the ticks name losses; no "(x0.001)" beside the label
+        bar.axis.setWidth(58)  # room for "1000" or "0.005" beside the label, on every range
         bar.axis.setLabel("training loss (log scale)")
         layout.addItem(bar, row=1, col=len(self.results))
         for i in range(len(self.results)):

@@ -82,19 +82,28 @@ def band_edges(lo: float, hi: float, bands: int = BANDS) -> np.ndarray:
     return np.linspace(lo, hi, bands + 1)[1:-1]
 
 
+#: Tick mantissas, coarse to fine: the first tier giving at least four ticks in the range is used.
+TICK_TIERS = ((1.0, 2.0, 5.0), tuple(range(1, 10)), tuple(np.arange(1.0, 10.0, 0.5)), tuple(np.arange(1.0, 10.0, 0.1)))
+
+
 def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Ticks of a log₁₀ axis from ``lo`` to ``hi``: (log₁₀ v, "v") at v = 1, 2, 5 × 10ᵏ (every 1..9 × 10ᵏ when
-    that gives fewer than three; a single decade mark per decade when it gives more than twelve)."""
-    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
-        ticks = [
-            (float(np.log10(m * 10.0**k)), _loss_text(m * 10.0**k))
-            for k in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1)
-            for m in mantissas
-            if lo - 1e-9 <= np.log10(m * 10.0**k) <= hi + 1e-9
-        ]
-        if len(ticks) > 12:
+    """Ticks of a log₁₀ axis from ``lo`` to ``hi``: (log₁₀ v, "v") at v = m × 10ᵏ for the mantissas m of the
+    first tier of :data:`TICK_TIERS` giving at least four (a narrow range gets 1.5, 2, 2.5 …); one per
+    decade when 1, 2, 5 give more than twelve."""
+    ticks: list[tuple[float, str]] = []
+    for mantissas in TICK_TIERS:
+        values = sorted(
+            {
+                float(f"{m * 10.0**k:.3g}")
+                for k in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1)
+                for m in mantissas
+                if lo - 1e-9 <= np.log10(m * 10.0**k) <= hi + 1e-9
+            }
+        )
+        ticks = [(float(np.log10(v)), _loss_text(v)) for v in values]
+        if len(ticks) > 12 and mantissas == TICK_TIERS[0]:
             return [t for t in ticks if abs(t[0] - round(t[0])) < 1e-9]
-        if len(ticks) >= 3:
+        if len(ticks) >= 4:
             return ticks
     return ticks or [(lo, _loss_text(10**lo)), (hi, _loss_text(10**hi))]
 

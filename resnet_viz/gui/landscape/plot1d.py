@@ -45,7 +45,7 @@ class InterpolationPlots:
         self.error = error_plot.plot(pen=pg.mkPen(ERROR_COLOUR, width=2.5), symbol="o", symbolSize=4)
         self.error.setSymbolBrush(ERROR_COLOUR)
         self.error.setSymbolPen(None)
-        self.marks: list[pg.InfiniteLine] = []
+        self.marks: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self.result: LandscapeResult | None = None
 
     def show(self, result: LandscapeResult, loss_range: tuple[float, float] | None = None) -> None:
@@ -56,8 +56,8 @@ class InterpolationPlots:
         self.error.setData(alpha, 100.0 * np.asarray(result.error, dtype=float))
         self.loss_plot.setTitle(result.label, size="11pt")
         self.error_plot.setLabel("bottom", x_label(result))
-        for line in self.marks:
-            line.scene().removeItem(line) if line.scene() is not None else None
+        for plot, line in self.marks:
+            plot.removeItem(line)
         self.marks = []
         marks = INTERPOLATION_MARKS if result.spec.directions == "interpolate" else ((0.0, "θ*"),)
         for value, name in marks:
@@ -70,7 +70,7 @@ class InterpolationPlots:
                     labelOpts={"position": 0.92, "color": (40, 40, 40), "fill": (255, 255, 255, 200)},
                 )
                 plot.addItem(line, ignoreBounds=True)
-                self.marks.append(line)
+                self.marks.append((plot, line))
         self.loss_plot.setXRange(float(alpha[0]), float(alpha[-1]), padding=0.02)
         if loss_range is not None:
             self.loss_plot.setYRange(*loss_range, padding=0.05)

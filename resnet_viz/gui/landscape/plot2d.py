@@ -142,7 +142,10 @@ class LandscapePlot:
         n = len(a) if upto is None else max(0, min(upto + 1, len(a)))
         self.path.setData(a[:n], b[:n])
         self.dots.setData(a[:n], b[:n])
-        self.start.setData(a[:1], b[:1]) if n else self.start.clear()
+        if n:
+            self.start.setData(a[:1], b[:1])
+        else:
+            self.start.clear()
         for i in label_indices(a, b):
             if i < n:
                 last = i == len(a) - 1
