@@ -8,10 +8,12 @@ resnet-viz run --config DIR/run.json    the same run again (flags given too over
 resnet-viz describe [model flags]       layer table of a network: name, type, output shape, params
 resnet-viz surfaces [flags]             race optimisers on a 2D function
 resnet-viz reproduce NAME               run a guided experiment headless, write its figures and report
+resnet-viz landscape RUN --out DIR      the loss landscape of a trained network: data and figures
 
 Modules: flags (the config flags, generated from the field table), messages (config errors named by
 flags), signals (Ctrl-C and SIGTERM while training), progress (the console's progress), one module per
-command (run_cmds, snapshot_cmd, surfaces_cmd, reproduce_cmd) and gallery (reproduce's index page).
+command (run_cmds, snapshot_cmd, surfaces_cmd, reproduce_cmd, landscape_cmd) and gallery (reproduce's
+index page).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import NoReturn
 
 from resnet_viz import __version__
 from resnet_viz.cli.flags import config_from_args
+from resnet_viz.cli.landscape_cmd import add_landscape_parser, cmd_landscape
 from resnet_viz.cli.messages import error_text
 from resnet_viz.cli.reproduce_cmd import add_reproduce_parser, cmd_reproduce
 from resnet_viz.cli.run_cmds import add_describe_parser, add_gui_parser, add_run_parser, cmd_describe, cmd_gui, cmd_run
@@ -68,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         (add_snapshot_parser, cmd_snapshot),
         (add_surfaces_parser, cmd_surfaces),
         (add_reproduce_parser, cmd_reproduce),
+        (add_landscape_parser, cmd_landscape),
     )
     for add_parser, func in commands:
         add_parser(sub).set_defaults(func=func)

@@ -98,7 +98,7 @@ def _axis(span: tuple[float, float], n: int) -> np.ndarray:
     return np.linspace(span[0], span[1], n, dtype=np.float64)
 
 
-def _needs_snapshots(source: LandscapeSource, spec: LandscapeSpec) -> None:
+def check_source(source: LandscapeSource, spec: LandscapeSpec) -> None:
     """:class:`LandscapeError` when ``spec``'s directions need more snapshots than ``source`` has."""
     least = {"pca": 3, "interpolate": 1}.get(spec.directions, 0)
     have = len(source.snapshots)
@@ -170,7 +170,7 @@ def compute_landscape(
     for missing data, :class:`LandscapeCancelled` when ``cancelled()`` answers True between points."""
     t0 = time.perf_counter()
     dev = resolve_device(device)
-    _needs_snapshots(source, spec)  # before the data is loaded: a refusal comes at once
+    check_source(source, spec)  # before the data is loaded: a refusal comes at once
     sample = training_sample(source.config, spec.samples, dev)
     model = _network(source, sample.input_shape, sample.num_classes).to(dev)
     final = {name: p.detach().clone() for name, p in model.named_parameters()}
