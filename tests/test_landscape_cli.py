@@ -44,8 +44,15 @@ def test_landscape_writes_data_json_and_figures(run_folder, tmp_path, capsys):
     doc = json.loads((out / "landscape.json").read_text())
     assert doc["spec"] == {
         "directions": "pca", "grid": 5, "range": None, "samples": 64, "seed": 0, "include_biasbn": False,
+        "precision": None,
     }  # fmt: skip
-    assert doc["samples_used"] == 64 and doc["elapsed_s"] > 0 and doc["step"] == 30 and doc["source"] == str(run_folder)
+    assert (
+        doc["precision"] == "fp32"
+        and doc["samples_used"] == 64
+        and doc["elapsed_s"] > 0
+        and doc["step"] == 30
+        and doc["source"] == str(run_folder)
+    )
 
 
 def test_interpolate_on_the_checkpoint_file_of_a_run_and_data_only(run_folder, tmp_path, capsys):

@@ -83,7 +83,10 @@ def test_loop_and_vmap_give_the_same_numbers(run_folder):
     b = compute_landscape(src, spec, method="vmap")
     np.testing.assert_allclose(a.loss, b.loss, rtol=1e-4)
     np.testing.assert_allclose(a.error, b.error, atol=1 / 32 + 1e-9)
-    assert a.method == "loop" and b.method == "vmap"
+    assert a.method == "loop" and b.method == "vmap" and a.precision == "fp32"  # the run's own precision
+    c = compute_landscape(src, LandscapeSpec(grid=3, samples=32, seed=3, precision="bf16"))
+    assert c.precision == "bf16" and not np.array_equal(c.loss, a.loss)  # autocast did run
+    np.testing.assert_allclose(c.loss, a.loss, rtol=0.05)
 
 
 def test_pca_slice_puts_the_path_on_the_grid_and_ends_at_the_origin(run_folder):

@@ -24,6 +24,7 @@ _FLAGS = {
     "landscape.samples": "--samples",
     "landscape.seed": "--seed",
     "landscape.include_biasbn": "--include-biasbn",
+    "landscape.precision": "--precision",
 }
 
 _EPILOG = (
@@ -48,7 +49,7 @@ def _range(text: str) -> tuple[float, float]:
 
 def add_landscape_parser(sub: Any) -> argparse.ArgumentParser:
     from resnet_viz.config import DEVICES
-    from resnet_viz.landscape.spec import DIRECTIONS
+    from resnet_viz.landscape.spec import DIRECTIONS, PRECISIONS
 
     p: argparse.ArgumentParser = sub.add_parser(
         "landscape",
@@ -70,6 +71,12 @@ def add_landscape_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=1000, help="training images the loss averages (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random directions (default 0)")
     p.add_argument("--include-biasbn", action="store_true", help="directions for biases and BN parameters too")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="forward passes in fp32, or bf16/fp16 autocast (default: the run's own, as its evaluations; "
+        "bf16 is ~3x faster on CPUs with AMX, losses to ~3 significant digits)",
+    )
     p.add_argument("--device", default="cpu", metavar="{" + ",".join(DEVICES) + "}", help="default cpu")
     p.add_argument("--no-figure", action="store_true", help="write only landscape.npz and landscape.json")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -87,6 +94,7 @@ def _spec(args: argparse.Namespace) -> LandscapeSpec:
         samples=args.samples,
         seed=args.seed,
         include_biasbn=args.include_biasbn,
+        precision=args.precision,
     )
 
 

@@ -26,6 +26,7 @@ from resnet_viz.landscape.trajectory import PcaPath, pca_path
 from resnet_viz.models import build_model
 from resnet_viz.models.checkpoint import CheckpointError, checkpoint_state
 from resnet_viz.train.device import device_label, resolve_device
+from resnet_viz.train.precision import Precision
 
 Params = dict[str, torch.Tensor]
 ProgressFn = Callable[[int, int], None]
@@ -176,7 +177,8 @@ def compute_landscape(
     final = {name: p.detach().clone() for name, p in model.named_parameters()}
     plan = _plan(source, spec, final)
     chosen = method or DEFAULT_METHOD.get(dev.type, "vmap")
-    evaluator = NetworkEvaluator(model, sample, method=chosen)
+    precision = spec.precision or source.config.train.precision
+    evaluator = NetworkEvaluator(model, sample, method=chosen, autocast=Precision(precision, dev).autocast)
     loss, error = evaluate_grid(
         evaluator, plan.center, plan.d1, plan.d2, plan.alphas, plan.betas,
         points_per_call=evaluator.points_per_call, progress=progress, cancelled=cancelled,
@@ -199,4 +201,5 @@ def compute_landscape(
         samples_used=int(sample.y.shape[0]),
         method=chosen,
         step=source.step,
+        precision=precision,
     )

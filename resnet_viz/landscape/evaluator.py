@@ -14,6 +14,7 @@ sample and divided by its size; error = the fraction of argmax predictions that 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +47,7 @@ class NetworkEvaluator:
         method: str = "loop",
         batch_size: int = EVAL_BATCH_SIZE,
         channels_last: bool | None = None,
+        autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -53,6 +55,7 @@ class NetworkEvaluator:
         if channels_last is None:
             channels_last = device.type == "cpu" and sample.x.dim() == 4
         self.method = method
+        self.autocast = autocast
         self.batch_size = int(batch_size)
         self.model = model.to(device).eval()
         x = sample.x
@@ -77,7 +80,8 @@ class NetworkEvaluator:
             loss = torch.zeros((), dtype=torch.float64, device=p.device)
             err = torch.zeros((), dtype=torch.float64, device=p.device)
             for x, y in self.batches:
-                logits = self.model(x)
+                with self.autocast():
+                    logits = self.model(x)
                 loss += F.cross_entropy(logits.float(), y, reduction="sum").double()
                 err += (logits.argmax(1) != y).sum().double()
         return float(loss) / self.n, float(err) / self.n
@@ -95,7 +99,8 @@ class NetworkEvaluator:
         err = torch.zeros(count, dtype=torch.float64)
         with torch.no_grad():
             for x, y in self.batches:
-                logits = torch.func.vmap(forward, in_dims=(0, None))(stacked, x).float()  # [P, B, K]
+                with self.autocast():
+                    logits = torch.func.vmap(forward, in_dims=(0, None))(stacked, x).float()  # [P, B, K]
                 ce = F.cross_entropy(logits.flatten(0, 1), y.repeat(count), reduction="none").view(count, -1)
                 loss += ce.double().sum(1).cpu()
                 err += (logits.argmax(2) != y).double().sum(1).cpu()

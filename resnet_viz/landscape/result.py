@@ -33,7 +33,8 @@ class LandscapeResult:
     only: the final weights at (0, 0)); ``explained_variance`` float64 [2] (pca only); ``elapsed_s``:
     seconds of the computation; ``device``: where it ran; ``samples_used``: images in the sample (fewer
     than asked when the data has fewer); ``method``: how points were evaluated; ``step``: the final
-    weights' step when known; ``source``: the run folder or file it came from."""
+    weights' step when known; ``precision``: the forward passes' arithmetic; ``source``: the run folder
+    or file it came from."""
 
     spec: LandscapeSpec
     label: str
@@ -51,6 +52,7 @@ class LandscapeResult:
     samples_used: int = 0
     method: str = "loop"
     step: int | None = None
+    precision: str = "fp32"
 
     @property
     def one_dimensional(self) -> bool:
@@ -85,6 +87,7 @@ class LandscapeResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "device": self.device,
             "method": self.method,
+            "precision": self.precision,
             "min_loss": float(finite.min()) if finite.size else None,
             "max_loss": float(finite.max()) if finite.size else None,
             "explained_variance": _list(self.explained_variance),
@@ -134,6 +137,7 @@ class LandscapeResult:
                 samples_used=int(doc.get("samples_used", 0)),
                 method=str(doc.get("method", "loop")),
                 step=doc.get("step"),
+                precision=str(doc.get("precision", "fp32")),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LandscapeError(

@@ -16,6 +16,9 @@ DIRECTIONS = ("random", "pca", "interpolate")
 DEFAULT_RANGE = (-1.0, 1.0)
 DEFAULT_LINE_RANGE = (-0.5, 1.5)
 
+#: Arithmetic of the forward passes (``train.precision``'s choices; None: the run's own, as its evaluations).
+PRECISIONS = ("fp32", "bf16", "fp16")
+
 #: Points per axis: 2D grids up to 201 x 201, lines up to 401 points (the paper's 1D plots).
 MAX_GRID_2D = 201
 MAX_GRID_1D = 401
@@ -32,7 +35,8 @@ class LandscapeSpec:
     [-0.5, 1.5] for interpolate, and for pca each axis spanning the training path with a 20 % margin
     (:meth:`resolved_range`); ``samples``: training images the loss is averaged over; ``seed``: of the
     random directions; ``include_biasbn``: give biases and BN parameters a direction too (a copy of the
-    weights, as the reference code does) instead of zero. Bad values raise ``ConfigError`` naming
+    weights, as the reference code does) instead of zero; ``precision``: fp32, bf16 or fp16 autocast of the
+    forward passes, None for the run's own (what its evaluations used). Bad values raise ``ConfigError`` naming
     ``landscape.<field>``.
     """
 
@@ -42,6 +46,7 @@ class LandscapeSpec:
     samples: int = 1000
     seed: int = 0
     include_biasbn: bool = False
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("landscape.directions", self.directions, DIRECTIONS)
@@ -53,6 +58,8 @@ class LandscapeSpec:
             raise ConfigError("landscape.include_biasbn", self.include_biasbn, "must be true or false")
         if self.range is not None:
             _check_range(self.range)
+        if self.precision is not None:
+            check_choice("landscape.precision", self.precision, PRECISIONS)
 
     @property
     def one_dimensional(self) -> bool:
