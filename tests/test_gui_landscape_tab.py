@@ -109,3 +109,15 @@ def test_race_optimisers_on_the_shown_landscape(window, tab):
     assert race_tab.start() == (float(result.path_alpha[0]), float(result.path_beta[0]))  # the path's first snapshot
     race_tab.step(5)
     assert race_tab.race is not None and race_tab.race.steps == 5
+
+
+def test_the_landscape_stays_in_the_race_surface_list(window, tab):
+    tab.add_result(hand_result("resnet-8"))
+    tab.race_here()
+    race_tab, box = window.race_tab, window.race_tab.controls.surface_box
+    assert box.currentText() == "Loss landscape of resnet-8"
+    landscape = race_tab.surface
+    box.setCurrentIndex(box.findData("rosenbrock"))
+    assert race_tab.surface is not None and race_tab.surface.name == "rosenbrock"
+    box.setCurrentIndex(box.findData("given"))
+    assert race_tab.surface is landscape and race_tab.race is not None and race_tab.race.surface is landscape

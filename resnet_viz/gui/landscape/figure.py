@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from resnet_viz.gui.landscape.levels import band_colormap, log_ticks, shared_range
-from resnet_viz.gui.landscape.plot1d import InterpolationPlots
+from resnet_viz.gui.landscape.plot1d import InterpolationPlots, full_range
 from resnet_viz.gui.landscape.plot2d import LandscapePlot, path_points
 
 if TYPE_CHECKING:
@@ -102,10 +102,10 @@ class LandscapeFigure(QtWidgets.QWidget):
         self.colorbar = bar
 
     def _draw_1d(self, layout: pg.GraphicsLayout) -> None:
-        lo, hi = self.levels
+        loss_range = full_range([np.asarray(r.loss) for r in self.results])  # one loss axis for all
         for i, result in enumerate(self.results):
             ip = InterpolationPlots(layout.addPlot(row=1, col=i), layout.addPlot(row=2, col=i))
-            ip.show(result, (lo, hi) if len(self.results) > 1 else None)
+            ip.show(result, loss_range)
             self.plots1d.append(ip)
         layout.layout.setRowStretchFactor(1, 3)
         layout.layout.setRowStretchFactor(2, 2)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 
+from resnet_viz.gui.landscape.levels import log_loss, log_ticks
 from resnet_viz.gui.plots.base import positive_or_nan, style_plot
 
 if TYPE_CHECKING:
@@ -72,8 +73,18 @@ class InterpolationPlots:
                 plot.addItem(line, ignoreBounds=True)
                 self.marks.append((plot, line))
         self.loss_plot.setXRange(float(alpha[0]), float(alpha[-1]), padding=0.02)
-        if loss_range is not None:
-            self.loss_plot.setYRange(*loss_range, padding=0.05)
-        else:
-            self.loss_plot.enableAutoRange(axis="y")
-        self.error_plot.setYRange(0.0, 100.0, padding=0.02)
+        lo, hi = loss_range if loss_range is not None else full_range([result.loss])
+        self.loss_plot.setYRange(lo, hi, padding=0.04)
+        self.loss_plot.getAxis("left").setTicks([log_ticks(lo, hi)])  # 2, 5, 10 (not 10¹ beside 5)
+        self.error_plot.setYRange(0.0, 100.0, padding=0.03)
+        self.error_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0.0, 20.0, 40.0, 60.0, 80.0, 100.0)]])
+
+
+def full_range(losses: list[np.ndarray]) -> tuple[float, float]:
+    """(lo, hi) of log₁₀ loss over every finite value of ``losses`` (a line is drawn whole, unlike the colours)."""
+    z = np.concatenate([log_loss(np.asarray(v)).ravel() for v in losses])
+    finite = z[np.isfinite(z)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo, hi) if hi > lo + 1e-9 else (lo - 0.5, lo + 0.5)

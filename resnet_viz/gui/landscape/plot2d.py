@@ -112,7 +112,7 @@ class LandscapePlot:
         self.plot.setTitle(result.label, size="11pt")
         self.centre.setData(pos=np.array([[0.0, 0.0]]))
         self.plot.setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0.02)
-        step = tick_step(max(xs[-1] - xs[0], ys[-1] - ys[0]))
+        step = tick_step(max(xs[-1] - xs[0], ys[-1] - ys[0]), target=6)
         for name in ("bottom", "left"):  # the same ticks on both axes (the aspect is 1:1)
             axis = self.plot.getAxis(name)
             axis.setTickSpacing(step, step / 5)

@@ -29,6 +29,7 @@ from resnet_viz.surfaces.functions import Surface, build_surface
 from resnet_viz.surfaces.race import OptimizerRace
 
 TICK_MS = 33
+GIVEN = "given"  # the surface box's entry of a surface given by use_surface (a network's loss landscape)
 STEP_BUDGET_S = 0.025  # stepping time per tick; the rest of the frame is for drawing
 
 
@@ -41,6 +42,7 @@ class RaceTab(QtWidgets.QWidget):
         self.race: OptimizerRace | None = None
         self.surface: Surface | None = None
         self._surface_key: tuple | None = None
+        self.given_surface: Surface | None = None  # a surface from elsewhere (use_surface), listed as GIVEN
         self._debt = 0.0
         self._last_tick = time.monotonic()
         self._updating = False
@@ -115,6 +117,10 @@ class RaceTab(QtWidgets.QWidget):
             return
         c = self.controls
         name = c.surface_box.currentData()
+        if name == GIVEN:
+            if self.given_surface is not None and self.surface is not self.given_surface:
+                self.use_surface(self.given_surface)
+            return
         c.show_surface_fields(name)
         cfg = c.surface_config()
         key = (cfg.name, cfg.condition, cfg.angle, cfg.formula if name == "formula" else None)
@@ -143,11 +149,18 @@ class RaceTab(QtWidgets.QWidget):
         self.rebuild_race()
 
     def use_surface(self, surface: Surface) -> None:
-        """Race on ``surface`` (e.g. a network's loss plane from the Landscape tab) instead of the chosen one,
-        until another is chosen: its view, log scale, start and suggested rates are taken."""
+        """Race on ``surface`` (e.g. a network's loss plane from the Landscape tab): it joins the surface list
+        as its last entry (until another is given) and its view, log scale, start and suggested rates are taken."""
+        self.given_surface = surface
         self.surface, self._surface_key = surface, ("given", surface.name)
+        box = self.controls.surface_box
         self._updating = True
         try:
+            if box.findData(GIVEN) < 0:
+                box.addItem("", GIVEN)
+            box.setItemText(box.findData(GIVEN), surface.title)
+            box.setCurrentIndex(box.findData(GIVEN))
+            self.controls.show_surface_fields(GIVEN)
             self.controls.log_box.setChecked(surface.log_view)
             self.controls.set_start(*surface.start)
             self.controls.set_range(surface.x_range, surface.y_range)
