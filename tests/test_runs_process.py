@@ -103,6 +103,7 @@ def quick_config(steps: int = 100_000, eval_every: int = 100_000) -> RunConfig:
 
 def test_a_run_in_a_child_gives_what_the_thread_backend_gives():
     cfg = quick_config(steps=30, eval_every=10)
+    cfg = replace(cfg, train=replace(cfg.train, snapshots=2))  # snapshots of steps 0 and 30
     out: RecordStream = queue.SimpleQueue()
     backend = ProcessBackend(spare=True)  # a child started ahead, which the launch takes
     spare = backend._spare
@@ -117,11 +118,12 @@ def test_a_run_in_a_child_gives_what_the_thread_backend_gives():
     assert (
         kinds(child)
         == kinds(thread)
-        == ["RunStarted", "TrainChunk", "EvalRecord", "TrainChunk", "EvalRecord"]
+        == ["RunStarted", "ParameterSnapshot", "TrainChunk", "EvalRecord", "TrainChunk", "EvalRecord"]
         + [
             "TrainChunk",
             "EvalRecord",
             "TrainChunk",
+            "ParameterSnapshot",
             "ModelWeights",  # pickled through the pipe like every record
             "RunFinished",
             "Exited",

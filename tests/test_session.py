@@ -24,6 +24,7 @@ from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
     EvalRecord,
     HistogramRecord,
+    ParameterSnapshot,
     RunFinished,
     RunStarted,
     TrainChunk,
@@ -187,7 +188,8 @@ def test_records_from_store_of_an_eval_beyond_the_last_step_and_a_store_without_
     for r in records[:-2] + [late] + records[-2:]:  # the engine's last records: ModelWeights, RunFinished
         store2.add(r)
     again = list(records_from_store(store2, chunk_steps=8))
-    assert again[-3] is late and isinstance(again[-4], TrainChunk) and again[-2] is store.weights
+    assert again[-3] is late and again[-2] is store.weights
+    assert isinstance(again[-4], ParameterSnapshot) and again[-4].step == store.steps_done  # after the last chunk
     empty = RunStore()
     empty.add(store.started)
     assert [type(r) for r in records_from_store(empty)] == [RunStarted]

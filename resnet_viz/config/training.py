@@ -253,7 +253,7 @@ class TrainConfig(Section):
         "training path (default 50; 0: off; at most 256 MiB in all: a big network gets fewer).",
     )  # fmt: skip
     sharpness_every: int = spec(
-        0, label="sharpness every", group=TRAIN, flag="--sharpness-every", lo=0, hi=MAX_STEPS, unit="steps",
+        0, label="sharpness", group=TRAIN, flag="--sharpness-every", lo=0, hi=MAX_STEPS, unit="steps",
         help="Every K steps (and at step 0), the top eigenvalue of the training loss's Hessian by power iteration "
         "on 256 training images in eval mode (0: off). Its time is not counted in steps/s.",
     )  # fmt: skip

@@ -19,7 +19,7 @@ from resnet_viz.gui.runs import RunEntry, display_names
 
 #: What the panel says while no shown run has sharpness records.
 EMPTY_TEXT = (
-    "No sharpness recorded.\nTurn the probe on with “sharpness every” in the setup panel\n"
+    "No sharpness recorded.\nTurn the probe on with “sharpness” (every K steps) in the setup panel\n"
     "(command line: --sharpness-every K, --sharpness-trace for the trace)."
 )
 
