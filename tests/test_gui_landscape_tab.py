@@ -48,7 +48,7 @@ def test_a_bad_result_file_shows_one_error_line(tab, tmp_path):
     bad.write_bytes(b"this is not an npz archive\n" * 10)
     assert tab.files.open_result(bad) is False
     text = tab.message_bar.text
-    assert text.startswith(f"Could not open the landscape {bad}")
+    assert text.startswith("Could not open the landscape: ") and str(tmp_path) in text
     assert "\n" not in text and "Traceback" not in text
     assert tab.results == []
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def caption_text(results: Sequence[LandscapeResult]) -> str:
     """``<b>Loss landscape</b> · plain-56 · PCA of the path · 21×21 on [−1, 1]² · 1000 samples`` (rich text)."""
     if not results:
-        return ""
+        return "No landscape yet: choose a network and a slice on the left and press Compute, or Open… a saved one"
     spec = results[0].spec
     kind = {"pca": "PCA of the training path", "random": "filter-normalised random directions"}.get(
         spec.directions, "interpolation from the initial to the final weights"
@@ -64,6 +64,7 @@ class LandscapeFigure(QtWidgets.QWidget):
         self.colorbar: pg.ColorBarItem | None = None
         self.levels: tuple[float, float] = (0.0, 1.0)
         self._mouse = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._hover)
+        self.set_results([])
 
     def export_item(self) -> pg.GraphicsItem:
         """What PNG/SVG export and GIF frames draw: the whole layout."""
@@ -80,7 +81,9 @@ class LandscapeFigure(QtWidgets.QWidget):
         self.levels = shared_range([np.asarray(r.loss) for r in results])
         cols = max(len(results), 1)
         layout.addLabel(caption_text(results), row=0, col=0, colspan=cols + 1, size="10pt")
-        if results and results[0].beta is not None:
+        if not results:
+            return
+        if results[0].beta is not None:
             self._draw_2d(layout)
         else:
             self._draw_1d(layout)

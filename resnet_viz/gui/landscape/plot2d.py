@@ -117,6 +117,7 @@ class LandscapePlot:
             axis = self.plot.getAxis(name)
             axis.setTickSpacing(step, step / 5)
             axis.setStyle(maxTextLevel=0)  # numbers on the major ticks only
+        self.plot.getAxis("bottom").setStyle(hideOverlappingLabels=False)  # "-1.0" at the very left end too
         self.show_path()
 
     def _draw_isocurves(self, data: np.ndarray, lo: float, hi: float) -> None:

@@ -8,6 +8,7 @@ process (:class:`~.runner.LandscapeRunner`); closing the window cancels it (:met
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 MAX_RESULTS = 12  # results kept in the tab (computed or opened); the oldest goes first
 
 
+def duration_text(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``."""
+    s = max(0, int(round(seconds)))
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
+
+
 class LandscapeTab(QtWidgets.QWidget):
     """The landscape tab. ``manager``: the window's runs (finished ones can be sliced); ``settings``: where
     the export folder is remembered. ``race_requested(Surface)``: race the optimisers on a landscape plane."""
@@ -44,6 +51,8 @@ class LandscapeTab(QtWidgets.QWidget):
         self.settings, self.manager = settings, manager
         self.results: list[LandscapeResult] = []
         self.paths: list[str] = []  # checkpoint files and run folders chosen in this tab
+        self._started = time.monotonic()  # of the computation running
+        self._first: tuple[float, int] | None = None  # (time, points done) of its first progress event
         self.figure = LandscapeFigure()
         self.message_bar = MessageBar()
         self.controls = LandscapeControls()
@@ -140,6 +149,7 @@ class LandscapeTab(QtWidgets.QWidget):
         self.controls.progress.setRange(0, spec.points)
         self.controls.progress.setValue(0)
         self.controls.status.setText(f"Computing {spec.points} grid points…")
+        self._started, self._first = time.monotonic(), None
 
     def cancel(self) -> None:
         """Stop the computation now; nothing is kept."""
@@ -158,6 +168,13 @@ class LandscapeTab(QtWidgets.QWidget):
     def _progress(self, done: int, total: int) -> None:
         self.controls.progress.setRange(0, max(total, 1))
         self.controls.progress.setValue(done)
+        now = time.monotonic()
+        if self._first is None and done > 0:  # the rate is measured from the first point: not the start-up
+            self._first = (now, done)
+        t0, done0 = self._first or (now, done)
+        rate = (done - done0) / (now - t0) if done > done0 and now > t0 else 0.0
+        left = f" · about {duration_text((total - done) / rate)} left" if rate > 0 and done < total else ""
+        self.controls.status.setText(f"Computing: {duration_text(now - self._started)} so far{left}")
 
     def _computed(self, result: LandscapeResult) -> None:
         self.controls.set_running(False)

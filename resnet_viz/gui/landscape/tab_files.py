@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from resnet_viz.landscape.result import LandscapeResult
 
 DIR_KEY = "landscape/dir"  # QSettings: the folder of the last file chosen in the tab
-RESULT_FILTER = "Landscape (landscape.npz *.npz);;All files (*)"
+RESULT_FILTER = "Landscape (landscape.npz landscape.json);;All files (*)"  # LandscapeResult.load reads both
 
 
 class LandscapeHost(Protocol):
@@ -81,7 +81,7 @@ class LandscapeFiles:
         try:
             result = LandscapeResult.load(path)
         except Exception as exc:  # noqa: BLE001 - damaged or foreign files: one line in the tab
-            self.tab.show_message(f"Could not open the landscape {path}: {one_line(exc)}")
+            self.tab.show_message(f"Could not open the landscape: {one_line(exc)}")  # the error names the path
             return False
         self.tab.add_result(result)
         return True
