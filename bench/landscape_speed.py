@@ -7,7 +7,7 @@ whole with ``--full WAY``. CPU seconds (both threads summed) are printed beside 
 shared machine the wall time grows with the load, the CPU time much less. The issue's goal: the 21×21
 grid under 3 minutes on the 2-core CPU.
 
-    python bench/landscape_speed.py [--points 6] [--samples 1000] [--full loop]
+    python bench/landscape_speed.py [--points 6] [--samples 1000] [--ways loop,vmap] [--full loop] [--threads 1]
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000, help="training images (default 1000)")
     parser.add_argument("--ways", default=",".join(WAYS), help="comma-separated: " + ", ".join(WAYS))
     parser.add_argument("--full", choices=WAYS, help="also time the whole 21×21 grid this way")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     config = RunConfig(model=ModelConfig(arch="resnet", depth=20), data=DataConfig())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; "
           f"ResNet-20 (random He init), {args.samples} embedded training images, load {os.getloadavg()[0]:.1f}")  # fmt: skip
