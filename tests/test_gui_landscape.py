@@ -72,7 +72,8 @@ def test_compare_shares_one_colour_scale(qapp, tmp_path):
     alone = LandscapeFigure()
     alone.set_results([low])
     assert alone.levels[1] < hi - 1.0  # alone, the low landscape spans its own (smaller) range
-    assert "resnet-8 vs plain-8" in caption_text([low, high])
+    assert "PCA of the training path" in caption_text([low, high])
+    assert [p.plot.titleLabel.text for p in fig.plots2d] == ["resnet-8", "plain-8"]
     written = render_compare_files([low, high], tmp_path)
     assert all(p.stat().st_size > 1000 for p in written)
     with pytest.raises(ValueError, match="2D"):

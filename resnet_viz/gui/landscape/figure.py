@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def caption_text(results: Sequence[LandscapeResult]) -> str:
-    """``<b>Loss landscape</b> · plain-56 · PCA of the path · 21×21 on [−1, 1]² · 1000 samples`` (rich text)."""
+    """``<b>Loss landscape</b> · PCA of the training path · 21×21 on [−1, 1]² · 1000 training images`` (rich
+    text; the runs' names are the plots' titles)."""
     if not results:
         return "No landscape yet: choose a network and a slice on the left and press Compute, or Open… a saved one"
     spec = results[0].spec
@@ -40,8 +41,9 @@ def caption_text(results: Sequence[LandscapeResult]) -> str:
         square = abs(b0 - lo) < 1e-9 and abs(b1 - hi) < 1e-9
         span = f"[{lo:g}, {hi:g}]²" if square else f"[{lo:.3g}, {hi:.3g}] × [{b0:.3g}, {b1:.3g}]"
         grid = f"{n}×{len(r.beta)} on {span}"
-    names = " vs ".join(r.label for r in results)
-    return f"<b>Loss landscape</b>: {names} &nbsp;·&nbsp; {kind} &nbsp;·&nbsp; {grid} &nbsp;·&nbsp; {spec.samples} training images"
+    return (
+        f"<b>Loss landscape</b> &nbsp;·&nbsp; {kind} &nbsp;·&nbsp; {grid} &nbsp;·&nbsp; {spec.samples} training images"
+    )
 
 
 class LandscapeFigure(QtWidgets.QWidget):
@@ -118,7 +120,7 @@ class LandscapeFigure(QtWidgets.QWidget):
         return max((len(path_points(p.result)[0]) for p in self.plots2d if p.result is not None), default=0)
 
     def show_path(self, upto: int | None = None) -> None:
-        """Every 2D plot's path through snapshot ``upto`` (default: all)."""
+        """Every 2D plot's path through snapshot ``upto`` (default: all; the titles name its step otherwise)."""
         for p in self.plots2d:
             p.show_path(upto)
 

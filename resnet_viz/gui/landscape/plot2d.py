@@ -89,7 +89,7 @@ class LandscapePlot:
         for item, z in ((self.path, 10), (self.dots, 11), (self.start, 12), (self.centre, 13)):
             item.setZValue(z)
             plot.addItem(item)
-        self.labels: list[pg.TextItem] = []
+        self.labels: list[tuple[int, pg.TextItem]] = []  # (snapshot index, its label)
         self.result: LandscapeResult | None = None
         self.levels: tuple[float, float] = (0.0, 1.0)
 
@@ -109,7 +109,6 @@ class LandscapePlot:
         x_label, y_label = axis_labels(result)
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
-        self.plot.setTitle(result.label, size="11pt")
         self.centre.setData(pos=np.array([[0.0, 0.0]]))
         self.plot.setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0.02)
         step = tick_step(max(xs[-1] - xs[0], ys[-1] - ys[0]), target=6)
@@ -118,6 +117,7 @@ class LandscapePlot:
             axis.setTickSpacing(step, step / 5)
             axis.setStyle(maxTextLevel=0)  # numbers on the major ticks only
         self.plot.getAxis("bottom").setStyle(hideOverlappingLabels=False)  # "-1.0" at the very left end too
+        self._make_labels()
         self.show_path()
 
     def _draw_isocurves(self, data: np.ndarray, lo: float, hi: float) -> None:
@@ -132,11 +132,26 @@ class LandscapePlot:
             iso.setParentItem(self.image)
             self.isocurves.append(iso)
 
-    def show_path(self, upto: int | None = None) -> None:
-        """Draw the training path through snapshot index ``upto`` (default: all of it), with its step labels."""
-        for label in self.labels:
+    def _make_labels(self) -> None:
+        """The step labels of the path (made once per result; :meth:`show_path` shows those reached)."""
+        for _i, label in self.labels:
             self.plot.removeItem(label)
         self.labels = []
+        if self.result is None:
+            return
+        a, b, steps = path_points(self.result)
+        for i in label_indices(a, b):
+            last = i == len(a) - 1
+            name = f"step {int(steps[i])}" if i in (0, len(a) - 1) else f"{int(steps[i])}"
+            text = pg.TextItem(name, color=PATH_COLOUR, fill=(255, 255, 255, 170))
+            text.setAnchor((-0.12, -0.1) if last else (-0.12, 1.1))  # the last below the ★, the others above
+            text.setPos(float(a[i]), float(b[i]))
+            text.setZValue(14)
+            self.plot.addItem(text, ignoreBounds=True)
+            self.labels.append((i, text))
+
+    def show_path(self, upto: int | None = None) -> None:
+        """Draw the training path through snapshot index ``upto`` (default: all of it), with its step labels."""
         if self.result is None:
             return
         a, b, steps = path_points(self.result)
@@ -147,13 +162,9 @@ class LandscapePlot:
             self.start.setData(a[:1], b[:1])
         else:
             self.start.clear()
-        for i in label_indices(a, b):
-            if i < n:
-                last = i == len(a) - 1
-                name = f"step {int(steps[i])}" if i in (0, len(a) - 1) else f"{int(steps[i])}"
-                text = pg.TextItem(name, color=PATH_COLOUR, fill=(255, 255, 255, 170))
-                text.setAnchor((-0.12, -0.1) if last else (-0.12, 1.1))  # the last below the ★, the others above
-                text.setPos(float(a[i]), float(b[i]))
-                text.setZValue(14)
-                self.plot.addItem(text, ignoreBounds=True)
-                self.labels.append(text)
+        for i, label in self.labels:
+            label.setVisible(i < n)
+        title = self.result.label
+        if upto is not None and n:
+            title += f" &nbsp;·&nbsp; step {int(steps[n - 1])}"
+        self.plot.setTitle(title, size="11pt")
