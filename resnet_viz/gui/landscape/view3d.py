@@ -56,11 +56,10 @@ def surface_view(result: LandscapeResult, parent: QtWidgets.QWidget | None = Non
     view = gl.GLViewWidget(parent)
     view.setWindowTitle(f"Loss landscape (3D): {result.label}")
     view.setBackgroundColor("w")
-    item = gl.GLSurfacePlotItem(
-        x=alpha, y=beta, z=height, colors=colours.reshape(len(alpha), len(beta), 4), shader=None, smooth=False
-    )
-    item.translate(-float(alpha.mean()), -float(beta.mean()), 0.0)
+    # one colour per vertex, x-major as the item orders its vertices (pyqtgraph 0.14 indexes them flat by face)
+    item = gl.GLSurfacePlotItem(x=alpha, y=beta, z=height, colors=colours.reshape(-1, 4), smooth=False)
+    item.translate(-float(alpha.mean()), -float(beta.mean()), -0.5 * HEIGHT * width)  # the camera looks at its middle
     view.addItem(item)
-    view.setCameraPosition(distance=2.2 * width, elevation=30, azimuth=-60)
+    view.setCameraPosition(distance=1.7 * width, elevation=30, azimuth=-60)
     view.resize(900, 700)
     return view
