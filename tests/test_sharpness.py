@@ -79,3 +79,20 @@ def test_the_probe_changes_no_training_number_and_the_trace_is_recorded():
     assert [r.step for r in on.sharpness] == [0, 3, 6]
     assert all(math.isfinite(r.trace) for r in on.sharpness)
     assert off.sharpness == []
+
+
+def test_the_command_line_writes_sharpness_and_snapshots(tmp_path, capsys):
+    from resnet_viz.cli import main
+
+    out = tmp_path / "run"
+    args = ["run", "--arch", "mlp", "--depth", "3", "--width", "16", "--subset", "200", "--eval-train-samples", "40"]
+    args += ["--batch-size", "16", "--steps", "6", "--eval-every", "3", "--device", "cpu", "--quiet"]
+    code = main([*args, "--snapshots", "3", "--sharpness-every", "3", "--sharpness-trace", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    from resnet_viz.export.snapshots_io import read_sharpness, read_snapshots
+
+    assert [r.step for r in read_sharpness(out)] == [0, 3, 6]
+    assert all(math.isfinite(r.trace) and r.samples == 40 for r in read_sharpness(out))
+    assert [s.step for s in read_snapshots(out)] == [0, 3, 6]
+    run_json = (out / "run.json").read_text()
+    assert '"snapshots": 3' in run_json and '"sharpness_every": 3' in run_json

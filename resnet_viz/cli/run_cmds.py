@@ -119,6 +119,8 @@ def _prepare(engine: Engine, out: Path) -> int | None:
         check_free_space(out, estimate)
     except RunFolderError as exc:
         return _refuse(exc)
+    if engine.snapshot_plan.note:  # a big network gets fewer snapshots: say so once
+        print(f"resnet-viz: {engine.snapshot_plan.note}", file=sys.stderr)
     return None
 
 
@@ -136,6 +138,8 @@ def _print_summary(result: RunFinished, writer: RunFolderWriter, label: str, out
         f" · test error {pct(result.final_test_error)} · {result.steps_per_s:.2f} steps/s on {result.device}"
         f" → {out}" + (f"\n  {message}" if message else "")
     )
+    if writer.observations.error:  # the run went on without them
+        print(f"  snapshots and sharpness.csv: {writer.observations.error}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
