@@ -11,7 +11,7 @@ from resnet_viz.export.run_folder import read_run_folder
 def test_list_names_every_preset(capsys):
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
-    for name in ("degradation", "residual", "init", "vanishing", "shortcuts", "after-add", "batchnorm", "optimisers"):
+    for name in ("degradation", "residual", "init", "vanishing", "shortcuts", "after-add", "batchnorm", "optimisers", "landscape"):
         assert name in out
 
 
@@ -120,3 +120,36 @@ def test_parallel_runs_each_preset_run_in_its_own_process_with_the_same_numbers(
         seq, par = read_run_folder(tmp_path / "seq" / "runs" / name), read_run_folder(tmp_path / "par" / "runs" / name)
         assert par.status == "finished" and par.summary["steps"] == 3
         np.testing.assert_allclose(par.metrics["loss"], seq.metrics["loss"], rtol=1e-4)
+
+
+def test_a_preset_with_a_landscape_computes_one_per_run_and_draws_them_side_by_side(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    preset = {
+        "name": "tiny-landscape",
+        "title": "Two tiny MLPs and their landscapes",
+        "base": {
+            "model": {"arch": "mlp", "width": 16, "depth": 3},
+            "train": {"steps": 4, "eval_every": 2, "eval_train_samples": 200, "batch_size": 32},
+            "data": {"subset": 500},
+        },
+        "runs": [{"name": "relu", "config": {}}, {"name": "tanh", "config": {"model": {"activation": "tanh"}}}],
+        "sizes": {"quick": {"note": "quick: tiny", "minutes": 1}},
+        "landscape": {"quick": {"directions": "random", "grid": 3, "range": [-0.5, 0.5], "samples": 64}},
+    }
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(preset))
+    out = tmp_path / "out"
+    assert main(["reproduce", str(path), "--out", str(out), "--quiet", "--device", "cpu"]) == 0
+    for folder in ("01-relu", "02-tanh"):
+        with np.load(out / "landscapes" / folder / "landscape.npz") as z:
+            assert z["loss"].shape == (3, 3) and np.isfinite(z["loss"]).all()
+            np.testing.assert_allclose(z["alpha"], [-0.5, 0.0, 0.5])
+    assert (out / "landscape.png").stat().st_size > 5000
+    ET.parse(out / "landscape.svg")
+    assert "landscape.png" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["reproduce", str(path), "--out", str(tmp_path / "o2"), "--quiet", "--no-run-folders"]) == 0
+    assert "no landscapes: they are computed from the run folders" in capsys.readouterr().err

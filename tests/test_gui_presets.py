@@ -41,6 +41,7 @@ def test_gallery_lists_every_preset_in_order(gallery, presets):
         "after-add",
         "batchnorm",
         "optimisers",
+        "landscape",
     ]
     titles = [gallery.list.item(i).text() for i in range(gallery.list.count())]
     assert titles == [p.title for p in presets.values()]

@@ -15,7 +15,17 @@ from resnet_viz.presets.measures import METRICS, evaluate_check, measure
 from resnet_viz.presets.preset import PLOTS, merge
 from resnet_viz.presets.runner import PresetRunner, adapt_runs
 
-ISSUE_PRESETS = ["degradation", "residual", "init", "vanishing", "shortcuts", "after-add", "batchnorm", "optimisers"]
+ISSUE_PRESETS = [
+    "degradation",
+    "residual",
+    "init",
+    "vanishing",
+    "shortcuts",
+    "after-add",
+    "batchnorm",
+    "optimisers",
+    "landscape",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +33,7 @@ def presets():
     return load_presets()
 
 
-def test_the_eight_presets_ship_in_order_with_both_sizes(presets):
+def test_the_presets_ship_in_order_with_both_sizes(presets):
     assert list(presets) == ISSUE_PRESETS
     for p in presets.values():
         assert set(p.sizes) == {"quick", "paper"}
@@ -66,6 +76,43 @@ def test_paper_sizes_use_the_papers_depths_and_schedule(presets):
         (164, "bottleneck", "bn_relu", "B"),
         (164, "preact_bottleneck", "none", "B"),
     ]
+
+
+def test_the_landscape_preset_is_plain56_against_resnet56_with_the_papers_grid(presets):
+    p = presets["landscape"]
+    paper = {r.name: r.config for r in p.runs("paper")}
+    assert [(c.model.arch, c.model.depth, c.model.resolved().width) for c in paper.values()] == [
+        ("plain", 56, 16),
+        ("resnet", 56, 16),
+    ]
+    assert all(c.train.snapshots >= 2 for c in paper.values())  # every run keeps its path
+    assert p.landscape.spec_fields("paper") == {
+        "directions": "random",
+        "grid": 51,
+        "range": (-1.0, 1.0),
+        "samples": 50000,
+    }
+    assert p.landscape.spec_fields("quick")["grid"] < 51
+    pub = {(q.run, q.metric): q.number for q in p.published if q.run}
+    assert pub == {("resnet-56", "final_test_error"): 0.0697}
+    assert any("Li et al. 2018" in q.source for q in p.published)
+
+
+@pytest.mark.parametrize(
+    "landscape, message",
+    [
+        ([], "'landscape' must be an object"),
+        ({"huge": {}}, "landscape size 'huge' is not one of quick, paper"),
+        ({"quick": {"grid": "11"}}, "landscape.quick.grid must be int"),
+        ({"quick": {"gird": 11}}, "landscape.quick.gird is unknown"),
+        ({"quick": {"range": [1]}}, "landscape.quick.range must be [low, high]"),
+    ],
+)
+def test_a_bad_landscape_setup_is_one_line_naming_the_key(presets, landscape, message):
+    data = dict(presets["degradation"].raw, landscape=landscape)
+    with pytest.raises(PresetError) as err:
+        preset_from_dict(data, "mine.json")
+    assert message in str(err.value) and "\n" not in str(err.value)
 
 
 def test_published_numbers_are_the_papers(presets):

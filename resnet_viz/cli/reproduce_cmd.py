@@ -213,8 +213,12 @@ def _failed_runs(result: PresetResult, writers: dict[str, Any]) -> bool:
     return failed
 
 
-def _write_outputs(args: argparse.Namespace, result: PresetResult, out: Path, command: str) -> Path:
-    """The figures (unless ``--no-figures``), report.md and preset.json; the report's path."""
+def _write_outputs(
+    args: argparse.Namespace, result: PresetResult, out: Path, command: str, writers: dict[str, Any]
+) -> Path:
+    """The figures (unless ``--no-figures``), the landscapes the preset asks for, report.md and preset.json;
+    the report's path."""
+    from resnet_viz.cli.preset_landscapes import preset_landscapes
     from resnet_viz.export.written import reason
     from resnet_viz.presets.report import write_report
 
@@ -225,6 +229,11 @@ def _write_outputs(args: argparse.Namespace, result: PresetResult, out: Path, co
 
             figures = render_preset_figures(result, out)
             figures += render_preset_race(result, out)
+        folders = {name: w.out_dir for name, w in writers.items() if not w.write_error}
+        figures += preset_landscapes(
+            result.preset, args.size, folders, out, quiet=args.quiet, device=args.device or "auto",
+            figures=not args.no_figures,
+        )  # fmt: skip
         report = write_report(result, out, figures, command=command)
         write_preset_summary(result, out, figures, command)
     except OSError as exc:  # disk full, folder removed while training: the run folders are kept
@@ -269,7 +278,7 @@ def _reproduce(args: argparse.Namespace, presets: dict[str, Preset]) -> int:
             print(f"{preset.title} ({args.size}): {len(runs)} runs → {out}\n  {note}", file=sys.stderr)
         result = _train(args, runner, writers)
         any_failed |= _failed_runs(result, writers)
-        report = _write_outputs(args, result, out, command)
+        report = _write_outputs(args, result, out, command, writers)
         done.append(out)
         if args.index:  # after every preset, so an interrupted gallery still shows what was made
             write_gallery_index(Path(args.index), done, list(presets))

@@ -19,7 +19,8 @@ JSON layout (every key but ``name``, ``title``, ``runs`` and ``sizes`` is option
                     "run": "resnet-20", "metric": "final_test_error", "number": 0.0875}],
      "checks": [{"claim": "...", "left": ["plain-56", "final_train_error"], "relation": ">",
                  "right": ["plain-20", "final_train_error"], "factor": 1.0, "margin": 0.0}],
-     "race": {"surface": "rosenbrock", "optims": "sgd:lr=0.001,adam:lr=0.02", "start": [-1.5, 2], "steps": 500}}
+     "race": {"surface": "rosenbrock", "optims": "sgd:lr=0.001,adam:lr=0.02", "start": [-1.5, 2], "steps": 500},
+     "landscape": {"quick": {"directions": "random", "grid": 11, "samples": 500}, "paper": {"grid": 51}}}
 
 A run's config is ``base``, then the size's ``config``, then the run's ``config``, then the size's
 entry for that run, merged section by section.
@@ -36,6 +37,7 @@ from typing import Any
 
 from resnet_viz.config import TRAIN_MODES, ConfigError, RunConfig
 from resnet_viz.presets.checks import RELATIONS, SIZES, Check
+from resnet_viz.presets.landscape_setup import LandscapeSetup, parse_landscape_setup
 from resnet_viz.presets.measures import METRICS
 
 #: Panel keys of the network explorer a preset may show (resnet_viz.gui.plots).
@@ -120,6 +122,7 @@ class Preset:
     published: tuple[Published, ...] = ()
     checks: tuple[Check, ...] = ()
     race: RaceSetup | None = None
+    landscape: LandscapeSetup | None = None  # loss landscapes of the trained runs (resnet_viz.landscape)
     source: str = ""  # the file it was read from
     user: bool = False  # read from the user's presets folder or a file the user named, not shipped
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -193,6 +196,10 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
     checks = _checks(_opt(data, "checks", where, list, []), run_names, where)
     published = _published(_opt(data, "published", where, list, []), run_names, where)
     race = _race(_typed(data["race"], dict, where, "race"), where) if "race" in data else None
+    try:
+        landscape = parse_landscape_setup(data["landscape"], where) if "landscape" in data else None
+    except ValueError as exc:
+        raise PresetError(str(exc)) from None
     return Preset(
         name=name,
         title=_req(data, "title", where),
@@ -207,6 +214,7 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
         published=published,
         checks=checks,
         race=race,
+        landscape=landscape,
         source=source,
         raw=data,
     )
