@@ -37,6 +37,7 @@ def test_finished_runs_are_offered_as_networks(window, recorded_runs):
 
 
 def test_compute_without_a_network_says_so_in_one_line(tab):
+    assert tab.controls.device.itemText(0) == "cpu"
     tab.compute()
     assert not tab.runner.running
     assert tab.message_bar.isVisible()

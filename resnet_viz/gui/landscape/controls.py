@@ -28,6 +28,18 @@ DIRECTION_CHOICES = (
 )
 
 
+def available_devices() -> list[str]:
+    """``cpu``, then ``cuda`` and ``mps`` where torch finds them."""
+    import torch
+
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
 def _group(title: str, *rows: QtWidgets.QWidget | tuple[str, QtWidgets.QWidget]) -> QtWidgets.QGroupBox:
     box = QtWidgets.QGroupBox(title)
     form = QtWidgets.QFormLayout(box)
@@ -108,6 +120,10 @@ class LandscapeControls(QtWidgets.QScrollArea):
         self.seed = QtWidgets.QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Seed of the random directions")
+        self.device = QtWidgets.QComboBox()
+        for name in available_devices():
+            self.device.addItem(name, name)
+        self.device.setToolTip("Where the grid is evaluated (the computation runs in its own process)")
         self.biasbn = QtWidgets.QCheckBox("directions for biases and BN too")
         self.biasbn.setToolTip(
             "Off (the paper's default): biases and BatchNorm parameters stay at their trained values"
@@ -120,6 +136,7 @@ class LandscapeControls(QtWidgets.QScrollArea):
             ("", self.auto_range),
             ("Samples", self.samples),
             ("Seed", self.seed),
+            ("Device", self.device),
             self.biasbn,
         )
 

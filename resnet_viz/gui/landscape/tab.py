@@ -133,14 +133,15 @@ class LandscapeTab(QtWidgets.QWidget):
             self.show_message("Choose the network to slice: a finished run, a checkpoint file or a run folder.")
             return
         kind, _, key = str(source).partition(":")
+        device = str(self.controls.device.currentData())
         try:
             if kind == "run":
                 entry = self.manager.entry(int(key)) if self.manager is not None else None
                 if entry is None:
                     raise ValueError("that run is no longer in the window")
-                self.runner.start_store(entry.store, spec)
+                self.runner.start_store(entry.store, spec, device)
             else:
-                self.runner.start_path(key, spec)
+                self.runner.start_path(key, spec, device)
         except (OSError, ValueError, RuntimeError) as exc:
             self.show_message(f"Could not start the computation: {one_line(exc)}")
             return
