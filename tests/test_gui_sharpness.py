@@ -63,3 +63,17 @@ def test_new_records_redraw_and_a_removed_run_goes(qtbot):
     assert not panel._curves[1][0].isVisible() and panel.empty.isVisible()
     panel.refresh([], None)
     assert panel._curves == {}
+
+
+def test_csv_export_has_one_row_per_probe(qtbot, tmp_path):
+    panel = SharpnessPlot()
+    qtbot.addWidget(panel)
+    panel.refresh([entry(1, "#0072B2", [(0, 10.0, math.nan), (50, 40.0, 90.5)])], None)
+    path = tmp_path / "s.csv"
+    panel.export_csv(path)
+    lines = path.read_text().splitlines()
+    assert lines == [
+        "run,step,top_eigenvalue,trace,iterations,samples",
+        "run1,0,10.0,,20,256",
+        "run1,50,40.0,90.5,20,256",
+    ]

@@ -7,13 +7,17 @@ visibility or name changed.
 
 from __future__ import annotations
 
+import csv
 import html
+import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from resnet_viz.export.snapshots_io import SHARPNESS_COLUMNS
 from resnet_viz.gui.plots.base import PlotPanel, brush, pen, positive_or_nan, style_plot
 from resnet_viz.gui.runs import RunEntry, display_names
 
@@ -109,8 +113,16 @@ class SharpnessPlot(PlotPanel):
             parts.append(text)
         self.set_readout("; ".join(parts))
 
-    def csv_item(self) -> pg.PlotItem | None:
-        return self.plot
+    def export_csv(self, path: str | Path) -> None:
+        """One row per probe: run, step, top_eigenvalue, trace (empty when off), iterations, samples (a header
+        alone when no run recorded sharpness)."""
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["run", *SHARPNESS_COLUMNS])
+            for e in self._runs:
+                for r in e.store.sharpness:
+                    trace = "" if math.isnan(r.trace) else repr(r.trace)
+                    writer.writerow([e.name, r.step, repr(r.top_eigenvalue), trace, r.iterations, r.samples])
 
 
 __all__ = ["EMPTY_TEXT", "SharpnessPlot"]
