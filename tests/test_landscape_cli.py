@@ -92,6 +92,7 @@ def test_a_source_that_cannot_give_the_slice_is_one_line(run_folder, tmp_path, c
     assert main(["landscape", str(alone), "--directions", "pca", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert "needs the run's parameter snapshots" in err and len(err.splitlines()) == 1
+    assert "train the run with --snapshots ≥ 3" in err  # the field named by its flag
 
 
 def test_ctrl_c_is_one_line_and_writes_nothing(run_folder, tmp_path):

@@ -182,6 +182,7 @@ def _prepared(args: argparse.Namespace) -> tuple[LandscapeSpec, LandscapeSource,
 
 
 def cmd_landscape(args: argparse.Namespace) -> int:
+    from resnet_viz.cli.messages import with_flags
     from resnet_viz.export.image_limits import ImageSizeError
     from resnet_viz.export.written import WriteError
     from resnet_viz.landscape.compute import compute_landscape
@@ -195,7 +196,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         print(f"resnet-viz: error: {_flag_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except LandscapeError as exc:
-        print(f"resnet-viz: error: {exc}", file=sys.stderr)
+        print(f"resnet-viz: error: {with_flags(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
         print(_header(source, spec, args.device), file=sys.stderr)
@@ -203,7 +204,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     try:
         result = compute_landscape(source, spec, progress=progress, device=args.device)
     except LandscapeError as exc:
-        print(f"resnet-viz: error: {exc}", file=sys.stderr)
+        print(f"resnet-viz: error: {with_flags(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("\nresnet-viz: interrupted; nothing written", file=sys.stderr)

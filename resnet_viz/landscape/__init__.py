@@ -4,7 +4,8 @@ Modules: spec (what to compute: LandscapeSpec), directions (filter-normalised ra
 trajectory (PCA of the training path), source (a run folder or checkpoint read: LandscapeSource),
 sample (the fixed training sample the loss is averaged over), evaluator (the network's loss at many
 weight vectors, batched), compute (the grid: compute_landscape), result (LandscapeResult, its files),
-job (compute in a child process), surface (the grid as a differentiable 2D surface for the race).
+job (compute in a child process), surface (the grid as a differentiable 2D surface for the race),
+errors (LandscapeError, LandscapeCancelled).
 """
 
 from resnet_viz.landscape.errors import LandscapeCancelled, LandscapeError

@@ -110,8 +110,8 @@ def check_source(source: LandscapeSource, spec: LandscapeSpec) -> None:
     what = "the PCA of the training path" if spec.directions == "pca" else "the line from the initial weights"
     why = "a checkpoint file holds none" if not source.is_run_folder else f"{source.path} holds {have}"
     raise LandscapeError(
-        f"--directions {spec.directions} needs the run's parameter snapshots ({what}; at least {least}): {why}; "
-        "train the run with --snapshots N, or use --directions random"
+        f"{what} needs the run's parameter snapshots (at least {least}): {why}; train the run with "
+        f"train.snapshots ≥ {least}, or slice along random directions"
     )
 
 
