@@ -11,7 +11,17 @@ from resnet_viz.export.run_folder import read_run_folder
 def test_list_names_every_preset(capsys):
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
-    for name in ("degradation", "residual", "init", "vanishing", "shortcuts", "after-add", "batchnorm", "optimisers", "landscape"):
+    for name in (
+        "degradation",
+        "residual",
+        "init",
+        "vanishing",
+        "shortcuts",
+        "after-add",
+        "batchnorm",
+        "optimisers",
+        "landscape",
+    ):
         assert name in out
 
 

@@ -15,7 +15,17 @@ from resnet_viz.cli import main
 from resnet_viz.presets import PresetError, load_preset_file, load_presets, user_preset_dir
 from resnet_viz.presets.library import MAX_PRESET_BYTES, preset_dir
 
-SHIPPED = ["degradation", "residual", "init", "vanishing", "shortcuts", "after-add", "batchnorm", "optimisers", "landscape"]
+SHIPPED = [
+    "degradation",
+    "residual",
+    "init",
+    "vanishing",
+    "shortcuts",
+    "after-add",
+    "batchnorm",
+    "optimisers",
+    "landscape",
+]
 #: A user preset that trains in about a second: two MLPs of depth 3 and width 16.
 MINE = {
     "name": "mine",

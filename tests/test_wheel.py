@@ -39,7 +39,17 @@ NOT_SOURCE = (
 )
 #: Output folders a user's commands write at the top of a checkout (resnet_viz/runs/ is source).
 OUTPUTS = ("runs", "reproductions")
-PRESETS = ["after-add", "batchnorm", "degradation", "init", "landscape", "optimisers", "residual", "shortcuts", "vanishing"]
+PRESETS = [
+    "after-add",
+    "batchnorm",
+    "degradation",
+    "init",
+    "landscape",
+    "optimisers",
+    "residual",
+    "shortcuts",
+    "vanishing",
+]
 
 
 def test_every_folder_with_python_files_is_a_package():
