@@ -226,3 +226,36 @@ def test_a_shortened_preset_trains_and_its_checks_get_verdicts(qtbot, window, pr
     verdicts = window.experiment_panel.verdicts()
     assert verdicts and all(v in ("✓ held", "✗ did not hold") for v in verdicts)
     assert "n/a" not in window.experiment_panel.table.item(0, 1).text()
+
+
+def test_a_presets_landscape_button_computes_each_trained_run_and_compares_them(qtbot, window):
+    from resnet_viz.presets import preset_from_dict
+
+    tiny = preset_from_dict(
+        {
+            "name": "tiny-landscape",
+            "title": "Two tiny MLPs and their landscapes",
+            "base": {
+                "model": {"arch": "mlp", "width": 16, "depth": 3},
+                "train": {"steps": 3, "eval_every": 3, "eval_train_samples": 100, "batch_size": 16},
+                "data": {"subset": 300},
+            },
+            "runs": [{"name": "relu", "config": {}}, {"name": "tanh", "config": {"model": {"activation": "tanh"}}}],
+            "sizes": {"quick": {"note": "quick: tiny", "minutes": 1}},
+            "landscape": {"quick": {"grid": 3, "samples": 32}},
+        }
+    )
+    assert window.load_preset(tiny, "quick", start=False, confirm=False)
+    panel, tab = window.experiment_panel, window.landscape_tab
+    assert panel.landscape_button.isVisible() and not panel.race_button.isVisible()
+    panel.landscape_button.click()  # nothing trained yet: one line, nothing computed
+    assert "wait until relu, tanh finished" in window.message_bar.text and not tab.runner.running
+    window.manager.start()
+    qtbot.waitUntil(lambda: not window.manager.busy and not window.manager.queued, timeout=WAIT_MS)
+    window.manager.drain()
+    panel.landscape_button.click()
+    assert window.tabs.currentWidget() is tab and tab.runner.running
+    qtbot.waitUntil(lambda: len(tab.results) == 2 and not tab.runner.running, timeout=WAIT_MS)
+    assert [r.loss.shape for r in tab.results] == [(3, 3), (3, 3)]
+    assert [r.label for r in tab.figure.results] == [r.label for r in tab.results]  # side by side
+    assert tab.figure.colorbar is not None

@@ -64,6 +64,7 @@ class ExperimentPanel(QtWidgets.QWidget):
     """
 
     race_requested = QtCore.Signal(object)
+    landscape_requested = QtCore.Signal()
     details_requested = QtCore.Signal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -146,6 +147,12 @@ class ExperimentPanel(QtWidgets.QWidget):
             "Set up the Optimiser race tab with this experiment's surface and optimisers, and switch to it"
         )
         self.race_button.clicked.connect(self._request_race)
+        self.landscape_button = QtWidgets.QPushButton("Compute their landscapes")
+        self.landscape_button.setToolTip(
+            "In the Loss landscape tab: the landscape of each trained run with this experiment's settings, "
+            "then both side by side on one colour scale"
+        )
+        self.landscape_button.clicked.connect(self.landscape_requested)
         self.details_button = QtWidgets.QPushButton("Explanation…")
         self.details_button.setToolTip(
             "The whole explanation, the published numbers and the runs, in the Guided experiments gallery"
@@ -154,6 +161,7 @@ class ExperimentPanel(QtWidgets.QWidget):
         buttons = QtWidgets.QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.race_button)
+        buttons.addWidget(self.landscape_button)
         buttons.addStretch(1)
         buttons.addWidget(self.details_button)
         return buttons
@@ -174,6 +182,7 @@ class ExperimentPanel(QtWidgets.QWidget):
         for w in (self.size_note, self.checks_label, self.table, self.details_button):
             w.setVisible(has)
         self.race_button.setVisible(preset is not None and preset.race is not None)
+        self.landscape_button.setVisible(preset is not None and preset.landscape is not None)
         if preset is None:
             self.run_names = []
             self.title.setText("<b>No experiment loaded.</b>")

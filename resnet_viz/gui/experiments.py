@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtWidgets
 from resnet_viz.config import ConfigError
 from resnet_viz.gui.controls import ConfigPanel
 from resnet_viz.gui.experiment_panel import ExperimentPanel, race_state
+from resnet_viz.gui.landscape.tab import LandscapeTab
 from resnet_viz.gui.manager import RunManager
 from resnet_viz.gui.message_bar import MessageBar
 from resnet_viz.gui.presets_dialog import PresetGallery, cuda_available, size_summary
@@ -40,6 +41,7 @@ class ExperimentsHost(Protocol):
     config_panel: ConfigPanel
     tabs: QtWidgets.QTabWidget
     race_tab: RaceTab
+    landscape_tab: LandscapeTab
 
     def window(self) -> QtWidgets.QWidget: ...
     def statusBar(self) -> QtWidgets.QStatusBar: ...
@@ -70,6 +72,7 @@ class GuidedExperiments(QtCore.QObject):
             self.presets, self.presets_error = {}, str(exc)
         self.panel = ExperimentPanel()
         self.panel.race_requested.connect(self.open_race)
+        self.panel.landscape_requested.connect(self.open_landscapes)
         self.panel.details_requested.connect(self.open_gallery)
         self.dock = QtWidgets.QDockWidget("Experiment", host.explorer)
         self.dock.setObjectName("dock_experiment")
@@ -190,6 +193,34 @@ class GuidedExperiments(QtCore.QObject):
         self.host.race_tab.pause()
         self.host.race_tab.set_state(state)
         self.host.tabs.setCurrentWidget(self.host.race_tab)
+
+    def open_landscapes(self) -> None:
+        """Compute the loaded experiment's landscapes of its trained runs in the Loss landscape tab and switch
+        to it; a run without final weights yet is named in one line instead."""
+        from resnet_viz.landscape.spec import LandscapeSpec
+
+        if self.experiment is None or self.experiment[0].landscape is None:
+            return
+        preset, size = self.experiment
+        fields = preset.landscape.spec_fields(size) if preset.landscape is not None else None
+        if fields is None:
+            self.host.show_message(f"{preset.title}: no landscape is set for the {size} size.", "warning")
+            return
+        entries = self.entries()
+        waiting = [name for name, e in entries.items() if e.store.weights is None]
+        if waiting or not entries:
+            self.host.show_message(
+                f"The landscapes are computed from the trained weights: wait until {', '.join(waiting) or 'the runs'}"
+                " finished (a run that diverged or failed has none).",
+                "warning",
+            )
+            return
+        tab = self.host.landscape_tab
+        if tab.runner.running:
+            self.host.show_message("The Loss landscape tab is computing: cancel it or wait.", "warning")
+            return
+        tab.compute_runs([e.run_id for e in entries.values()], LandscapeSpec(**fields))
+        self.host.tabs.setCurrentWidget(tab)
 
     def forget(self) -> None:
         """No experiment loaded (its runs stay, as ordinary runs)."""

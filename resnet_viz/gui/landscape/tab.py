@@ -25,6 +25,7 @@ from resnet_viz.gui.message_bar import MessageBar
 if TYPE_CHECKING:
     from resnet_viz.gui.manager import RunManager
     from resnet_viz.landscape.result import LandscapeResult
+    from resnet_viz.landscape.spec import LandscapeSpec
 
 MAX_RESULTS = 12  # results kept in the tab (computed or opened); the oldest goes first
 
@@ -59,6 +60,8 @@ class LandscapeTab(QtWidgets.QWidget):
         self.runner = LandscapeRunner(self)
         self.files = LandscapeFiles(self)
         self._view3d: QtWidgets.QWidget | None = None
+        self._queue: list[tuple[int, LandscapeSpec, str]] = []  # runs still to compute (a preset's batch)
+        self._batch: list[LandscapeResult] | None = None  # the batch's results so far
         right = QtWidgets.QVBoxLayout()
         right.setContentsMargins(0, 4, 4, 4)
         right.addWidget(self.message_bar)
@@ -132,8 +135,25 @@ class LandscapeTab(QtWidgets.QWidget):
         if source is None:
             self.show_message("Choose the network to slice: a finished run, a checkpoint file or a run folder.")
             return
-        kind, _, key = str(source).partition(":")
+        self._queue, self._batch = [], None
+        self._start(str(source), spec, str(self.controls.device.currentData()))
+
+    def compute_runs(self, run_ids: list[int], spec: LandscapeSpec) -> None:
+        """Compute ``spec`` for each of the window's runs ``run_ids`` in turn (on the device chosen here), then
+        show the first two side by side on one colour scale (a preset's landscapes)."""
+        if self.runner.running or not run_ids:
+            return
         device = str(self.controls.device.currentData())
+        self._queue = [(run_id, spec, device) for run_id in run_ids]
+        self._batch = []
+        self._next_in_batch()
+
+    def _next_in_batch(self) -> None:
+        run_id, spec, device = self._queue.pop(0)
+        self._start(f"run:{run_id}", spec, device)
+
+    def _start(self, source: str, spec: LandscapeSpec, device: str) -> None:
+        kind, _, key = source.partition(":")
         try:
             if kind == "run":
                 entry = self.manager.entry(int(key)) if self.manager is not None else None
@@ -144,6 +164,7 @@ class LandscapeTab(QtWidgets.QWidget):
                 self.runner.start_path(key, spec, device)
         except (OSError, ValueError, RuntimeError) as exc:
             self.show_message(f"Could not start the computation: {one_line(exc)}")
+            self._queue, self._batch = [], None
             return
         self.message_bar.hide()
         self.controls.set_running(True)
@@ -154,6 +175,7 @@ class LandscapeTab(QtWidgets.QWidget):
 
     def cancel(self) -> None:
         """Stop the computation now; nothing is kept."""
+        self._queue, self._batch = [], None
         if self.runner.running:
             self.runner.cancel()
             self.controls.status.setText("Cancelled; nothing was kept.")
@@ -182,8 +204,21 @@ class LandscapeTab(QtWidgets.QWidget):
         self.controls.progress.setValue(self.controls.progress.maximum())
         self.controls.status.setText(f"{result.label}: done in {float(result.elapsed_s):.1f} s on {result.device}.")
         self.add_result(result)
+        if self._batch is None:
+            return
+        self._batch.append(result)
+        if self._queue:
+            self._next_in_batch()
+            return
+        first = len(self.results) - len(self._batch)
+        self._batch = None
+        if len(self.results) - first >= 2:  # the batch side by side: the first shown, the second beside it
+            self.controls.shown_box.setCurrentIndex(first)
+            self.controls.compare_box.setCurrentIndex(first + 2)  # item 0 is "nothing"
+            self.show_selected()
 
     def _failed(self, text: str) -> None:
+        self._queue, self._batch = [], None
         self.controls.set_running(False)
         self.controls.status.setText("Failed.")
         self.show_message(text)
