@@ -96,3 +96,23 @@ def test_the_command_line_writes_sharpness_and_snapshots(tmp_path, capsys):
     assert [s.step for s in read_snapshots(out)] == [0, 3, 6]
     run_json = (out / "run.json").read_text()
     assert '"snapshots": 3' in run_json and '"sharpness_every": 3' in run_json
+
+
+def test_the_probe_time_is_not_training_time(monkeypatch):
+    import time as _time
+
+    from resnet_viz.train import sharpness as sharpness_module
+
+    measured = sharpness_module.SharpnessProbe.measure
+
+    def slow(self, model, step):
+        _time.sleep(2.0)
+        return measured(self, model, step)
+
+    monkeypatch.setattr(sharpness_module.SharpnessProbe, "measure", slow)
+    store = RunStore()
+    engine = Engine(tiny_config(steps=3, snapshots=0, eval_train_samples=16, sharpness_every=1), store.add)
+    result = engine.run()
+    assert [r.step for r in store.sharpness] == [0, 1, 2, 3]
+    assert result.elapsed_s > 8.0  # four probes of more than 2 s each ...
+    assert engine.train_time < 2.0 and store.scalar("step_time_s").max() < 2.0  # ... none in the steps

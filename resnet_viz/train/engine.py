@@ -17,8 +17,8 @@ Parts: :mod:`~resnet_viz.train.prepared` builds the run's state (one ``PreparedR
 report, :mod:`~resnet_viz.train.started` makes the first record, :mod:`~resnet_viz.train.evaluation`
 evaluates, :mod:`~resnet_viz.train.failures` names how a run ended badly,
 :mod:`~resnet_viz.train.snapshots` and :mod:`~resnet_viz.train.sharpness` observe the parameters at planned
-steps (after the step's chunk is out; their time is not training time). This module holds the control
-flags and the loop that ties them together.
+steps: such a step is reported at once (so the device's wait counts as training time), then observed (its
+time is not training time). This module holds the control flags and the loop that ties them together.
 """
 
 from __future__ import annotations
