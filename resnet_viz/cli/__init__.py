@@ -78,10 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Flags whose value is a list of numbers and may begin with a minus sign (``--range -1,1``).
+NUMBER_LIST_FLAGS = ("--range", "--start")
+
+
+def joined_number_lists(argv: Sequence[str]) -> list[str]:
+    """``["--range", "-1,1"]`` as ``["--range=-1,1"]``: argparse takes a value that begins with "-" and is
+    not a plain number for an option, and would answer "expected one argument"."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] in NUMBER_LIST_FLAGS and token[:1] == "-" and (token[1:2].isdigit() or token[1:2] == "."):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (Ctrl-C before a command handles it itself: 130)."""
     try:
         parser = build_parser()
+        argv = joined_number_lists(argv if argv is not None else sys.argv[1:])
         args = parser.parse_args(argv)
         args.argv = list(argv if argv is not None else sys.argv[1:])
         if args.command is None:

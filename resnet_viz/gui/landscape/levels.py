@@ -105,7 +105,21 @@ def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
             return [t for t in ticks if abs(t[0] - round(t[0])) < 1e-9]
         if len(ticks) >= 4:
             return ticks
-    return ticks or [(lo, _loss_text(10**lo)), (hi, _loss_text(10**hi))]
+    return _linear_ticks(10.0**lo, 10.0**hi) or ticks
+
+
+def _linear_ticks(vlo: float, vhi: float, target: int = 5) -> list[tuple[float, str]]:
+    """A narrow loss range (2.564 to 2.624): ticks at round values 1, 2 or 5 × 10ᵏ apart (2.57, 2.58 …),
+    placed on the log axis, labelled with the decimals their spacing needs."""
+    if not (vhi > vlo > 0):
+        return []
+    raw = (vhi - vlo) / target
+    k = int(np.floor(np.log10(raw)))
+    step = min((m * 10.0**k for m in (1, 2, 5, 10) if m * 10.0**k >= raw), default=10.0 ** (k + 1))
+    decimals = max(0, -int(np.floor(np.log10(step))))
+    first = np.ceil(vlo / step - 1e-9) * step
+    values = [first + i * step for i in range(int((vhi - first) / step + 1e-9) + 1)]
+    return [(float(np.log10(v)), f"{v:.{decimals}f}") for v in values if v > 0]
 
 
 def _loss_text(v: float) -> str:

@@ -110,12 +110,22 @@ class LandscapePlot:
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
         self.centre.setData(pos=np.array([[0.0, 0.0]]))
+        span_x, span_y = xs[-1] - xs[0], ys[-1] - ys[0]
+        # 1:1 (distances true) unless one axis spans over 3x the other, as a PCA plane whose second
+        # component explains little does: then each axis fills the plot and has its own ticks
+        square = max(span_x, span_y) <= 3 * min(span_x, span_y)
+        self.plot.setAspectLocked(square)
         self.plot.setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0.02)
-        step = tick_step(max(xs[-1] - xs[0], ys[-1] - ys[0]), target=6)
-        for name in ("bottom", "left"):  # the same ticks on both axes (the aspect is 1:1)
+        common = tick_step(max(span_x, span_y), target=6)
+        steps = (common, common) if square else (tick_step(span_x, target=6), tick_step(span_y, target=6))
+        for name, step in zip(("bottom", "left"), steps, strict=True):
             axis = self.plot.getAxis(name)
+            axis.setSIPrefixEnableRanges(())  # 0.005, not 5 and "(x0.001)" (enableAutoSIPrefix(False) still scales)
             axis.setTickSpacing(step, step / 5)
             axis.setStyle(maxTextLevel=0)  # numbers on the major ticks only
+        decimals = max(0, -int(np.floor(np.log10(steps[1]))))
+        longest = max(len(f"{v:.{decimals}f}") for v in (ys[0], ys[-1]))
+        self.plot.getAxis("left").setWidth(30 + 7 * longest)  # the numbers and the label never overlap
         self.plot.getAxis("bottom").setStyle(hideOverlappingLabels=False)  # "-1.0" at the very left end too
         self._make_labels()
         self.show_path()
