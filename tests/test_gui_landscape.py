@@ -128,3 +128,12 @@ def test_refine_is_exact_for_a_bilinear_function_and_ticks_are_round():
     np.testing.assert_allclose(fine, 1.0 + 2.0 * xs[None, :] - 3.0 * ys[:, None], atol=1e-12)
     ticks = log_ticks(np.log10(0.03), np.log10(20.0))
     assert [t for _, t in ticks] == ["0.05", "0.1", "0.2", "0.5", "1", "2", "5", "10", "20"]
+
+
+def test_a_narrow_loss_range_gets_round_colour_bar_ticks():
+    from resnet_viz.gui.landscape.levels import log_ticks
+
+    ticks = log_ticks(np.log10(2.564), np.log10(2.624))
+    assert [t for _, t in ticks] == ["2.58", "2.60", "2.62"]
+    np.testing.assert_allclose([p for p, _ in ticks], np.log10([2.58, 2.60, 2.62]))
+    assert [t for _, t in log_ticks(np.log10(2.573), np.log10(159.7))] == ["5", "10", "20", "50", "100"]

@@ -114,3 +114,14 @@ def test_ctrl_c_is_one_line_and_writes_nothing(run_folder, tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "resnet-viz: interrupted; nothing written"
     assert "Traceback" not in err and not out.exists()
+
+
+def test_a_number_list_that_begins_with_a_minus_is_taken_as_the_flags_value():
+    from resnet_viz.cli import build_parser, joined_number_lists
+
+    argv = joined_number_lists(["landscape", "runs/a", "--range", "-1,1", "--out", "x"])
+    assert argv == ["landscape", "runs/a", "--range=-1,1", "--out", "x"]
+    assert build_parser().parse_args(argv).out == "x"
+    assert joined_number_lists(["surfaces", "--start", "-.5,2", "--steps", "-3"]) == [
+        "surfaces", "--start=-.5,2", "--steps", "-3",
+    ]  # fmt: skip
