@@ -95,6 +95,12 @@ class LandscapeFigure(QtWidgets.QWidget):
             lp = LandscapePlot(layout.addPlot(row=1, col=i))
             lp.show(result, self.levels)
             self.plots2d.append(lp)
+        first = self.plots2d[0]
+        for lp in self.plots2d[1:]:  # the same plane size side by side: one view for both
+            same = all(np.allclose(getattr(lp.result, k), getattr(first.result, k)) for k in ("alpha", "beta"))
+            if same:
+                lp.plot.setXLink(first.plot)
+                lp.plot.setYLink(first.plot)
         lo, hi = self.levels
         bar = pg.ColorBarItem(values=(lo, hi), colorMap=band_colormap(), width=14, interactive=False)
         bar.axis.setTicks([log_ticks(lo, hi)])
