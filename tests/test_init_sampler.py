@@ -59,10 +59,20 @@ def test_cancel_kills_the_child_at_once():
         return bool(progress)
 
     big = RunConfig(model=ModelConfig(arch="resnet", depth=56, width=16), train=TrainConfig(batch_size=16))
+    children = []
+
+    def seen(done: int, k: int) -> None:
+        progress.append(done)
+        children.append(sampler._child)
+
     with pytest.raises(SamplingCancelled):
-        sampler.measure(SamplingRequest(big, _batch().numpy(), 500, 0, 10), cancelled, lambda d, k: progress.append(d))
+        sampler.measure(SamplingRequest(big, _batch().numpy(), 500, 0, 10), cancelled, seen)
     assert time.perf_counter() - t0[0] < 0.5
     assert sampler._child is None
+    deadline = time.monotonic() + 30
+    while children[0].returncode is None and time.monotonic() < deadline:  # reaped: no zombie stays
+        time.sleep(0.05)
+    assert children[0].returncode == -9
 
 
 def test_a_child_that_dies_is_one_line_and_the_next_request_starts_a_new_one():

@@ -43,13 +43,14 @@ def parse_landscape_setup(raw: Any, where: str) -> LandscapeSetup:
     sizes: dict[str, dict[str, Any]] = {}
     for size, fields in raw.items():
         if size not in SIZES:
-            raise ValueError(f"{where}: landscape size '{size}' is not one of {', '.join(SIZES)}")
+            raise ValueError(f"{where}: landscape size {size!r} is not one of {', '.join(SIZES)}")
         if not isinstance(fields, dict):
             raise ValueError(f"{where}: landscape.{size} must be an object, got {fields!r:.60}")
         for key, value in fields.items():
             kinds = FIELDS.get(key)
             if kinds is None:
-                raise ValueError(f"{where}: landscape.{size}.{key} is unknown; allowed: {', '.join(FIELDS)}")
+                shown = key if key.isprintable() else repr(key)
+                raise ValueError(f"{where}: landscape.{size}.{shown} is unknown; allowed: {', '.join(FIELDS)}")
             if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
                 raise ValueError(f"{where}: landscape.{size}.{key} must be {kinds[0].__name__}, got {value!r:.60}")
         if "range" in fields:

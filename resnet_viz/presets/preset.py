@@ -188,7 +188,7 @@ def preset_from_dict(data: dict[str, Any], source: str = "<dict>") -> Preset:
     plots = tuple(_strings(data, "plots", where, ["error", "loss"]))
     for p in plots:
         if p not in PLOTS:
-            raise PresetError(f"{where}: plot '{p}' is not one of {', '.join(PLOTS)}")
+            raise PresetError(f"{where}: plot {p!r} is not one of {', '.join(PLOTS)}")
     mode = data.get("mode", "interleaved")
     if mode not in TRAIN_MODES:
         raise PresetError(f"{where}: mode {mode!r} is not one of {', '.join(TRAIN_MODES)}")
@@ -234,7 +234,7 @@ def _sizes(
     """Each size's note, minutes and runs (configs merged: base, size, run, the size's entry for the run)."""
     for size in sizes_raw:
         if size not in SIZES:
-            raise PresetError(f"{where}: size '{size}' is not one of {', '.join(SIZES)}")
+            raise PresetError(f"{where}: size {size!r} is not one of {', '.join(SIZES)}")
     if "quick" not in sizes_raw:
         raise PresetError(f"{where}: a 'quick' size is required")
     sizes: dict[str, SizeSpec] = {}
@@ -270,9 +270,9 @@ def _pair(value: Any, what: str, run_names: list[str], where: str) -> tuple[str,
         raise PresetError(f"{where}: {what} must be [run, metric] (two strings), got {value!r:.60}")
     run, metric = value
     if run not in run_names:
-        raise PresetError(f"{where}: {what} names unknown run '{run}' (runs: {', '.join(run_names)})")
+        raise PresetError(f"{where}: {what} names unknown run {run!r} (runs: {', '.join(run_names)})")
     if metric not in METRICS:
-        raise PresetError(f"{where}: {what} names unknown metric '{metric}' (known: {', '.join(METRICS)})")
+        raise PresetError(f"{where}: {what} names unknown metric {metric!r} (known: {', '.join(METRICS)})")
     return run, metric
 
 
@@ -282,7 +282,7 @@ def _checks(checks_raw: list[Any], run_names: list[str], where: str) -> tuple[Ch
         at = f"{where}: checks[{i}]"
         rel = _req(c, "relation", at)
         if rel not in RELATIONS:
-            raise PresetError(f"{where}: checks[{i}].relation '{rel}' is not one of {' '.join(RELATIONS)}")
+            raise PresetError(f"{where}: checks[{i}].relation {rel!r} is not one of {' '.join(RELATIONS)}")
         checks.append(
             Check(
                 claim=_req(c, "claim", at),
@@ -305,9 +305,9 @@ def _published(published_raw: list[Any], run_names: list[str], where: str) -> tu
         at = f"{where}: published[{i}]"
         _typed(p, dict, f"{where}: published", str(i))
         if p.get("metric") is not None and p["metric"] not in METRICS:
-            raise PresetError(f"{where}: published[{i}].metric '{p['metric']}' is unknown")
+            raise PresetError(f"{where}: published[{i}].metric {p['metric']!r} is unknown")
         if p.get("run") is not None and p["run"] not in run_names:
-            raise PresetError(f"{where}: published[{i}].run '{p['run']}' is unknown")
+            raise PresetError(f"{where}: published[{i}].run {p['run']!r} is unknown")
         published.append(
             Published(
                 quantity=_req(p, "quantity", at),

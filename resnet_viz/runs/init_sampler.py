@@ -99,10 +99,6 @@ def _read_messages(stream: IO[bytes], inbox: queue.SimpleQueue[Any]) -> None:
         inbox.put(None)
 
 
-#: Killed children not yet reaped (polled, so that none stays a zombie).
-_killed: list[subprocess.Popen[bytes]] = []
-
-
 class InitSampler:
     """The parent's side: one child process, started on the first request and reused for later ones.
 
@@ -165,8 +161,7 @@ class InitSampler:
                 raise RuntimeError(message[1])
 
     def close(self) -> None:
-        """Kill the child (SIGKILL) without waiting for it; it is reaped later."""
-        _reap()
+        """Kill the child (SIGKILL) without waiting for it; a daemon thread reaps it (no zombie stays)."""
         child, self._child = self._child, None
         if child is None:
             return
@@ -174,19 +169,18 @@ class InitSampler:
             child.kill()
         except OSError:
             pass
-        _killed.append(child)  # its pipes are the reader's and writer's until it has ended
+        threading.Thread(target=_reap, args=(child,), name="resnet-viz init sampler reaper", daemon=True).start()
 
 
-def _reap() -> None:
-    for child in list(_killed):
-        if child.poll() is not None:
-            _killed.remove(child)
-            for stream in (child.stdin, child.stdout):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except (OSError, ValueError):
-                    pass
+def _reap(child: subprocess.Popen[bytes]) -> None:
+    """Wait for a killed child, then close its pipes (the reader and writer threads are done with them)."""
+    child.wait()
+    for stream in (child.stdin, child.stdout):
+        try:
+            if stream is not None:
+                stream.close()
+        except (OSError, ValueError):
+            pass
 
 
 def _write_request(stream: IO[bytes], request: SamplingRequest) -> None:
