@@ -98,7 +98,15 @@ def test_a_source_that_cannot_give_the_slice_is_one_line(run_folder, tmp_path, c
 def test_ctrl_c_is_one_line_and_writes_nothing(run_folder, tmp_path):
     out = tmp_path / "big"
     argv = [sys.executable, "-m", "resnet_viz.cli", "landscape", str(run_folder), "--grid", "101", "--samples", "400"]
-    proc = subprocess.Popen([*argv, "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # the child gets Ctrl-C's default handling whatever the test worker's own signal state is
+    harness = (signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    proc = subprocess.Popen(
+        [*argv, "--out", str(out)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
     try:
         lines = []
         t0 = time.monotonic()
@@ -111,9 +119,15 @@ def test_ctrl_c_is_one_line_and_writes_nothing(run_folder, tmp_path):
         _, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, f"{err} (worker's SIGINT handler, blocked: {harness})"
     assert err.strip().splitlines()[-1] == "resnet-viz: interrupted; nothing written"
     assert "Traceback" not in err and not out.exists()
+
+
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT unblocked and at its default, so Python installs KeyboardInterrupt."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_a_number_list_that_begins_with_a_minus_is_taken_as_the_flags_value():
