@@ -26,7 +26,10 @@ def _opengl() -> tuple[ModuleType | None, str | None]:
     try:
         return importlib.import_module("pyqtgraph.opengl"), None
     except Exception as exc:  # noqa: BLE001 - PyOpenGL missing or its library unloadable: no 3D view
-        return None, f"The 3D view needs PyOpenGL (pip install 'resnet-viz[3d]' or PyOpenGL): {type(exc).__name__}: {exc}"
+        return (
+            None,
+            f"The 3D view needs PyOpenGL (pip install 'resnet-viz[3d]' or PyOpenGL): {type(exc).__name__}: {exc}",
+        )
 
 
 def gl_problem() -> str | None:
