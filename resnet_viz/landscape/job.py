@@ -23,6 +23,7 @@ from typing import IO, Any
 from resnet_viz.config import one_line
 from resnet_viz.landscape.spec import LandscapeSpec
 from resnet_viz.runs.exit_reason import signal_name
+from resnet_viz.runs.pickle_pipe import read_messages, reap, send, write_request
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,6 @@ class LandscapeRequest:
     source_path: str
     spec: LandscapeSpec
     device: str = "cpu"
-
-
-def _send(out: IO[bytes], message: tuple[Any, ...]) -> None:
-    pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
-    out.flush()
 
 
 def _exit_at_end_of_input(stdin: IO[bytes]) -> None:
@@ -61,7 +57,7 @@ def _child_main() -> None:
     except (EOFError, OSError, pickle.UnpicklingError):
         return
     threading.Thread(target=_exit_at_end_of_input, args=(stdin,), daemon=True).start()
-    _send(out, ("progress", 0, request.spec.points))
+    send(out, ("progress", 0, request.spec.points))
     try:
         from resnet_viz.landscape.compute import compute_landscape
         from resnet_viz.landscape.source import load_landscape_source
@@ -70,13 +66,13 @@ def _child_main() -> None:
         result = compute_landscape(
             source,
             request.spec,
-            progress=lambda done, total: _send(out, ("progress", done, total)),
+            progress=lambda done, total: send(out, ("progress", done, total)),
             device=request.device,
         )
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
-        _send(out, ("error", _error_line(exc)))
+        send(out, ("error", _error_line(exc)))
     else:
-        _send(out, ("done", result))
+        send(out, ("done", result))
 
 
 def _error_line(exc: Exception) -> str:
@@ -88,37 +84,6 @@ def _error_line(exc: Exception) -> str:
     if isinstance(exc, (LandscapeError, ConfigError, DataError)):
         return one_line(str(exc), 500)
     return one_line(f"{type(exc).__name__}: {exc}", 500)
-
-
-def _read_messages(stream: IO[bytes], inbox: queue.SimpleQueue[Any]) -> None:
-    """Reader thread: every message of the child into ``inbox``, then ``None`` at its end."""
-    try:
-        while True:
-            inbox.put(pickle.load(stream))
-    except (EOFError, OSError, pickle.UnpicklingError, ValueError):
-        inbox.put(None)
-
-
-def _write_request(stream: IO[bytes], request: LandscapeRequest) -> None:
-    """Writer thread: the request (a child still starting reads nothing yet); stdin stays open."""
-    try:
-        pickle.dump(request, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        stream.flush()
-    except (OSError, ValueError):
-        pass
-
-
-def _reap(child: subprocess.Popen[bytes]) -> None:
-    """Reaper thread of a killed child: wait for it (so no zombie stays) and close its pipes."""
-    try:
-        child.wait()
-    finally:
-        for stream in (child.stdin, child.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except (OSError, ValueError):
-                pass
 
 
 class LandscapeJob:
@@ -150,8 +115,8 @@ class LandscapeJob:
         assert child.stdin is not None and child.stdout is not None
         self.child, self.pid, self._running = child, child.pid, True
         name = f"resnet-viz landscape {child.pid}"
-        threading.Thread(target=_read_messages, args=(child.stdout, self._inbox), name=name, daemon=True).start()
-        threading.Thread(target=_write_request, args=(child.stdin, self.request), name=name, daemon=True).start()
+        threading.Thread(target=read_messages, args=(child.stdout, self._inbox), name=name, daemon=True).start()
+        threading.Thread(target=write_request, args=(child.stdin, self.request), name=name, daemon=True).start()
 
     def poll(self) -> list[tuple[Any, ...]]:
         """The events that arrived since the last call, never blocking: ``("progress", done, total)``,
@@ -186,7 +151,7 @@ class LandscapeJob:
         except OSError:
             pass
         threading.Thread(
-            target=_reap, args=(child,), name=f"resnet-viz landscape reaper {child.pid}", daemon=True
+            target=reap, args=(child,), name=f"resnet-viz landscape reaper {child.pid}", daemon=True
         ).start()
 
     def _ended_line(self) -> str:

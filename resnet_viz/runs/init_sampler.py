@@ -22,12 +22,13 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from resnet_viz.config import RunConfig
 from resnet_viz.runs.exit_reason import signal_name
+from resnet_viz.runs.pickle_pipe import read_messages, reap, send, write_request
 from resnet_viz.train.init_ensemble import InitEnsemble, SamplingCancelled
 
 #: How often the parent checks for cancellation while it waits for the child (s).
@@ -68,7 +69,7 @@ def _child_main() -> None:
             return
 
         def progress(done: int, k: int) -> None:
-            _send(out, ("progress", done, k))
+            send(out, ("progress", done, k))
 
         try:
             ens = measure_init_ensemble(
@@ -80,23 +81,9 @@ def _child_main() -> None:
                 num_classes=request.num_classes,
             )
         except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
-            _send(out, ("error", f"{type(exc).__name__}: {exc}"))
+            send(out, ("error", f"{type(exc).__name__}: {exc}"))
         else:
-            _send(out, ("done", ens))
-
-
-def _send(out: IO[bytes], message: tuple[Any, ...]) -> None:
-    pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
-    out.flush()
-
-
-def _read_messages(stream: IO[bytes], inbox: queue.SimpleQueue[Any]) -> None:
-    """Reader thread: every message of the child into ``inbox``, then ``None`` at its end."""
-    try:
-        while True:
-            inbox.put(pickle.load(stream))
-    except (EOFError, OSError, pickle.UnpicklingError, ValueError):
-        inbox.put(None)
+            send(out, ("done", ens))
 
 
 class InitSampler:
@@ -119,7 +106,7 @@ class InitSampler:
         self._inbox = queue.SimpleQueue()
         assert child.stdout is not None
         threading.Thread(
-            target=_read_messages, args=(child.stdout, self._inbox), name="resnet-viz init sampler reader", daemon=True
+            target=read_messages, args=(child.stdout, self._inbox), name="resnet-viz init sampler reader", daemon=True
         ).start()
         return child
 
@@ -138,7 +125,7 @@ class InitSampler:
         assert child.stdin is not None
         # written by a thread: the pipe holds 64 KiB and a child still starting reads nothing yet
         threading.Thread(
-            target=_write_request, args=(child.stdin, request), name="resnet-viz init sampler writer", daemon=True
+            target=write_request, args=(child.stdin, request), name="resnet-viz init sampler writer", daemon=True
         ).start()
         while True:
             if cancelled():
@@ -169,27 +156,7 @@ class InitSampler:
             child.kill()
         except OSError:
             pass
-        threading.Thread(target=_reap, args=(child,), name="resnet-viz init sampler reaper", daemon=True).start()
-
-
-def _reap(child: subprocess.Popen[bytes]) -> None:
-    """Wait for a killed child, then close its pipes (the reader and writer threads are done with them)."""
-    child.wait()
-    for stream in (child.stdin, child.stdout):
-        try:
-            if stream is not None:
-                stream.close()
-        except (OSError, ValueError):
-            pass
-
-
-def _write_request(stream: IO[bytes], request: SamplingRequest) -> None:
-    """Writer thread: one request to the child (which may end meanwhile: then the reader reports it)."""
-    try:
-        pickle.dump(request, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        stream.flush()
-    except (OSError, ValueError):
-        pass
+        threading.Thread(target=reap, args=(child,), name="resnet-viz init sampler reaper", daemon=True).start()
 
 
 def _ended_line(child: subprocess.Popen[bytes]) -> str:
