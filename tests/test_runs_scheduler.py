@@ -318,3 +318,31 @@ def test_a_prefetched_dataset_is_loaded_once_and_handed_to_the_run_that_asks_mea
     asker.join(5)
     assert len(calls) == 1  # loaded once, by the prefetch
     assert got[0] == "dataset ready" and got[1] is cache.get(data, lambda *a: None)
+
+
+def test_a_pool_trains_its_runs_on_its_backend_n_at_once_whatever_the_mode():
+    sched, backend, runs, clock = make("interleaved", n=2)
+    pool_backend = FakeBackend()
+    sched.add_pool("sweep", pool_backend, parallel=2, threads=1)
+    trials = [sched.add(Run(0, RunConfig(), f"trial{i}", pool="sweep")) for i in range(3)]
+    sched.poll()  # a pool's runs start as soon as they are queued, without start()
+    assert list(pool_backend.handles) == [t.run_id for t in trials[:2]] and not backend.handles
+    assert [h.threads for h in pool_backend.handles.values()] == [1, 1]
+    sched.start()  # the default pool follows its mode: interleaved, both default runs start
+    assert sorted(backend.handles) == [runs[0].run_id, runs[1].run_id]
+    clock.t += 1.0
+    sched.poll()
+    for t in trials[:2]:  # never sliced: the pool's runs are not paused by the interleaving
+        assert "pause" not in pool_backend.handles[t.run_id].calls
+    end(sched, trials[0])
+    sched.poll()
+    assert trials[2].run_id in pool_backend.handles and trials[2].state is RunStatus.PREPARING
+    assert trials[2].run_id not in backend.handles
+
+
+def test_a_pool_needs_a_name_and_a_valid_parallel():
+    sched, _, _, _ = make(n=0)
+    with pytest.raises(ConfigError, match="pool"):
+        sched.add_pool("", FakeBackend(), parallel=1)
+    with pytest.raises(ConfigError, match="parallel runs"):
+        sched.add_pool("p", FakeBackend(), parallel=0)

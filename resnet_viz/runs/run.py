@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from resnet_viz.config import DEFAULT_STEPS, RunConfig
+from resnet_viz.metrics.records import RunFinished
 from resnet_viz.metrics.store import RunStore
 from resnet_viz.runs.status import RunStatus
 
@@ -24,6 +25,7 @@ class Run:
     version: int = 0
     message: str = ""  # detail for stopped, failed or diverged runs
     input_error: bool = False  # it failed on the user's input (config, data), not by a crash
+    pool: str = ""  # the scheduler pool it trains in ("": the default pool, which follows the mode)
 
     @property
     def state(self) -> RunStatus:
@@ -62,3 +64,24 @@ class Run:
     @property
     def steps_left(self) -> int:
         return max(0, self.planned_steps - self.store.steps_done)
+
+
+def failed_record(run: Run, message: str) -> RunFinished:
+    """The final record of a started run whose backend ended without one (a killed process)."""
+    started, store = run.store.started, run.store
+    assert started is not None
+    train_s = float(store.scalar("step_time_s").sum())
+    return RunFinished(
+        status=RunStatus.FAILED.value,
+        steps=store.steps_done,
+        final_train_error=None,
+        final_test_error=None,
+        final_train_loss=None,
+        final_test_loss=None,
+        steps_per_s=store.steps_done / train_s if train_s > 0 else 0.0,
+        elapsed_s=train_s,
+        params=started.params,
+        device=started.device,
+        message=message,
+        extra={"final_eval_step": None, "made_by": "scheduler: the backend ended without a final record"},
+    )

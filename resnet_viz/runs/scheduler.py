@@ -7,6 +7,10 @@
   (so N runs do not oversubscribe the cores: oversubscribed OpenMP threads made small ops up to 100×
   slower here). With the process backend each run is its own process.
 
+Pools (:meth:`Scheduler.add_pool`): a run whose ``pool`` names one trains on that pool's backend (a Ray
+cluster, say), up to the pool's ``parallel`` at once as soon as it is queued, whatever the mode; the
+mode governs the default pool (``pool == ""``) only. A sweep is a pool.
+
 Everything runs produce arrives on one stream; :meth:`Scheduler.poll` moves it into the runs' stores
 and returns what changed. The owner calls ``poll`` (the window at display rate, the CLI in
 :meth:`Scheduler.run_all`); the clock is injectable so time slices and rates are testable.
@@ -25,35 +29,23 @@ from resnet_viz.config import TRAIN_MODES, ConfigError
 from resnet_viz.metrics.records import OK_STATUSES, Record, RunFinished, RunStarted, TrainChunk
 from resnet_viz.runs.backend import Backend, RecordStream, RunHandle
 from resnet_viz.runs.items import Cancelled, Exited, Failed, Progress, StreamItem
-from resnet_viz.runs.run import Run
+from resnet_viz.runs.run import Run, failed_record
 from resnet_viz.runs.status import RunStatus
-
-
-def failed_record(run: Run, message: str) -> RunFinished:
-    """The final record of a started run whose backend ended without one (a killed process)."""
-    started, store = run.store.started, run.store
-    assert started is not None
-    train_s = float(store.scalar("step_time_s").sum())
-    return RunFinished(
-        status=RunStatus.FAILED.value,
-        steps=store.steps_done,
-        final_train_error=None,
-        final_test_error=None,
-        final_train_loss=None,
-        final_test_loss=None,
-        steps_per_s=store.steps_done / train_s if train_s > 0 else 0.0,
-        elapsed_s=train_s,
-        params=started.params,
-        device=started.device,
-        message=message,
-        extra={"final_eval_step": None, "made_by": "scheduler: the backend ended without a final record"},
-    )
-
 
 #: Called for every record a run receives, after it was added to the run's store.
 RecordListener = Callable[[Run, Record], None]
 
 MAX_PARALLEL = 64
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Where the runs of a named pool train: ``backend``, up to ``parallel`` at once, ``threads`` torch
+    threads each (None: the backend's default)."""
+
+    backend: Backend
+    parallel: int
+    threads: int | None = None
 
 
 @dataclass
@@ -87,6 +79,7 @@ class Scheduler:
         self.listeners: list[RecordListener] = []
         self.stream: RecordStream = queue.SimpleQueue()
         self._handles: dict[int, RunHandle] = {}
+        self._pools: dict[str, Pool] = {}
         self._user_paused: set[int] = set()
         self._autostart = False  # set by start(): queued runs follow on as others end
         self._slice: tuple[int, float] | None = None  # (owner run id, when its slice began)
@@ -120,6 +113,19 @@ class Scheduler:
             self.runs.remove(run)
         self._schedule()
 
+    def add_pool(self, name: str, backend: Backend, parallel: int, threads: int | None = None) -> None:
+        """Runs whose ``pool`` is ``name`` train on ``backend``, ``parallel`` at once, as soon as queued."""
+        if not name:
+            raise ConfigError("pool", name, "a non-empty name (the empty name is the default pool)")
+        if isinstance(parallel, bool) or not isinstance(parallel, int) or not 1 <= parallel <= MAX_PARALLEL:
+            raise ConfigError("parallel runs", parallel, f"a whole number from 1 to {MAX_PARALLEL}")
+        self._pools[name] = Pool(backend, parallel, threads)
+        self._schedule()
+
+    def remove_pool(self, name: str) -> None:
+        """Forget a pool whose runs have ended (its backend is its owner's to close)."""
+        self._pools.pop(name, None)
+
     # --- what is where -------------------------------------------------------------------------
     @property
     def running(self) -> list[Run]:
@@ -129,6 +135,12 @@ class Scheduler:
     @property
     def queued(self) -> list[Run]:
         return [r for r in self.runs if r.state is RunStatus.QUEUED]
+
+    def _queued_in(self, pool: str) -> list[Run]:
+        return [r for r in self.runs if r.pool == pool and r.state is RunStatus.QUEUED]
+
+    def _active_in(self, pool: str) -> int:
+        return sum(1 for r in self.runs if r.pool == pool and r.run_id in self._handles)
 
     @property
     def busy(self) -> bool:
@@ -221,32 +233,49 @@ class Scheduler:
 
     # --- scheduling ----------------------------------------------------------------------------------
     def _launch(self, run: Run) -> None:
-        threads = max(1, self.cores // self.parallel) if self.mode == "parallel" else None
-        handle = self.backend.launch(run.run_id, run.config, self.stream, threads)
+        pool = self._pools.get(run.pool) if run.pool else None
+        if pool is not None:
+            backend, threads = pool.backend, pool.threads
+        else:
+            backend = self.backend
+            threads = max(1, self.cores // self.parallel) if self.mode == "parallel" else None
+        handle = backend.launch(run.run_id, run.config, self.stream, threads)
         self._handles[run.run_id] = handle
         run.set_status(RunStatus.PREPARING)
         handle.start()
 
     def _launch_queued(self) -> None:
-        queued = self.queued
+        queued = self._queued_in("")
         if self.mode == "interleaved":
             starting = queued
         else:
             slots = self.parallel if self.mode == "parallel" else 1
-            starting = queued[: max(0, slots - len(self._handles))]
+            starting = queued[: max(0, slots - self._active_in(""))]
         for run in starting:
             self._launch(run)
-        if not self._handles and not self.queued:
+        if not self._active_in("") and not self._queued_in(""):
             self._autostart = False
 
+    def _launch_pools(self) -> None:
+        for name, pool in self._pools.items():
+            for run in self._queued_in(name)[: max(0, pool.parallel - self._active_in(name))]:
+                self._launch(run)
+
     def _schedule(self) -> None:
-        """Start what the mode says and, interleaved, hand the time slice to the next run."""
+        """Start what the mode and the pools say and, interleaved, hand the time slice to the next run."""
         if self._autostart:
             self._launch_queued()
+        self._launch_pools()
+        for run in self.runs:  # a pool's runs are never sliced: they keep training unless paused by the user
+            if run.pool and run.run_id in self._handles and run.run_id not in self._user_paused:
+                handle = self._handles[run.run_id]
+                if not handle.stop_requested:
+                    handle.resume()
         ids = [
             r.run_id
             for r in self.runs
-            if r.run_id in self._handles
+            if not r.pool
+            and r.run_id in self._handles
             and r.run_id not in self._user_paused
             and not self._handles[r.run_id].stop_requested
         ]
@@ -336,7 +365,7 @@ class Scheduler:
     def run_all(self, poll_s: float = 0.1, on_changes: Callable[[Changes], None] | None = None) -> None:
         """Start the queued runs and poll until none is queued or training (a stop ends it sooner)."""
         self.start()
-        while self._handles or (self._autostart and self.queued):
+        while self._handles or (self._autostart and self.queued) or any(self._queued_in(p) for p in self._pools):
             changes = self.poll(block_s=poll_s)
             if on_changes is not None:
                 on_changes(changes)
