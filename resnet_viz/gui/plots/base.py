@@ -183,6 +183,8 @@ class PlotPanel(QtWidgets.QWidget):
 
     key: str = "plot"  # stable identifier: dock object name, export file stem
     title: str = "Plot"
+    #: Runs that differ only in seed: "runs" (each drawn), "std", "minmax" (a band; panels that draw bands read it).
+    band_mode: str = "runs"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -214,6 +216,11 @@ class PlotPanel(QtWidgets.QWidget):
         self.toolbar.addWidget(text)
         self.toolbar.addWidget(widget)
         self.toolbar.addStretch(1)
+
+    def set_band_mode(self, mode: str) -> None:
+        """How to draw runs that differ only in seed (:data:`resnet_viz.metrics.bands.BAND_MODES`); the next
+        refresh draws it."""
+        self.band_mode = mode
 
     # --- to implement ------------------------------------------------------------------------
     def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:

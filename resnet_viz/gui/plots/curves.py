@@ -27,6 +27,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from resnet_viz.gui.plots.band_curves import CurveBands
 from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, cache_text, style_plot
 from resnet_viz.gui.plots.curve_items import (
     BOLD_WIDTH,
@@ -110,6 +111,7 @@ class TrainTestPlot(PlotPanel):
         self._selected_id: int | None = None
         self._order: tuple[int, ...] = ()  # run ids in list order, as stacked
         self._data_changed = False  # setData was called in this refresh
+        self.bands = CurveBands(self)  # seed groups drawn as mean + band (the window's Seeds choice)
         self.connect_hover(self.plot, self.on_hover)
         self.plot.sigXRangeChanged.connect(self._show_dots)
 
@@ -136,12 +138,13 @@ class TrainTestPlot(PlotPanel):
         Columns are named ``"<run> training <metric> ... _x"`` / ``"_y"``; shorter columns are padded with
         empty cells; NaN (breaks, diverged steps) is written as ``nan``.
         """
-        curves = [c for rc in self._runs.values() if rc.visible for c in (rc.train, rc.test)]
+        curves = [c for rc in self._runs.values() if rc.visible for c in (rc.train, rc.test)] + self.bands.csv_curves()
         CurveCSVExporter(self.plot, curves).export(str(path))
 
     def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:
         """Update items to ``runs`` (all runs, list order); ``setData`` only for runs that changed."""
         self._last_runs = list(runs)
+        runs = self.bands.refresh(runs)  # the runs of a seed band come back hidden
         seen: set[int] = set()
         growing = any(e.active for e in runs)  # auto-range in steps while a run grows
         for entry in runs:
@@ -342,13 +345,14 @@ class TrainTestPlot(PlotPanel):
         """One entry per visible run (its bold-curve style) + the thin/bold key; rebuilt only on change."""
         names = display_names(runs)
         shown = [(e.run_id, names[e.run_id], e.color) for e in runs if e.visible and e.run_id in self._runs]
-        signature = (tuple(shown), self.smoothing)
+        signature = (tuple(shown), self.smoothing, tuple(self.bands.legend_rows()))
         if signature == self._legend_signature:
             return
         self._legend_signature = signature
         self.legend.clear()
-        for run_id, name, _ in shown:
-            self.legend.addItem(self._runs[run_id].test, html.escape(name))
+        rows = [(self._runs[run_id].test, html.escape(name)) for run_id, name, _ in shown] + self.bands.legend_rows()
+        for item, label in rows:
+            self.legend.addItem(item, label)
         words = "per step" if self.smoothing == 1 else f"mean of {self.smoothing} steps"
         self.legend.addItem(self._key_thin, f'<span style="color:{KEY_COLOR}">thin: training ({words})</span>')
         self.legend.addItem(self._key_bold, f'<span style="color:{KEY_COLOR}">bold: test</span>')

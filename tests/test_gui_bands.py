@@ -1,0 +1,245 @@
+"""Seed bands in the window's plots: the mean curve and the band are numpy's mean and std (or min/max) over the
+group's runs, switching back restores one curve per run, CSV has mean/lo/hi columns, the SVG has the band."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import numpy as np
+import pytest
+
+from resnet_viz.config import RunConfig
+from resnet_viz.gui import figure_export
+from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
+from resnet_viz.gui.plots.running_mean import RunningMean
+from resnet_viz.gui.runs import PALETTE, RunEntry
+from resnet_viz.metrics.records import (
+    LAYER_QUANTITIES,
+    EvalRecord,
+    LayerInfoRecord,
+    LayerStats,
+    RunStarted,
+    SharpnessRecord,
+    TrainChunk,
+)
+from resnet_viz.metrics.store import RunStore
+
+N_LAYERS = 6
+STEPS = 200
+EVAL_EVERY = 20
+
+
+def seeded_config(seed: int, depth: int = 8) -> RunConfig:
+    c = RunConfig()
+    return dataclasses.replace(
+        c, model=dataclasses.replace(c.model, depth=depth), train=dataclasses.replace(c.train, seed=seed)
+    )
+
+
+def layer_info() -> LayerInfoRecord:
+    n = N_LAYERS
+    return LayerInfoRecord(
+        names=[f"layer{i}" for i in range(n)],
+        kinds=["conv"] * (n - 1) + ["linear"],
+        roles=["stem"] + ["branch"] * (n - 2) + ["head"],
+        stages=np.arange(n),
+        blocks=np.arange(n),
+        fan_in=np.ones(n, np.int64),
+        params=np.ones(n, np.int64),
+    )
+
+
+def synthetic_entry(run_id: int, seed: int, depth: int = 8, steps: int = STEPS, color: str | None = None) -> RunEntry:
+    """A finished run with synthetic records that differ by seed: loss, batch error, per-layer stats, evals,
+    sharpness probes."""
+    rng = np.random.default_rng(seed + 100 * depth)
+    info = layer_info()
+    ones = np.ones(N_LAYERS)
+    store = RunStore()
+    store.add(
+        RunStarted(
+            label="synthetic",
+            config={},
+            resolved={},
+            device="cpu",
+            versions={},
+            layers=info,
+            params=N_LAYERS,
+            total_steps=steps,
+            act_mean_init=0 * ones,
+            act_std_init=ones * (1 + 0.1 * seed),
+            out_grad_norm_init=ones,
+            grad_norm_init=ones,
+            theory_act_std_init=ones,
+        )
+    )
+    step = np.arange(1, steps + 1, dtype=np.int64)
+    layers = np.logspace(-3, -1, N_LAYERS) * np.exp(rng.normal(0, 0.3, (steps, N_LAYERS)))
+    stats = LayerStats(**{q: layers.astype(np.float32) for q in LAYER_QUANTITIES})
+    loss = 2.3 * np.exp(-step / 80) + rng.uniform(0, 0.2, steps)
+    store.add(
+        TrainChunk(
+            step=step,
+            loss=loss,
+            batch_error=np.clip(loss / 2.5 + rng.normal(0, 0.05, steps), 0, 1),
+            lr=np.full(steps, 0.1),
+            step_time_s=np.full(steps, 0.01),
+            layers=stats,
+            layer_step=step,
+        )
+    )
+    for s in range(EVAL_EVERY, steps + 1, EVAL_EVERY):
+        err = 0.9 * np.exp(-s / 100) + rng.uniform(0.05, 0.15)
+        store.add(EvalRecord(step=s, train_error=err, train_loss=err * 3, test_error=err, test_loss=err * 3))
+        store.add(
+            SharpnessRecord(step=s, top_eigenvalue=10 + s / 10 + seed, trace=100.0 + seed, iterations=20, samples=256)
+        )
+    entry = RunEntry(
+        run_id=run_id,
+        config=seeded_config(seed, depth),
+        name=f"plain-{depth} seed {seed}",
+        color=color or PALETTE[run_id % len(PALETTE)],
+        store=store,
+        status="finished",
+        version=1,
+    )
+    return entry
+
+
+@pytest.fixture(scope="module")
+def two_seeds() -> list[RunEntry]:
+    return [synthetic_entry(1, 0), synthetic_entry(2, 1)]
+
+
+@pytest.fixture(scope="module")
+def sweep() -> list[RunEntry]:
+    """3 seeds × 2 depths, in list order depth-major, plus nothing else."""
+    return [
+        synthetic_entry(i + 1, seed, depth) for i, (depth, seed) in enumerate((d, s) for d in (8, 14) for s in range(3))
+    ]
+
+
+def make(qtbot, cls):
+    panel = cls()
+    qtbot.addWidget(panel)
+    return panel
+
+
+def eval_arrays(entry: RunEntry, field: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.array([e.step for e in entry.store.evals], dtype=np.float64),
+        np.array([getattr(e, field) for e in entry.store.evals]) * scale,
+    )
+
+
+# --- curves --------------------------------------------------------------------------------------------
+def test_error_band_is_numpys_mean_and_std(qtbot, two_seeds) -> None:
+    panel = make(qtbot, ErrorPlot)
+    panel.set_band_mode("std")
+    panel.refresh(two_seeds, None)
+    assert len(panel.bands.bands) == 1
+    band = next(iter(panel.bands.bands.values()))
+    (x, a), (_, b) = (eval_arrays(e, "test_error", 100.0) for e in two_seeds)
+    stacked = np.stack([a, b])
+    mean, std = np.mean(stacked, axis=0), np.std(stacked, axis=0)
+    bx, by = band.test.getOriginalDataset()
+    np.testing.assert_array_equal(bx, x)
+    np.testing.assert_array_equal(by, mean)
+    lo_curve, hi_curve = band.fill.curves
+    np.testing.assert_array_equal(lo_curve.getOriginalDataset()[1], mean - std)
+    np.testing.assert_array_equal(hi_curve.getOriginalDataset()[1], mean + std)
+    assert band.fill.brush().color().alpha() == 60 and band.fill.brush().color().name() == two_seeds[0].color.lower()
+    assert not band.fill.path().isEmpty()
+    # the runs' own curves are hidden; the legend names the group once
+    for e in two_seeds:
+        assert not panel.run_curves(e.run_id).test.isVisible()
+    labels = [label.text for _, label in panel.legend.items]
+    assert sum("2 seeds, mean ± std" in t for t in labels) == 1
+    assert not any("seed 1" in t for t in labels)
+
+
+def test_thin_curve_is_the_mean_of_the_running_means(qtbot, two_seeds) -> None:
+    panel = make(qtbot, ErrorPlot)
+    panel.set_smoothing(5)
+    panel.set_band_mode("minmax")
+    panel.refresh(two_seeds, None)
+    band = next(iter(panel.bands.bands.values()))
+    means = []
+    for e in two_seeds:
+        rm = RunningMean(5, scale=100.0)
+        rm.extend(e.store.scalar("batch_error"), np.isfinite(e.store.scalar("loss")))
+        means.append(rm.values)
+    x, y = band.thin.getOriginalDataset()
+    np.testing.assert_array_equal(x, np.arange(1, STEPS + 1))
+    np.testing.assert_allclose(y, np.mean(np.stack(means), axis=0), rtol=1e-12)
+    lo_curve, hi_curve = band.fill.curves
+    a, b = (eval_arrays(e, "test_error", 100.0)[1] for e in two_seeds)
+    np.testing.assert_array_equal(lo_curve.getOriginalDataset()[1], np.minimum(a, b))
+    np.testing.assert_array_equal(hi_curve.getOriginalDataset()[1], np.maximum(a, b))
+
+
+def test_switching_back_restores_one_curve_per_run(qtbot, sweep) -> None:
+    panel = make(qtbot, LossPlot)
+    panel.set_band_mode("std")
+    panel.refresh(sweep, None)
+    assert len(panel.bands.bands) == 2  # one per depth
+    assert all(not panel.run_curves(e.run_id).test.isVisible() for e in sweep)
+    panel.set_band_mode("runs")
+    panel.refresh(sweep, None)
+    assert panel.bands.bands == {}
+    for e in sweep:
+        rc = panel.run_curves(e.run_id)
+        assert rc.test.isVisible() and rc.train.isVisible()
+        np.testing.assert_allclose(rc.test.getOriginalDataset()[1], eval_arrays(e, "test_loss", 1.0)[1])
+    labels = [label.text for _, label in panel.legend.items]
+    assert not any("seeds" in t for t in labels)
+    assert sum(t.startswith("plain-") for t in labels) == len(sweep)
+
+
+def test_a_group_is_recomputed_only_when_a_run_changed(qtbot, two_seeds) -> None:
+    panel = make(qtbot, ErrorPlot)
+    panel.set_band_mode("std")
+    runs = [dataclasses.replace(e) for e in two_seeds]
+    panel.refresh(runs, None)
+    band = next(iter(panel.bands.bands.values()))
+    key = band.key
+    panel.refresh(runs, None)
+    assert not panel.bands.changed and band.key is key
+    runs[1].version += 1
+    panel.refresh(runs, None)
+    assert panel.bands.changed and band.key != key
+
+
+def test_curves_csv_has_mean_lo_hi_columns(qtbot, two_seeds, tmp_path) -> None:
+    panel = make(qtbot, ErrorPlot)
+    panel.set_band_mode("std")
+    panel.refresh(two_seeds, None)
+    path = tmp_path / "error.csv"
+    panel.export_csv(path)
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    (x, a), (_, b) = (eval_arrays(e, "test_error", 100.0) for e in two_seeds)
+    mean, std = np.mean([a, b], axis=0), np.std([a, b], axis=0)
+    for suffix, expected in (("mean", mean), ("lo (mean − 1 std)", mean - std), ("hi (mean + 1 std)", mean + std)):
+        name = f"plain-8 (2 seeds) test error % {suffix}_y"
+        assert name in header, header
+        col = header.index(name)
+        got = np.array([float(r[col]) for r in rows[1:] if r[col] != ""])
+        np.testing.assert_allclose(got, expected, rtol=1e-9)
+    assert not any("seed 0" in h or "seed 1" in h for h in header)  # no column per seed run
+
+
+def test_svg_export_contains_the_band(qtbot, two_seeds, tmp_path) -> None:
+    panel = make(qtbot, ErrorPlot)
+    panel.resize(600, 400)
+    panel.set_band_mode("std")
+    panel.refresh(two_seeds, None)
+    path = figure_export.export_svg(panel, tmp_path / "error.svg")
+    text = path.read_text()
+    color = two_seeds[0].color.lower()
+    # the fill: pyqtgraph's FillBetweenItem, a path filled with the group's colour at alpha 60/255
+    start = text.index('id="FillBetweenItem')
+    group = text[start : text.index("</g>", start)]
+    assert f'fill="{color}" fill-opacity="0.235294"' in group and "<path" in group, group
