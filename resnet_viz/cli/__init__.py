@@ -9,10 +9,11 @@ resnet-viz describe [model flags]       layer table of a network: name, type, ou
 resnet-viz surfaces [flags]             race optimisers on a 2D function
 resnet-viz reproduce NAME               run a guided experiment headless, write its figures and report
 resnet-viz landscape RUN --out DIR      the loss landscape of a trained network: data and figures
+resnet-viz sweep --vary F=V1,V2 --seeds 0-4 --out DIR   configs × seeds, locally or on Ray; resumable
 
 Modules: flags (the config flags, generated from the field table), messages (config errors named by
 flags), signals (Ctrl-C and SIGTERM while training), progress (the console's progress), one module per
-command (run_cmds, snapshot_cmd, surfaces_cmd, reproduce_cmd, landscape_cmd) and gallery (reproduce's
+command (run_cmds, snapshot_cmd, surfaces_cmd, reproduce_cmd, landscape_cmd, sweep_cmd) and gallery (reproduce's
 index page).
 """
 
@@ -33,6 +34,7 @@ from resnet_viz.cli.run_cmds import add_describe_parser, add_gui_parser, add_run
 from resnet_viz.cli.snapshot_cmd import add_snapshot_parser, cmd_snapshot
 from resnet_viz.cli.status import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE
 from resnet_viz.cli.surfaces_cmd import add_surfaces_parser, cmd_surfaces
+from resnet_viz.cli.sweep_cmd import add_sweep_parser, cmd_sweep
 from resnet_viz.config import ConfigError
 
 __all__ = [
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         (add_surfaces_parser, cmd_surfaces),
         (add_reproduce_parser, cmd_reproduce),
         (add_landscape_parser, cmd_landscape),
+        (add_sweep_parser, cmd_sweep),
     )
     for add_parser, func in commands:
         add_parser(sub).set_defaults(func=func)
