@@ -7,11 +7,14 @@ import csv
 import dataclasses
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from resnet_viz.config import RunConfig
 from resnet_viz.gui import figure_export
+from resnet_viz.gui.plots.act_std import ActStdDepthPlot
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
+from resnet_viz.gui.plots.depth import GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
 from resnet_viz.gui.plots.running_mean import RunningMean
 from resnet_viz.gui.runs import PALETTE, RunEntry
 from resnet_viz.metrics.records import (
@@ -243,3 +246,79 @@ def test_svg_export_contains_the_band(qtbot, two_seeds, tmp_path) -> None:
     start = text.index('id="FillBetweenItem')
     group = text[start : text.index("</g>", start)]
     assert f'fill="{color}" fill-opacity="0.235294"' in group and "<path" in group, group
+
+
+# --- depth plots ---------------------------------------------------------------------------------------
+DEPTH_PANELS = (GradNormDepthPlot, ActStdDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot)
+
+
+def now_profiles(panel, runs: list[RunEntry]) -> np.ndarray:
+    """Each run's "now" profile [runs, L]: the mean of its last ``now_window`` probed steps (independently)."""
+    return np.stack([e.store.layer(panel.quantity)[-panel.now_window :].astype(np.float64).mean(axis=0) for e in runs])
+
+
+def group_drawing(panel):
+    groups = [(i, d) for i, d in panel._drawn.items() if i < 0]
+    assert len(groups) == 1, panel._drawn.keys()
+    return groups[0]
+
+
+@pytest.mark.parametrize("cls", DEPTH_PANELS)
+def test_depth_band_is_numpys_mean_and_std_per_layer(qtbot, two_seeds, cls) -> None:
+    panel = make(qtbot, cls)
+    panel.set_band_mode("std")
+    panel.refresh(two_seeds, None)
+    group_id, drawn = group_drawing(panel)
+    assert all(e.run_id not in panel._drawn for e in two_seeds)  # the runs are drawn as the group only
+    profiles = now_profiles(panel, two_seeds)
+    mean, std = np.mean(profiles, axis=0), np.std(profiles, axis=0)
+    x, y = drawn.items[""].getOriginalDataset()
+    np.testing.assert_array_equal(x, np.arange(1, N_LAYERS + 1))
+    np.testing.assert_allclose(y, mean, rtol=1e-12)
+    fill = panel.bands.fills[group_id]
+    lo, hi = (c.getOriginalDataset()[1] for c in fill.curves)
+    np.testing.assert_allclose(lo, mean - std, rtol=1e-12)
+    np.testing.assert_allclose(hi, mean + std, rtol=1e-12)
+    assert fill.brush().color().alpha() == 60 and fill.brush().color().name() == two_seeds[0].color.lower()
+    labels = panel.legend_text()
+    assert labels.count("plain-8 (2 seeds, mean ± std)") == 1 and not any("seed 0" in t for t in labels)
+
+
+def test_act_std_group_draws_the_mean_init_and_theory_lines(qtbot, two_seeds) -> None:
+    panel = make(qtbot, ActStdDepthPlot)
+    panel.set_band_mode("minmax")
+    panel.refresh(two_seeds, None)
+    _, drawn = group_drawing(panel)
+    inits = np.stack([e.store.started.act_std_init for e in two_seeds])
+    np.testing.assert_allclose(drawn.items["at init"].getOriginalDataset()[1], inits.mean(axis=0))
+    assert "theory" in drawn.items
+    profiles = now_profiles(panel, two_seeds)
+    lo, hi = drawn.items["seeds lo"], drawn.items["seeds hi"]
+    np.testing.assert_allclose(lo.getOriginalDataset()[1], profiles.min(axis=0))
+    np.testing.assert_allclose(hi.getOriginalDataset()[1], profiles.max(axis=0))
+
+
+def test_depth_switching_back_and_groups_by_depth(qtbot, sweep, tmp_path) -> None:
+    panel = make(qtbot, GradNormDepthPlot)
+    panel.set_band_mode("std")
+    panel.refresh(sweep, None)
+    groups = {i: d for i, d in panel._drawn.items() if i < 0}
+    assert len(groups) == 2 and len(panel.bands.fills) == 2 and len(panel._drawn) == 2
+    redraws = panel.redraws
+    panel.refresh(sweep, None)  # nothing changed: nothing drawn again
+    assert panel.redraws == redraws
+    path = tmp_path / "grad.csv"
+    panel.export_csv(path)
+    with open(path, newline="") as fh:
+        header = next(csv.reader(fh))
+    profiles = now_profiles(panel, sweep[3:])  # depth 14
+    assert "plain-14 (3 seeds, mean ± std): grad_norm (lo = mean − 1 std over 3 seeds)_y" in header
+    assert not any("seed 2" in h for h in header)
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    got = [float(r["plain-14 (3 seeds, mean ± std): grad_norm (hi = mean + 1 std over 3 seeds)_y"]) for r in rows]
+    np.testing.assert_allclose(got, profiles.mean(axis=0) + profiles.std(axis=0), rtol=1e-6)
+    panel.set_band_mode("runs")
+    panel.refresh(sweep, None)
+    assert sorted(panel._drawn) == [e.run_id for e in sweep] and panel.bands.fills == {}
+    assert not [i for i in panel.plot.items if isinstance(i, pg.FillBetweenItem)]

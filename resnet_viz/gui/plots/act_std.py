@@ -100,6 +100,7 @@ class ActStdDepthPlot(DepthProfilePlot):
         ("at init (step 0)", _key_style(Qt_PenStyle.DotLine, 1.5)),
         ("theory for the init", _key_style(Qt_PenStyle.DashLine, 1.5)),
     )
+    band_lines = ("at init", "theory")
 
     def __init__(
         self,

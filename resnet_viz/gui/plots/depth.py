@@ -28,6 +28,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from resnet_viz.gui.plots.band_depth import DepthBands
+from resnet_viz.gui.plots.bands import SeedGroupEntry
 from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, brush, cache_text, pen, positive_or_nan, style_plot
 from resnet_viz.gui.plots.depth_profile import (
     DEFAULT_WINDOW,
@@ -70,6 +72,8 @@ class DepthProfilePlot(PlotPanel):
     y_units: str | None = None
     #: Entries shown in the legend before the runs, explaining the line styles (label, item).
     style_key: tuple[tuple[str, dict[str, Any]], ...] = ()
+    #: Suffixes of the curves (besides "now") a seed group draws as their mean over its runs.
+    band_lines: tuple[str, ...] = ()
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, *, window: int = DEFAULT_WINDOW) -> None:
         super().__init__(parent)
@@ -112,6 +116,7 @@ class DepthProfilePlot(PlotPanel):
             "(1 = the latest step only); non-finite steps are skipped",
         )
         self._drawn: dict[int, _Drawn] = {}
+        self.bands = DepthBands(self)  # seed groups drawn as mean + band (the window's Seeds choice)
         self._legend_rows: list[tuple[int, str]] = []
         self._runs: list[RunEntry] = []
         self._selected: RunEntry | None = None
@@ -142,6 +147,8 @@ class DepthProfilePlot(PlotPanel):
 
     def run_series(self, entry: RunEntry) -> tuple[list[Series], np.ndarray]:
         """Every curve of a run, main first, and the steps its "now" values come from."""
+        if isinstance(entry, SeedGroupEntry):
+            return self.bands.group_series(entry)
         mean, steps = self.now_profile(entry.store)
         when = f"mean of {format_steps(steps)}" if steps.size > 1 else format_steps(steps)
         marked = draws_markers(entry.status)  # a marker per layer, except while the run trains
@@ -162,6 +169,7 @@ class DepthProfilePlot(PlotPanel):
     def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:
         """Redraw the runs whose version, visibility, colour or name changed; drop those gone."""
         self._runs, self._selected = list(runs), selected
+        runs = self.bands.entries(runs)  # a seed group becomes one entry (its runs leave)
         self._names = display_names(runs)
         listed = {r.run_id for r in runs}
         gone = [i for i in self._drawn if i not in listed]
@@ -186,6 +194,7 @@ class DepthProfilePlot(PlotPanel):
             self._draw(entry, key)
             changed = True
         if changed:
+            self.bands.sync_fills(self._drawn)
             self._update_legend(runs)
             if self.isVisible():
                 self.plot.vb.prepareForPaint()  # settle the auto-range now, not in a second paint
