@@ -16,6 +16,7 @@ from resnet_viz.gui.plots.act_std import ActStdDepthPlot
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
 from resnet_viz.gui.plots.depth import GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
 from resnet_viz.gui.plots.running_mean import RunningMean
+from resnet_viz.gui.plots.sharpness import SharpnessPlot
 from resnet_viz.gui.runs import PALETTE, RunEntry
 from resnet_viz.metrics.records import (
     LAYER_QUANTITIES,
@@ -322,3 +323,31 @@ def test_depth_switching_back_and_groups_by_depth(qtbot, sweep, tmp_path) -> Non
     panel.refresh(sweep, None)
     assert sorted(panel._drawn) == [e.run_id for e in sweep] and panel.bands.fills == {}
     assert not [i for i in panel.plot.items if isinstance(i, pg.FillBetweenItem)]
+
+
+# --- sharpness -----------------------------------------------------------------------------------------
+def test_sharpness_band_and_csv(qtbot, sweep, tmp_path) -> None:
+    panel = make(qtbot, SharpnessPlot)
+    panel.set_band_mode("std")
+    panel.refresh(sweep, None)
+    assert len(panel.bands.bands) == 2 and panel._curves == {}  # the runs leave; a band per depth
+    assert not panel.empty.isVisible()
+    band = panel.bands.bands[(1, 2, 3)]
+    tops = np.stack([e.store.sharpness_arrays()["top_eigenvalue"] for e in sweep[:3]])
+    mean, std = tops.mean(axis=0), tops.std(axis=0)
+    np.testing.assert_allclose(band.top.getOriginalDataset()[1], mean)
+    lo, hi = (c.getOriginalDataset()[1] for c in band.fill.curves)
+    np.testing.assert_allclose(lo, mean - std)
+    np.testing.assert_allclose(hi, mean + std)
+    labels = [label.text for _, label in panel.legend.items]
+    assert labels == ["plain-8 (3 seeds, mean ± std)", "plain-14 (3 seeds, mean ± std)"]
+    path = tmp_path / "sharpness.csv"
+    panel.export_csv(path)
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["run"] == "plain-8 (3 seeds, mean ± std)"]
+    np.testing.assert_allclose([float(r["top_eigenvalue hi (mean + 1 std)"]) for r in rows], mean + std)
+    assert {r["seeds"] for r in rows} == {"3"}
+    panel.set_band_mode("runs")
+    panel.refresh(sweep, None)
+    assert panel.bands.bands == {} and sorted(panel._curves) == [e.run_id for e in sweep]
+    assert len(panel.legend.items) == len(sweep)

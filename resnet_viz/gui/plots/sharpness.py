@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.export.snapshots_io import SHARPNESS_COLUMNS
+from resnet_viz.gui.plots.band_sharpness import SharpnessBands
 from resnet_viz.gui.plots.base import PlotPanel, brush, pen, positive_or_nan, style_plot
 from resnet_viz.gui.runs import RunEntry, display_names
 
@@ -47,6 +48,7 @@ class SharpnessPlot(PlotPanel):
         self._drawn: dict[int, tuple[object, ...]] = {}
         self.connect_hover(self.plot, self._hover)
         self._runs: Sequence[RunEntry] = ()
+        self.bands = SharpnessBands(self)  # seed groups drawn as mean + band (the window's Seeds choice)
 
     def _place_empty(self, *_args: object) -> None:
         rect = self.plot.vb.boundingRect()
@@ -54,6 +56,7 @@ class SharpnessPlot(PlotPanel):
 
     def refresh(self, runs: Sequence[RunEntry], selected: RunEntry | None) -> None:
         self._runs = runs
+        runs = self.bands.refresh(runs)  # the runs of a seed band leave (and come back without it)
         names = display_names(runs)
         ids = {e.run_id for e in runs}
         for run_id in [i for i in self._curves if i not in ids]:
@@ -70,7 +73,7 @@ class SharpnessPlot(PlotPanel):
                 continue
             self._drawn[e.run_id] = state
             self._draw(e, names[e.run_id])
-        self.empty.setVisible(not shown)
+        self.empty.setVisible(not (shown or self.bands.shown))
         self._place_empty()
 
     def _draw(self, e: RunEntry, name: str) -> None:
@@ -115,7 +118,9 @@ class SharpnessPlot(PlotPanel):
 
     def export_csv(self, path: str | Path) -> None:
         """One row per probe: run, step, top_eigenvalue, trace (empty when off), iterations, samples (a header
-        alone when no run recorded sharpness)."""
+        alone when no run recorded sharpness); with seed bands, a group's mean, lo and hi per step instead."""
+        if self.bands.bands:
+            return self.bands.export_csv(path, self._runs)
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(["run", *SHARPNESS_COLUMNS])
