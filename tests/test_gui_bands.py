@@ -351,3 +351,27 @@ def test_sharpness_band_and_csv(qtbot, sweep, tmp_path) -> None:
     panel.refresh(sweep, None)
     assert panel.bands.bands == {} and sorted(panel._curves) == [e.run_id for e in sweep]
     assert len(panel.legend.items) == len(sweep)
+
+
+# --- the window's choice -------------------------------------------------------------------------------
+def test_view_menu_seeds_choice_sets_every_panel_and_is_remembered(qtbot, window, settings, two_seeds) -> None:
+    from resnet_viz.gui.main_window import MainWindow
+
+    view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    seeds = next(a.menu() for a in view.actions() if a.text() == "&Seeds")
+    entries = [a.text() for a in seeds.actions()]
+    assert entries == ["Each run", "Mean ± 1 std over seeds", "Min–max over seeds"]
+    assert window.seed_bands.mode == "runs" and all(p.band_mode == "runs" for p in window.panels)
+    for entry in two_seeds:
+        window.manager.adopt(dataclasses.replace(entry, store=entry.store))
+    seeds.actions()[1].trigger()
+    assert window.seed_bands.mode == "std" and all(p.band_mode == "std" for p in window.panels)
+    error = window.panel["error"]
+    qtbot.waitUntil(lambda: len(error.bands.bands) == 1)
+    window.save_settings()
+    assert settings.value("view/seed_bands") == "std"
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    assert again.seed_bands.mode == "std" and all(p.band_mode == "std" for p in again.panels)
+    with pytest.raises(ValueError, match="seed band mode 'mean'"):
+        window.seed_bands.set_mode("mean")

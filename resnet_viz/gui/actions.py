@@ -17,6 +17,7 @@ from typing import Any
 from PySide6 import QtGui, QtWidgets
 
 from resnet_viz.gui.checkpoint_files import fill_checkpoint_menu
+from resnet_viz.gui.seed_bands_menu import fill_seeds_menu
 
 Shortcut = str | QtGui.QKeySequence.StandardKey
 Slot = str | Callable[[Any], object]
@@ -106,6 +107,7 @@ ACTIONS: tuple[ActionSpec | MenuFill, ...] = (
     ActionSpec("gallery", "&Guided experiments…", "open_gallery", "&Experiments", "Ctrl+E"),
     MenuFill("&Experiments", "fill_experiments_menu", separator=True),
     MenuFill("&View", "fill_view_menu"),
+    MenuFill("&View", fill_seeds_menu, separator=True),
     ActionSpec("reset_layout", "Reset layout", "reset_layout", "&View", separator=True),
     ActionSpec("networks_tab", "Networks", lambda w: w.tabs.setCurrentIndex(0), "&View", "Ctrl+1", separator=True),
     ActionSpec("race_tab", "Optimiser race", lambda w: w.tabs.setCurrentIndex(1), "&View", "Ctrl+2"),

@@ -1,8 +1,9 @@
 """What the window keeps across launches (QSettings): its geometry and dock layout, the last setup, the
-train mode, the open tab and the race tab's own settings.
+train mode, the open tab, the View ▸ Seeds choice and the race tab's own settings.
 
 Keys: ``window/geometry``, ``window/state`` (the explorer's docks, versioned by
-:data:`SETTINGS_LAYOUT_VERSION`), ``window/tab``, ``config/last`` (the setup as JSON), ``train/mode``.
+:data:`SETTINGS_LAYOUT_VERSION`), ``window/tab``, ``config/last`` (the setup as JSON), ``train/mode``,
+``view/seed_bands``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from resnet_viz.config import ConfigError, RunConfig
 from resnet_viz.gui.controls import ConfigPanel
 from resnet_viz.gui.race.race_tab import RaceTab
+from resnet_viz.gui.seed_bands_menu import restore_band_mode, save_band_mode
 
 SETTINGS_LAYOUT_VERSION = 3  # bump when the docks change, so an old saved layout is not restored
 #: On first launch the window fills the screen up to this size (px), less room for the desktop's panels.
@@ -65,6 +67,7 @@ def restore(window: SettingsHost) -> None:
         except (ConfigError, ValueError, TypeError) as exc:
             window.show_message(f"The last setup could not be restored ({exc}); showing the defaults.", "warning")
     window.race_tab.restore_settings()
+    restore_band_mode(window)
     tab = s.value("window/tab")
     if tab in ("0", "1", 0, 1):
         window.tabs.setCurrentIndex(int(str(tab)))
@@ -83,5 +86,6 @@ def save(window: SettingsHost) -> None:
         pass  # an unfinished edit: keep the last good one
     s.setValue("train/mode", window.mode_box.currentData())
     window.race_tab.save_settings()
+    save_band_mode(window)
     s.setValue("window/tab", window.tabs.currentIndex())
     s.sync()
