@@ -140,6 +140,10 @@ def _backend(args: argparse.Namespace) -> tuple[Backend, int, str, dict[str, Any
     return ProcessBackend(), parallel, f"local processes, {parallel} at a time, {threads} thread(s) each", info
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 class _Refused(Exception):
     """One line to print, exit status 2."""
 
@@ -180,7 +184,7 @@ def _print_trials(spec: SweepSpec | None, out: Path) -> int:
     spec = spec or read_state(out).spec
     for trial in spec.trials():
         print(f"{trial.trial_id}  {trial.config.label()}  seed {trial.seed}")
-    print(f"{spec.n_points} configs × {len(spec.seeds)} seeds = {len(spec.trials())} trials")
+    print(f"{_count(spec.n_points, 'config')} × {_count(len(spec.seeds), 'seed')} = {len(spec.trials())} trials")
     return EXIT_OK
 
 
@@ -190,7 +194,7 @@ def _train(args: argparse.Namespace, runner: SweepRunner, where: str) -> int:
 
     spec, total = runner.spec, len(runner.state.trials)
     todo = len(runner.pending)
-    print(f"sweep {spec.name}: {spec.n_points} configs × {len(spec.seeds)} seeds = {total} trials, "
+    print(f"sweep {spec.name}: {_count(spec.n_points, 'config')} × {_count(len(spec.seeds), 'seed')} = {total} trials, "
           f"{todo} to train, on {where} → {runner.folder.path}", file=sys.stderr)  # fmt: skip
     scheduler = Scheduler(runner.backend, mode="parallel", parallel=runner.parallel)
     runner.attach(scheduler)
