@@ -1,0 +1,226 @@
+"""The Ray backend: runs in Ray actors on a local Ray of 2 CPUs, their records streamed into a scheduler.
+
+One local Ray serves the whole module (it takes seconds to start, and each actor a few more: its worker
+imports torch); runs of a test train at once where they can. Ray is an optional extra: without it the
+module is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import queue
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install "resnet-viz[ray]"')
+
+from resnet_viz.config import ConfigError, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig  # noqa: E402
+from resnet_viz.metrics.records import EvalRecord, RunFinished  # noqa: E402
+from resnet_viz.runs.backend import RecordStream  # noqa: E402
+from resnet_viz.runs.items import Exited, StreamItem  # noqa: E402
+from resnet_viz.runs.process_backend import ProcessBackend  # noqa: E402
+from resnet_viz.runs.ray_backend import (  # noqa: E402
+    AUTH_LOGGER,
+    RAY_EXTRA_MESSAGE,
+    RayBackend,
+    RayResources,
+    RayUnavailable,
+    ray_available,
+)
+from resnet_viz.runs.ray_connect import probe_address  # noqa: E402
+from resnet_viz.runs.run import Run  # noqa: E402
+from resnet_viz.runs.scheduler import Scheduler  # noqa: E402
+from resnet_viz.runs.status import RunStatus  # noqa: E402
+
+RESOURCES = RayResources(cpus_per_trial=1, local_cpus=2)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """A local Ray with 2 CPUs for the module (the backends of the tests reuse it; none shuts it down)."""
+    logging.getLogger(AUTH_LOGGER).setLevel(logging.ERROR)  # "token authentication is enabled" at every start
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def backend(local_ray) -> Iterator[RayBackend]:
+    b = RayBackend(RESOURCES)
+    yield b
+    b.close()
+
+
+def mlp_config(steps: int = 40, seed: int = 0) -> RunConfig:
+    """A tiny MLP (depth 3, width 16) on 500 embedded images: about a second of training on one thread."""
+    return RunConfig(
+        model=ModelConfig(arch="mlp", depth=3, width=16),
+        optim=OptimConfig(name="sgd", lr=0.05, momentum=0.9),
+        data=DataConfig(subset=500),
+        train=TrainConfig(
+            batch_size=32, steps=steps, eval_every=20, eval_train_samples=200, snapshots=2, seed=seed, device="cpu"
+        ),
+    )
+
+
+def endless(config: RunConfig) -> RunConfig:
+    """``config`` training (almost) forever, without periodic evaluations or snapshots."""
+    return replace(config, train=replace(config.train, steps=1_000_000, eval_every=1_000_000, snapshots=0))
+
+
+def poll_until(scheduler: Scheduler, done: Callable[[], bool], timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            states = [(r.name, r.status, r.store.steps_done, r.message) for r in scheduler.runs]
+            pytest.fail(f"timed out after {timeout_s} s: {states}")
+        scheduler.poll(block_s=0.05)
+
+
+def add(scheduler: Scheduler, config: RunConfig, name: str) -> Run:
+    return scheduler.add(Run(0, config, name))
+
+
+def drain_until_exited(out: RecordStream, timeout_s: float = 90.0) -> list[StreamItem]:
+    items: list[StreamItem] = []
+    deadline = time.monotonic() + timeout_s
+    while not (items and isinstance(items[-1], Exited)):
+        _, item = out.get(timeout=max(0.1, deadline - time.monotonic()))
+        items.append(item)
+    return items
+
+
+def test_a_ray_run_streams_into_the_scheduler_and_gives_the_process_backends_numbers(backend):
+    config = mlp_config()
+    scheduler = Scheduler(backend, mode="parallel", parallel=1, cores=1)  # one torch thread
+    run = add(scheduler, config, "mlp on ray")
+    seen_steps: list[int] = []
+    scheduler.listeners.append(lambda _run, _record: seen_steps.append(run.store.steps_done))
+    scheduler.start()
+    process, out = ProcessBackend(), queue.SimpleQueue()
+    try:
+        twin = process.launch(1, config, out, threads=1)  # the same run in a child process, meanwhile
+        twin.start()
+        poll_until(scheduler, lambda: not scheduler.busy)
+        items = drain_until_exited(out)
+    finally:
+        process.close()
+    assert run.status == RunStatus.FINISHED, run.message
+    store = run.store
+    assert store.steps_done == 40 and store.finished is not None
+    assert len(set(seen_steps)) > 2  # records arrived while it trained, not all at the end
+    assert [s.step for s in store.snapshots] == [0, 40]  # parameter snapshots pickle through Ray
+    assert store.weights is not None and store.started is not None
+    finished = next(i for i in items if isinstance(i, RunFinished))
+    ours = store.finished
+    # the same config, seed and thread count: exactly the process backend's numbers
+    assert (ours.final_train_error, ours.final_test_error, ours.final_train_loss, ours.final_test_loss) == (
+        finished.final_train_error,
+        finished.final_test_error,
+        finished.final_train_loss,
+        finished.final_test_loss,
+    )
+    assert ours.final_test_error is not None and 0 < ours.final_test_error < 1
+    evals = [(e.step, e.train_error, e.test_error, e.train_loss, e.test_loss) for e in store.evals]
+    assert evals == [
+        (e.step, e.train_error, e.test_error, e.train_loss, e.test_loss) for e in items if isinstance(e, EvalRecord)
+    ]
+    assert [e[0] for e in evals] == [20, 40]
+    losses = np.array([loss for i in items if type(i).__name__ == "TrainChunk" for loss in i.loss])
+    assert np.array_equal(store.scalar("loss"), losses)
+
+
+def test_a_killed_worker_fails_its_run_and_a_stopped_run_evaluates(backend):
+    """Two runs at once: one's worker is SIGKILLed (failed, records kept), the other is paused, then stopped."""
+    scheduler = Scheduler(backend, mode="parallel", parallel=2, cores=2)
+    doomed = add(scheduler, endless(mlp_config()), "killed")
+    stopped = add(scheduler, endless(mlp_config(seed=1)), "stopped")
+    scheduler.start()
+    poll_until(scheduler, lambda: doomed.store.steps_done >= 5 and stopped.store.steps_done >= 5)
+    scheduler.pause(stopped)
+    time.sleep(0.5)  # the pause acts within one step; records still on their way arrive meanwhile
+    scheduler.poll()
+    paused_at, doomed_at = stopped.store.steps_done, doomed.store.steps_done
+    time.sleep(0.5)
+    scheduler.poll()
+    assert stopped.store.steps_done == paused_at  # paused, while the other run trains on
+    assert doomed.store.steps_done > doomed_at
+    handle = scheduler.handle(doomed)
+    assert handle is not None and handle.pid is not None and handle.pid != os.getpid()
+    os.kill(handle.pid, signal.SIGKILL)
+    scheduler.stop(stopped)
+    poll_until(scheduler, lambda: not scheduler.busy)
+
+    assert doomed.state is RunStatus.FAILED
+    assert doomed.message.startswith("the Ray worker died at step "), doomed.message
+    reached = int(doomed.message.removeprefix("the Ray worker died at step ").split()[0])
+    assert 5 <= reached == doomed.store.steps_done  # every record it sent before its death is kept
+    assert doomed.store.finished is not None and doomed.store.finished.status == RunStatus.FAILED
+
+    assert stopped.state is RunStatus.STOPPED, stopped.message
+    last = stopped.store.steps_done
+    assert last == paused_at and [e.step for e in stopped.store.evals] == [last]  # the final evaluation
+    assert stopped.store.finished is not None and stopped.store.finished.extra["final_eval_step"] == last
+
+
+def test_a_stop_before_the_actor_started_cancels_the_run(backend):
+    out: RecordStream = queue.SimpleQueue()
+    handle = backend.launch(1, mlp_config(), out)
+    handle.stop()
+    handle.start()
+    items = drain_until_exited(out)
+    assert [type(i).__name__ for i in items if type(i).__name__ != "Progress"] == ["Cancelled", "Exited"]
+    assert handle.join(5.0)
+
+
+def test_connect_reuses_the_running_ray_and_describes_it(backend):
+    assert backend.connect() == "local Ray, 2 CPUs, 0 GPUs"
+    backend.close()
+    assert ray.is_initialized()  # this backend did not start it: it leaves it running
+
+
+def test_without_ray_the_backend_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert not ray_available()
+    importlib.reload(importlib.import_module("resnet_viz.runs.ray_backend"))  # no ray import at module level
+    with pytest.raises(RayUnavailable) as raised:
+        RayBackend().connect()
+    assert str(raised.value) == RAY_EXTRA_MESSAGE == 'Ray is not installed: pip install "resnet-viz[ray]"'
+
+
+def test_an_unreachable_address_is_one_line_within_seconds(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    t0 = time.monotonic()
+    with pytest.raises(RayUnavailable, match=rf"^cannot reach Ray at 127\.0\.0\.1:{port}: "):
+        RayBackend(RayResources(address=f"127.0.0.1:{port}")).connect()
+    assert time.monotonic() - t0 < 6.0
+    with pytest.raises(RayUnavailable, match="not"):
+        probe_address("no-port-here")
+
+
+@pytest.mark.parametrize(
+    ("resources", "field"),
+    [
+        (RayResources(cpus_per_trial=0), "--cpus-per-trial"),
+        (RayResources(gpus_per_trial=-1), "--gpus-per-trial"),
+        (RayResources(local_cpus=0), "--local-cpus"),
+        (RayResources(address=" "), "--ray-address"),
+    ],
+)
+def test_resources_are_checked(resources, field):
+    with pytest.raises(ConfigError) as raised:
+        RayBackend(resources)
+    assert raised.value.field == field
+    RayResources(cpus_per_trial=0.5, gpus_per_trial=0.25, local_cpus=2).validate()
