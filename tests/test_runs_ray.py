@@ -188,6 +188,18 @@ def test_connect_reuses_the_running_ray_and_describes_it(backend):
     assert ray.is_initialized()  # this backend did not start it: it leaves it running
 
 
+def test_a_trial_larger_than_the_local_ray_fails_at_once(local_ray):
+    backend = RayBackend(RayResources(gpus_per_trial=1))
+    with pytest.raises(RayUnavailable, match=r"^--gpus-per-trial 1 is more than the local Ray has: 0 GPUs$"):
+        backend.connect()
+    out: RecordStream = queue.SimpleQueue()
+    backend.launch(1, mlp_config(), out).start()
+    items = drain_until_exited(out, timeout_s=10)
+    assert [type(i).__name__ for i in items] == ["Failed", "Exited"]
+    assert items[0].message.startswith("--gpus-per-trial 1 is more")
+    backend.close()
+
+
 def test_without_ray_the_backend_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     assert not ray_available()

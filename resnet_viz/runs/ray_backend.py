@@ -242,6 +242,7 @@ class RayBackend:
         self._ray: Any = None
         self._actor_class: Any = None
         self._started_ray = False  # this backend called ray.init (so close() shuts it down)
+        self._unfit = ""  # why a trial cannot run on the local Ray ("": it can)
         self._handles: set[RayRunHandle] = set()
 
     def connect(self) -> str:
@@ -256,13 +257,28 @@ class RayBackend:
     def ray(self) -> Any:
         """The ``ray`` module, initialised (thread-safe; the first call starts or connects)."""
         with self._lock:
-            if self._ray is not None:
-                return self._ray
-            ray = import_ray()
-            if not ray.is_initialized():
-                self._init(ray)
-            self._ray = ray
-            return ray
+            if self._ray is None:
+                ray = import_ray()
+                if not ray.is_initialized():
+                    self._init(ray)
+                self._ray = ray
+                if self.resources.address is None:
+                    self._unfit = self._unfit_reason(ray.cluster_resources())
+            if self._unfit:
+                raise RayUnavailable(self._unfit)
+            return self._ray
+
+    def _unfit_reason(self, cluster: dict[str, float]) -> str:
+        """Why a trial cannot run on the local Ray (it asks for more than it has: it would wait forever)."""
+        wants = (
+            ("CPU", "--cpus-per-trial", self.resources.cpus_per_trial),
+            ("GPU", "--gpus-per-trial", self.resources.gpus_per_trial),
+        )
+        for name, flag, want in wants:
+            have = float(cluster.get(name, 0.0))
+            if want > have:
+                return f"{flag} {want:g} is more than the local Ray has: {have:g} {name}s"
+        return ""
 
     def _init(self, ray: Any) -> None:
         address = self.resources.address
@@ -296,7 +312,7 @@ class RayBackend:
         options = {"max_concurrency": ACTOR_CONCURRENCY, "num_cpus": self.resources.cpus_per_trial}
         if self.resources.gpus_per_trial > 0:
             options["num_gpus"] = self.resources.gpus_per_trial
-        return actor_class.options(**options).remote(config, threads)
+        return actor_class.options(**options).remote(config, threads, self.resources.gpus_per_trial)
 
     def kill_actor(self, actor: Any) -> None:
         """End ``actor`` now (no restart); one that is gone already is not an error."""

@@ -40,9 +40,12 @@ class _LoadingCancelled(Exception):
 
 
 class TrialActor:
-    """One run on a Ray worker. ``threads``: torch's intra-op threads in this worker."""
+    """One run on a Ray worker. ``threads``: torch's intra-op threads in this worker; ``gpus``: the GPUs
+    Ray gave it (none: CUDA devices are hidden, since Ray leaves them visible to an actor without GPUs)."""
 
-    def __init__(self, config: RunConfig, threads: int) -> None:
+    def __init__(self, config: RunConfig, threads: int, gpus: float = 0.0) -> None:
+        if gpus <= 0:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch first touches CUDA in this worker
         torch.set_num_threads(max(1, threads))
         self._changed = threading.Condition()
         self._batch: list[StreamItem] = []
