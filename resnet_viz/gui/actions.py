@@ -101,6 +101,7 @@ ACTIONS: tuple[ActionSpec | MenuFill, ...] = (
     ActionSpec(
         "reset", "Reset", "reset", "&Runs", None, "Stop and remove every run and clear the plots", button="Reset"
     ),
+    ActionSpec("new_sweep", "New s&weep…", lambda w: w.sweeps.open_dialog(), "&Runs", separator=True),
     ActionSpec(
         "starting_setup", "Setup to the starting ResNet-20 recipe", "restore_starting_setup", "&Runs", separator=True
     ),

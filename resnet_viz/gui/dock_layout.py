@@ -38,9 +38,10 @@ class ExplorerDocks:
     runs: QtWidgets.QDockWidget
     experiment: QtWidgets.QDockWidget
     plots: dict[str, QtWidgets.QDockWidget]
+    sweep: QtWidgets.QDockWidget  # the Sweep table, in a tab behind the loss plot (behind the plots of a preset)
 
     def all(self) -> tuple[QtWidgets.QDockWidget, ...]:
-        return (self.setup, self.runs, self.experiment, *self.plots.values())
+        return (self.setup, self.runs, self.experiment, *self.plots.values(), self.sweep)
 
     def _detach(self, docks: tuple[QtWidgets.QDockWidget, ...] | list[QtWidgets.QDockWidget]) -> None:
         for dock in docks:
@@ -82,6 +83,7 @@ class ExplorerDocks:
         ex.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], H)
         ex.tabifyDockWidget(d["error"], d["loss"])
         ex.tabifyDockWidget(d["loss"], d["sharpness"])
+        ex.tabifyDockWidget(d["sharpness"], self.sweep)
         ex.tabifyDockWidget(d["act_std_depth"], d["out_grad_depth"])
         ex.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
         return [d["error"], d["grad_heatmap"]]
@@ -93,6 +95,7 @@ class ExplorerDocks:
         ex.splitDockWidget(d["grad_heatmap"], d["act_std_depth"], V)
         ex.splitDockWidget(d["error"], d["loss"], H)
         ex.tabifyDockWidget(d["loss"], d["sharpness"])
+        ex.tabifyDockWidget(d["sharpness"], self.sweep)
         ex.splitDockWidget(d["grad_heatmap"], d["grad_norm_depth"], H)
         ex.splitDockWidget(d["act_std_depth"], d["out_grad_depth"], H)
         ex.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
@@ -100,19 +103,19 @@ class ExplorerDocks:
 
     def arrange_plots(self, keys: tuple[str, ...] | list[str]) -> None:
         """The first four plots of ``keys`` in a 2×2 grid on the right (first top-left, second top-right,
-        third bottom-left, fourth bottom-right); every other plot in tabs behind the fourth."""
+        third bottom-left, fourth bottom-right); every other plot (and the Sweep table) in tabs behind the fourth."""
         order = list(dict.fromkeys(k for k in keys if k in self.plots))
         order += [k for k in self.plots if k not in order]
         d = [self.plots[k] for k in order]
         ex = self.explorer
-        self._detach(d)
+        self._detach([*d, self.sweep])
         ex.addDockWidget(RIGHT, d[0])
         ex.splitDockWidget(d[0], d[2], V)
         ex.splitDockWidget(d[0], d[1], H)
         ex.splitDockWidget(d[2], d[3], H)
-        for dock in d[4:]:
+        for dock in [*d[4:], self.sweep]:
             ex.tabifyDockWidget(d[3], dock)
-        for dock in d:
+        for dock in [*d, self.sweep]:
             dock.show()
         d[3].raise_()
         left = max(340, min(440, ex.width() // 4))  # room for the Experiment dock's checks

@@ -25,7 +25,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from resnet_viz import __version__
 from resnet_viz.config import ConfigError, RunConfig
 from resnet_viz.export.session import Session
-from resnet_viz.gui import figure_export, window_settings
+from resnet_viz.gui import figure_export, sweeps, window_settings
 from resnet_viz.gui.actions import build_buttons, build_menus
 from resnet_viz.gui.dock_layout import COMPACT_BELOW_PX, ExplorerDocks, make_explorer
 from resnet_viz.gui.experiments import GuidedExperiments
@@ -73,9 +73,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.experiments = GuidedExperiments(self)
         self.experiment_panel, self.experiment_dock = self.experiments.panel, self.experiments.dock
         self.presets = self.experiments.presets
+        self.sweeps = sweeps.WindowSweeps(self)  # Runs ▸ New sweep… and the Sweep dock
         self.docks = self._build_plot_docks()
         self.layout_docks = ExplorerDocks(
-            self.explorer, self.setup_dock, self.runs_dock, self.experiment_dock, self.docks
+            self.explorer, self.setup_dock, self.runs_dock, self.experiment_dock, self.docks, self.sweeps.dock
         )
         self.race_tab = RaceTab(self.settings)
         self.landscape_tab = LandscapeTab(self.settings, self.manager)

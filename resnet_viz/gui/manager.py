@@ -10,6 +10,7 @@ step, and training never waits on drawing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 from PySide6 import QtCore
@@ -52,6 +53,8 @@ class RunManager(QtCore.QObject):
         # the window keeps one child process started ahead: pressing Start does not wait for `import torch`
         chosen = backend if backend is not None and not isinstance(backend, str) else make_backend(backend, spare=True)
         self.scheduler = Scheduler(chosen, slice_s=slice_s, parallel=parallel or default_parallel())
+        self.after_poll: list[Callable[[], None]] = []  # called after every poll (the sweeps update sweep.json)
+        self.on_close: list[Callable[[], None]] = []  # called on close once the runs have stopped (sweeps save)
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(round(1000 / DISPLAY_HZ))
         self._timer.timeout.connect(self.drain)
@@ -172,9 +175,12 @@ class RunManager(QtCore.QObject):
 
     def close(self, timeout_s: float | None = None) -> bool:
         """The window closes: :meth:`shutdown` (within ``close_join_s`` by default), then release the
-        backend (a child started ahead ends, shared datasets are let go). Returns what shutdown returned."""
+        backend (a child started ahead ends, shared datasets are let go); ``on_close`` hooks run between.
+        Returns what shutdown returned."""
         ended = self.shutdown(self.close_join_s if timeout_s is None else timeout_s)
         self._timer.stop()
+        for hook in self.on_close:
+            hook()
         self.scheduler.backend.close()
         return ended
 
@@ -182,6 +188,8 @@ class RunManager(QtCore.QObject):
     def drain(self) -> Changes:
         """Move every pending record into its run's store; emit each signal at most once."""
         changes = self.scheduler.poll()
+        for hook in self.after_poll:
+            hook()
         for text in changes.messages:
             self.message.emit(text)
         if changes.progress is not None:

@@ -1,0 +1,178 @@
+"""Sweeps in the window: the New sweep dialog builds the core's spec (and shows the core's errors), a
+sweep's trials stream into the run list and the Sweep panel shows mean ± std over seeds as numpy
+computes them, closing the window mid-sweep leaves a sweep.json that resumes with only the rest."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import tiny_run_config
+
+from resnet_viz.config import ConfigError
+from resnet_viz.gui import sweep_dialog
+from resnet_viz.gui.sweep_dialog import SweepDialog, SweepRequest
+from resnet_viz.gui.sweeps import SweepStartError
+from resnet_viz.runs.ray_backend import RAY_EXTRA_MESSAGE
+from resnet_viz.sweeps.folder import read_state
+from resnet_viz.sweeps.spec import SweepSpec, parse_seeds, parse_vary
+from resnet_viz.sweeps.summary import summary_csv
+
+TIMEOUT_MS = 120_000
+
+
+def mlp_spec(depths: str = "2,3", seeds: str = "0-1", steps: int = 40) -> SweepSpec:
+    base = tiny_run_config("mlp", 3, steps=steps)
+    return SweepSpec(base, (parse_vary(f"model.depth={depths}"),), parse_seeds(seeds), "t").validate()
+
+
+def wait_ended(qtbot, window, sweep) -> None:
+    qtbot.waitUntil(lambda: sweep.state != "training", timeout=TIMEOUT_MS)
+
+
+@pytest.fixture
+def dialog(qtbot, settings):
+    d = SweepDialog(tiny_run_config("mlp", 3), settings, cores=8)
+    qtbot.addWidget(d)
+    return d
+
+
+def test_the_dialog_builds_the_spec_typed(dialog, tmp_path):
+    assert [r.path for r in dialog.rows] == ["model.depth"]
+    assert dialog.rows[0].values_edit.text() == "3"  # the base config's value
+    dialog.rows[0].values_edit.setText("2, 3")
+    lr = dialog.add_axis("optim.lr", "0.1, 0.01")
+    dialog.seeds_edit.setText("0-2")
+    dialog.folder_edit.setText(str(tmp_path / "s"))
+    assert dialog.count.text() == "4 configs × 3 seeds = 12 trials"
+    assert dialog.start_button.isEnabled()
+    request = dialog.request()
+    assert request is not None and request.spec is not None
+    assert request.spec.axes == (parse_vary("model.depth=2,3"), parse_vary("optim.lr=0.1,0.01"))
+    assert request.spec.seeds == (0, 1, 2) and request.spec.base == dialog.base
+    assert (request.ray, request.parallel, request.cpus_per_trial, request.folder) == (False, 8, 1, tmp_path / "s")
+    dialog.cpus_spin.setValue(2)  # cores ÷ cores per trial, as the CLI picks --parallel
+    assert dialog.request().parallel == 4
+    emitted = []
+    dialog.start_requested.connect(emitted.append)
+    dialog.submit()
+    assert emitted == [dialog.request()]
+    # the field's own widget adds a value: a choice field's combo speaks config values
+    lr.set_field("model.shortcut_variant", "")
+    lr.control.widget.set_value("conv1x1")
+    lr.add_value()
+    lr.control.widget.set_value("scale")
+    lr.add_value()
+    assert lr.values_edit.text() == "conv1x1, scale"
+    assert lr.axis() == parse_vary("model.shortcut_variant=conv1x1,scale")
+
+
+def test_the_dialog_shows_the_cores_error_and_disables_start(dialog):
+    dialog.rows[0].values_edit.setText("20, x")
+    with pytest.raises(ConfigError) as core:
+        parse_vary("model.depth=20, x")
+    assert dialog.rows[0].error.text() == str(core.value)
+    assert not dialog.rows[0].error.isHidden()
+    assert not dialog.start_button.isEnabled() and dialog.request() is None
+    dialog.rows[0].values_edit.setText("2")
+    assert dialog.rows[0].error.isHidden() and dialog.start_button.isEnabled()
+    dialog.seeds_edit.setText("5-2")
+    assert "--seeds" in dialog.status.text() and not dialog.start_button.isEnabled()
+    dialog.seeds_edit.setText("0")
+    dialog.add_axis("model.depth", "4")  # the same field twice: the spec's own error
+    assert "each field once" in dialog.status.text() and not dialog.start_button.isEnabled()
+
+
+def test_ray_is_disabled_with_the_extras_message_when_it_is_missing(qtbot, settings, monkeypatch):
+    monkeypatch.setattr(sweep_dialog, "ray_available", lambda: False)
+    d = SweepDialog(tiny_run_config("mlp", 3), settings)
+    qtbot.addWidget(d)
+    assert not d.ray_radio.isEnabled()
+    assert d.ray_radio.toolTip() == RAY_EXTRA_MESSAGE and d.ray_note.text() == RAY_EXTRA_MESSAGE
+    assert d.request() is not None and d.request().ray is False
+    monkeypatch.setattr(sweep_dialog, "ray_available", lambda: True)
+    d2 = SweepDialog(tiny_run_config("mlp", 3), settings)
+    qtbot.addWidget(d2)
+    assert d2.ray_radio.isEnabled()
+    d2.ray_radio.setChecked(True)
+    assert d2.address_edit.isEnabled() and not d2.parallel_spin.isEnabled()
+    assert d2.request().ray is True and d2.request().parallel == 0 and d2.request().address is None
+
+
+def test_a_sweep_streams_into_the_run_list_and_the_panel_shows_numpys_numbers(window, qtbot, tmp_path):
+    sweeps = window.sweeps
+    assert sweeps.panel.stack.currentWidget() is sweeps.panel.empty  # the empty state says how to start
+    sweep = sweeps.start(SweepRequest(mlp_spec(), tmp_path / "sw", parallel=2))
+    entries = window.manager.entries
+    assert len(entries) == 4 and all(e.pool == sweep.runner.pool for e in entries)
+    assert window.run_list.topLevelItemCount() == 4  # streamed into the run list as they train
+    assert entries[0].color == entries[1].color != entries[2].color == entries[3].color  # a point's seeds share it
+    wait_ended(qtbot, window, sweep)
+    assert sweep.state == "finished" and [e.status for e in entries] == ["finished"] * 4
+    table = sweeps.panel.table
+    assert table.rowCount() == 2 and table.horizontalHeaderItem(0).text() == "depth"
+    for row, point in enumerate((entries[:2], entries[2:])):
+        train = np.array([e.store.finished.final_train_error for e in point])
+        test = np.array([e.store.finished.final_test_error for e in point])
+        assert table.item(row, 0).text() == str(point[0].config.model.depth)
+        assert table.item(row, 1).text() == "2/2"
+        assert table.item(row, 2).text() == f"{100 * train.mean():.2f} ± {100 * train.std():.2f}%"
+        assert table.item(row, 3).text() == f"{100 * test.mean():.2f} ± {100 * test.std():.2f}%"
+        assert table.item(row, 4).text() == "—"  # no paper gives an MLP's error
+    assert "4 of 4 trials done" in sweeps.panel.header.text() and "finished" in sweeps.panel.header.text()
+    assert not sweeps.panel.stop_button.isEnabled()
+    out = sweeps.panel.export_csv(tmp_path / "table.csv")
+    assert out is not None and out.read_text() == summary_csv(sweep.runner.summary())
+    state = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert [t["status"] for t in state["trials"]] == ["finished"] * 4
+
+
+def test_a_bad_folder_is_one_line_in_the_dialog_which_stays_open(window, qtbot, tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "other.txt").write_text("x")
+    dialog = window.sweeps.open_dialog()
+    dialog.folder_edit.setText(str(tmp_path / "busy"))
+    dialog.submit()
+    assert "is not empty and holds no sweep" in dialog.status.text() and dialog.isVisible()
+    assert window.manager.entries == [] and window.sweeps.sweeps == []
+    with pytest.raises(SweepStartError, match="holds no sweep.json"):
+        window.sweeps.start(SweepRequest(None, tmp_path / "nothing", parallel=1))
+    assert dialog.choose_resume(tmp_path / "busy") is False and "not a sweep folder" in dialog.status.text()
+
+
+def test_closing_mid_sweep_keeps_the_finished_trials_and_resume_trains_only_the_rest(window, qtbot, tmp_path, settings):
+    from resnet_viz.gui.main_window import MainWindow
+
+    folder = tmp_path / "sw"
+    sweep = window.sweeps.start(SweepRequest(mlp_spec("3", "0-3"), folder, parallel=1))
+    qtbot.waitUntil(lambda: sweep.counts[0] >= 1, timeout=TIMEOUT_MS)
+    window.close()  # the window's close path: runs stopped, sweep.json saved, the sweep's backend closed
+    assert sweep.state == "stopped"
+    saved = read_state(folder)
+    kept = [t.trial_id for t in saved.trials if t.has_result]
+    assert 1 <= len(kept) < 4
+    assert all(t.status in ("queued", "stopped", "interrupted", "running") for t in saved.trials if not t.has_result)
+
+    second = MainWindow(settings, restore=False)
+    qtbot.addWidget(second)
+    try:
+        dialog = second.sweeps.open_dialog()
+        assert dialog.choose_resume(folder)
+        assert dialog.start_button.text() == "Resume sweep" and not dialog.rows[0].values_edit.isEnabled()
+        assert dialog.count.text() == f"1 config × 4 seeds = 4 trials: {len(kept)} done, {4 - len(kept)} to train"
+        request = dialog.request()
+        assert request.spec is None and request.folder == folder
+        dialog.parallel_spin.setValue(2)
+        dialog.submit()
+        assert not dialog.isVisible()
+        resumed = second.sweeps.sweeps[0]
+        assert sorted(resumed.runner.runs) == sorted(t.trial_id for t in saved.trials if t.trial_id not in kept)
+        assert len(second.manager.entries) == 4 - len(kept)
+        wait_ended(qtbot, second, resumed)
+        final = read_state(folder)
+        assert [t.status for t in final.trials] == ["finished"] * 4
+        assert [t.attempts for t in final.trials if t.trial_id in kept] == [1] * len(kept)  # not trained again
+        assert second.sweeps.panel.table.item(0, 1).text() == "4/4"
+    finally:
+        second.manager.shutdown()
