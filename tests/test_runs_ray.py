@@ -184,6 +184,9 @@ def test_a_stop_before_the_actor_started_cancels_the_run(backend):
 
 def test_connect_reuses_the_running_ray_and_describes_it(backend):
     assert backend.connect() == "local Ray, 2 CPUs, 0 GPUs"
+    assert backend.capacity() == 2  # trials of 1 CPU
+    assert RayBackend(RayResources(cpus_per_trial=0.5)).capacity() == 4
+    assert RayBackend(RayResources(cpus_per_trial=1.5)).capacity() == 1
     backend.close()
     assert ray.is_initialized()  # this backend did not start it: it leaves it running
 

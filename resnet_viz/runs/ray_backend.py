@@ -254,6 +254,14 @@ class RayBackend:
         where = "local Ray," if self.resources.address is None else f"Ray at {self.resources.address}:"
         return f"{where} {cpus:g} CPUs, {gpus:g} GPUs"
 
+    def capacity(self) -> int:
+        """Trials that fit on the cluster at once, by its total CPUs (and GPUs when trials take some); at least 1."""
+        cluster = self.ray().cluster_resources()
+        fits = float(cluster.get("CPU", 0.0)) / self.resources.cpus_per_trial
+        if self.resources.gpus_per_trial > 0:
+            fits = min(fits, float(cluster.get("GPU", 0.0)) / self.resources.gpus_per_trial)
+        return max(1, int(fits + 1e-9))
+
     def ray(self) -> Any:
         """The ``ray`` module, initialised (thread-safe; the first call starts or connects)."""
         with self._lock:
