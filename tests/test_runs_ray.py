@@ -26,7 +26,7 @@ ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install "
 from resnet_viz.config import ConfigError, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig  # noqa: E402
 from resnet_viz.metrics.records import EvalRecord, RunFinished  # noqa: E402
 from resnet_viz.runs.backend import RecordStream  # noqa: E402
-from resnet_viz.runs.items import Exited, StreamItem  # noqa: E402
+from resnet_viz.runs.items import Exited, Failed, StreamItem  # noqa: E402
 from resnet_viz.runs.process_backend import ProcessBackend  # noqa: E402
 from resnet_viz.runs.ray_backend import (  # noqa: E402
     AUTH_LOGGER,
@@ -37,6 +37,7 @@ from resnet_viz.runs.ray_backend import (  # noqa: E402
     ray_available,
 )
 from resnet_viz.runs.ray_connect import probe_address  # noqa: E402
+from resnet_viz.runs.ray_trial import TrialActor  # noqa: E402
 from resnet_viz.runs.run import Run  # noqa: E402
 from resnet_viz.runs.scheduler import Scheduler  # noqa: E402
 from resnet_viz.runs.status import RunStatus  # noqa: E402
@@ -180,6 +181,41 @@ def test_a_stop_before_the_actor_started_cancels_the_run(backend):
     items = drain_until_exited(out)
     assert [type(i).__name__ for i in items if type(i).__name__ != "Progress"] == ["Cancelled", "Exited"]
     assert handle.join(5.0)
+
+
+def test_a_trial_that_cannot_be_created_on_its_node_says_why():
+    class ActorDiedError(Exception):  # Ray's, as raised when a node lacks resnet_viz (text as Ray 2.60 words it)
+        pass
+
+    handle = RayBackend(RESOURCES).launch(1, mlp_config(), queue.SimpleQueue())
+    error = ActorDiedError(
+        "The actor died because of an error raised in its creation task, \x1b[36mray::TrialActor.__init__()"
+        "\x1b[39m (pid=1, ip=10.0.0.2)\n  File ...\nModuleNotFoundError: No module named 'resnet_viz'"
+    )
+    failed = handle._end_item(error)
+    assert isinstance(failed, Failed)
+    assert failed.message == (
+        "the Ray worker could not create the trial: ModuleNotFoundError: No module named 'resnet_viz'"
+        " (install resnet-viz on every node of the cluster)"
+    )
+    assert "\x1b" not in failed.detail and failed.detail.startswith("ActorDiedError: The actor died")
+
+
+def test_the_trial_cancels_a_stop_before_its_data_and_drops_stale_controls():
+    """The actor's class without Ray (gpus=1: it leaves this process's CUDA devices visible)."""
+    trial = TrialActor(mlp_config(), threads=1, gpus=1)
+    assert trial.engine is not None
+    trial.control(2, "resume")
+    trial.control(1, "pause")  # older than the resume already applied: a threaded actor's reordering
+    assert not trial.engine.paused
+    trial.control(3, "pause")
+    assert trial.engine.paused
+    trial.control(0, "stop")  # a stop is never stale
+    assert trial.engine.stop_requested and not trial.engine.paused
+    trial.control(4, "pause")  # nothing pauses a stopped run
+    assert not trial.engine.paused
+    batches = list(trial.records())
+    assert [[type(i).__name__ for i in batch] for batch in batches] == [["Cancelled"]]
 
 
 def test_connect_reuses_the_running_ray_and_describes_it(backend):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -41,6 +42,8 @@ from resnet_viz.runs.ray_connect import (
 #: Ray logs a warning at every start of a local Ray that token authentication is on (its default),
 #: which a user of this backend cannot act on: the logger is quiet while this backend starts Ray.
 AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+#: Colour codes in Ray's error texts (kept out of messages and details).
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
 #: Threads of each trial actor: the record stream, control calls and the pid query run at once.
 ACTOR_CONCURRENCY = 4
 
@@ -148,7 +151,7 @@ class RayRunHandle:
     def _read(self) -> None:
         error: BaseException | None = None
         try:
-            if self._kill_asked:
+            if self._stop is not None:  # stopped or killed before it started: no actor at all
                 raise _NeverStarted
             ray = self._backend.ray()
             actor = self._backend.create_actor(self.config, self.threads)
@@ -195,16 +198,22 @@ class RayRunHandle:
         if isinstance(error, RayUnavailable):
             return Failed(str(error))
         where = f"at step {self._last_step}" if self._started else "before training started"
-        detail = "" if error is None else f"{type(error).__name__}: {error}"
+        text = ANSI_CODES.sub("", str(error)).strip()
+        detail = "" if error is None else f"{type(error).__name__}: {text}"
         if self._killed:
             return Failed(f"the Ray worker was killed {where} at the request to end the run", detail)
         if error is None:
             return Failed(f"the Ray worker ended {where} without finishing its run")
+        lines = text.splitlines() or [""]
+        if _is_actor_death(error) and "creation task" in lines[0]:  # e.g. resnet_viz missing on that node
+            hint = " (install resnet-viz on every node of the cluster)" if "resnet_viz" in lines[-1] else ""
+            return Failed(f"the Ray worker could not create the trial: {lines[-1].strip()}{hint}", detail)
         if _is_actor_death(error):
             reason = "(its process was killed or crashed, or its node was lost: out of memory?)"
             return Failed(f"the Ray worker died {where} {reason}", detail)
-        first = (str(error).strip().splitlines() or [""])[0]
-        return Failed(f"could not read the records of the Ray worker {where}: {type(error).__name__}: {first}", detail)
+        return Failed(
+            f"could not read the records of the Ray worker {where}: {type(error).__name__}: {lines[0]}", detail
+        )
 
 
 @contextlib.contextmanager
@@ -220,7 +229,7 @@ def _quiet(logger_name: str) -> Iterator[None]:
 
 
 class _NeverStarted(Exception):
-    """The run was killed before its actor was created."""
+    """The run was stopped before its actor was created."""
 
 
 def _is_actor_death(error: BaseException) -> bool:
@@ -337,8 +346,12 @@ class RayBackend:
         """Nothing: each trial loads its data on its own node."""
 
     def track(self, handle: RayRunHandle, alive: bool) -> None:
+        """Note a handle whose actor may be alive (:meth:`close` kills those), or forget it."""
         with self._lock:
-            self._handles.add(handle) if alive else self._handles.discard(handle)
+            if alive:
+                self._handles.add(handle)
+            else:
+                self._handles.discard(handle)
 
     def close(self) -> None:
         """Kill this backend's actors still alive; shut Ray down only when this backend started it."""
