@@ -13,6 +13,7 @@ import os
 import queue
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -239,6 +240,20 @@ def test_a_trial_larger_than_the_local_ray_fails_at_once(local_ray):
     backend.close()
 
 
+def test_another_process_connects_to_the_running_ray_by_its_address(local_ray):
+    address = ray.get_runtime_context().gcs_address
+    code = (
+        "from resnet_viz.runs.ray_backend import RayBackend, RayResources\n"
+        f"backend = RayBackend(RayResources(address={address!r}))\n"
+        "print(backend.connect())\n"
+        "backend.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == f"Ray at {address}: 2 CPUs, 0 GPUs\n"
+    assert done.stderr == ""  # no banner, no warning
+
+
 def test_without_ray_the_backend_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     assert not ray_available()
@@ -259,6 +274,13 @@ def test_an_unreachable_address_is_one_line_within_seconds(monkeypatch):
     assert time.monotonic() - t0 < 6.0
     with pytest.raises(RayUnavailable, match="not"):
         probe_address("no-port-here")
+
+    def nothing_running(_address):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray._private.services, "canonicalize_bootstrap_address", nothing_running)
+    with pytest.raises(RayUnavailable, match=r'^no running Ray found for the address "auto": start one with'):
+        RayBackend(RayResources(address="auto")).connect()
 
 
 @pytest.mark.parametrize(

@@ -299,8 +299,9 @@ class RayBackend:
 
     def _init(self, ray: Any) -> None:
         address = self.resources.address
-        if address is not None:
-            probe_address(resolve_address(ray, address))
+        target = None if address is None else resolve_address(ray, address)
+        if target is not None:
+            probe_address(target)
         try:
             with _quiet(AUTH_LOGGER):
                 ray.init(

@@ -85,14 +85,17 @@ def probe_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         raise RayUnavailable(f"cannot reach Ray at {address}: {reason} (within {timeout_s:g} s)") from None
 
 
-def resolve_address(ray: Any, address: str) -> str:
-    """``"auto"`` → the address of the cluster it names (``$RAY_ADDRESS`` or the last one started here)."""
+def resolve_address(ray: Any, address: str) -> str | None:
+    """The ``host:port`` to probe for ``address``: ``"auto"`` names the cluster of ``$RAY_ADDRESS`` or the
+    last ``ray start`` here (None: Ray's private look-up is not there, and ``ray.init`` says what it finds)."""
     if address != "auto":
         return address
     try:
         found = ray._private.services.canonicalize_bootstrap_address("auto")
-    except Exception:  # noqa: BLE001 - a private function of Ray: ray.init reports what it finds
-        return address
+    except ConnectionError:
+        found = None
+    except Exception:  # noqa: BLE001 - a private function of Ray, which may change
+        return None
     if not found:
-        raise RayUnavailable('no running Ray found for --ray-address "auto": start one with "ray start --head"')
+        raise RayUnavailable('no running Ray found for the address "auto": start one with "ray start --head"')
     return str(found)
