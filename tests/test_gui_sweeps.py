@@ -90,6 +90,7 @@ def test_ray_is_disabled_with_the_extras_message_when_it_is_missing(qtbot, setti
     qtbot.addWidget(d)
     assert not d.ray_radio.isEnabled()
     assert d.ray_radio.toolTip() == RAY_EXTRA_MESSAGE and d.ray_note.text() == RAY_EXTRA_MESSAGE
+    assert not d.ray_note.isHidden()
     assert d.request() is not None and d.request().ray is False
     monkeypatch.setattr(sweep_dialog, "ray_available", lambda: True)
     d2 = SweepDialog(tiny_run_config("mlp", 3), settings)
@@ -176,3 +177,40 @@ def test_closing_mid_sweep_keeps_the_finished_trials_and_resume_trains_only_the_
         assert second.sweeps.panel.table.item(0, 1).text() == "4/4"
     finally:
         second.manager.shutdown()
+
+
+def test_the_panel_shows_the_published_number_and_picks_among_sweeps(qtbot, settings, tmp_path):
+    from resnet_viz.config import ModelConfig, RunConfig
+    from resnet_viz.gui.sweep_panel import SweepPanel, SweepView
+    from resnet_viz.sweeps.folder import SweepFolder
+    from resnet_viz.sweeps.summary import summarize
+
+    spec = SweepSpec(RunConfig(model=ModelConfig(arch="resnet")), (parse_vary("model.depth=20,32"),), (0, 1), "t6")
+    state = SweepFolder(tmp_path / "t6").open(spec.validate(), {}, {})
+    for trial, (train, test) in zip(state.trials[:3], [(0.01, 0.09), (0.03, 0.07), (0.02, 0.08)]):
+        trial.status, trial.final_train_error, trial.final_test_error = "finished", train, test
+    state.trials[3].status = "failed"
+    rows = summarize(state)
+    panel = SweepPanel(settings)
+    qtbot.addWidget(panel)
+    first = SweepView(1, "t6", "local processes", tmp_path / "t6", ("depth",), rows, 3, 4, 0, 1, "stopped")
+    second = SweepView(2, "other", "local processes", tmp_path / "o", ("depth",), rows[:1], 0, 2, 2, 0, "training")
+    panel.set_views([first, second])
+    assert not panel.sweep_box.isHidden() and panel.current is second and panel.table.rowCount() == 1
+    assert "0 of 2 trials done · 2 training" in panel.header.text() and panel.stop_button.isEnabled()
+    panel.sweep_box.setCurrentIndex(0)
+    t = panel.table
+    assert t.rowCount() == 2 and not panel.stop_button.isEnabled()
+    assert [t.item(r, 1).text() for r in range(2)] == ["2/2", "1/2 (1 failed)"]
+    assert t.item(0, 2).text() == "2.00 ± 1.00%" and t.item(0, 3).text() == "8.00 ± 1.00%"
+    assert t.item(1, 3).text() == "8.00 ± 0.00%"  # one seed done: std 0 (ddof=0)
+    assert t.item(0, 4).text() == "8.75% — He et al. 2016, Table 6" and "Table 6" in t.item(0, 4).toolTip()
+    assert t.item(1, 4).text() == "7.51% — He et al. 2016, Table 6"
+    assert "stopped: resume it" in panel.header.text() and "1 failed" in panel.header.text()
+    panel.set_views([first, second])  # a refresh keeps the sweep shown
+    assert panel.current is first
+    emitted = []
+    panel.stop_requested.connect(emitted.append)
+    panel.sweep_box.setCurrentIndex(1)
+    panel.stop_button.click()
+    assert emitted == [2]

@@ -174,24 +174,32 @@ class SweepDialog(QtWidgets.QDialog):
         grid.addWidget(self.ray_note, 2, 1, 1, 3)
         grid.setColumnStretch(1, 1)
         self.local_radio.toggled.connect(lambda _c: self._where_changed())
-        if not ray_available():
+        self.ray_ok = ray_available()
+        if not self.ray_ok:
             self.ray_radio.setEnabled(False)
             self.ray_radio.setToolTip(RAY_EXTRA_MESSAGE)
             self.ray_note.setText(RAY_EXTRA_MESSAGE)
         self._where_changed()
         return box
 
-    def _build_buttons(self) -> QtWidgets.QDialogButtonBox:
+    def _build_buttons(self) -> QtWidgets.QWidget:
+        """*Resume a sweep…* on the left; *Start sweep* and *Cancel* on the right."""
         self.buttons = QtWidgets.QDialogButtonBox()
         self.start_button = self.buttons.addButton("Start sweep", QtWidgets.QDialogButtonBox.ButtonRole.AcceptRole)
         self.start_button.setDefault(True)
-        self.resume_button = self.buttons.addButton("Resume a sweep…", QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
-        self.resume_button.setToolTip("Finish a sweep folder (one with sweep.json): its finished trials are kept")
         self.buttons.addButton(QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        self.resume_button = QtWidgets.QPushButton("Resume a sweep…")
+        self.resume_button.setToolTip("Finish a sweep folder (one with sweep.json): its finished trials are kept")
         self.start_button.clicked.connect(self.submit)
         self.resume_button.clicked.connect(lambda: self.choose_resume())
         self.buttons.rejected.connect(self.reject)
-        return self.buttons
+        row = QtWidgets.QWidget()
+        layout = QtWidgets.QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.resume_button)
+        layout.addStretch(1)
+        layout.addWidget(self.buttons)
+        return row
 
     # --- axes -----------------------------------------------------------------------------------
     def add_axis(self, path: str, values: str | None = None) -> AxisRow:
@@ -259,8 +267,9 @@ class SweepDialog(QtWidgets.QDialog):
         self.parallel_spin.setEnabled(not ray)
         self.address_edit.setEnabled(ray)
         self.gpus_spin.setEnabled(ray)
-        if ray_available():
+        if self.ray_ok:
             self.ray_note.setText("On Ray, as many trials train at once as the cluster holds." if ray else "")
+        self.ray_note.setVisible(bool(self.ray_note.text()))
 
     def spec(self) -> SweepSpec:
         """The sweep typed (:class:`ConfigError`: the first row's, the seeds' or the configs' error)."""

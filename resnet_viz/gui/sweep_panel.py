@@ -25,7 +25,7 @@ EMPTY_TEXT = (
     "local processes or on a Ray cluster, and this table shows mean ± std of their final errors per config, "
     "beside the published numbers where a paper gives them.</p><p>The same dialog resumes a sweep folder.</p>"
 )
-NUMBER_COLUMNS = ("Seeds done", "Train error", "Test error", "Published test error")
+NUMBER_COLUMNS = ("Seeds", "Train error", "Test error", "Published")
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,18 @@ def seeds_text(row: SweepRow) -> str:
 def row_cells(view: SweepView, row: SweepRow) -> list[tuple[str, str]]:
     """The table's cells of ``row``: (text, tooltip)."""
     values = [(format_value(row.values[p]), p) for p in row.values] or [(row.label, "the base config")]
-    published = (row.published or "—", row.published_source or "no published number for this network")
+    source = (
+        f"{row.published}: the CIFAR-10 test error {row.published_source} gives for this network (trained on the"
+        " full data set with the paper's schedule)"
+        if row.published
+        else "no paper gives a number for this network"
+    )
     return [
         *values,
         (seeds_text(row), "finished seeds of this config / its seeds (failed or diverged ones in brackets)"),
         (pct_pm(row.train_mean, row.train_std), "final training error: mean ± std over the finished seeds"),
         (pct_pm(row.test_mean, row.test_std), "final test error: mean ± std over the finished seeds"),
-        published,
+        (f"{row.published} — {row.published_source}" if row.published else "—", source),
     ]
 
 
