@@ -132,7 +132,10 @@ def test_a_sweep_streams_into_the_run_list_and_the_panel_shows_numpys_numbers(wi
 def test_a_bad_folder_is_one_line_in_the_dialog_which_stays_open(window, qtbot, tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "other.txt").write_text("x")
-    dialog = window.sweeps.open_dialog()
+    runs_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Runs")
+    next(a for a in runs_menu.actions() if a.text() == "New s&weep…").trigger()  # the menu opens the dialog
+    dialog = window.sweeps.dialog
+    assert dialog is not None and dialog.isVisible() and dialog.base == window.config_panel.config()
     dialog.folder_edit.setText(str(tmp_path / "busy"))
     dialog.submit()
     assert "is not empty and holds no sweep" in dialog.status.text() and dialog.isVisible()
@@ -214,3 +217,17 @@ def test_the_panel_shows_the_published_number_and_picks_among_sweeps(qtbot, sett
     panel.sweep_box.setCurrentIndex(1)
     panel.stop_button.click()
     assert emitted == [2]
+
+
+def test_stop_sweep_stops_its_trials_and_leaves_it_resumable(window, qtbot, tmp_path):
+    sweep = window.sweeps.start(SweepRequest(mlp_spec("3", "0-2", steps=400), tmp_path / "sw", parallel=1))
+    other = window.manager.add(tiny_run_config("mlp", 2))  # a run of the window's own is not the sweep's
+    qtbot.waitUntil(lambda: sweep.counts[1] == 1, timeout=TIMEOUT_MS)  # one trial training
+    assert window.sweeps.panel.stop_button.isEnabled()
+    window.sweeps.panel.stop_button.click()
+    wait_ended(qtbot, window, sweep)
+    assert sweep.state == "stopped" and "stopped: resume it" in window.sweeps.panel.header.text()
+    assert [e.status for e in window.manager.entries[:3]] == ["stopped"] * 3 and other.status == "queued"
+    saved = read_state(tmp_path / "sw")
+    assert [t.has_result for t in saved.trials] == [False] * 3 and "running" not in [t.status for t in saved.trials]
+    assert not window.sweeps.panel.stop_button.isEnabled()

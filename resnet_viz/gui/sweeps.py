@@ -238,7 +238,8 @@ class WindowSweeps(QtCore.QObject):
         self._release(sweep)
         runner = sweep.runner
         missing = len(runner.pending)
-        sweep.state = "stopped" if sweep.stopping and missing else "finished"
+        stopped = sweep.stopping or any(RunStatus.of(t.status) is RunStatus.STOPPED for t in runner.pending)
+        sweep.state = "stopped" if stopped and missing else "finished"
         name = runner.spec.name or runner.folder.path.name
         if runner.error:
             sweep.note = runner.error
