@@ -375,3 +375,87 @@ def test_view_menu_seeds_choice_sets_every_panel_and_is_remembered(qtbot, window
     assert again.seed_bands.mode == "std" and all(p.band_mode == "std" for p in again.panels)
     with pytest.raises(ValueError, match="seed band mode 'mean'"):
         window.seed_bands.set_mode("mean")
+
+
+def grow(entry: RunEntry, source: RunEntry, stop: int) -> None:
+    """Add ``source``'s training steps up to ``stop`` (and its evaluations up to there) to ``entry``'s store."""
+    done = entry.store.steps_done
+    s = source.store
+    sl = slice(done, stop)
+    layers = LayerStats(**{q: s.layer(q)[sl] for q in LAYER_QUANTITIES})
+    step = s.scalar("step")[sl]
+    entry.store.add(
+        TrainChunk(
+            step=step,
+            loss=s.scalar("loss")[sl],
+            batch_error=s.scalar("batch_error")[sl],
+            lr=s.scalar("lr")[sl],
+            step_time_s=s.scalar("step_time_s")[sl],
+            layers=layers,
+            layer_step=step,
+        )
+    )
+    for ev in s.evals:
+        if done < ev.step <= stop:
+            entry.store.add(ev)
+    entry.version += 1
+
+
+def test_growing_runs_extend_the_thin_mean_to_their_common_steps(qtbot, two_seeds) -> None:
+    runs = []
+    for source in two_seeds:
+        store = RunStore()
+        store.add(source.store.started)
+        runs.append(dataclasses.replace(source, store=store, status="running"))
+    panel = make(qtbot, ErrorPlot)
+    panel.set_band_mode("std")
+    for stops in ((30, 50), (90, 70), (150, 160), (STEPS, STEPS)):
+        for entry, source, stop in zip(runs, two_seeds, stops):
+            grow(entry, source, stop)
+        panel.refresh(runs, None)
+        band = next(iter(panel.bands.bands.values()))
+        m = min(stops)
+        means = []
+        for e in runs:
+            rm = RunningMean(panel.smoothing, scale=100.0)
+            rm.extend(e.store.scalar("batch_error")[:m], np.isfinite(e.store.scalar("loss")[:m]))
+            means.append(rm.values)
+        x, y = band.thin.getOriginalDataset()
+        np.testing.assert_array_equal(x, np.arange(1, m + 1))  # the steps both runs have
+        np.testing.assert_allclose(y, np.mean(means, axis=0), rtol=1e-12)
+        evals = [eval_arrays(e, "test_error", 100.0) for e in runs]
+        n_common = min(len(ex) for ex, _ in evals)
+        np.testing.assert_array_equal(band.test.getOriginalDataset()[0], evals[0][0][:n_common])
+    panel.set_smoothing(1)  # the thin mean is computed again for the new window
+    band = next(iter(panel.bands.bands.values()))
+    raw = np.mean([e.store.scalar("batch_error") * 100.0 for e in runs], axis=0)
+    np.testing.assert_allclose(band.thin.getOriginalDataset()[1], raw, rtol=1e-12)
+
+
+def test_log_axis_band_edge_stays_positive(qtbot) -> None:
+    from resnet_viz.gui.plots.bands import display_band
+    from resnet_viz.metrics.bands import seed_band
+
+    x = np.arange(3.0)
+    series = [(x, np.array([1.0, 1.0, 1.0])), (x, np.array([1.0, 1.0, 1.0])), (x, np.array([1.0, 1.0, 40.0]))]
+    band = seed_band(series, "std")
+    assert band.lo[2] < 0
+    lo = display_band(band, series, log_y=True)
+    np.testing.assert_array_equal(lo, [band.lo[0], band.lo[1], 1.0])  # the lowest run where mean − std ≤ 0
+    np.testing.assert_array_equal(display_band(band, series, log_y=False), band.lo)
+
+
+def test_refresh_without_changes_is_cheap(qtbot, sweep) -> None:
+    import time
+
+    panels = [make(qtbot, cls) for cls in (ErrorPlot, LossPlot, GradNormDepthPlot, ActStdDepthPlot, SharpnessPlot)]
+    for p in panels:
+        p.set_band_mode("std")
+        p.refresh(sweep, None)
+    t0 = time.perf_counter()
+    for _ in range(20):
+        for p in panels:
+            p.refresh(sweep, None)
+    per_frame_ms = (time.perf_counter() - t0) / 20 * 1000
+    assert per_frame_ms < 15, per_frame_ms  # 5 panels, 6 runs in 2 groups, nothing changed
+    assert all(not p.bands.changed for p in panels[:2])
