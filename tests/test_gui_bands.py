@@ -459,3 +459,25 @@ def test_refresh_without_changes_is_cheap(qtbot, sweep) -> None:
     per_frame_ms = (time.perf_counter() - t0) / 20 * 1000
     assert per_frame_ms < 15, per_frame_ms  # 5 panels, 6 runs in 2 groups, nothing changed
     assert all(not p.bands.changed for p in panels[:2])
+
+
+def test_hover_names_the_group_and_its_numbers(qtbot, two_seeds) -> None:
+    from PySide6 import QtCore
+
+    panel = make(qtbot, ErrorPlot)
+    panel.set_band_mode("std")
+    panel.refresh(two_seeds, None)
+    band = next(iter(panel.bands.bands.values()))
+    x, mean = band.test.getOriginalDataset()
+    panel.on_hover(QtCore.QPointF(x[2], mean[2]))
+    text = panel.readout.text()
+    assert text.startswith(f"plain-8 (2 seeds, mean ± std) — step {int(x[2])}: test {mean[2]:.1f}%"), text
+    assert "training" in text
+    depth = make(qtbot, GradNormDepthPlot)
+    depth.set_band_mode("minmax")
+    depth.refresh(two_seeds, None)
+    _, drawn = group_drawing(depth)
+    y = drawn.items[""].getOriginalDataset()[1]
+    assert depth.describe_point(QtCore.QPointF(2.0, float(np.log10(y[1])))).startswith(
+        "plain-8 (2 seeds, min–max) — layer 2"
+    )

@@ -31,7 +31,7 @@ from resnet_viz.gui.plots.bands import (
 )
 from resnet_viz.gui.plots.curve_items import BOLD_WIDTH, MAX_DOTS, SYMBOL_SIZE, THIN_WIDTH, eval_series, name_if_new
 from resnet_viz.gui.plots.decimation import DecimatedCurve
-from resnet_viz.gui.plots.running_mean import RunningMean
+from resnet_viz.gui.plots.running_mean import RunningMean, nearest_index
 from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
 from resnet_viz.gui.runs import RunEntry
 from resnet_viz.metrics.bands import Band, seed_band
@@ -104,6 +104,29 @@ class CurveBands:
 
     def csv_curves(self) -> list[pg.PlotDataItem]:
         return [c for b in self.bands.values() for c in b.curves()]
+
+    def hover_text(self, view_pos: Any) -> str:
+        """Readout for the group whose test mean is nearest the pointer (view coordinates) at its x: the mean,
+        lo and hi of the nearest evaluation and the thin mean at that step ("" when no group is under it)."""
+        p, x, y = self.panel, view_pos.x(), view_pos.y()
+        best: tuple[float, CurveBand, int] | None = None
+        for band in self.bands.values():
+            b = band.band
+            if not b.x.size or not b.x[0] <= x <= b.x[-1]:
+                continue
+            j = nearest_index(b.x, x)
+            d = abs(p._view_y(float(np.interp(x, b.x, b.mean))) - y)
+            if best is None or (np.isfinite(d) and d < best[0]):
+                best = (d if np.isfinite(d) else np.inf, band, j)
+        if best is None:
+            return ""
+        _, band, j = best
+        b, f = band.band, p.format_value
+        text = f"{band.label} — step {int(b.x[j]):,}: test {f(b.mean[j])} (lo {f(b.lo[j])}, hi {f(b.hi[j])})"
+        tx, ty = band.thin_x.values, band.thin_y.values
+        if len(tx):
+            text += f", training {f(float(ty[nearest_index(tx, b.x[j])]))} (mean over seeds)"
+        return text
 
     # --- internals ---------------------------------------------------------------------------------
     def _create(self, ids: tuple[int, ...]) -> CurveBand:

@@ -113,6 +113,10 @@ class SeedGrouping:
             by_key.setdefault(cached[1], []).append(e)
         return [g for g in by_key.values() if len(g) >= 2]
 
+    def live(self) -> list[SeedGroupEntry]:
+        """The group entries of the last :meth:`entries`."""
+        return list(self._groups.values())
+
     def split(self, runs: Sequence[RunEntry], mode: str) -> tuple[list[RunEntry], list[list[RunEntry]]]:
         """(``runs`` with the members of every group replaced by hidden copies, the groups)."""
         groups = self.groups(runs, mode)

@@ -214,7 +214,7 @@ class TrainTestPlot(PlotPanel):
 
     def on_hover(self, view_pos: QtCore.QPointF) -> None:
         """Mouse-move handler: show :meth:`hover_text` in the readout line."""
-        self.set_readout(self.hover_text(view_pos))
+        self.set_readout(self.hover_text(view_pos) or self.bands.hover_text(view_pos))
 
     def format_value(self, value: float) -> str:
         """A value in display units, for the readout."""

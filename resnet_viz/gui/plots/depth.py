@@ -270,7 +270,7 @@ class DepthProfilePlot(PlotPanel):
         if not (np.isfinite(px) and np.isfinite(py) and px > 0 and py > 0):
             px, py = 1.0, 1.0
         best: tuple[float, RunEntry, Series, int] | None = None
-        entries = {r.run_id: r for r in self._runs}
+        entries = {r.run_id: r for r in [*self._runs, *self.bands.grouping.live()]}
         for run_id, drawn in self._drawn.items():
             entry = entries.get(run_id)
             if entry is None:
