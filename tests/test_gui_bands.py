@@ -481,3 +481,28 @@ def test_hover_names_the_group_and_its_numbers(qtbot, two_seeds) -> None:
     assert depth.describe_point(QtCore.QPointF(2.0, float(np.log10(y[1])))).startswith(
         "plain-8 (2 seeds, min–max) — layer 2"
     )
+
+
+def test_png_export_shows_the_band(qtbot, two_seeds) -> None:
+    panel = make(qtbot, ErrorPlot)
+    panel.resize(600, 400)
+    panel.set_band_mode("minmax")
+    panel.refresh(two_seeds, None)
+    band = next(iter(panel.bands.bands.values()))
+    with_band = figure_export.render_image(panel, 600)
+    band.fill.setVisible(False)
+    without = figure_export.render_image(panel, 600)
+
+    def pixels(image):
+        image = image.convertToFormat(image.Format.Format_RGB32)
+        return np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.width(), 4)[..., :3].copy()
+
+    a, b = pixels(with_band), pixels(without)
+    changed = np.any(a != b, axis=-1)
+    assert changed.sum() > 500  # the band covers an area
+    # where only the band differs, white turned into a light tint of the group's colour (alpha 60/255)
+    color = np.array([int(two_seeds[0].color[i : i + 2], 16) for i in (5, 3, 1)])  # BGR, as RGB32 lies in memory
+    tint = np.round(255 + (color - 255) * 60 / 255)
+    white = np.all(b == 255, axis=-1) & changed
+    assert white.any()
+    np.testing.assert_allclose(a[white].mean(axis=0), tint, atol=2)
