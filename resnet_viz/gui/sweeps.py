@@ -205,6 +205,7 @@ class WindowSweeps(QtCore.QObject):
             counts = self._counts(sweep)
             if lines or counts != sweep.counts:
                 sweep.counts, changed = counts, True
+                self.manager.runs_changed.emit()  # a trial the pool launched shows "preparing" in the list
             if lines:
                 self.host.statusBar().showMessage(lines[-1], 5000)
             if not self._active(sweep):
