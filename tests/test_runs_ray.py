@@ -30,14 +30,13 @@ from resnet_viz.runs.backend import RecordStream  # noqa: E402
 from resnet_viz.runs.items import Exited, Failed, StreamItem  # noqa: E402
 from resnet_viz.runs.process_backend import ProcessBackend  # noqa: E402
 from resnet_viz.runs.ray_backend import (  # noqa: E402
-    AUTH_LOGGER,
     RAY_EXTRA_MESSAGE,
     RayBackend,
     RayResources,
     RayUnavailable,
     ray_available,
 )
-from resnet_viz.runs.ray_connect import probe_address  # noqa: E402
+from resnet_viz.runs.ray_connect import AUTH_LOGGER, probe_address  # noqa: E402
 from resnet_viz.runs.ray_trial import TrialActor  # noqa: E402
 from resnet_viz.runs.run import Run  # noqa: E402
 from resnet_viz.runs.scheduler import Scheduler  # noqa: E402
@@ -149,13 +148,13 @@ def test_a_killed_worker_fails_its_run_and_a_stopped_run_evaluates(backend):
     scheduler.start()
     poll_until(scheduler, lambda: doomed.store.steps_done >= 5 and stopped.store.steps_done >= 5)
     scheduler.pause(stopped)
-    time.sleep(0.5)  # the pause acts within one step; records still on their way arrive meanwhile
-    scheduler.poll()
-    paused_at, doomed_at = stopped.store.steps_done, doomed.store.steps_done
-    time.sleep(0.5)
-    scheduler.poll()
-    assert stopped.store.steps_done == paused_at  # paused, while the other run trains on
-    assert doomed.store.steps_done > doomed_at
+    paused_at, deadline = -1, time.monotonic() + 20
+    while stopped.store.steps_done != paused_at:  # the pause acts within a step; records on their way arrive
+        assert time.monotonic() < deadline, "the run did not pause"
+        paused_at, doomed_at = stopped.store.steps_done, doomed.store.steps_done
+        time.sleep(0.5)
+        scheduler.poll()
+    assert doomed.store.steps_done > doomed_at  # no step of the paused run in 0.5 s while the other trains on
     handle = scheduler.handle(doomed)
     assert handle is not None and handle.pid is not None and handle.pid != os.getpid()
     os.kill(handle.pid, signal.SIGKILL)
@@ -172,6 +171,18 @@ def test_a_killed_worker_fails_its_run_and_a_stopped_run_evaluates(backend):
     last = stopped.store.steps_done
     assert last == paused_at and [e.step for e in stopped.store.evals] == [last]  # the final evaluation
     assert stopped.store.finished is not None and stopped.store.finished.extra["final_eval_step"] == last
+
+
+def test_through_ray_client_the_records_are_polled(backend):
+    """Ray Client cannot stream an actor's generator: the driver polls the trial for its batches instead."""
+    backend.streaming = False  # as after connecting to a "ray://" address
+    scheduler = Scheduler(backend, mode="parallel", parallel=1, cores=1)
+    run = add(scheduler, mlp_config(steps=20), "polled")
+    scheduler.start()
+    poll_until(scheduler, lambda: not scheduler.busy)
+    assert run.status == RunStatus.FINISHED, run.message
+    assert run.store.steps_done == 20 and [e.step for e in run.store.evals] == [20]
+    assert RayBackend(RayResources(address="ray://head:10001")).streaming is False
 
 
 def test_a_stop_before_the_actor_started_cancels_the_run(backend):

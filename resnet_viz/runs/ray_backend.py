@@ -18,9 +18,6 @@ name there).
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -30,20 +27,22 @@ from resnet_viz.metrics.records import RunFinished, RunStarted, TrainChunk
 from resnet_viz.runs.backend import RecordStream
 from resnet_viz.runs.items import Cancelled, Exited, Failed, StreamItem
 from resnet_viz.runs.ray_connect import (
+    ANSI_CODES,
+    AUTH_LOGGER,
     RAY_EXTRA_MESSAGE,
     RayResources,
     RayUnavailable,
+    client_mode,
     import_ray,
+    is_actor_death,
     probe_address,
+    quiet_logger,
     ray_available,
     resolve_address,
 )
 
-#: Ray logs a warning at every start of a local Ray that token authentication is on (its default),
-#: which a user of this backend cannot act on: the logger is quiet while this backend starts Ray.
-AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
-#: Colour codes in Ray's error texts (kept out of messages and details).
-ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+#: Seconds a poll of a trial's records waits for some (Ray Client only).
+POLL_WAIT_S = 1.0
 #: Threads of each trial actor: the record stream, control calls and the pid query run at once.
 ACTOR_CONCURRENCY = 4
 
@@ -121,10 +120,13 @@ class RayRunHandle:
 
     # --- control ------------------------------------------------------------------------------------
     def _control(self, kind: str, paused: bool) -> None:
+        """Send a pause or resume that changes something; none after a stop (it resumes the engine itself,
+        and a resume that overtook it in the actor would train one more step)."""
         with self._lock:
             if self._paused != paused:
                 self._paused = paused
-                self._send(kind)
+                if self._stop is None:
+                    self._send(kind)
 
     def _send(self, kind: str, evaluate: bool = True) -> None:
         """Call the actor's ``control`` (under ``_lock``); before the actor exists the state is kept."""
@@ -156,10 +158,8 @@ class RayRunHandle:
             ray = self._backend.ray()
             actor = self._backend.create_actor(self.config, self.threads)
             self._attach(actor)
-            stream = actor.records.options(num_returns="streaming").remote()
-            self._pid = int(ray.get(actor.pid.remote()))
-            for ref in stream:
-                for item in ray.get(ref):
+            for batch in self._batches(ray, actor):
+                for item in batch:
                     self._note(item)
                     self._out.put((self.run_id, item))
         except _NeverStarted:
@@ -168,6 +168,18 @@ class RayRunHandle:
             error = exc
         finally:
             self._finish(error)
+
+    def _batches(self, ray: Any, actor: Any) -> Iterator[list[StreamItem]]:
+        """The actor's batches of records: streamed, or polled through Ray Client (it cannot stream them)."""
+        if self._backend.streaming:
+            stream = actor.records.options(num_returns="streaming").remote()
+            self._pid = int(ray.get(actor.pid.remote()))
+            for ref in stream:
+                yield ray.get(ref)
+            return
+        self._pid = int(ray.get(actor.pid.remote()))
+        while (batch := ray.get(actor.next_batch.remote(POLL_WAIT_S))) is not None:
+            yield batch
 
     def _note(self, item: StreamItem) -> None:
         if isinstance(item, RunStarted):
@@ -205,10 +217,10 @@ class RayRunHandle:
         if error is None:
             return Failed(f"the Ray worker ended {where} without finishing its run")
         lines = text.splitlines() or [""]
-        if _is_actor_death(error) and "creation task" in lines[0]:  # e.g. resnet_viz missing on that node
+        if is_actor_death(error) and "creation task" in lines[0]:  # e.g. resnet_viz missing on that node
             hint = " (install resnet-viz on every node of the cluster)" if "resnet_viz" in lines[-1] else ""
             return Failed(f"the Ray worker could not create the trial: {lines[-1].strip()}{hint}", detail)
-        if _is_actor_death(error):
+        if is_actor_death(error):
             reason = "(its process was killed or crashed, or its node was lost: out of memory?)"
             return Failed(f"the Ray worker died {where} {reason}", detail)
         return Failed(
@@ -216,27 +228,8 @@ class RayRunHandle:
         )
 
 
-@contextlib.contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    """Only errors from ``logger_name`` while the block runs."""
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 class _NeverStarted(Exception):
     """The run was stopped before its actor was created."""
-
-
-def _is_actor_death(error: BaseException) -> bool:
-    """True for Ray's errors that say the actor's worker died (``RayActorError`` and its subclasses)."""
-    return any(
-        cls.__name__ in ("RayActorError", "ActorDiedError", "ActorUnavailableError") for cls in type(error).__mro__
-    )
 
 
 class RayBackend:
@@ -252,6 +245,8 @@ class RayBackend:
         self._actor_class: Any = None
         self._started_ray = False  # this backend called ray.init (so close() shuts it down)
         self._unfit = ""  # why a trial cannot run on the local Ray ("": it can)
+        #: True: trials stream their records (a generator); False: through Ray Client, which cannot, they are polled
+        self.streaming = not (self.resources.address or "").startswith("ray://")
         self._handles: set[RayRunHandle] = set()
 
     def connect(self) -> str:
@@ -279,6 +274,7 @@ class RayBackend:
                 if not ray.is_initialized():
                     self._init(ray)
                 self._ray = ray
+                self.streaming = self.streaming and not client_mode(ray)
                 if self.resources.address is None:
                     self._unfit = self._unfit_reason(ray.cluster_resources())
             if self._unfit:
@@ -303,7 +299,7 @@ class RayBackend:
         if target is not None:
             probe_address(target)
         try:
-            with _quiet(AUTH_LOGGER):
+            with quiet_logger(AUTH_LOGGER):
                 ray.init(
                     address=address,
                     num_cpus=self.resources.local_cpus if address is None else None,

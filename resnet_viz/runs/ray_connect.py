@@ -1,4 +1,5 @@
-"""Reaching Ray: whether it is installed, the resources of a trial, and an address checked before connecting.
+"""Reaching Ray: whether it is installed, the resources of a trial, an address checked before connecting,
+and the few facts about Ray the backend reads (client mode, an actor's death, a warning to keep quiet).
 
 Ray is optional: :func:`import_ray` imports it on first use; without it, :class:`RayUnavailable` carries
 :data:`RAY_EXTRA_MESSAGE`. Ray retries an unreachable address for minutes: :func:`probe_address` says so
@@ -7,14 +8,23 @@ in one line within :data:`CONNECT_TIMEOUT_S`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import logging
+import re
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from resnet_viz.config import ConfigError
 
+#: Ray logs a warning at every start of a local Ray that token authentication is on (its default),
+#: which a user of this backend cannot act on: the logger is quiet while this backend starts Ray.
+AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+#: Colour codes in Ray's error texts (kept out of messages and details).
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
 RAY_EXTRA_MESSAGE = 'Ray is not installed: pip install "resnet-viz[ray]"'
 #: Seconds to wait for a TCP connection to a Ray address before saying it cannot be reached
 #: (Ray itself retries an unreachable address for minutes).
@@ -99,3 +109,30 @@ def resolve_address(ray: Any, address: str) -> str | None:
     if not found:
         raise RayUnavailable('no running Ray found for the address "auto": start one with "ray start --head"')
     return str(found)
+
+
+def client_mode(ray: Any) -> bool:
+    """True when this process reaches Ray through Ray Client (``ray://``)."""
+    try:
+        return bool(ray.util.client.ray.is_connected())
+    except Exception:  # noqa: BLE001 - Ray's client module moved: assume a driver on the cluster
+        return False
+
+
+def is_actor_death(error: BaseException) -> bool:
+    """True for Ray's errors that say the actor's worker died (``RayActorError`` and its subclasses)."""
+    return any(
+        cls.__name__ in ("RayActorError", "ActorDiedError", "ActorUnavailableError") for cls in type(error).__mro__
+    )
+
+
+@contextlib.contextmanager
+def quiet_logger(logger_name: str) -> Iterator[None]:
+    """Only errors from ``logger_name`` while the block runs."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -2,9 +2,11 @@
 
 :class:`TrialActor` is a plain class (this module never imports Ray):
 :mod:`~resnet_viz.runs.ray_backend` wraps it with ``ray.remote`` as a threaded actor. Its methods run on
-the actor's threads: :meth:`TrialActor.records` (a generator the driver streams) trains the run in a
-thread of its own and yields the records emitted since the last batch, at most ``1 / BATCH_INTERVAL_S``
-batches a second; :meth:`TrialActor.control` pauses, resumes or stops the engine meanwhile.
+the actor's threads: :meth:`TrialActor.records` (a generator the driver streams; through Ray Client,
+which cannot stream an actor's generator, the driver polls :meth:`TrialActor.next_batch`) trains the run
+in a thread of its own and yields the records emitted since the last batch, at most
+``1 / BATCH_INTERVAL_S`` batches a second; :meth:`TrialActor.control` pauses, resumes or stops the
+engine meanwhile.
 
 The trial loads its data itself, on its node (the worker's :class:`~resnet_viz.runs.splits_cache.SplitsCache`),
 and runs the engine as :mod:`~resnet_viz.runs.child` does (torch threads, deterministic switch), so that a
@@ -50,6 +52,8 @@ class TrialActor:
         self._changed = threading.Condition()
         self._batch: list[StreamItem] = []
         self._done = False
+        self._trainer: threading.Thread | None = None  # trains the run, started by the first batch asked for
+        self._sent_at = 0.0  # time.monotonic() of the last batch handed out
         self._last_control = -1  # sequence number of the last control applied
         self._build_error: Failed | None = None
         self.engine: Engine | None = None
@@ -83,21 +87,27 @@ class TrialActor:
     # --- the stream -------------------------------------------------------------------------------
     def records(self) -> Iterator[list[StreamItem]]:
         """Train the run and yield its records in batches (every item once, in order), until it ended."""
-        threading.Thread(target=self._work, name="resnet-viz trial", daemon=True).start()
-        sent_at = 0.0
-        while True:
-            with self._changed:
-                self._changed.wait_for(lambda: self._done or bool(self._batch))
-                wait_s = sent_at + BATCH_INTERVAL_S - time.monotonic()
-                if wait_s > 0:
-                    self._changed.wait_for(lambda: self._done, timeout=wait_s)
-                batch, self._batch = self._batch, []
-                done = self._done
+        while (batch := self.next_batch(None)) is not None:
             if batch:
-                sent_at = time.monotonic()
                 yield batch
-            if done:
-                return
+
+    def next_batch(self, wait_s: float | None) -> list[StreamItem] | None:
+        """The records since the last batch, waiting up to ``wait_s`` seconds (None: until there are some):
+        ``[]`` when none came, None once the run ended and every record was taken. The first call starts
+        the training. (Ray Client cannot stream an actor's generator: its driver polls this instead.)"""
+        with self._changed:
+            if self._trainer is None:
+                self._trainer = threading.Thread(target=self._work, name="resnet-viz trial", daemon=True)
+                self._trainer.start()
+            self._changed.wait_for(lambda: self._done or bool(self._batch), timeout=wait_s)
+            wait_s = self._sent_at + BATCH_INTERVAL_S - time.monotonic()
+            if wait_s > 0:
+                self._changed.wait_for(lambda: self._done, timeout=wait_s)
+            batch, self._batch = self._batch, []
+            if batch:
+                self._sent_at = time.monotonic()
+                return batch
+            return None if self._done else []
 
     def _post(self, item: StreamItem) -> None:
         with self._changed:
