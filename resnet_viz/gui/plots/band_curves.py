@@ -35,7 +35,7 @@ from resnet_viz.gui.plots.running_mean import RunningMean, nearest_index
 from resnet_viz.gui.plots.stepped_bounds import SteppedBounds
 from resnet_viz.gui.runs import RunEntry
 from resnet_viz.metrics.bands import Band, seed_band
-from resnet_viz.metrics.store import GrowingArray
+from resnet_viz.metrics.store import GrowingArray, RunStore
 
 #: Z values: the fill under every curve, the edges and the mean above the runs' curves.
 FILL_Z, THIN_Z, EDGE_Z, TEST_Z = -10, 800, 1800, 2000
@@ -53,6 +53,7 @@ class CurveBand:
     label: str = ""
     key: tuple[Any, ...] | None = None
     means: dict[int, RunningMean] = field(default_factory=dict)  # run id -> running mean of its training metric
+    stores: dict[int, RunStore] = field(default_factory=dict)  # run id -> the store its running mean reads
     thin_x: GrowingArray = field(default_factory=GrowingArray)
     thin_y: GrowingArray = field(default_factory=GrowingArray)
     band: Band = field(default_factory=Band.empty)
@@ -182,8 +183,10 @@ class CurveBands:
         reset = False
         for e in group:
             rm = band.means.get(e.run_id)
-            if rm is None:
+            if rm is None or band.stores.get(e.run_id) is not e.store:  # new, or its records were replaced
                 rm = band.means[e.run_id] = RunningMean(p.smoothing, scale=p.scale, positive=p.log_y)
+                band.stores[e.run_id] = e.store
+                reset = True
             if rm.window != p.smoothing:
                 rm.set_window(p.smoothing)
                 reset = True
