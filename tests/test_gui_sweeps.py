@@ -231,3 +231,49 @@ def test_stop_sweep_stops_its_trials_and_leaves_it_resumable(window, qtbot, tmp_
     saved = read_state(tmp_path / "sw")
     assert [t.has_result for t in saved.trials] == [False] * 3 and "running" not in [t.status for t in saved.trials]
     assert not window.sweeps.panel.stop_button.isEnabled()
+
+
+def test_a_sweep_on_a_local_ray_streams_into_the_window(window, qtbot, tmp_path):
+    ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install "resnet-viz[ray]"')
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        notes = []
+        request = SweepRequest(mlp_spec("2", "0-1"), tmp_path / "ray", ray=True, parallel=0)
+        sweep = window.sweeps.start(request, busy=notes.append)
+        assert notes == ["Starting a local Ray…"]
+        assert sweep.where == "local Ray, 2 CPUs, 0 GPUs, 2 trial(s) at a time" and sweep.runner.parallel == 2
+        assert len(window.manager.entries) == 2
+        wait_ended(qtbot, window, sweep)
+        assert sweep.state == "finished" and [e.status for e in window.manager.entries] == ["finished"] * 2
+        assert window.sweeps.panel.table.item(0, 1).text() == "2/2"
+        assert read_state(tmp_path / "ray").backend["name"] == "ray"
+        assert ray.is_initialized()  # a Ray this window did not start is left running
+    finally:
+        ray.shutdown()
+
+
+def test_a_ray_backend_of_an_ended_sweep_is_closed_once_no_other_sweep_trains_on_ray(window):
+    from types import SimpleNamespace
+
+    class FakeBackend:
+        def __init__(self, name: str) -> None:
+            self.name, self.closed = name, 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    a, b, local = FakeBackend("ray"), FakeBackend("ray"), FakeBackend("process")
+    first = SimpleNamespace(state="training", runner=SimpleNamespace(backend=a))
+    second = SimpleNamespace(state="training", runner=SimpleNamespace(backend=b))
+    sweeps = window.sweeps
+    sweeps.sweeps = [first, second]
+    try:
+        sweeps._close_backend(a, first)  # a may have started the local Ray the second sweep trains on
+        assert a.closed == 0
+        sweeps._close_backend(local, first)
+        assert local.closed == 1 and a.closed == 0
+        first.state = "finished"
+        sweeps._close_backend(b, second)
+        assert (a.closed, b.closed, local.closed) == (1, 1, 1)
+    finally:
+        sweeps.sweeps = []
