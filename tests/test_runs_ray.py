@@ -233,8 +233,10 @@ def test_the_trial_cancels_a_stop_before_its_data_and_drops_stale_controls():
 def test_connect_reuses_the_running_ray_and_describes_it(backend):
     assert backend.connect() == "local Ray, 2 CPUs, 0 GPUs"
     assert backend.capacity() == 2  # trials of 1 CPU
-    assert RayBackend(RayResources(cpus_per_trial=0.5)).capacity() == 4
-    assert RayBackend(RayResources(cpus_per_trial=1.5)).capacity() == 1
+    for cpus, fits in ((0.5, 4), (1.5, 1)):
+        other = RayBackend(RayResources(cpus_per_trial=cpus))
+        assert other.capacity() == fits
+        other.close()
     backend.close()
     assert ray.is_initialized()  # this backend did not start it: it leaves it running
 
@@ -249,6 +251,25 @@ def test_a_trial_larger_than_the_local_ray_fails_at_once(local_ray):
     assert [type(i).__name__ for i in items] == ["Failed", "Exited"]
     assert items[0].message.startswith("--gpus-per-trial 1 is more")
     backend.close()
+
+
+def test_ray_started_by_a_backend_is_shut_down_when_the_last_backend_using_it_closes(local_ray, monkeypatch):
+    """Ray is one per process: two sweeps' backends share it; the first to close must not end the other's."""
+    module = sys.modules[RayBackend.__module__]
+    monkeypatch.setattr(module, "_SHARED", module._SharedRay())  # whatever other tests left open
+    state = {"initialised": False, "shutdowns": 0}
+    monkeypatch.setattr(ray, "is_initialized", lambda: state["initialised"])
+    monkeypatch.setattr(ray, "init", lambda **_kwargs: state.update(initialised=True))
+    monkeypatch.setattr(ray, "shutdown", lambda: state.update(shutdowns=state["shutdowns"] + 1))
+    first, second = RayBackend(RESOURCES), RayBackend(RESOURCES)
+    first.ray()  # starts "Ray"
+    second.ray()  # reuses it
+    first.close()
+    assert state["shutdowns"] == 0
+    second.close()
+    assert state["shutdowns"] == 1
+    second.close()  # a second close does nothing
+    assert state["shutdowns"] == 1
 
 
 def test_another_process_connects_to_the_running_ray_by_its_address(local_ray):

@@ -232,6 +232,18 @@ class _NeverStarted(Exception):
     """The run was stopped before its actor was created."""
 
 
+class _SharedRay:
+    """Ray is one per process: the backends using it, and whether one of them started it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.started = False
+
+
+_SHARED = _SharedRay()
+
+
 class RayBackend:
     """Runs train in Ray actors; Ray is started or connected on first use (:meth:`connect`)."""
 
@@ -243,7 +255,6 @@ class RayBackend:
         self._lock = threading.Lock()
         self._ray: Any = None
         self._actor_class: Any = None
-        self._started_ray = False  # this backend called ray.init (so close() shuts it down)
         self._unfit = ""  # why a trial cannot run on the local Ray ("": it can)
         #: True: trials stream their records (a generator); False: through Ray Client, which cannot, they are polled
         self.streaming = not (self.resources.address or "").startswith("ray://")
@@ -271,8 +282,11 @@ class RayBackend:
         with self._lock:
             if self._ray is None:
                 ray = import_ray()
-                if not ray.is_initialized():
-                    self._init(ray)
+                with _SHARED.lock:
+                    if not ray.is_initialized():
+                        self._init(ray)
+                        _SHARED.started = True
+                    _SHARED.users += 1
                 self._ray = ray
                 self.streaming = self.streaming and not client_mode(ray)
                 if self.resources.address is None:
@@ -312,7 +326,6 @@ class RayBackend:
             where = "start a local Ray" if address is None else f"connect to Ray at {address}"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RayUnavailable(f"could not {where}: {first}") from exc
-        self._started_ray = True
 
     def create_actor(self, config: RunConfig, threads: int) -> Any:
         """A new trial actor for ``config`` (Ray schedules it once its resources are free)."""
@@ -351,7 +364,8 @@ class RayBackend:
                 self._handles.discard(handle)
 
     def close(self) -> None:
-        """Kill this backend's actors still alive; shut Ray down only when this backend started it."""
+        """Kill this backend's actors still alive; shut Ray down when a backend started it and no other
+        backend of this process still uses it (a Ray started by someone else is left running)."""
         with self._lock:
             handles = list(self._handles)
         for handle in handles:
@@ -359,10 +373,14 @@ class RayBackend:
         for handle in handles:
             handle.join(5.0)
         with self._lock:
-            ray, started = self._ray, self._started_ray
-            self._ray, self._started_ray = None, False
-        if ray is not None and started:
-            ray.shutdown()
+            ray, self._ray = self._ray, None
+        if ray is None:
+            return
+        with _SHARED.lock:
+            _SHARED.users -= 1
+            if _SHARED.users == 0 and _SHARED.started:
+                _SHARED.started = False
+                ray.shutdown()
 
 
 __all__ = [  # the names of ray_connect are re-exported: callers need only this module
