@@ -105,7 +105,7 @@ def test_load_preset_creates_its_runs_mode_plots_and_experiment_dock(window, pre
     for dock in first[:3]:
         assert ex.tabifiedDockWidgets(dock) == []
     behind = set(ex.tabifiedDockWidgets(first[3]))
-    assert behind == {d for k, d in docks.items() if k not in p.plots[:4]}
+    assert behind == {d for k, d in docks.items() if k not in p.plots[:4]} | {window.sweeps.dock}
     # the 2×2 grid: first top-left, second top-right, third bottom-left, fourth bottom-right
     g = [d.geometry() for d in first]
     assert g[0].left() < g[1].left() and abs(g[0].top() - g[1].top()) < 5
