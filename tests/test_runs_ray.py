@@ -73,9 +73,15 @@ def mlp_config(steps: int = 40, seed: int = 0) -> RunConfig:
     )
 
 
+def quick(config: RunConfig) -> RunConfig:
+    """``config`` without torch's deterministic switch (it imports torch._inductor: seconds in each worker;
+    the tests that use this check the backend, not the kernels)."""
+    return replace(config, train=replace(config.train, deterministic=False))
+
+
 def endless(config: RunConfig) -> RunConfig:
     """``config`` training (almost) forever, without periodic evaluations or snapshots."""
-    return replace(config, train=replace(config.train, steps=1_000_000, eval_every=1_000_000, snapshots=0))
+    return quick(replace(config, train=replace(config.train, steps=1_000_000, eval_every=1_000_000, snapshots=0)))
 
 
 def poll_until(scheduler: Scheduler, done: Callable[[], bool], timeout_s: float = 90.0) -> None:
@@ -177,7 +183,7 @@ def test_through_ray_client_the_records_are_polled(backend):
     """Ray Client cannot stream an actor's generator: the driver polls the trial for its batches instead."""
     backend.streaming = False  # as after connecting to a "ray://" address
     scheduler = Scheduler(backend, mode="parallel", parallel=1, cores=1)
-    run = add(scheduler, mlp_config(steps=20), "polled")
+    run = add(scheduler, quick(mlp_config(steps=20)), "polled")
     scheduler.start()
     poll_until(scheduler, lambda: not scheduler.busy)
     assert run.status == RunStatus.FINISHED, run.message
