@@ -80,6 +80,9 @@ def test_the_dialog_shows_the_cores_error_and_disables_start(dialog):
     dialog.seeds_edit.setText("5-2")
     assert "--seeds" in dialog.status.text() and not dialog.start_button.isEnabled()
     dialog.seeds_edit.setText("0")
+    dialog.add_axis_button.click()  # a new axis starts on a field not varied yet
+    assert [r.path for r in dialog.rows] == ["model.depth", "optim.lr"] and dialog.rows[1].values_edit.text() == "0.05"
+    dialog.remove_axis(dialog.rows[1])
     dialog.add_axis("model.depth", "4")  # the same field twice: the spec's own error
     assert "each field once" in dialog.status.text() and not dialog.start_button.isEnabled()
 

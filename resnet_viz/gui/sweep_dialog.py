@@ -19,7 +19,7 @@ from PySide6 import QtCore, QtWidgets
 from resnet_viz.config import ConfigError, RunConfig
 from resnet_viz.export.names import slug
 from resnet_viz.gui.export_dialogs import setting_text
-from resnet_viz.gui.sweep_axes import ERROR_STYLE, AxisRow, value_text
+from resnet_viz.gui.sweep_axes import ERROR_STYLE, AxisRow, value_text, varied_fields
 from resnet_viz.runs.ray_backend import RAY_EXTRA_MESSAGE, ray_available
 from resnet_viz.runs.scheduler import MAX_PARALLEL
 from resnet_viz.sweeps.folder import SweepError, SweepState, read_state
@@ -126,7 +126,7 @@ class SweepDialog(QtWidgets.QDialog):
         self.rows_layout = QtWidgets.QVBoxLayout()
         layout.addLayout(self.rows_layout)
         self.add_axis_button = QtWidgets.QPushButton("Add axis")
-        self.add_axis_button.clicked.connect(lambda: self.add_axis("optim.lr"))
+        self.add_axis_button.clicked.connect(lambda: self.add_axis(self._next_field()))
         self.seeds_edit = QtWidgets.QLineEdit("0-4")
         self.seeds_edit.setToolTip("The seeds of every config: 0-4, 0,3,7 or 0-2,9")
         self.seeds_edit.textChanged.connect(lambda _t: self.validate())
@@ -210,6 +210,12 @@ class SweepDialog(QtWidgets.QDialog):
         self.rows_layout.addWidget(row)
         self.validate()
         return row
+
+    def _next_field(self) -> str:
+        """The field a new axis starts on: the first of the usual ones (then of all) not varied yet."""
+        used = {row.path for row in self.rows}
+        usual = ["model.depth", "optim.lr", "model.shortcut_variant", "model.arch", "optim.weight_decay"]
+        return next(p for p in [*usual, *(info.path for info in varied_fields())] if p not in used)
 
     def remove_axis(self, row: AxisRow) -> None:
         self.rows.remove(row)
