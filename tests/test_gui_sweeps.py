@@ -167,6 +167,7 @@ def test_closing_mid_sweep_keeps_the_finished_trials_and_resume_trains_only_the_
         dialog = second.sweeps.open_dialog()
         assert dialog.choose_resume(folder)
         assert dialog.start_button.text() == "Resume sweep" and not dialog.rows[0].values_edit.isEnabled()
+        assert dialog.base_label.text() == f"the sweep's own: {saved.spec.base.label()}"
         assert dialog.count.text() == f"1 config × 4 seeds = 4 trials: {len(kept)} done, {4 - len(kept)} to train"
         request = dialog.request()
         assert request.spec is None and request.folder == folder

@@ -105,7 +105,7 @@ class SweepDialog(QtWidgets.QDialog):
         folder_row = QtWidgets.QHBoxLayout()
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(browse)
-        base = QtWidgets.QLabel(f"the setup's config: {self.base.label()}")
+        self.base_label = base = QtWidgets.QLabel(f"the setup's config: {self.base.label()}")
         base.setStyleSheet(NOTE_STYLE)
         base.setToolTip("Every trial is this config with the values below (and its seed) laid over it")
         form.addRow("Name", self.name_edit)
@@ -251,6 +251,7 @@ class SweepDialog(QtWidgets.QDialog):
             return False
         self.resume_state, self.resume_folder = state, Path(path)
         self.setWindowTitle("Resume sweep")
+        self.base_label.setText(f"the sweep's own: {state.spec.base.label()}")
         self.start_button.setText("Resume sweep")
         self.name_edit.setText(state.spec.name)
         self.folder_edit.setText(str(path))
@@ -290,7 +291,7 @@ class SweepDialog(QtWidgets.QDialog):
         """Check every row (its error under it) and the rest (in the status line); *Start* follows."""
         if not hasattr(self, "start_button"):
             return False  # still building
-        ok = all([row.check() is not None for row in self.rows])
+        ok = all([row.check() is not None for row in self.rows]) or self.resume_state is not None
         text = ""
         if self.resume_state is not None:
             done = sum(1 for t in self.resume_state.trials if t.has_result)
