@@ -254,30 +254,3 @@ def test_a_sweep_on_a_local_ray_streams_into_the_window(window, qtbot, tmp_path)
         assert ray.is_initialized()  # a Ray this window did not start is left running
     finally:
         ray.shutdown()
-
-
-def test_a_ray_backend_of_an_ended_sweep_is_closed_once_no_other_sweep_trains_on_ray(window):
-    from types import SimpleNamespace
-
-    class FakeBackend:
-        def __init__(self, name: str) -> None:
-            self.name, self.closed = name, 0
-
-        def close(self) -> None:
-            self.closed += 1
-
-    a, b, local = FakeBackend("ray"), FakeBackend("ray"), FakeBackend("process")
-    first = SimpleNamespace(state="training", runner=SimpleNamespace(backend=a))
-    second = SimpleNamespace(state="training", runner=SimpleNamespace(backend=b))
-    sweeps = window.sweeps
-    sweeps.sweeps = [first, second]
-    try:
-        sweeps._close_backend(a, first)  # a may have started the local Ray the second sweep trains on
-        assert a.closed == 0
-        sweeps._close_backend(local, first)
-        assert local.closed == 1 and a.closed == 0
-        first.state = "finished"
-        sweeps._close_backend(b, second)
-        assert (a.closed, b.closed, local.closed) == (1, 1, 1)
-    finally:
-        sweeps.sweeps = []

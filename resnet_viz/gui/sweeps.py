@@ -83,7 +83,6 @@ class WindowSweeps(QtCore.QObject):
         self.local_backend = local_backend or (lambda name: make_backend(name))
         self.sweeps: list[WindowSweep] = []
         self.dialog: SweepDialog | None = None
-        self._retired: list[Backend] = []  # backends of ended sweeps not closed yet (see _close_backend)
         self.panel = SweepPanel(host.settings)
         self.panel.stop_requested.connect(self.stop)
         self.panel.message.connect(host.show_message)
@@ -233,21 +232,8 @@ class WindowSweeps(QtCore.QObject):
         runner.update()
         runner.save()
         runner.detach()
-        self._close_backend(runner.backend, sweep)
+        runner.backend.close()  # a local Ray is shut down once no backend of this window uses it
         sweep.counts = self._counts(sweep)
-
-    def _close_backend(self, backend: Backend, ended: WindowSweep | None) -> None:
-        """Close the backend of the sweep that ``ended``. A Ray backend waits while another sweep trains on
-        Ray (a local Ray is shut down by the backend that started it, and another sweep may be using it);
-        ``ended`` None: the window closes, everything is closed."""
-        self._retired.append(backend)
-        ray_busy = ended is not None and any(
-            s is not ended and s.state == "training" and s.runner.backend.name == "ray" for s in self.sweeps
-        )
-        for retired in list(self._retired):
-            if retired.name != "ray" or not ray_busy:
-                self._retired.remove(retired)
-                retired.close()
 
     def _finish(self, sweep: WindowSweep) -> None:
         self._release(sweep)
@@ -283,9 +269,6 @@ class WindowSweeps(QtCore.QObject):
                 sweep.runner.stop(evaluate=False)
                 self._release(sweep)
                 sweep.state = "stopped"
-        for backend in self._retired:  # Ray backends kept for another sweep that ended just now
-            backend.close()
-        self._retired.clear()
 
     # --- the panel ------------------------------------------------------------------------------
     def view(self, sweep: WindowSweep) -> SweepView:
