@@ -119,6 +119,8 @@ def _check_resources(args: argparse.Namespace) -> None:
 def _backend(args: argparse.Namespace) -> tuple[Backend, int, str, dict[str, Any]]:
     """The backend, trials at once, a line saying where they train, and what sweep.json records of it."""
     threads = max(1, int(args.cpus_per_trial))
+    from resnet_viz.runs.scheduler import MAX_PARALLEL
+
     if args.ray or args.ray_address:
         from resnet_viz.runs.ray_backend import RayBackend, RayResources, RayUnavailable
 
@@ -129,7 +131,7 @@ def _backend(args: argparse.Namespace) -> tuple[Backend, int, str, dict[str, Any
             where = backend.connect()
         except RayUnavailable as exc:
             raise _Refused(str(exc)) from None
-        parallel = args.parallel or backend.capacity()
+        parallel = args.parallel or min(MAX_PARALLEL, backend.capacity())
         info = {"name": "ray", "address": args.ray_address, "cpus_per_trial": args.cpus_per_trial,
                 "gpus_per_trial": args.gpus_per_trial, "parallel": parallel, "cluster": where}  # fmt: skip
         return backend, parallel, where, info

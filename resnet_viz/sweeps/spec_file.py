@@ -98,7 +98,11 @@ def spec_from_dict(data: Any, where: Path | None = None) -> SweepSpec:
 def load_spec_file(path: str | Path) -> SweepSpec:
     """The spec of a JSON or YAML file (:class:`ConfigError` naming the file and what is wrong)."""
     path = Path(path)
-    return spec_from_dict(_parse_text(path, read_config_text(path)), path)
+    try:
+        text = read_config_text(path)
+    except ConfigError as exc:  # worded for run configs: say it of the spec file
+        raise ConfigError("--spec", str(path), exc.allowed.replace("JSON file", "JSON or YAML file")) from None
+    return spec_from_dict(_parse_text(path, text), path)
 
 
 __all__ = ["load_spec_file", "spec_from_dict"]
