@@ -36,7 +36,7 @@ from resnet_viz.runs.ray_backend import (  # noqa: E402
     RayUnavailable,
     ray_available,
 )
-from resnet_viz.runs.ray_connect import AUTH_LOGGER, probe_address  # noqa: E402
+from resnet_viz.runs.ray_connect import AUTH_LOGGER, SharedRay, probe_address  # noqa: E402
 from resnet_viz.runs.ray_trial import TrialActor  # noqa: E402
 from resnet_viz.runs.run import Run  # noqa: E402
 from resnet_viz.runs.scheduler import Scheduler  # noqa: E402
@@ -221,7 +221,7 @@ def test_a_trial_that_cannot_be_created_on_its_node_says_why():
 
 def test_the_trial_cancels_a_stop_before_its_data_and_drops_stale_controls():
     """The actor's class without Ray (gpus=1: it leaves this process's CUDA devices visible)."""
-    trial = TrialActor(mlp_config(), threads=1, gpus=1)
+    trial = TrialActor(mlp_config(), threads=1, gpus=1, splits=None)
     assert trial.engine is not None
     trial.control(2, "resume")
     trial.control(1, "pause")  # older than the resume already applied: a threaded actor's reordering
@@ -262,7 +262,7 @@ def test_a_trial_larger_than_the_local_ray_fails_at_once(local_ray):
 def test_ray_started_by_a_backend_is_shut_down_when_the_last_backend_using_it_closes(local_ray, monkeypatch):
     """Ray is one per process: two sweeps' backends share it; the first to close must not end the other's."""
     module = sys.modules[RayBackend.__module__]
-    monkeypatch.setattr(module, "_SHARED", module._SharedRay())  # whatever other tests left open
+    monkeypatch.setattr(module, "SHARED_RAY", SharedRay())  # whatever other tests left open
     state = {"initialised": False, "shutdowns": 0}
     monkeypatch.setattr(ray, "is_initialized", lambda: state["initialised"])
     monkeypatch.setattr(ray, "init", lambda **_kwargs: state.update(initialised=True))
@@ -335,3 +335,24 @@ def test_resources_are_checked(resources, field):
         RayBackend(resources)
     assert raised.value.field == field
     RayResources(cpus_per_trial=0.5, gpus_per_trial=0.25, local_cpus=2).validate()
+
+
+def test_the_driver_loads_each_data_config_once_and_puts_it_in_the_object_store_once():
+    from resnet_viz.runs.ray_data import SharedSplits
+
+    class FakeRay:
+        def __init__(self) -> None:
+            self.puts: list[object] = []
+
+        def put(self, value: object) -> str:
+            self.puts.append(value)
+            return f"ref{len(self.puts)}"
+
+    fake, shared, progress = FakeRay(), SharedSplits(), []
+    data = mlp_config().data
+    first = shared.ref(fake, data, lambda text, fraction: progress.append(fraction))
+    assert shared.ref(fake, data, lambda *_: None) == first == "ref1" and len(fake.puts) == 1
+    assert fake.puts[0].train_x.shape[0] == data.subset and progress[-1] == 1.0
+    assert shared.ref(fake, replace(data, subset=data.subset // 2), lambda *_: None) == "ref2"
+    shared.clear()
+    assert shared.ref(fake, data, lambda *_: None) == "ref3"  # cleared: put again (the load itself is cached by data)

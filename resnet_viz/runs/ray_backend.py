@@ -7,7 +7,8 @@ own; the scheduler, the sweep runner and the run folders exist already. Tune rep
 through its own training loop, controller and storage sync, which would duplicate all of that.
 
 Each run is one threaded actor (:class:`~resnet_viz.runs.ray_trial.TrialActor`, ``cpus_per_trial`` CPUs,
-``gpus_per_trial`` GPUs) that loads its data on its node and streams lists of records; a reader thread
+``gpus_per_trial`` GPUs) that gets its data from Ray's object store (loaded here once per data
+configuration: :mod:`~resnet_viz.runs.ray_data`) and streams lists of records; a reader thread
 here puts each on the stream as ``(run_id, item)``, then how the run ended when the actor did not say
 (its worker died: :class:`~resnet_viz.runs.items.Failed` naming the step), then ``Exited``.
 
@@ -22,14 +23,16 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from resnet_viz.config import DataConfig, RunConfig
+from resnet_viz.config import ConfigError, DataConfig, RunConfig
+from resnet_viz.data import DataError
 from resnet_viz.metrics.records import RunFinished, RunStarted, TrainChunk
 from resnet_viz.runs.backend import RecordStream
-from resnet_viz.runs.items import Cancelled, Exited, Failed, StreamItem
+from resnet_viz.runs.items import Cancelled, Exited, Failed, Progress, StreamItem
 from resnet_viz.runs.ray_connect import (
     ANSI_CODES,
     AUTH_LOGGER,
     RAY_EXTRA_MESSAGE,
+    SHARED_RAY,
     RayResources,
     RayUnavailable,
     client_mode,
@@ -40,6 +43,7 @@ from resnet_viz.runs.ray_connect import (
     ray_available,
     resolve_address,
 )
+from resnet_viz.runs.ray_data import SharedSplits
 
 #: Seconds a poll of a trial's records waits for some (Ray Client only).
 POLL_WAIT_S = 1.0
@@ -156,7 +160,8 @@ class RayRunHandle:
             if self._stop is not None:  # stopped or killed before it started: no actor at all
                 raise _NeverStarted
             ray = self._backend.ray()
-            actor = self._backend.create_actor(self.config, self.threads)
+            splits = self._backend.data.ref(ray, self.config.data, self._progress)
+            actor = self._backend.create_actor(self.config, self.threads, splits)
             self._attach(actor)
             for batch in self._batches(ray, actor):
                 for item in batch:
@@ -164,10 +169,19 @@ class RayRunHandle:
                     self._out.put((self.run_id, item))
         except _NeverStarted:
             pass
+        except (ConfigError, DataError) as exc:  # the data cannot be loaded: the user's input
+            self._ended = True
+            self._out.put((self.run_id, Failed(str(exc), input_error=True)))
         except BaseException as exc:  # noqa: BLE001 - how the run ended, said once below
             error = exc
         finally:
             self._finish(error)
+
+    def _progress(self, text: str, fraction: float) -> None:
+        """Loading the data here: its progress on the stream; a stop meanwhile abandons the run."""
+        if self._stop is not None:
+            raise _NeverStarted
+        self._out.put((self.run_id, Progress(text, fraction)))
 
     def _batches(self, ray: Any, actor: Any) -> Iterator[list[StreamItem]]:
         """The actor's batches of records: streamed, or polled through Ray Client (it cannot stream them)."""
@@ -232,18 +246,6 @@ class _NeverStarted(Exception):
     """The run was stopped before its actor was created."""
 
 
-class _SharedRay:
-    """Ray is one per process: the backends using it, and whether one of them started it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
-        self.started = False
-
-
-_SHARED = _SharedRay()
-
-
 class RayBackend:
     """Runs train in Ray actors; Ray is started or connected on first use (:meth:`connect`)."""
 
@@ -259,6 +261,7 @@ class RayBackend:
         #: True: trials stream their records (a generator); False: through Ray Client, which cannot, they are polled
         self.streaming = not (self.resources.address or "").startswith("ray://")
         self._handles: set[RayRunHandle] = set()
+        self.data = SharedSplits()  # the trials' datasets, loaded here once each and shared through Ray
 
     def connect(self) -> str:
         """Start or connect to Ray once (an initialised Ray is reused); one line describing it.
@@ -282,11 +285,11 @@ class RayBackend:
         with self._lock:
             if self._ray is None:
                 ray = import_ray()
-                with _SHARED.lock:
+                with SHARED_RAY.lock:
                     if not ray.is_initialized():
                         self._init(ray)
-                        _SHARED.started = True
-                    _SHARED.users += 1
+                        SHARED_RAY.started = True
+                    SHARED_RAY.users += 1
                 self._ray = ray
                 self.streaming = self.streaming and not client_mode(ray)
                 if self.resources.address is None:
@@ -327,8 +330,9 @@ class RayBackend:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RayUnavailable(f"could not {where}: {first}") from exc
 
-    def create_actor(self, config: RunConfig, threads: int) -> Any:
-        """A new trial actor for ``config`` (Ray schedules it once its resources are free)."""
+    def create_actor(self, config: RunConfig, threads: int, splits: Any) -> Any:
+        """A new trial actor for ``config`` on the data object ``splits`` (Ray schedules it once its
+        resources are free)."""
         ray = self.ray()
         with self._lock:
             if self._actor_class is None:
@@ -339,7 +343,7 @@ class RayBackend:
         options = {"max_concurrency": ACTOR_CONCURRENCY, "num_cpus": self.resources.cpus_per_trial}
         if self.resources.gpus_per_trial > 0:
             options["num_gpus"] = self.resources.gpus_per_trial
-        return actor_class.options(**options).remote(config, threads, self.resources.gpus_per_trial)
+        return actor_class.options(**options).remote(config, threads, self.resources.gpus_per_trial, splits)
 
     def kill_actor(self, actor: Any) -> None:
         """End ``actor`` now (no restart); one that is gone already is not an error."""
@@ -353,7 +357,8 @@ class RayBackend:
         return RayRunHandle(run_id, config, out, self, threads or self.resources.threads)
 
     def prefetch(self, data: DataConfig) -> None:
-        """Nothing: each trial loads its data on its own node."""
+        """Load ``data`` here in the background now (it goes to the object store when a trial takes it)."""
+        self.data.cache.prefetch(data)
 
     def track(self, handle: RayRunHandle, alive: bool) -> None:
         """Note a handle whose actor may be alive (:meth:`close` kills those), or forget it."""
@@ -374,12 +379,13 @@ class RayBackend:
             handle.join(5.0)
         with self._lock:
             ray, self._ray = self._ray, None
+        self.data.clear()
         if ray is None:
             return
-        with _SHARED.lock:
-            _SHARED.users -= 1
-            if _SHARED.users == 0 and _SHARED.started:
-                _SHARED.started = False
+        with SHARED_RAY.lock:
+            SHARED_RAY.users -= 1
+            if SHARED_RAY.users == 0 and SHARED_RAY.started:
+                SHARED_RAY.started = False
                 ray.shutdown()
 
 

@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -136,3 +137,16 @@ def quiet_logger(logger_name: str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+class SharedRay:
+    """Ray is one per process: the backends using it, and whether one of them started it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.started = False
+
+
+#: The Ray of this process: how many backends use it, and whether one of them started it.
+SHARED_RAY = SharedRay()

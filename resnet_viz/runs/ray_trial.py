@@ -8,7 +8,7 @@ in a thread of its own and yields the records emitted since the last batch, at m
 ``1 / BATCH_INTERVAL_S`` batches a second; :meth:`TrialActor.control` pauses, resumes or stops the
 engine meanwhile.
 
-The trial loads its data itself, on its node (the worker's :class:`~resnet_viz.runs.splits_cache.SplitsCache`),
+The trial gets its data from the driver, through Ray's object store (:mod:`~resnet_viz.runs.ray_data`),
 and runs the engine as :mod:`~resnet_viz.runs.child` does (torch threads, deterministic switch), so that a
 config and seed give the same numbers as the process backend with the same thread count.
 """
@@ -24,17 +24,13 @@ from collections.abc import Iterator
 import torch
 
 from resnet_viz.config import ConfigError, RunConfig
-from resnet_viz.data import DataError
-from resnet_viz.runs.items import Cancelled, Failed, Progress, StreamItem
-from resnet_viz.runs.splits_cache import SplitsCache
+from resnet_viz.data import DataError, DatasetSplits
+from resnet_viz.runs.items import Cancelled, Failed, StreamItem
 from resnet_viz.train.engine import Engine
 from resnet_viz.train.prepared import use_deterministic_algorithms
 
 #: Seconds between two batches of records sent to the driver (Ray's cost is per batch, not per record).
 BATCH_INTERVAL_S = 0.1
-
-#: The datasets loaded in this worker process, one per data configuration.
-WORKER_SPLITS = SplitsCache()
 
 
 class _LoadingCancelled(Exception):
@@ -43,9 +39,10 @@ class _LoadingCancelled(Exception):
 
 class TrialActor:
     """One run on a Ray worker. ``threads``: torch's intra-op threads in this worker; ``gpus``: the GPUs
-    Ray gave it (none: CUDA devices are hidden, since Ray leaves them visible to an actor without GPUs)."""
+    Ray gave it (none: CUDA devices are hidden, since Ray leaves them visible to an actor without GPUs);
+    ``splits``: the run's data (Ray resolves the driver's object reference before the actor starts)."""
 
-    def __init__(self, config: RunConfig, threads: int, gpus: float = 0.0) -> None:
+    def __init__(self, config: RunConfig, threads: int, gpus: float, splits: DatasetSplits) -> None:
         if gpus <= 0:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch first touches CUDA in this worker
         torch.set_num_threads(max(1, threads))
@@ -56,6 +53,7 @@ class TrialActor:
         self._sent_at = 0.0  # time.monotonic() of the last batch handed out
         self._last_control = -1  # sequence number of the last control applied
         self._build_error: Failed | None = None
+        self._splits = splits
         self.engine: Engine | None = None
         try:
             self.engine = Engine(config, self._post)
@@ -114,11 +112,6 @@ class TrialActor:
             self._batch.append(item)
             self._changed.notify_all()
 
-    def _progress(self, text: str, fraction: float) -> None:
-        if self.engine is None or self.engine.stop_requested:
-            raise _LoadingCancelled
-        self._post(Progress(text, fraction))
-
     # --- the training thread ---------------------------------------------------------------------------
     def _work(self) -> None:
         try:
@@ -138,7 +131,7 @@ class TrialActor:
             return
         try:
             use_deterministic_algorithms(engine.config.train)
-            engine.splits = WORKER_SPLITS.get(engine.config.data, self._progress)
+            engine.splits = self._splits
             if engine.stop_requested:
                 raise _LoadingCancelled
             engine.prepare()
@@ -154,4 +147,4 @@ class TrialActor:
         engine.run()  # emits RunFinished itself for every training failure
 
 
-__all__ = ["BATCH_INTERVAL_S", "WORKER_SPLITS", "TrialActor"]
+__all__ = ["BATCH_INTERVAL_S", "TrialActor"]
