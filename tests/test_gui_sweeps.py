@@ -176,7 +176,17 @@ def test_closing_mid_sweep_keeps_the_finished_trials_and_resume_trains_only_the_
         assert not dialog.isVisible()
         resumed = second.sweeps.sweeps[0]
         assert sorted(resumed.runner.runs) == sorted(t.trial_id for t in saved.trials if t.trial_id not in kept)
-        assert len(second.manager.entries) == 4 - len(kept)
+        # every seed is in the run list: the kept trials read back from their run folders, the rest training
+        assert len(second.manager.entries) == 4
+        adopted = [
+            e
+            for e in second.manager.entries
+            if e.config.train.seed in {t.seed for t in saved.trials if t.trial_id in kept}
+        ]
+        assert len(adopted) == len(kept) and all(
+            e.status == "finished" and e.store.finished is not None for e in adopted
+        )
+        assert len({e.color for e in second.manager.entries}) == 1  # one config point: one colour
         wait_ended(qtbot, second, resumed)
         final = read_state(folder)
         assert [t.status for t in final.trials] == ["finished"] * 4

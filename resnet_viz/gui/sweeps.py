@@ -132,10 +132,12 @@ class WindowSweeps(QtCore.QObject):
         try:
             runner = SweepRunner.open(request.folder, request.spec, backend, parallel=parallel,
                                       threads=request.cpus_per_trial, backend_info=info)  # fmt: skip
-            runner.attach(self.manager.scheduler, self._run_factory(runner))
+            colours = point_colours(runner.spec.n_points, {e.color for e in self.manager.entries})
+            runner.attach(self.manager.scheduler, self._run_factory(colours))
         except (SweepError, ConfigError) as exc:
             backend.close()
             raise SweepStartError(str(exc)) from None
+        self._adopt_done(runner, colours)
         sweep = WindowSweep(len(self.sweeps) + 1, runner, where)
         self.sweeps.append(sweep)
         self.manager.runs_changed.emit()
@@ -186,9 +188,36 @@ class WindowSweeps(QtCore.QObject):
                 "gpus_per_trial": request.gpus_per_trial, "parallel": parallel, "cluster": where}  # fmt: skip
         return ray_backend, parallel, f"{where}, {parallel} trial(s) at a time", info
 
-    def _run_factory(self, runner: SweepRunner) -> Callable[[Trial], RunEntry]:
-        colours = point_colours(runner.spec.n_points, {e.color for e in self.manager.entries})
+    def _adopt_done(self, runner: SweepRunner, colours: list[str]) -> None:
+        """A resumed sweep's trials that are done join the run list from their run folders (so the
+        plots and their bands over seeds show every seed), unless the list holds them already."""
+        from resnet_viz.export.replay import store_from_run_folder
+        from resnet_viz.export.run_folder import read_run_folder
 
+        trials = {t.trial_id: t for t in runner.spec.trials()}
+        present = [e.config for e in self.manager.entries]
+        unreadable = []
+        for entry in runner.state.trials:
+            trial = trials[entry.trial_id]
+            if not entry.has_result or entry.trial_id in runner.runs or trial.config in present:
+                continue
+            try:
+                store = store_from_run_folder(read_run_folder(runner.folder.path / entry.folder))
+            except Exception:  # noqa: BLE001 - a damaged folder: its numbers stay in the Sweep panel
+                unreadable.append(entry.trial_id)
+                continue
+            self.manager.adopt(
+                RunEntry(0, trial.config, trial.name, store=store, status=entry.status, message=entry.message,
+                         version=1, color=colours[trial.point])
+            )  # fmt: skip
+        if unreadable:
+            self.host.show_message(
+                f"{len(unreadable)} finished trial(s) could not be read back into the run list "
+                f"({', '.join(unreadable[:3])}); the Sweep panel keeps their numbers",
+                "warning",
+            )
+
+    def _run_factory(self, colours: list[str]) -> Callable[[Trial], RunEntry]:
         def make_run(trial: Trial) -> RunEntry:
             return RunEntry(run_id=0, config=trial.config, name=trial.name, color=colours[trial.point])
 
