@@ -8,7 +8,8 @@ From it: the hours one trial of He et al.'s schedule (64,000 steps) takes, and t
 whole Table 6 sweep (the depths × ``--seeds`` seeds) on ``--slots`` trials at once.
 
 Part 2 (``--overhead``): 2 configs × 2 seeds of a small MLP, ``--overhead-steps`` steps each, trained
-(a) by hand: four ``Engine`` runs one after another in this process, (b) ``resnet-viz sweep`` on local
+(a) four ``Engine`` runs one after another in this process (imports and data loaded already), (a') a
+shell loop of four ``resnet-viz run`` commands in turn (what a user would otherwise do), (b) ``resnet-viz sweep`` on local
 processes, 2 at a time, one thread each, (c) the same on a local Ray with 2 CPUs (when Ray is installed).
 Prints the wall time of each, from the command's start to its exit (process start-up, Ray start-up,
 data loading and the run folders included).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shlex
 import subprocess
 import sys
@@ -84,7 +86,16 @@ def overhead(steps: int) -> None:
     for depth in (2, 4):
         for seed in (0, 1):
             _train(_mlp(depth, seed, steps))
-    print(f"by hand, 4 Engine runs in turn, 1 thread: {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"4 Engine runs in turn in this process, 1 thread (imports and data already loaded): "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:  # what a user otherwise does: a shell loop of resnet-viz run
+        t0 = time.perf_counter()
+        for depth in (2, 4):
+            for seed in (0, 1):
+                cmd = [sys.executable, "-m", "resnet_viz.cli", "run", *MLP_FLAGS, "--steps", str(steps), "--depth",
+                       str(depth), "--seed", str(seed), "--quiet", "--out", str(Path(tmp) / f"d{depth}s{seed}")]  # fmt: skip
+                subprocess.run(cmd, capture_output=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        print(f"a shell loop of 4 `resnet-viz run` in turn: {time.perf_counter() - t0:.1f} s", flush=True)
     base = [sys.executable, "-m", "resnet_viz.cli", "sweep", *MLP_FLAGS, "--steps", str(steps),
             "--vary", "model.depth=2,4", "--seeds", "0-1", "--quiet"]  # fmt: skip
     tries = [("resnet-viz sweep, local processes, 2 at a time", ["--parallel", "2"])]

@@ -130,3 +130,20 @@ def test_a_stopped_sweep_keeps_its_finished_trials_and_says_how_to_resume(tmp_pa
     assert main(["sweep", "--resume", str(out), "--parallel", "1"]) == 0
     assert "2 trials, 1 to train" in capsys.readouterr().err
     assert [t.status for t in read_state(out).trials] == ["finished", "finished"]
+
+
+def test_a_spec_file_with_flags_over_it_lists_its_trials(tmp_path, capsys):
+    spec_file = tmp_path / "table6.yaml"
+    spec_file.write_text(
+        "name: table6\nbase:\n  model: {arch: resnet, shortcut: A}\n  train: {steps: 64000, batch_size: 128}\n"
+        "vary: {model.depth: [20, 32, 44, 56, 110]}\nseeds: 0-4\n"
+    )
+    assert main(["sweep", "--spec", str(spec_file), "--out", str(tmp_path / "a"), "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "5 configs × 5 seeds = 25 trials"
+    # a --vary of the spec's field replaces its values; a base flag overrides the spec's base
+    argv = ["sweep", "--spec", str(spec_file), "--vary", "model.depth=1202", "--steps", "100", "--seeds", "0",
+            "--out", str(tmp_path / "b"), "--dry-run"]  # fmt: skip
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["001-depth-1202-seed0  resnet-1202 · he · sgd  seed 0", "1 config × 1 seed = 1 trial"]
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # a dry run writes nothing

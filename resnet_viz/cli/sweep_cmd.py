@@ -34,7 +34,8 @@ def add_sweep_parser(sub: Any) -> argparse.ArgumentParser:
     sweep.add_argument(
         "--vary", action="append", default=[], metavar="FIELD=V1,V2",
         help="a config field and its values, e.g. model.depth=20,32 or optim.lr=0.1,0.01 (repeatable: the "
-        "product of all is swept); a tuple field's values are separated by ';'",
+        "product of all is swept; with --spec, it replaces that field's values); a tuple field's values are "
+        "separated by ';'",
     )  # fmt: skip
     sweep.add_argument("--seeds", metavar="SEEDS", help="seeds of every config: 0-4, 0,3,7 or 0-2,9 (default: --seed)")
     sweep.add_argument("--spec", metavar="FILE", help="a JSON or YAML sweep spec (base config, vary, seeds, name)")
@@ -96,8 +97,9 @@ def _spec(args: argparse.Namespace) -> SweepSpec | None:
     else:
         spec, base = None, config_from_args(args)
     axes = tuple(parse_vary(v) for v in args.vary)
-    if spec is not None:
-        axes = spec.axes + axes
+    if spec is not None:  # a --vary of a field the spec file varies replaces its values
+        given = {a.path for a in axes}
+        axes = tuple(a for a in spec.axes if a.path not in given) + axes
     seeds = parse_seeds(args.seeds) if args.seeds else (spec.seeds if spec else (base.train.seed,))
     name = args.name or (spec.name if spec else "") or Path(args.out or "sweep").name
     return SweepSpec(base, axes, seeds, name).validate()
@@ -186,7 +188,9 @@ def _print_trials(spec: SweepSpec | None, out: Path) -> int:
     spec = spec or read_state(out).spec
     for trial in spec.trials():
         print(f"{trial.trial_id}  {trial.config.label()}  seed {trial.seed}")
-    print(f"{_count(spec.n_points, 'config')} × {_count(len(spec.seeds), 'seed')} = {len(spec.trials())} trials")
+    print(
+        f"{_count(spec.n_points, 'config')} × {_count(len(spec.seeds), 'seed')} = {_count(len(spec.trials()), 'trial')}"
+    )
     return EXIT_OK
 
 
@@ -196,7 +200,7 @@ def _train(args: argparse.Namespace, runner: SweepRunner, where: str) -> int:
 
     spec, total = runner.spec, len(runner.state.trials)
     todo = len(runner.pending)
-    print(f"sweep {spec.name}: {_count(spec.n_points, 'config')} × {_count(len(spec.seeds), 'seed')} = {total} trials, "
+    print(f"sweep {spec.name}: {_count(spec.n_points, 'config')} × {_count(len(spec.seeds), 'seed')} = {_count(total, 'trial')}, "
           f"{todo} to train, on {where} → {runner.folder.path}", file=sys.stderr)  # fmt: skip
     scheduler = Scheduler(runner.backend, mode="parallel", parallel=runner.parallel)
     runner.attach(scheduler)
