@@ -162,3 +162,12 @@ def test_published_numbers_are_the_papers(model, value, source):
 )  # fmt: skip
 def test_no_published_number_for_networks_the_papers_did_not_train(model):
     assert published_error(RunConfig(model=ModelConfig(**model))) is None
+
+
+def test_a_yaml_spec_without_pyyaml_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "s.yaml").write_text("seeds: 0-1\n")
+    monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install pyyaml"):
+        load_spec_file(tmp_path / "s.yaml")
