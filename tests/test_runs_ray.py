@@ -356,3 +356,11 @@ def test_the_driver_loads_each_data_config_once_and_puts_it_in_the_object_store_
     assert shared.ref(fake, replace(data, subset=data.subset // 2), lambda *_: None) == "ref2"
     shared.clear()
     assert shared.ref(fake, data, lambda *_: None) == "ref3"  # cleared: put again (the load itself is cached by data)
+
+
+def test_a_ray_client_timeout_names_the_token_authentication_of_ray_clusters():
+    from resnet_viz.runs.ray_connect import connect_hint
+
+    assert "RAY_AUTH_MODE=token" in connect_hint("ray://head:10001", "ray client connection timeout")
+    assert connect_hint("head:6379", "ray client connection timeout") == ""
+    assert connect_hint("ray://head:10001", "Connection refused") == ""

@@ -36,6 +36,7 @@ from resnet_viz.runs.ray_connect import (
     RayResources,
     RayUnavailable,
     client_mode,
+    connect_hint,
     import_ray,
     is_actor_death,
     probe_address,
@@ -328,11 +329,10 @@ class RayBackend:
         except Exception as exc:
             where = "start a local Ray" if address is None else f"connect to Ray at {address}"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RayUnavailable(f"could not {where}: {first}") from exc
+            raise RayUnavailable(f"could not {where}: {first}{connect_hint(address, first)}") from exc
 
     def create_actor(self, config: RunConfig, threads: int, splits: Any) -> Any:
-        """A new trial actor for ``config`` on the data object ``splits`` (Ray schedules it once its
-        resources are free)."""
+        """A new trial actor for ``config`` on the data object ``splits`` (Ray places it once it fits)."""
         ray = self.ray()
         with self._lock:
             if self._actor_class is None:

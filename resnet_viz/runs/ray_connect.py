@@ -150,3 +150,12 @@ class SharedRay:
 
 #: The Ray of this process: how many backends use it, and whether one of them started it.
 SHARED_RAY = SharedRay()
+
+
+def connect_hint(address: str | None, error: str) -> str:
+    """What to try when Ray Client timed out: Ray 2.60 clusters require token authentication by default, and a
+    client sends its token only with ``RAY_AUTH_MODE=token`` (checked: a head started by ``ray start`` refused
+    this machine's own client without it, and accepted it with it)."""
+    if address and address.startswith("ray://") and "timeout" in error.lower():
+        return " (a cluster with token authentication: set RAY_AUTH_MODE=token and put its token in ~/.ray/auth_token)"
+    return ""
