@@ -81,3 +81,22 @@ def window(qtbot, settings):
     qtbot.waitExposed(win)
     yield win
     win.manager.shutdown()
+
+
+#: Modules that take minutes (test_presets: 7-8 min on one core), handed out first: xdist's loadscope
+#: gives whole modules to the workers in collection order, so a long module collected late would run
+#: alone on one core at the end while the other core idles.
+SLOW_MODULES_FIRST = (
+    "test_presets.py",
+    "test_engine.py",
+    "test_sweep_ray.py",
+    "test_cli_reproduce.py",
+    "test_gui_presets.py",
+    "test_runs_ray.py",
+    "test_gui_sweeps.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: every other order is kept
