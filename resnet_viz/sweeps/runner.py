@@ -49,6 +49,7 @@ class SweepRunner:
         self.error: str | None = None  # sweep.json could not be written
         self._writers: dict[int, RunFolderWriter] = {}
         self._entries: dict[int, TrialEntry] = {}
+        self._run_of: dict[int, Run] = {}  # run id → run (no search of the scheduler's list on every poll)
         self._scheduler: Scheduler | None = None
         self._reported: set[str] = set()
 
@@ -100,6 +101,7 @@ class SweepRunner:
         for run, entry in zip(added, self.pending):
             scheduler.add(run)
             self._entries[run.run_id] = entry
+            self._run_of[run.run_id] = run
             stop = functools.partial(scheduler.stop, run, False)
             self._writers[run.run_id] = RunFolderWriter(self.folder.path / entry.folder, on_write_error=stop)
         return added
@@ -117,9 +119,9 @@ class SweepRunner:
         """Bring ``sweep.json`` up to date with the trials' runs; one line per trial that ended since."""
         changed, lines = False, []
         for run_id, entry in self._entries.items():
-            run = self._scheduler.get(run_id) if self._scheduler is not None else None
-            if run is None:
+            if entry.trial_id in self._reported:  # ended and written: nothing changes any more
                 continue
+            run = self._run_of[run_id]
             before = (entry.status, entry.message, entry.steps)
             self._sync(run, entry)
             changed |= before != (entry.status, entry.message, entry.steps)
