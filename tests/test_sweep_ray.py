@@ -83,8 +83,10 @@ def test_a_killed_ray_worker_fails_its_trial_and_a_resume_trains_only_it(tmp_pat
     def kill_victim(runner: SweepRunner, scheduler: Scheduler) -> None:
         run = runner.runs[victim_id]
         handle = scheduler.handle(run)
-        if not killed and run.store.started is not None and handle is not None and handle.pid:
-            scheduler.pause(run)
+        if killed or handle is None:
+            return
+        scheduler.pause(run)  # at once: it waits at its first step, so the kill lands mid-run, never after its end
+        if run.store.started is not None and handle.pid:
             os.kill(handle.pid, signal.SIGKILL)
             killed.append(handle.pid)
 

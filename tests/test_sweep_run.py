@@ -70,14 +70,20 @@ def test_a_killed_trial_worker_fails_that_trial_only_and_a_resume_trains_just_it
         killed = []
 
         def kill_when_started() -> None:
-            if not killed and victim.store.started is not None:
-                scheduler.pause(victim)  # it waits between steps: the kill lands mid-run, never after its end
-                os.kill(scheduler.handle(victim).pid, signal.SIGKILL)
+            handle = scheduler.handle(victim)
+            if killed or handle is None:
+                return
+            # paused as soon as it is handed out: it waits at its first step, so the kill lands mid-run and
+            # never after its end (30 steps of a tiny MLP can start and end within one poll)
+            scheduler.pause(victim)
+            if victim.store.started is not None:
+                os.kill(handle.pid, signal.SIGKILL)
                 killed.append(True)
 
         _drive(runner, scheduler, kill_when_started)
     finally:
         backend.close()
+    assert killed
     state = read_state(tmp_path / "sw")
     statuses = [t.status for t in state.trials]
     assert statuses.count("finished") == 3 and statuses[1] == "failed"
