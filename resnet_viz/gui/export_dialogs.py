@@ -1,4 +1,4 @@
-"""Exporting from the window: one plot (PNG at a chosen width, SVG, CSV, the clipboard) and "export all".
+"""Exporting from the window: one plot (PNG at a chosen width, SVG, PDF, CSV, the clipboard) and "export all".
 
 Asks for what it was not given (the file, the PNG width, the folder), remembers the last folder and
 width in the settings, and tells the outcome in the window: a written path, or one line saying why not.
@@ -18,7 +18,12 @@ from resnet_viz.gui.plots.base import PlotPanel
 Say = Callable[[str, str], None]
 #: ``note(text, ms)``: a passing note in the status bar for ``ms`` milliseconds.
 Note = Callable[[str, int], None]
-_FILTERS = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV data (*.csv)"}
+_FILTERS = {
+    "png": "PNG image (*.png)",
+    "svg": "SVG image (*.svg)",
+    "pdf": "PDF document (*.pdf)",
+    "csv": "CSV data (*.csv)",
+}
 
 
 def setting_text(settings: QtCore.QSettings, key: str, default: str) -> str:
@@ -30,15 +35,16 @@ def setting_text(settings: QtCore.QSettings, key: str, default: str) -> str:
 def add_export_button(
     panel: PlotPanel, export: Callable[[PlotPanel, str], None], copy: Callable[[PlotPanel], None]
 ) -> None:
-    """The panel's "Export" menu button (at the right of its toolbar): PNG, SVG, CSV, copy."""
+    """The panel's "Export" menu button (at the right of its toolbar): PNG, SVG, PDF, CSV, copy."""
     tool = QtWidgets.QToolButton()
     tool.setText("Export")
-    tool.setToolTip(f"Export “{panel.title}”: PNG at a chosen width, SVG, its data as CSV, or copy")
+    tool.setToolTip(f"Export “{panel.title}”: PNG at a chosen width, SVG or PDF, its data as CSV, or copy")
     tool.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
     tool.setAutoRaise(True)
     menu = QtWidgets.QMenu(tool)
     menu.addAction("PNG image…", lambda: export(panel, "png"))
     menu.addAction("SVG (vector)…", lambda: export(panel, "svg"))
+    menu.addAction("PDF (vector)…", lambda: export(panel, "pdf"))
     menu.addAction("Data as CSV…", lambda: export(panel, "csv"))
     menu.addSeparator()
     menu.addAction("Copy image", lambda: copy(panel))
@@ -82,7 +88,7 @@ class ExportDialogs:
         return width
 
     def export_panel(self, panel: PlotPanel, kind: str, path: str | None = None, width: int | None = None) -> None:
-        """Export one plot as PNG / SVG / CSV (asks for the file, and the PNG width, when not given)."""
+        """Export one plot as PNG / SVG / PDF / CSV (asks for the file, and the PNG width, when not given)."""
         if path is None:
             path = self._ask_path(panel, kind)
             if path is None:
@@ -98,6 +104,8 @@ class ExportDialogs:
                 )
             elif kind == "svg":
                 written = figure_export.export_svg(panel, path)
+            elif kind == "pdf":
+                written = figure_export.export_pdf(panel, path)
             else:
                 written = figure_export.export_csv(panel, path)
         except figure_export.WriteError as exc:  # names the path and why: permission, disk full, a folder, ...

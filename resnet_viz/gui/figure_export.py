@@ -1,10 +1,10 @@
-"""Figure export through pyqtgraph's exporters (PNG at a chosen width, SVG, CSV, clipboard), and
-"export all": one folder with every plot and every run's run folder.
+"""Figure export through pyqtgraph's exporters (PNG at a chosen width, SVG, CSV, clipboard), vector PDF
+through Qt's PDF writer, and "export all": one folder with every plot and every run's run folder.
 
 Layout of an "export all" folder::
 
     <folder>/window.png                  the whole window as shown
-    <folder>/figures/<plot>.png, .svg    every plot (PNG at the chosen width)
+    <folder>/figures/<plot>.png, .svg, .pdf    every plot (PNG at the chosen width; SVG and PDF vector)
     <folder>/figures/<plot>.csv          the data of every plot
     <folder>/runs/<NN>-<run name>/       run.json, metrics.csv, layers.npz, summary.json (engine format)
 
@@ -17,13 +17,14 @@ of ``resnet_viz.export.image_limits`` raises ``ImageSizeError`` before anything 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 import pyqtgraph as pg
-from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6 import QtGui, QtWidgets
+from pyqtgraph.exporters import Exporter, ImageExporter, SVGExporter
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
 from resnet_viz.export.names import slug
@@ -33,6 +34,7 @@ from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.runs import RunEntry
 
 DEFAULT_PNG_WIDTH = 1600  # px: sharp on slides, readable in papers at column width
+PDF_DPI = 96  # logical pixels per inch of a PDF page: one on-screen pixel is 0.75 pt, as in the SVG (CSS px)
 
 
 def _tolerate_closed_svg_paths() -> None:
@@ -103,6 +105,64 @@ def export_svg(panel: Exportable, path: str | Path) -> Path:
     return write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
+@contextmanager
+def _uncached(items: Sequence[QtWidgets.QGraphicsItem]) -> Iterator[None]:
+    """Paint ``items`` directly while inside: an item with a pixmap cache (axes, legend text: see
+    ``resnet_viz.gui.plots.base.PIXMAP_CACHE``) would otherwise land in a PDF as a picture."""
+    modes = [(item, item.cacheMode()) for item in items]
+    for item, mode in modes:
+        if mode != QtWidgets.QGraphicsItem.CacheMode.NoCache:
+            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.NoCache)
+    try:
+        yield
+    finally:
+        for item, mode in modes:
+            if mode != QtWidgets.QGraphicsItem.CacheMode.NoCache:
+                item.setCacheMode(mode)
+
+
+def _paint_pdf(item: pg.GraphicsItem, tmp: Path) -> None:
+    """Paint ``item``'s scene region onto a one-page PDF of its on-screen size (:data:`PDF_DPI`)."""
+    exporter = Exporter(item)
+    source = exporter.getSourceRect()
+    size = exporter.getTargetRect().size()
+    w, h = max(size.width(), 1.0), max(size.height(), 1.0)
+    writer = QtGui.QPdfWriter(str(tmp))
+    writer.setCreator("resnet-viz")
+    writer.setResolution(PDF_DPI)
+    points = QtCore.QSizeF(w * 72 / PDF_DPI, h * 72 / PDF_DPI)
+    writer.setPageSize(
+        QtGui.QPageSize(points, QtGui.QPageSize.Unit.Point, "", QtGui.QPageSize.SizeMatchPolicy.ExactMatch)
+    )
+    writer.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
+    scene = exporter.getScene()
+    background = scene.views()[0].backgroundBrush() if scene.views() else QtGui.QBrush()
+    painter = QtGui.QPainter()
+    if not painter.begin(writer):
+        raise OSError(f"Qt could not start a PDF in {tmp}")
+    try:
+        target = QtCore.QRectF(0, 0, w, h)
+        if background.style() != QtCore.Qt.BrushStyle.NoBrush:
+            painter.fillRect(target, background)
+        with _uncached(exporter.getPaintItems()):
+            exporter.setExportMode(True, {"antialias": True, "background": background.color(), "painter": painter})
+            try:
+                painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+                scene.render(painter, target, source)
+            finally:
+                exporter.setExportMode(False)
+    finally:
+        painter.end()
+
+
+def export_pdf(panel: Exportable, path: str | Path) -> Path:
+    """Vector PDF of the panel's plot: one page of the plot's on-screen size (1 px = 0.75 pt), its scene
+    painted by Qt's PDF writer, so curves, axes and text stay paths and text (heatmaps stay images).
+    :class:`WriteError` when the file is not written (nothing is left at ``path`` then)."""
+    item = panel.export_item()
+    return write_atomically(path, lambda tmp: _paint_pdf(item, tmp))
+
+
 def export_csv(panel: PlotPanel, path: str | Path) -> Path:
     """The panel's data as CSV; :class:`WriteError` when the file is not written."""
     return write_atomically(path, panel.export_csv)
@@ -124,7 +184,7 @@ def export_all(
     window: QtWidgets.QWidget | None = None,
     png_width: int = DEFAULT_PNG_WIDTH,
 ) -> list[Path]:
-    """Write every plot (PNG, SVG, CSV), the window picture and every started run's run folder.
+    """Write every plot (PNG, SVG, PDF, CSV), the window picture and every started run's run folder.
 
     Returns the paths written, each checked to be a non-empty file. Runs that never started (queued,
     failed while building) have no data and are skipped. Stops at the first file that cannot be
@@ -146,6 +206,7 @@ def export_all(
             for suffix, export in (
                 ("png", lambda p, path: export_png(p, path, png_width)),
                 ("svg", export_svg),
+                ("pdf", export_pdf),
                 ("csv", export_csv),
             ):
                 target = figures / f"{panel.key}.{suffix}"
