@@ -183,7 +183,7 @@ def test_histograms_on_request():
     )
     store, _ = run(cfg)
     kinds = sorted({(h.kind, h.step) for h in store.histograms})
-    assert kinds == [("activation", 2), ("activation", 4), ("gradient", 2), ("gradient", 4)]
+    assert kinds == [(k, s) for k in ("activation", "gradient", "weight") for s in (2, 4)]
     act = [h for h in store.histograms if h.kind == "activation"][0]
     n_layers = len(store.started.layers.names)
     assert act.counts.shape == (n_layers, 16) and act.edges.shape == (n_layers, 17)

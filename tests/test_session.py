@@ -146,8 +146,8 @@ def test_runs_are_what_the_tests_need(runs):
     assert stopped.layer_step.shape == (0,) and stopped.evals[-1].step == stopped.steps_done
     probed = runs["probe3"].store
     assert np.array_equal(probed.layer_step, [1, 4, 7, 10]) and [e.step for e in probed.evals] == [7, 12]
-    assert sorted({h.step for h in probed.histograms}) == [4, 10]
-    assert {h.kind for h in probed.histograms} == {"activation", "gradient"}
+    assert sorted({h.step for h in probed.histograms}) == [2, 4, 6, 8, 10, 12]  # whatever probe_every
+    assert {h.kind for h in probed.histograms} == {"activation", "gradient", "weight"}
 
 
 # --- records_from_store ----------------------------------------------------------------------------

@@ -20,17 +20,20 @@
 ``layers.bin``        one fixed-size record per probed step, appended as the steps are reported: int64 step,
                       then float32 [Q, L] (quantities in the order of ``layers.json``, which is
                       ``LAYER_QUANTITIES``), little-endian, no padding. ``numpy.fromfile(path, dtype=[("step",
-                      "<i8"), ("values", "<f4", (Q, L))])`` reads it.
+                      "<i8"), ("values", "<f4", (Q, L))])`` reads it. A quantity missing from an older
+                      folder's list (``dead_fraction``) reads NaN.
 ``layers.npz``        the same statistics as one archive, written when the run ends (compatibility; readers
                       use layers.json + layers.bin without it): layer_names [L], ``step`` [K]; grad_norm,
-                      out_grad_norm, act_mean, act_std, response_std, update_ratio [K, L]; the step-0
-                      arrays [L].
+                      out_grad_norm, act_mean, act_std, response_std, update_ratio, dead_fraction [K, L]
+                      (missing in older folders: read NaN); the step-0 arrays [L].
 ``histograms.json``   with histograms on, at the first one: ``{"format": "resnet-viz histograms.bin",
-                      "version": 1, "byte_order": "little", "kinds": ["activation", "gradient"],
-                      "n_layers": L, "bins": B, "record_bytes": 16 + 8·L·(2B+1)}``.
+                      "version": 1, "byte_order": "little", "kinds": ["activation", "gradient", "weight"]
+                      (older folders: the first two), "n_layers": L, "bins": B, "record_bytes": 16 +
+                      8·L·(2B+1)}``.
 ``histograms.bin``    one record per histogram, appended as reported: int64 step, int64 kind (index
                       into ``kinds``), float64 edges [L, B+1], int64 counts [L, B]; little-endian.
-``histograms.npz``    the same as one archive, written when the run ends (readers use the .bin without it).
+``histograms.npz``    the same as one archive, written when the run ends (readers use the .bin without it):
+                      ``{kind}_step`` [H], ``{kind}_edges`` [H, L, B+1], ``{kind}_counts`` [H, L, B] per kind.
 ``error.log``         only when the run failed: the traceback.
 ``checkpoint.pt``     the weights when the run ends, if it finished or stopped with finite ones (run_folder_docs).
 ``snapshots/``        ``step_0000123.npz``: the parameters at ``train.snapshots`` steps (:mod:`.snapshots_io`).

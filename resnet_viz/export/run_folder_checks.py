@@ -18,7 +18,7 @@ from resnet_viz.export.run_folder_format import (
     layers_record_dtype,
     writer_alive,
 )
-from resnet_viz.metrics.records import LAYER_QUANTITIES
+from resnet_viz.metrics.records import HISTOGRAM_KINDS, LAYER_QUANTITIES
 
 
 class RunFolderError(ValueError):
@@ -103,7 +103,7 @@ def estimate_run_bytes(
     layer_bytes = 2 * probed * layers_record_dtype(len(LAYER_QUANTITIES), n_layers).itemsize
     hist = 0
     if probes and histogram_every > 0:
-        per_step = 2 * histogram_record_dtype(n_layers, histogram_bins).itemsize  # two kinds
+        per_step = len(HISTOGRAM_KINDS) * histogram_record_dtype(n_layers, histogram_bins).itemsize
         hist = 2 * (total_steps // histogram_every) * per_step
     sharpness = (total_steps // sharpness_every + 1) * CSV_ROW_BYTES if sharpness_every > 0 else 0
     return rows + layer_bytes + hist + snapshot_bytes + sharpness + (64 << 10)

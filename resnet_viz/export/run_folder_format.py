@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from resnet_viz.metrics.records import HISTOGRAM_KINDS as HISTOGRAM_KINDS  # re-exported: it lives there now
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock; the writer's pid and host stand in
@@ -39,7 +41,6 @@ TOOL_FILES = RUN_FILES + STREAM_FILES + (LOCK_FILE,)
 RUNNING = "running"
 LAYERS_FORMAT = "resnet-viz layers.bin"
 HISTOGRAMS_FORMAT = "resnet-viz histograms.bin"
-HISTOGRAM_KINDS = ("activation", "gradient")
 #: Step-0 arrays [L] of RunStarted, kept in layers.json and layers.npz.
 INIT_ARRAYS = ("act_mean_init", "act_std_init", "out_grad_norm_init", "grad_norm_init", "theory_act_std_init")
 #: bytes of one metrics.csv row, an upper estimate for :func:`estimate_run_bytes`

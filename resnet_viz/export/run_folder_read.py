@@ -21,7 +21,7 @@ from resnet_viz.export.run_folder_format import (
     layers_record_dtype,
     writer_alive,
 )
-from resnet_viz.metrics.records import LAYER_QUANTITIES, HistogramRecord
+from resnet_viz.metrics.records import HISTOGRAM_KINDS, LAYER_QUANTITIES, HistogramRecord
 from resnet_viz.metrics.store import METRIC_COLUMNS
 
 
@@ -38,7 +38,7 @@ class RunFolder:
     path: Path
     run: dict[str, Any]
     metrics: dict[str, np.ndarray]  # METRIC_COLUMNS -> [N]; NaN where empty
-    layers: dict[str, np.ndarray] | None
+    layers: dict[str, np.ndarray] | None  # every one of LAYER_QUANTITIES (NaN when the folder predates it)
     summary: dict[str, Any] | None
     status: str = ""
     message: str = ""
@@ -63,6 +63,19 @@ def _read_metrics(path: Path) -> dict[str, np.ndarray]:
     ok[1:] &= np.diff(step) > 0
     n = int(np.argmin(ok)) if not ok.all() else step.shape[0]  # rows up to the first damaged step
     return {col: values[:n].astype(np.int64) if col == "step" else values[:n] for col, values in columns.items()}
+
+
+def _npz_layers(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of layers.npz, with NaN [K, L] for the quantities it predates; None when damaged."""
+    try:
+        with np.load(path) as npz:
+            layers = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # damaged (e.g. a cut copy): use the stream
+        return None
+    shape = (layers["step"].shape[0], layers["layer_names"].shape[0]) if "step" in layers else (0, 0)
+    for q in LAYER_QUANTITIES:
+        layers.setdefault(q, np.full(shape, np.nan, dtype=np.float32))
+    return layers
 
 
 def _read_streamed_layers(path: Path) -> dict[str, np.ndarray] | None:
@@ -159,13 +172,7 @@ def read_run_folder(path: str | Path) -> RunFolder:
     path = Path(path)
     run = json.loads((path / "run.json").read_text(encoding="utf-8"))
     metrics = _read_metrics(path / "metrics.csv")
-    layers = None
-    if (path / "layers.npz").exists():
-        try:
-            with np.load(path / "layers.npz") as npz:
-                layers = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # damaged (e.g. a cut copy): use the stream
-            layers = None
+    layers = _npz_layers(path / "layers.npz") if (path / "layers.npz").exists() else None
     if layers is None:
         layers = _read_streamed_layers(path)
     summary = _read_json(path / "summary.json")
@@ -197,10 +204,13 @@ def read_run_folder(path: str | Path) -> RunFolder:
 
 
 def histograms_from_npz(path: Path) -> list[HistogramRecord]:
-    """HistogramRecords of histograms.npz, in the engine's order (by step; activation before gradient)."""
+    """HistogramRecords of histograms.npz, in the engine's order (by step; kinds in ``HISTOGRAM_KINDS`` order)."""
     out: list[HistogramRecord] = []
     with np.load(path) as npz:
-        kinds = sorted(key[: -len("_step")] for key in npz.files if key.endswith("_step"))
+        kinds = sorted(
+            (key[: -len("_step")] for key in npz.files if key.endswith("_step")),
+            key=lambda k: (HISTOGRAM_KINDS.index(k) if k in HISTOGRAM_KINDS else len(HISTOGRAM_KINDS), k),
+        )
         for kind in kinds:
             steps, edges, counts = npz[f"{kind}_step"], npz[f"{kind}_edges"], npz[f"{kind}_counts"]
             out += [

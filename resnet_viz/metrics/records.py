@@ -28,7 +28,12 @@ LAYER_QUANTITIES: tuple[str, ...] = (
     "act_std",  # std of the layer's output (pre-BN) over batch, channels and positions
     "response_std",  # std of the layer's response: after its BN if it has one, else its output (He et al. Fig. 7)
     "update_ratio",  # ||W_after - W_before|| / ||W_before|| for this step's optimiser update
+    "dead_fraction",  # fraction of the units of the ReLU after the layer that never fired on the batch (NaN: none)
 )
+
+#: Kinds of :class:`HistogramRecord`, in the order the engine emits them at a step (run folders store a
+#: kind's index into the list of kinds they were written with).
+HISTOGRAM_KINDS: tuple[str, ...] = ("activation", "gradient", "weight")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class LayerStats:
     act_std: np.ndarray
     response_std: np.ndarray
     update_ratio: np.ndarray
+    dead_fraction: np.ndarray  # in [0, 1]; NaN for layers followed by no ReLU / LeakyReLU
 
 
 @dataclass(frozen=True)
@@ -105,10 +111,17 @@ class EvalRecord:
 
 @dataclass(frozen=True)
 class HistogramRecord:
-    """Histograms of one quantity for every layer at one step."""
+    """Histograms of one quantity for every layer at one step.
+
+    A layer's edges are the float32 ``linspace(min, max, B+1)`` of its tensor (``min - 0.5, max + 0.5``
+    when all values are equal), widened to float64 exactly; its counts are exactly
+    ``np.histogram(values, bins=edges)`` (the last bin closed). Rows of layers without data, or whose
+    tensor holds a non-finite value: edges NaN, counts 0.
+    """
 
     step: int
-    kind: str  # "activation" (layer outputs) | "gradient" (weight gradients)
+    kind: str  # one of HISTOGRAM_KINDS: "activation" (layer outputs), "gradient" (weight gradients),
+    # "weight" (the layer's weight after the step's optimiser update)
     edges: np.ndarray  # float64 [L, B+1]
     counts: np.ndarray  # int64 [L, B]
 

@@ -10,6 +10,10 @@ from torch import Tensor, nn
 from resnet_viz.config import ModelConfig, field_info
 
 _ROLE_FALLBACK = "hidden"
+#: Activations whose units can die (never fire): their input is <= 0 for every sample.
+RECTIFIERS = (nn.ReLU, nn.LeakyReLU)
+#: Roles of weight layers that run beside the main path: an activation after them belongs to the branch.
+_SIDE_ROLES = ("shortcut", "gate")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class LayerInfo:
     params: int  # weight + bias elements of this layer
     out_shape: tuple[int, ...]  # per-sample output shape, e.g. (16, 32, 32)
     norm_name: str | None  # BatchNorm module fed directly by this layer's output, if any
+    relu_name: str | None = None  # the ReLU / LeakyReLU module that follows this layer (see layer_table)
 
 
 def _fans(mod: nn.Module) -> tuple[int, int]:
@@ -43,16 +48,25 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
     Runs one forward of a zero batch ``[2, *input_shape]`` in eval mode under ``no_grad`` with hooks
     (train/eval flags are restored; BN running statistics are not touched; no RNG is consumed).
     Raises ``RuntimeError`` if a weight layer is not called exactly once.
+
+    A layer's ``relu_name`` is the last ReLU / LeakyReLU module called after it and before the next
+    weight layer that is neither a shortcut nor a gate (forward call order; an activation after a
+    shortcut projection belongs to the branch layer before it). None when there is no such module.
     """
     weights = {name: mod for name, mod in model.named_modules() if isinstance(mod, (nn.Conv2d, nn.Linear))}
     norms = {name: mod for name, mod in model.named_modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)}
+    rectifiers = {name: mod for name, mod in model.named_modules() if isinstance(mod, RECTIFIERS)}
     calls: list[tuple[str, Tensor]] = []
     norm_inputs: list[tuple[str, Tensor]] = []
+    order: list[tuple[bool, str]] = []  # (is a weight layer, name) of weight layers and rectifiers, in call order
     handles = []
     for name, mod in weights.items():
         handles.append(mod.register_forward_hook(lambda m, i, o, n=name: calls.append((n, o))))
+        handles.append(mod.register_forward_pre_hook(lambda m, i, n=name: order.append((True, n))))
     for name, norm_module in norms.items():
         handles.append(norm_module.register_forward_pre_hook(lambda m, i, n=name: norm_inputs.append((n, i[0]))))
+    for name, act in rectifiers.items():
+        handles.append(act.register_forward_pre_hook(lambda m, i, n=name: order.append((False, n))))
     modes = {module: module.training for module in model.modules()}
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
@@ -74,12 +88,14 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
         raise RuntimeError(f"weight layers must be called exactly once per forward: {bad[:5]}")
     meta_fn = getattr(model, "weight_layer_meta", None)
     meta = meta_fn() if callable(meta_fn) else {}
+    placed = [
+        meta.get(name, ("head" if i == len(calls) - 1 else _ROLE_FALLBACK, 0, -1)) for i, (name, _) in enumerate(calls)
+    ]
+    relus = rectifier_after(order, {name: where[0] for (name, _), where in zip(calls, placed)})
     table = []
-    for i, (name, out) in enumerate(calls):
+    for i, ((name, out), (role, stage, block)) in enumerate(zip(calls, placed)):
         mod = weights[name]
         fan_in, fan_out = _fans(mod)
-        default_role = "head" if i == len(calls) - 1 else _ROLE_FALLBACK
-        role, stage, block = meta.get(name, (default_role, 0, -1))
         norm = next((n for n, x in norm_inputs if x is out), None)
         table.append(
             LayerInfo(
@@ -94,9 +110,25 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
                 params=sum(p.numel() for p in mod.parameters(recurse=False)),
                 out_shape=tuple(out.shape[1:]),
                 norm_name=norm,
+                relu_name=relus.get(name),
             )
         )
     return table
+
+
+def rectifier_after(order: list[tuple[bool, str]], roles: dict[str, str]) -> dict[str, str]:
+    """``{weight layer: rectifier}`` from the call ``order`` of ``(is a weight layer, name)``: each
+    rectifier goes to the latest weight layer before it whose role is not a side role (shortcut, gate);
+    a later rectifier replaces an earlier one of the same layer."""
+    out: dict[str, str] = {}
+    current: str | None = None
+    for is_weight, name in order:
+        if is_weight:
+            if roles.get(name) not in _SIDE_ROLES:
+                current = name
+        elif current is not None:
+            out[current] = name
+    return out
 
 
 def format_count(n: int) -> str:

@@ -104,7 +104,13 @@ def prepare_run(config: RunConfig, splits: DatasetSplits, device: torch.device) 
     optimizer = build_optimizer(model.parameters(), cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, total_steps)
     probes = (
-        LayerProbes(model, [li.name for li in layers], [li.norm_name for li in layers], device)
+        LayerProbes(
+            model,
+            [li.name for li in layers],
+            [li.norm_name for li in layers],
+            device,
+            relu_names=[li.relu_name for li in layers],
+        )
         if cfg.train.probes
         else None
     )

@@ -1,11 +1,13 @@
 """Per-layer statistics of a training step, gathered on the device.
 
 :class:`LayerProbes` observes every weight layer (Conv2d / Linear, forward order) of a model with
-forward hooks on the layer (and on the BatchNorm that follows it) plus ``Tensor.register_hook`` on
-the layer's output for the backward signal; weight gradients and updates are read after
-``backward()`` / ``optimizer.step()`` with ``torch._foreach_norm``. Nothing is copied to the host
-here: :meth:`LayerProbes.collect` returns one device tensor [len(LAYER_QUANTITIES), L] per step, and
-the engine moves many steps to the host at once.
+forward hooks on the layer (and on the BatchNorm that follows it, and a pre-hook on the ReLU that
+follows it for the dead units) plus ``Tensor.register_hook`` on the layer's output for the backward
+signal; weight gradients and updates are read after ``backward()`` / ``optimizer.step()`` with
+``torch._foreach_norm``. Nothing is copied to the host here: :meth:`LayerProbes.collect` returns one
+device tensor [len(LAYER_QUANTITIES), L] per step, and the engine moves many steps to the host at
+once. Histograms (:mod:`resnet_viz.train.histograms`) are binned on the device too and copied once per
+histogram step.
 
 Layers that did not run in a step (a branch dropped by stochastic depth) read NaN for that step.
 """
@@ -19,7 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnet_viz.metrics.records import LAYER_QUANTITIES, HistogramRecord
+from resnet_viz.metrics.records import HISTOGRAM_KINDS, LAYER_QUANTITIES, HistogramRecord
+from resnet_viz.train.histograms import bin_tensor, histogram_records
 
 #: A forward hook: (module, inputs, output) -> None.
 _ForwardHook = Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]
@@ -35,12 +38,21 @@ def _weight(module: nn.Module, name: str) -> torch.Tensor:
 class LayerProbes:
     """Hooks that record, per weight layer and step, the quantities of ``LAYER_QUANTITIES``.
 
-    Call order per training step: :meth:`begin_step`, forward, backward, :meth:`before_update`,
-    ``optimizer.step()``, :meth:`collect`. Outside a begun step (evaluation) the hooks do nothing.
+    Call order per training step: :meth:`begin_step`, forward, :meth:`end_forward`, backward,
+    :meth:`before_update`, ``optimizer.step()``, :meth:`collect` (and :meth:`histograms` when armed for
+    them). Outside a begun step (evaluation) the hooks do nothing.
+
+    ``relu_names``: per layer, the ReLU / LeakyReLU module that follows it (``LayerInfo.relu_name``),
+    whose input gives the layer's ``dead_fraction``; None (or omitted): NaN.
     """
 
     def __init__(
-        self, model: nn.Module, layer_names: Sequence[str], norm_names: Sequence[str | None], device: torch.device
+        self,
+        model: nn.Module,
+        layer_names: Sequence[str],
+        norm_names: Sequence[str | None],
+        device: torch.device,
+        relu_names: Sequence[str | None] | None = None,
     ) -> None:
         modules = dict(model.named_modules())
         self.layer_names = list(layer_names)
@@ -53,17 +65,22 @@ class LayerProbes:
         self._act: list[torch.Tensor] = [self._nan2] * n  # (std, mean) of the output
         self._resp: list[torch.Tensor | None] = [None] * n  # std after the layer's BN
         self._out_grad: list[torch.Tensor] = [self._nan] * n
-        self._hist_act: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n
+        self._dead: list[torch.Tensor] = [self._nan] * n
+        self._hist_act: list[torch.Tensor | None] = [None] * n  # bin_tensor of the output
         self._prev: list[torch.Tensor] = [torch.empty_like(w) for w in self.weights]
         self._w_norm: torch.Tensor | None = None
-        self._active = False
+        self._active = False  # armed for statistics or histograms
+        self._stats = False
         self._histograms = False
         self._bins = 64
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
-        for i, (module, norm) in enumerate(zip(self.layers, norm_names)):
+        relus = list(relu_names) if relu_names is not None else [None] * n
+        for i, (module, norm, relu) in enumerate(zip(self.layers, norm_names, relus, strict=True)):
             self._handles.append(module.register_forward_hook(self._layer_hook(i)))
             if norm is not None:
                 self._handles.append(modules[norm].register_forward_hook(self._norm_hook(i)))
+            if relu is not None:
+                self._handles.append(modules[relu].register_forward_pre_hook(self._relu_hook(i)))
 
     # --- hooks -----------------------------------------------------------------------------
     def _layer_hook(self, i: int) -> _ForwardHook:
@@ -71,9 +88,11 @@ class LayerProbes:
             if not self._active:
                 return
             y = output.detach()
-            self._act[i] = std_mean(y)
             if self._histograms:
-                self._hist_act[i] = _histogram(y, self._bins)
+                self._hist_act[i] = bin_tensor(y, self._bins, accelerator_path(y.device))
+            if not self._stats:
+                return
+            self._act[i] = std_mean(y)
             if output.requires_grad:
                 output.register_hook(self._grad_hook(i))  # type: ignore[no-untyped-call]
 
@@ -81,8 +100,15 @@ class LayerProbes:
 
     def _norm_hook(self, i: int) -> _ForwardHook:
         def hook(_module: nn.Module, _inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            if self._active:
+            if self._active and self._stats:
                 self._resp[i] = std_mean(output.detach())[0]
+
+        return hook
+
+    def _relu_hook(self, i: int) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
+        def hook(_module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            if self._active and self._stats:
+                self._dead[i] = dead_fraction(inputs[0])
 
         return hook
 
@@ -93,16 +119,19 @@ class LayerProbes:
         return hook
 
     # --- per step --------------------------------------------------------------------------
-    def begin_step(self, histograms: bool = False, bins: int = 64) -> None:
-        """Arm the hooks for one training step; ``histograms`` also bins every layer's output."""
+    def begin_step(self, histograms: bool = False, bins: int = 64, stats: bool = True) -> None:
+        """Arm the hooks for one training step: ``stats`` for :meth:`collect`'s statistics, ``histograms``
+        to bin every layer's output with ``bins`` bins (for :meth:`histograms`)."""
         n = len(self.layers)
         self._act = [self._nan2] * n
         self._resp = [None] * n
         self._out_grad = [self._nan] * n
+        self._dead = [self._nan] * n
         self._hist_act = [None] * n
+        self._stats = stats
         self._histograms = histograms
         self._bins = bins
-        self._active = True
+        self._active = stats or histograms
 
     def end_forward(self) -> None:
         """Stop observing forward passes (call before evaluation or any extra forward)."""
@@ -145,20 +174,23 @@ class LayerProbes:
                 "act_std": act[:, 0],
                 "response_std": resp,
                 "update_ratio": update_ratio,
+                "dead_fraction": torch.stack(self._dead),
             }
         )
 
     # --- histograms ------------------------------------------------------------------------
     @torch.no_grad()
     def histograms(self, step: int) -> list[HistogramRecord]:
-        """Histograms binned during the last begun step with ``histograms=True`` (host copy)."""
-        out = []
-        act = [h for h in self._hist_act]
-        if any(h is not None for h in act):
-            out.append(_histogram_record(step, "activation", act, self._bins))
-        grads = [(_histogram(w.grad.detach(), self._bins) if w.grad is not None else None) for w in self.weights]
-        out.append(_histogram_record(step, "gradient", grads, self._bins))
-        return out
+        """The histograms of the step begun last with ``histograms=True`` (call after ``optimizer.step()``):
+        one record per kind of ``HISTOGRAM_KINDS``: the layers' outputs binned in the forward pass, their
+        weight gradients and their weights after the update; one host copy for all of them."""
+        bins = self._bins
+        accelerator = accelerator_path(self.device)
+        grads = [bin_tensor(w.grad, bins, accelerator) if w.grad is not None else None for w in self.weights]
+        weights: list[torch.Tensor | None] = [bin_tensor(w, bins, accelerator) for w in self.weights]
+        kinds = dict(zip(HISTOGRAM_KINDS, (self._hist_act, grads, weights), strict=True))
+        self._hist_act = [None] * len(self.layers)
+        return histogram_records(step, kinds, bins)
 
     def remove(self) -> None:
         for h in self._handles:
@@ -219,6 +251,13 @@ def std_mean(y: torch.Tensor) -> torch.Tensor:
     return torch.tensor((math.sqrt(max(var, 0.0)), mean_f), dtype=torch.float32)
 
 
+def dead_fraction(x: torch.Tensor) -> torch.Tensor:
+    """Fraction (float32 [], on ``x``'s device) of the units of ``x`` (dim 1: channels, features) whose
+    value is <= 0 at every sample and position: the units a ReLU fed ``x`` never fires."""
+    dims = [d for d in range(x.dim()) if d != 1]
+    return (x.detach().amax(dim=dims) <= 0).float().mean()
+
+
 def safe_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
     """L2 norms [len(tensors)] (float32, on the tensors' device) via ``torch._foreach_norm``.
 
@@ -237,30 +276,3 @@ def safe_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
     for i in torch.nonzero((norms < 1e-15) | (norms > 1e15)).flatten().tolist():
         norms[i] = torch.linalg.vector_norm(tensors[i].double()).float()
     return norms
-
-
-def _histogram(x: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(edges [bins+1], counts [bins]) of all values of ``x`` between its min and max, on the device."""
-    x = x.float().flatten()
-    lo, hi = torch.aminmax(x)
-    hi = torch.where(hi > lo, hi, lo + 1e-12)
-    edges = lo + (hi - lo) * torch.linspace(0, 1, bins + 1, device=x.device)
-    idx = ((x - lo) / (hi - lo) * bins).long().clamp_(0, bins - 1)
-    counts = torch.bincount(idx, minlength=bins)
-    return edges, counts
-
-
-def _histogram_record(
-    step: int, kind: str, hists: list[tuple[torch.Tensor, torch.Tensor] | None], bins: int
-) -> HistogramRecord:
-    n = len(hists)
-    edges = np.full((n, bins + 1), np.nan)
-    counts = np.zeros((n, bins), dtype=np.int64)
-    present = [(i, h) for i, h in enumerate(hists) if h is not None]
-    if present:
-        e = torch.stack([h[0] for _, h in present]).double().cpu().numpy()
-        c = torch.stack([h[1] for _, h in present]).cpu().numpy()
-        rows = [i for i, _ in present]
-        edges[rows] = e
-        counts[rows] = c
-    return HistogramRecord(step=step, kind=kind, edges=edges, counts=counts)

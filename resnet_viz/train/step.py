@@ -22,33 +22,38 @@ class StepResult:
 
 
 def train_step(run: PreparedRun, x: torch.Tensor, y: torch.Tensor, step: int) -> StepResult:
-    """Take training step ``step`` (1-based) on the batch (x, y); probes every ``probe_every`` steps.
+    """Take training step ``step`` (1-based) on the batch (x, y), with the probes when due.
 
+    With probes on, the layer statistics are taken every ``probe_every`` steps (steps 1, 1 + k, ...)
+    and the histograms at every multiple of ``histogram_every``, probed or not (a histogram step off
+    the probe grid arms only the histograms and adds no layer row).
     The forward pass and the loss run under the run's precision (autocast for bf16/fp16); with
     ``train.channels_last`` the batch is converted to that memory format first.
     """
     cfg = run.config.train
-    probes = run.probes if (step - 1) % cfg.probe_every == 0 else None
+    probes = run.probes
+    probed = probes is not None and (step - 1) % cfg.probe_every == 0
     hist = probes is not None and cfg.histogram_every > 0 and step % cfg.histogram_every == 0
+    armed = probes if probed or hist else None
     lr = float(run.scheduler.get_last_lr()[0])
     if cfg.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
-    if probes is not None:
-        probes.begin_step(histograms=hist, bins=cfg.histogram_bins)
+    if armed is not None:
+        armed.begin_step(histograms=hist, bins=cfg.histogram_bins, stats=probed)
     with run.precision.autocast():
         logits = run.model(x)
         loss = F.cross_entropy(logits, y)
-    if probes is not None:
-        probes.end_forward()
+    if armed is not None:
+        armed.end_forward()
     run.optimizer.zero_grad(set_to_none=True)
     run.precision.backward(loss)
     grad_scale = run.precision.unscale(run.optimizer)
-    if probes is not None:
-        probes.before_update(grad_scale)
+    if armed is not None and probed:
+        armed.before_update(grad_scale)
     run.precision.step(run.optimizer)
     run.scheduler.step()
     with torch.no_grad():
         row = torch.stack((loss.detach().float(), (logits.argmax(1) != y).float().mean()))
-    if probes is None:
+    if armed is None:
         return StepResult(lr, row)
-    return StepResult(lr, row, probes.collect(), probes.histograms(step) if hist else [])
+    return StepResult(lr, row, armed.collect() if probed else None, armed.histograms(step) if hist else [])
