@@ -10,11 +10,13 @@ resnet-viz surfaces [flags]             race optimisers on a 2D function
 resnet-viz reproduce NAME               run a guided experiment headless, write its figures and report
 resnet-viz landscape RUN --out DIR      the loss landscape of a trained network: data and figures
 resnet-viz sweep --vary F=V1,V2 --seeds 0-4 --out DIR   configs × seeds, locally or on Ray; resumable
+resnet-viz export tensorboard RUN… --out DIR   saved run folders as TensorBoard event files
+resnet-viz video RUN… --plot heatmap|grad-depth|act-depth --out FILE.mp4   a plot over training, as MP4
 
 Modules: flags (the config flags, generated from the field table), messages (config errors named by
 flags), signals (Ctrl-C and SIGTERM while training), progress (the console's progress), one module per
-command (run_cmds, snapshot_cmd, surfaces_cmd, reproduce_cmd, landscape_cmd, sweep_cmd) and gallery (reproduce's
-index page).
+command (run_cmds, snapshot_cmd, surfaces_cmd, reproduce_cmd, landscape_cmd, sweep_cmd, video_cmd,
+export_cmd) and gallery (reproduce's index page).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from resnet_viz import __version__
+from resnet_viz.cli.export_cmd import add_export_parser, cmd_export
 from resnet_viz.cli.flags import config_from_args
 from resnet_viz.cli.landscape_cmd import add_landscape_parser, cmd_landscape
 from resnet_viz.cli.messages import error_text
@@ -35,6 +38,7 @@ from resnet_viz.cli.snapshot_cmd import add_snapshot_parser, cmd_snapshot
 from resnet_viz.cli.status import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE
 from resnet_viz.cli.surfaces_cmd import add_surfaces_parser, cmd_surfaces
 from resnet_viz.cli.sweep_cmd import add_sweep_parser, cmd_sweep
+from resnet_viz.cli.video_cmd import add_video_parser, cmd_video
 from resnet_viz.config import ConfigError
 
 __all__ = [
@@ -75,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         (add_reproduce_parser, cmd_reproduce),
         (add_landscape_parser, cmd_landscape),
         (add_sweep_parser, cmd_sweep),
+        (add_video_parser, cmd_video),
+        (add_export_parser, cmd_export),
     )
     for add_parser, func in commands:
         add_parser(sub).set_defaults(func=func)
