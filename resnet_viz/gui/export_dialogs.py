@@ -6,18 +6,21 @@ width in the settings, and tells the outcome in the window: a written path, or o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from resnet_viz.gui import figure_export
+from resnet_viz.gui import figure_export, video_export
 from resnet_viz.gui.plots.base import PlotPanel
+from resnet_viz.gui.runs import RunEntry
 
 #: ``say(text, level)``: a message in the window's message bar (level error / warning / info).
 Say = Callable[[str, str], None]
 #: ``note(text, ms)``: a passing note in the status bar for ``ms`` milliseconds.
 Note = Callable[[str, int], None]
+#: ``entries()``: the window's runs, in list order.
+Entries = Callable[[], Sequence[RunEntry]]
 _FILTERS = {
     "png": "PNG image (*.png)",
     "svg": "SVG image (*.svg)",
@@ -46,6 +49,8 @@ def add_export_button(
     menu.addAction("SVG (vector)…", lambda: export(panel, "svg"))
     menu.addAction("PDF (vector)…", lambda: export(panel, "pdf"))
     menu.addAction("Data as CSV…", lambda: export(panel, "csv"))
+    if panel.key in video_export.VIDEO_PLOT_KEYS:
+        menu.addAction("Video (MP4)…", lambda: export(panel, "mp4"))
     menu.addSeparator()
     menu.addAction("Copy image", lambda: copy(panel))
     tool.setMenu(menu)
@@ -57,7 +62,10 @@ def add_export_button(
 class ExportDialogs:
     """The export dialogs of the window ``parent``, with its ``settings``; reports through ``say``/``note``."""
 
-    def __init__(self, parent: QtWidgets.QWidget, settings: QtCore.QSettings, say: Say, note: Note) -> None:
+    def __init__(
+        self, parent: QtWidgets.QWidget, settings: QtCore.QSettings, say: Say, note: Note, entries: Entries = tuple
+    ) -> None:
+        self._entries = entries  # the window's runs (a video of a depth plot shows the visible ones)
         self._parent = parent
         self.settings = settings
         self._say = say
@@ -89,6 +97,9 @@ class ExportDialogs:
 
     def export_panel(self, panel: PlotPanel, kind: str, path: str | None = None, width: int | None = None) -> None:
         """Export one plot as PNG / SVG / PDF / CSV (asks for the file, and the PNG width, when not given)."""
+        if kind == "mp4":  # the visible runs' history as a video, with a progress dialog
+            video_export.export_run_video(self._parent, self.settings, panel, self._entries(), self._say, path)
+            return
         if path is None:
             path = self._ask_path(panel, kind)
             if path is None:

@@ -68,7 +68,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel = {p.key: p for p in self.panels}
         use_backend_data(self.panels, self.manager.scheduler.backend)
         self.files = WindowFiles(self)
-        self.exports = ExportDialogs(self, self.settings, self.show_message, self._note)
+        self.exports = ExportDialogs(self, self.settings, self.show_message, self._note, lambda: self.manager.entries)
         self._build_left_docks()
         self.experiments = GuidedExperiments(self)
         self.experiment_panel, self.experiment_dock = self.experiments.panel, self.experiments.dock
