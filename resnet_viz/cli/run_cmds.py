@@ -19,6 +19,7 @@ from resnet_viz.config import BACKEND_ENV, BACKENDS
 
 if TYPE_CHECKING:
     from resnet_viz.export.run_folder import RunFolderError, RunFolderWriter
+    from resnet_viz.export.tensorboard import TensorBoardWriter
     from resnet_viz.metrics.records import RunFinished
     from resnet_viz.train.engine import Engine
 
@@ -34,6 +35,12 @@ def add_run_parser(sub: Any) -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="run folder (default runs/<name>-<time>)")
     run.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
     run.add_argument("--quiet", action="store_true", help="print only the final summary line")
+    run.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write TensorBoard events, into DIR/<run folder name> (view: tensorboard --logdir DIR); "
+        "needs pip install 'resnet-viz[tensorboard]'",
+    )
     add_run_flags(run)
     return run
 
@@ -124,6 +131,33 @@ def _prepare(engine: Engine, out: Path) -> int | None:
     return None
 
 
+def _tensorboard(args: argparse.Namespace, out: Path) -> TensorBoardWriter | int | None:
+    """The TensorBoard writer of ``--tensorboard DIR`` (events in DIR/<run folder name>), None without the flag,
+    or the exit status after one line when it cannot be used. A write that fails later is one line, and the
+    run goes on without TensorBoard."""
+    if not args.tensorboard:
+        return None
+    from resnet_viz.export.tensorboard import EARLIER_EVENTS, TensorBoardWriter, check_log_dir, tensorboard_missing
+    from resnet_viz.export.written import WriteError
+
+    missing = tensorboard_missing()
+    if missing is not None:
+        print(f"resnet-viz: error: --tensorboard: {missing}", file=sys.stderr)
+        return EXIT_USAGE
+    log_dir = Path(args.tensorboard) / out.resolve().name
+    try:
+        check_log_dir(log_dir, replace=args.overwrite)
+    except WriteError as exc:
+        hint = "; add --overwrite to replace them" if exc.why == EARLIER_EVENTS else ""
+        print(f"resnet-viz: error: --tensorboard {exc}{hint}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def failed(error: WriteError) -> None:
+        print(f"resnet-viz: TensorBoard events stopped: {error}; the run goes on", file=sys.stderr)
+
+    return TensorBoardWriter(log_dir, replace=args.overwrite, on_error=failed)
+
+
 def _print_summary(result: RunFinished, writer: RunFolderWriter, label: str, out: Path) -> None:
     status = writer.write_error or result.status
     message = (
@@ -154,6 +188,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_run_folder(out, replace=args.overwrite)
     except RunFolderError as exc:
         return _refuse(exc)
+    tensorboard = _tensorboard(args, out)
+    if isinstance(tensorboard, int):
+        return tensorboard
     console = ConsoleProgress(args.quiet)
     engine: Engine
 
@@ -166,6 +203,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def emit(record: Any) -> None:
         writer(record)
+        if tensorboard is not None:
+            tensorboard(record)
         console(record)
 
     engine = Engine(config, emit)
@@ -174,7 +213,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if status is not None:
             return status
         result = engine.run()
+    if tensorboard is not None:
+        tensorboard.close()
     _print_summary(result, writer, config.label(), out)
+    if tensorboard is not None and tensorboard.error is None:
+        print(f"  TensorBoard events → {tensorboard.log_dir}")
     return EXIT_OK if result.ok and writer.write_error is None else EXIT_RUN_FAILED
 
 
