@@ -204,11 +204,16 @@ def test_export_png_svg_csv_gif(tab, tmp_path):
     assert tab.figure._racers[0].path.getData()[0].size == 13  # the whole race is shown again afterwards
 
 
-def test_gif_export_can_be_cancelled(tab, tmp_path):
+def test_gif_and_mp4_exports_can_be_cancelled(tab, tmp_path, monkeypatch):
     tab.step(5)
     with pytest.raises(InterruptedError):
         tab.export("gif", tmp_path / "c.gif", progress=lambda done, total: done < 3)
     assert not (tmp_path / "c.gif").exists()
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "c.mp4"), ""))
+    monkeypatch.setattr(QtWidgets.QProgressDialog, "wasCanceled", lambda self: True)  # Cancel pressed at once
+    tab.export_dialog("mp4")
+    assert tab.message_bar.text == "MP4 export cancelled; nothing was written."
+    assert not any(p.suffix in (".mp4", ".tmp") for p in tmp_path.iterdir())
 
 
 def test_export_failure_names_the_path_once_and_keeps_the_old_file(tab, tmp_path, monkeypatch):

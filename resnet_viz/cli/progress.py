@@ -1,4 +1,5 @@
-"""Training progress on stderr: a tqdm bar on a terminal, a line per evaluation otherwise."""
+"""Progress on stderr: of training (a tqdm bar on a terminal, a line per evaluation otherwise) and of the frames
+of an animation."""
 
 from __future__ import annotations
 
@@ -57,3 +58,29 @@ class ConsoleProgress:
             self.bar.write(line, file=sys.stderr)
         else:
             print(line, file=sys.stderr)
+
+
+class FrameProgress:
+    """Frames of an animation file on stderr: a tqdm bar on a terminal, else a line at every quarter (nothing
+    when ``quiet``). ``progress(done, total)`` never cancels; :meth:`close` ends the bar."""
+
+    def __init__(self, name: str, quiet: bool) -> None:
+        self.name, self.quiet, self.said = name, quiet, 0
+        self.bar: Any = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=name, unit="frame", dynamic_ncols=True, file=sys.stderr)
+
+    def __call__(self, done: int, total: int) -> bool:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.update(done - self.bar.n)
+        elif not self.quiet and total > 0 and done * 4 >= (self.said + 1) * total:
+            self.said = done * 4 // total
+            print(f"{self.name}: frame {done}/{total}", file=sys.stderr)
+        return True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resnet_viz.cli.snapshot_cmd import parse_size
-from resnet_viz.cli.status import EXIT_OK, EXIT_RUN_FAILED
+from resnet_viz.cli.status import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE
 from resnet_viz.config import ConfigError
 
 if TYPE_CHECKING:
@@ -61,6 +61,9 @@ def _add_figure_flags(surf: argparse.ArgumentParser) -> None:
     log.add_argument("--linear", dest="log", action="store_false", help="linear colour scale")
     surf.add_argument("--size", type=parse_size, default=(1400, 760), metavar="WxH", help="figure size in pixels")
     surf.add_argument("--gif", action="store_true", help="also write race.gif, the race step by step")
+    surf.add_argument(
+        "--mp4", action="store_true", help="also write race.mp4, the race as an H.264 video (needs PyAV: extra video)"
+    )
     surf.add_argument("--no-figure", action="store_true", help="write only trajectories.csv and race.json")
 
 
@@ -73,7 +76,7 @@ def add_surfaces_parser(sub: Any) -> argparse.ArgumentParser:
         help="race optimisers on a 2D function; write trajectories.csv and a figure",
         description="Race torch.optim optimisers on a 2D test function from one start and write "
         "trajectories.csv (optimizer, step, x, y, loss; step 0 is the start), race.json (settings and "
-        "summary), race.png and race.svg (and race.gif with --gif).",
+        "summary), race.png and race.svg (and race.gif with --gif, race.mp4 with --mp4).",
         epilog="Optimisers: " + ", ".join(OPTIMIZERS) + ". " + _EPILOG,
     )
     surf.add_argument(
@@ -161,6 +164,7 @@ def _race_record(args: argparse.Namespace, surface: Surface, race: OptimizerRace
 
 def _write_race(args: argparse.Namespace, out: Path, race: OptimizerRace, record: dict[str, Any]) -> list[Path]:
     """Write trajectories.csv, race.json and the figures; every file is checked to be there."""
+    from resnet_viz.cli.progress import FrameProgress
     from resnet_viz.export.trajectories import write_trajectories_csv
     from resnet_viz.export.written import check_written, make_folder
 
@@ -174,9 +178,28 @@ def _write_race(args: argparse.Namespace, out: Path, race: OptimizerRace, record
 
         application(offscreen=True)
         x_range, y_range = args.range if args.range else (None, None)
-        written += render_race_files(
-            race, out, size=args.size, mode=args.view, log=args.log, x_range=x_range, y_range=y_range, gif=args.gif
-        )
+        animations = [kind for kind, wanted in (("gif", args.gif), ("mp4", args.mp4)) if wanted]
+        bars: list[FrameProgress] = []
+
+        def progress_for(name: str) -> FrameProgress:
+            bars.append(FrameProgress(name, args.quiet))
+            return bars[-1]
+
+        try:
+            written += render_race_files(
+                race,
+                out,
+                size=args.size,
+                mode=args.view,
+                log=args.log,
+                x_range=x_range,
+                y_range=y_range,
+                animations=animations,
+                progress_for=progress_for,
+            )
+        finally:
+            for bar in bars:
+                bar.close()
     return written
 
 
@@ -217,12 +240,26 @@ def _prepared_race(args: argparse.Namespace) -> tuple[Surface, list[OptimizerSpe
     return surface, specs, out
 
 
+def _video_missing(args: argparse.Namespace) -> str | None:
+    """One line saying what to install when ``--mp4`` asks for a video and PyAV is missing, else None."""
+    if not args.mp4 or args.no_figure:
+        return None
+    from resnet_viz.export.video import video_missing
+
+    return video_missing()
+
+
 def cmd_surfaces(args: argparse.Namespace) -> int:
     from resnet_viz.export.image_limits import ImageSizeError
+    from resnet_viz.export.video import VideoUnavailable
     from resnet_viz.export.written import WriteError, reason
     from resnet_viz.surfaces.race import OptimizerRace
 
     surface, specs, out = _prepared_race(args)
+    missing = _video_missing(args)
+    if missing is not None:  # before the race: the video could not be written
+        print(f"resnet-viz: error: --mp4: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     race = OptimizerRace(surface, args.start if args.start is not None else surface.start, specs)
     race.run(args.steps)
     summary = race.summary()
@@ -231,6 +268,9 @@ def cmd_surfaces(args: argparse.Namespace) -> int:
     except ImportError as exc:  # the figure needs Qt
         print(f"resnet-viz: error: cannot draw the figure ({exc}); data written to {out}", file=sys.stderr)
         return EXIT_RUN_FAILED
+    except VideoUnavailable as exc:  # PyAV without an H.264 encoder
+        print(f"resnet-viz: error: --mp4: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (WriteError, ImageSizeError) as exc:
         print(f"resnet-viz: error: could not write the race: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED

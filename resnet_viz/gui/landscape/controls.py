@@ -168,7 +168,7 @@ class LandscapeControls(QtWidgets.QScrollArea):
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
         self.export_button.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
-        self.export_button.setToolTip("The figure (PNG, SVG), the grid (CSV) or the path's animation (GIF)")
+        self.export_button.setToolTip("The figure (PNG, SVG, PDF), the grid (CSV) or the path's animation (GIF, MP4)")
         menu = QtWidgets.QMenu(self.export_button)
         for kind, (text, _filter) in EXPORT_KINDS.items():
             menu.addAction(text, partial(self.export_requested.emit, kind))

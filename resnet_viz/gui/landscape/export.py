@@ -1,33 +1,34 @@
-"""Exporting a landscape: the figure (PNG, SVG), the grid as CSV (long format: alpha, beta, loss, error), the
-training path's animation (GIF, frames encoded as the optimiser race's are) and the result itself
+"""Exporting a landscape: the figure (PNG, SVG, PDF), the grid as CSV (long format: alpha, beta, loss, error),
+the training path's animation (GIF or MP4, encoded as the optimiser race's are) and the result itself
 (``landscape.npz`` + ``landscape.json`` through ``LandscapeResult.save``)."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
+from PySide6 import QtGui
 
 from resnet_viz.export.written import write_atomically
 from resnet_viz.gui import figure_export
+from resnet_viz.gui.animation import ANIMATION_KINDS, Progress, animation_steps, write_animation
 from resnet_viz.gui.landscape.figure import LandscapeFigure
-from resnet_viz.gui.race.render import GIF_FPS, GIF_HOLD_S, _to_pil, frame_steps
 
 if TYPE_CHECKING:
     from resnet_viz.landscape.result import LandscapeResult
 
-#: ``progress(done, total)`` of a GIF export; False cancels.
-Progress = Callable[[int, int], bool]
 #: Export kind -> (menu entry, file dialog filter).
 EXPORT_KINDS = {
     "png": ("PNG image…", "PNG image (*.png)"),
     "svg": ("SVG image…", "SVG image (*.svg)"),
+    "pdf": ("PDF (vector)…", "PDF document (*.pdf)"),
     "csv": ("Grid CSV…", "CSV (*.csv)"),
     "gif": ("Path animation GIF…", "Animated GIF (*.gif)"),
+    "mp4": ("Path video (MP4)…", "MP4 video (*.mp4)"),
 }
 
 
@@ -59,46 +60,56 @@ def write_grid_csv(result: LandscapeResult, path: str | Path) -> Path:
     return write_atomically(Path(path), write)
 
 
-def write_path_gif(fig: LandscapeFigure, path: str | Path, *, progress: Progress | None = None) -> Path:
-    """The training path drawn snapshot by snapshot over the landscape, as a looping GIF at the figure's
-    on-screen size. ``progress(done, total)`` after each frame; False cancels (``InterruptedError``, nothing
-    written). ``ValueError`` when no path is drawn (only PCA slices have one)."""
+def path_frames(fig: LandscapeFigure, snapshots: Sequence[int]) -> Generator[QtGui.QImage, None, None]:
+    """The figure with the training path drawn through each of ``snapshots``, at its on-screen size; the whole
+    path is drawn again when the iteration ends or is closed."""
+    width = max(fig.graphics.width(), 100)
+    try:
+        for k in snapshots:
+            fig.show_path(k)
+            yield figure_export.render_image(fig, width)
+    finally:
+        fig.show_path()
+
+
+def write_path_animation(
+    kind: str, fig: LandscapeFigure, path: str | Path, *, progress: Progress | None = None
+) -> Path:
+    """The training path drawn snapshot by snapshot over the landscape, as a looping GIF or an H.264 MP4
+    (``kind`` gif, mp4) at the figure's on-screen size. ``progress(done, total)`` after each frame; False
+    cancels (``InterruptedError``, nothing written). ``ValueError`` when no path is drawn (only PCA slices
+    have one); ``VideoUnavailable`` for an MP4 without PyAV; ``WriteError`` naming the path and why."""
     n = fig.path_length()
     if n < 2:
         raise ValueError("this landscape has no training path to animate (PCA directions have one)")
-    images: list[Image.Image] = []
-    steps = frame_steps(n - 1)
-    width = max(fig.graphics.width(), 100)
-    try:
-        for i, k in enumerate(steps):
-            fig.show_path(k)
-            images.append(
-                _to_pil(figure_export.render_image(fig, width)).quantize(colors=255, method=Image.Quantize.FASTOCTREE)
-            )
-            if progress is not None and progress(i + 1, len(steps)) is False:
-                raise InterruptedError("GIF export cancelled")
-    finally:
-        fig.show_path()
-    durations = [int(1000 / GIF_FPS)] * len(images)
-    durations[-1] = int(GIF_HOLD_S * 1000)
-    return write_atomically(
-        Path(path),
-        lambda tmp: images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, disposal=1
-        ),
-    )
+    snapshots = animation_steps(kind, n - 1)
+    with closing(path_frames(fig, snapshots)) as images:
+        return write_animation(kind, images, path, total=len(snapshots), progress=progress)
+
+
+def write_path_gif(fig: LandscapeFigure, path: str | Path, *, progress: Progress | None = None) -> Path:
+    """The training path as a looping GIF (:func:`write_path_animation`)."""
+    return write_path_animation("gif", fig, path, progress=progress)
+
+
+def write_path_mp4(fig: LandscapeFigure, path: str | Path, *, progress: Progress | None = None) -> Path:
+    """The training path as an H.264 MP4 (:func:`write_path_animation`)."""
+    return write_path_animation("mp4", fig, path, progress=progress)
 
 
 def write_landscape_file(kind: str, path: str | Path, fig: LandscapeFigure, progress: Progress | None = None) -> Path:
-    """Write the figure (png, svg), the first result's grid (csv) or the path animation (gif) to ``path``."""
+    """Write the figure (png, svg, pdf), the first result's grid (csv) or the path animation (gif, mp4) to
+    ``path``."""
     if kind == "png":
         return figure_export.export_png(fig, path)
     if kind == "svg":
         return figure_export.export_svg(fig, path)
+    if kind == "pdf":
+        return figure_export.export_pdf(fig, path)
     if not fig.results:
         raise ValueError("no landscape to export")
     if kind == "csv":
         return write_grid_csv(fig.results[0], path)
-    if kind == "gif":
-        return write_path_gif(fig, path, progress=progress)
+    if kind in ANIMATION_KINDS:
+        return write_path_animation(kind, fig, path, progress=progress)
     raise ValueError(f"unknown export kind {kind!r}")

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Protocol
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.export.names import slug
+from resnet_viz.export.video import VideoUnavailable
 from resnet_viz.export.written import WriteError
+from resnet_viz.gui.animation import ANIMATION_KINDS, Progress
 from resnet_viz.gui.checkpoint_files import CHECKPOINT_FILTER
-from resnet_viz.gui.landscape.export import EXPORT_KINDS, Progress, write_landscape_file
+from resnet_viz.gui.landscape.export import EXPORT_KINDS, write_landscape_file
 from resnet_viz.gui.landscape.figure import LandscapeFigure
 from resnet_viz.gui.landscape.runner import one_line
-from resnet_viz.gui.race.race_export import gif_progress_dialog
+from resnet_viz.gui.race.race_export import animation_progress_dialog
 
 if TYPE_CHECKING:
     from resnet_viz.landscape.result import LandscapeResult
@@ -117,7 +119,7 @@ class LandscapeFiles:
 
     # --- export -----------------------------------------------------------------------------------
     def export(self, kind: str, path: str | Path, progress: Progress | None = None) -> Path:
-        """Write the figure (png, svg), the grid (csv) or the path animation (gif) to ``path``."""
+        """Write the figure (png, svg, pdf), the grid (csv) or the path animation (gif, mp4) to ``path``."""
         return write_landscape_file(kind, path, self.tab.figure, progress)
 
     def export_dialog(self, kind: str) -> None:
@@ -129,11 +131,16 @@ class LandscapeFiles:
         if not path:
             return
         self._remember(path)
-        dialog, progress = gif_progress_dialog(self.tab.window()) if kind == "gif" else (None, None)
+        dialog, progress = (
+            animation_progress_dialog(self.tab.window(), kind) if kind in ANIMATION_KINDS else (None, None)
+        )
         try:
             written = self.export(kind, path, progress)
         except InterruptedError:
-            self.tab.show_message("GIF export cancelled; nothing was written.", "info")
+            self.tab.show_message(f"{kind.upper()} export cancelled; nothing was written.", "info")
+            return
+        except VideoUnavailable as exc:  # PyAV missing: says what to install
+            self.tab.show_message(str(exc))
             return
         except WriteError as exc:
             self.tab.show_message(f"Could not write {one_line(exc)}")

@@ -56,7 +56,7 @@ def _button(text: str, tip: str, key: QtCore.Qt.Key | None = None) -> QtWidgets.
 
 
 class RaceControls(QtWidgets.QScrollArea):
-    """The race tab's left column. ``export_requested(kind)`` (png, svg, csv, gif) and ``copy_requested``
+    """The race tab's left column. ``export_requested(kind)`` (png, svg, pdf, csv, gif, mp4) and ``copy_requested``
     come from the export menu; every other widget is connected by the tab."""
 
     export_requested = QtCore.Signal(str)
@@ -234,7 +234,9 @@ class RaceControls(QtWidgets.QScrollArea):
         menu.addSeparator()
         menu.addAction("Copy image", self.copy_requested.emit)
         self.export_button.setMenu(menu)
-        self.export_button.setToolTip("Save the figure (PNG, SVG), the trajectories (CSV) or the race as an animation")
+        self.export_button.setToolTip(
+            "Save the figure (PNG, SVG, PDF), the trajectories (CSV) or the race as a GIF or MP4 video"
+        )
         return self.export_button
 
     # --- reading ----------------------------------------------------------------------------------

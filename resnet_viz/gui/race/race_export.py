@@ -1,9 +1,8 @@
-"""Exporting the race: each kind of file (PNG, SVG, trajectories CSV, animated GIF), the save dialog that
-remembers its folder, and the GIF's cancellable progress dialog."""
+"""Exporting the race: each kind of file (PNG, SVG, PDF, trajectories CSV, animated GIF, MP4 video), the save
+dialog that remembers its folder, and the animations' cancellable progress dialog."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -11,18 +10,19 @@ from PySide6 import QtCore, QtWidgets
 from resnet_viz.export.trajectories import write_trajectories_csv
 from resnet_viz.export.written import write_atomically
 from resnet_viz.gui import figure_export
+from resnet_viz.gui.animation import ANIMATION_KINDS, Progress
 from resnet_viz.gui.race.figure import RaceFigure
-from resnet_viz.gui.race.render import write_gif
+from resnet_viz.gui.race.render import write_race_animation
 from resnet_viz.surfaces.race import OptimizerRace
 
-#: ``progress(done, total)`` of a GIF export; False cancels.
-Progress = Callable[[int, int], bool]
 #: Export kind -> (menu entry, file dialog filter).
 EXPORT_KINDS = {
     "png": ("PNG image…", "PNG image (*.png)"),
     "svg": ("SVG image…", "SVG image (*.svg)"),
+    "pdf": ("PDF (vector)…", "PDF document (*.pdf)"),
     "csv": ("Trajectories CSV…", "CSV (*.csv)"),
     "gif": ("Animated GIF…", "Animated GIF (*.gif)"),
+    "mp4": ("Video (MP4)…", "MP4 video (*.mp4)"),
 }
 EXPORT_DIR_KEY = "race/export_dir"  # QSettings: the folder of the last export
 
@@ -30,19 +30,22 @@ EXPORT_DIR_KEY = "race/export_dir"  # QSettings: the folder of the last export
 def write_race_file(
     kind: str, path: str | Path, figure: RaceFigure, race: OptimizerRace | None, progress: Progress | None = None
 ) -> Path:
-    """Write the figure (png, svg), the trajectories (csv) or the animation (gif) to ``path``, atomically
-    (``WriteError`` naming the path and why when it cannot be written; ``ValueError`` without a race)."""
+    """Write the figure (png, svg, pdf), the trajectories (csv) or the animation (gif, mp4) to ``path``, atomically
+    (``WriteError`` naming the path and why when it cannot be written; ``ValueError`` without a race;
+    ``InterruptedError`` when ``progress`` cancels an animation)."""
     path = Path(path)
     if kind == "png":
         return figure_export.export_png(figure, path)
     if kind == "svg":
         return figure_export.export_svg(figure, path)
+    if kind == "pdf":
+        return figure_export.export_pdf(figure, path)
     if race is None:
         raise ValueError("no race to export")
     if kind == "csv":
         return write_atomically(path, lambda tmp: write_trajectories_csv(tmp, race.trajectories))
-    if kind == "gif":
-        return write_gif(figure, race, path, progress=progress)
+    if kind in ANIMATION_KINDS:
+        return write_race_animation(kind, figure, race, path, progress)
     raise ValueError(f"unknown export kind {kind!r}")
 
 
@@ -63,9 +66,10 @@ def ask_export_path(
     return path
 
 
-def gif_progress_dialog(parent: QtWidgets.QWidget) -> tuple[QtWidgets.QProgressDialog, Progress]:
-    """A window-modal progress dialog and the ``progress(done, total)`` callback that drives it."""
-    dialog = QtWidgets.QProgressDialog("Drawing the frames…", "Cancel", 0, 100, parent)
+def animation_progress_dialog(parent: QtWidgets.QWidget, kind: str) -> tuple[QtWidgets.QProgressDialog, Progress]:
+    """A window-modal progress dialog with Cancel for a ``kind`` (gif, mp4) animation, and the
+    ``progress(done, total)`` callback that drives it (False once Cancel is pressed)."""
+    dialog = QtWidgets.QProgressDialog(ANIMATION_KINDS[kind], "Cancel", 0, 100, parent)
     dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(300)
 

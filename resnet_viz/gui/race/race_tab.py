@@ -17,13 +17,15 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.config import ConfigError
+from resnet_viz.export.video import VideoUnavailable
 from resnet_viz.export.written import WriteError
 from resnet_viz.gui import figure_export
+from resnet_viz.gui.animation import ANIMATION_KINDS, Progress
 from resnet_viz.gui.message_bar import MessageBar
 from resnet_viz.gui.race.figure import RaceFigure
 from resnet_viz.gui.race.optimizer_table import OptimizerTable
 from resnet_viz.gui.race.race_controls import RaceControls
-from resnet_viz.gui.race.race_export import Progress, ask_export_path, gif_progress_dialog, write_race_file
+from resnet_viz.gui.race.race_export import animation_progress_dialog, ask_export_path, write_race_file
 from resnet_viz.gui.race.render import race_caption
 from resnet_viz.surfaces.functions import Surface, build_surface
 from resnet_viz.surfaces.race import OptimizerRace
@@ -316,24 +318,28 @@ class RaceTab(QtWidgets.QWidget):
 
     # --- export -----------------------------------------------------------------------------------
     def export(self, kind: str, path: str | Path, progress: Progress | None = None) -> Path:
-        """Write the figure (png, svg), the trajectories (csv) or the animation (gif) to ``path``, atomically
-        (``WriteError`` naming the path and why when it cannot be written)."""
+        """Write the figure (png, svg, pdf), the trajectories (csv) or the animation (gif, mp4) to ``path``,
+        atomically (``WriteError`` naming the path and why when it cannot be written)."""
         return write_race_file(kind, path, self.figure, self.race, progress)
 
     def export_dialog(self, kind: str) -> None:
-        """Ask where, then :meth:`export` (a GIF with a cancellable progress dialog); the outcome in the message bar."""
+        """Ask where, then :meth:`export` (an animation with a cancellable progress dialog); the outcome in the
+        message bar."""
         path = ask_export_path(self, self.settings, kind, self.surface.name if self.surface else "surface")
         if path is None:
             return
         self.pause()
         dialog = None
         progress: Progress | None = None
-        if kind == "gif":
-            dialog, progress = gif_progress_dialog(self)
+        if kind in ANIMATION_KINDS:
+            dialog, progress = animation_progress_dialog(self, kind)
         try:
             written = self.export(kind, path, progress)
         except InterruptedError:
-            self.show_message("GIF export cancelled; nothing was written.", "info")
+            self.show_message(f"{kind.upper()} export cancelled; nothing was written.", "info")
+            return
+        except VideoUnavailable as exc:  # PyAV missing: says what to install
+            self.show_message(str(exc))
             return
         except WriteError as exc:  # names the path and why
             self.show_message(f"Could not write {exc}")

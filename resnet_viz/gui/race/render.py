@@ -1,21 +1,17 @@
-"""Pictures of a race: PNG/SVG of the figure and an animated GIF of the race step by step.
-
-Qt writes no GIF, so frames (QImages from pyqtgraph's ImageExporter) are encoded with Pillow, which
-torchvision already depends on. MP4 would need an ffmpeg binary and is not offered.
-"""
+"""Pictures of a race: PNG/SVG of the figure, and animations of the race step by step (a looping GIF, an
+H.264 MP4), whose frames are drawn by :func:`race_frames` and encoded by :mod:`resnet_viz.gui.animation`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 from PySide6 import QtGui
 
 from resnet_viz.export.image_limits import ImageSizeError, image_size_problem
-from resnet_viz.export.written import write_atomically
 from resnet_viz.gui import figure_export
+from resnet_viz.gui.animation import Progress, animation_steps, write_animation
 from resnet_viz.gui.figure_export import render_image
 from resnet_viz.gui.qt_app import dispose
 from resnet_viz.gui.race.figure import RaceFigure
@@ -23,10 +19,7 @@ from resnet_viz.gui.race.optimizer_table import DEFAULT_COLOURS
 from resnet_viz.gui.runs import PALETTE
 from resnet_viz.surfaces.race import OptimizerRace
 
-GIF_FRAMES = 120
-GIF_FPS = 25
-GIF_HOLD_S = 2.0  # s: the last frame stays this long before the loop restarts
-GIF_SIZE = (1000, 540)  # px: the headless GIF (the window's GIF has the figure's on-screen size)
+ANIMATION_SIZE = (1000, 540)  # px: the headless animations (the window's have the figure's on-screen size)
 
 
 def figure_image(fig: RaceFigure, width: int) -> QtGui.QImage:
@@ -35,58 +28,40 @@ def figure_image(fig: RaceFigure, width: int) -> QtGui.QImage:
     return render_image(fig, width)
 
 
-def _to_pil(image: QtGui.QImage) -> Image.Image:
-    rgba = image.convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
-    w, h, stride = rgba.width(), rgba.height(), rgba.bytesPerLine()
-    arr = np.frombuffer(rgba.constBits(), dtype=np.uint8, count=stride * h).reshape(h, stride // 4, 4)[:, :w]
-    return Image.fromarray(np.ascontiguousarray(arr[..., :3]), "RGB")
-
-
-def frame_steps(steps: int, frames: int = GIF_FRAMES) -> list[int]:
-    """The steps shown in the animation: 0..steps, at most ``frames`` of them, evenly spaced, ending at ``steps``."""
-    if steps <= 0:
-        return [0]
-    return sorted({int(round(v)) for v in np.linspace(0, steps, min(frames, steps + 1))})
-
-
-def write_gif(
-    fig: RaceFigure,
-    race: OptimizerRace,
-    path: str | Path,
-    *,
-    frames: int = GIF_FRAMES,
-    fps: int = GIF_FPS,
-    progress: Callable[[int, int], bool] | None = None,
-) -> Path:
-    """Animate the race as drawn by ``fig`` (steps 0..race.steps) into a looping GIF at the figure's
-    on-screen size (rescaling would re-flow the legends' text).
-
-    ``progress(done, total)`` is called after each frame; returning False cancels (raises
-    InterruptedError, nothing is written). The figure is left showing the whole race. The file is
-    written atomically and checked (``WriteError`` naming the path and why when it is not there).
-    """
-    path = Path(path)
-    images: list[Image.Image] = []
-    steps = frame_steps(race.steps, frames)
+def race_frames(fig: RaceFigure, race: OptimizerRace, steps: Sequence[int]) -> Generator[QtGui.QImage, None, None]:
+    """The race as drawn by ``fig`` through each of ``steps``, at the figure's on-screen size (rescaling
+    would re-flow the legends' text). When the iteration ends or is closed, the figure shows the whole race."""
     width = max(fig.graphics.width(), 100)
     try:
-        for i, k in enumerate(steps):
+        for k in steps:
             fig.show_race(race, upto=k)
             fig.set_caption(race_caption(race, k))
-            images.append(_to_pil(figure_image(fig, width)).quantize(colors=255, method=Image.Quantize.FASTOCTREE))
-            if progress is not None and progress(i + 1, len(steps)) is False:
-                raise InterruptedError("GIF export cancelled")
+            yield figure_image(fig, width)
     finally:
         fig.show_race(race)
         fig.set_caption(race_caption(race))
-    durations = [int(1000 / fps)] * len(images)
-    durations[-1] = int(GIF_HOLD_S * 1000)
-    return write_atomically(
-        path,
-        lambda tmp: images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, disposal=1
-        ),
-    )
+
+
+def write_race_animation(
+    kind: str, fig: RaceFigure, race: OptimizerRace, path: str | Path, progress: Progress | None = None
+) -> Path:
+    """Animate the race (steps 0..race.steps) as drawn by ``fig`` into a ``kind`` file: ``gif`` (looping) or
+    ``mp4`` (H.264, more frames). ``progress(done, total)`` after each frame; False cancels (``InterruptedError``,
+    nothing written). The figure is left showing the whole race. Written atomically and checked (``WriteError``
+    naming the path and why; ``VideoUnavailable`` for an MP4 without PyAV)."""
+    steps = animation_steps(kind, race.steps)
+    with closing(race_frames(fig, race, steps)) as images:
+        return write_animation(kind, images, path, total=len(steps), progress=progress)
+
+
+def write_gif(fig: RaceFigure, race: OptimizerRace, path: str | Path, progress: Progress | None = None) -> Path:
+    """The race as a looping GIF (:func:`write_race_animation`)."""
+    return write_race_animation("gif", fig, race, path, progress)
+
+
+def write_race_mp4(fig: RaceFigure, race: OptimizerRace, path: str | Path, progress: Progress | None = None) -> Path:
+    """The race as an H.264 MP4 (:func:`write_race_animation`)."""
+    return write_race_animation("mp4", fig, race, path, progress)
 
 
 def racer_colours(race: OptimizerRace) -> list[QtGui.QColor]:
@@ -109,26 +84,17 @@ def race_caption(race: OptimizerRace, step: int | None = None) -> str:
     return f"<b>{s.title}</b>: {s.text} &nbsp;·&nbsp; start ({x:.4g}, {y:.4g}) &nbsp;·&nbsp; step {k}"
 
 
-def render_race_files(
+def offscreen_figure(
     race: OptimizerRace,
-    out_dir: str | Path,
+    size: tuple[int, int],
     *,
-    size: tuple[int, int] = (1400, 760),
     mode: str = "contours",
     log: bool | None = None,
     x_range: tuple[float, float] | None = None,
     y_range: tuple[float, float] | None = None,
-    gif: bool = False,
-    progress: Callable[[int, int], bool] | None = None,
-) -> list[Path]:
-    """Draw ``race`` offscreen and write ``race.png`` (at ``size``), ``race.svg`` and, with ``gif``,
-    ``race.gif`` into ``out_dir``. Needs a QApplication. Returns the paths written, each checked to be
-    there; ``ImageSizeError`` for a ``size`` over the limits (before drawing), ``WriteError`` when a
-    file cannot be written."""
-    problem = image_size_problem(*size)
-    if problem is not None:
-        raise ImageSizeError(problem)
-    out_dir = Path(out_dir)
+) -> RaceFigure:
+    """A figure of ``race`` shown offscreen at ``size`` pixels without the hover line (dispose of it after use);
+    the view defaults to the surface's view containing the start, the colour scale to the surface's own."""
     surface = race.surface
     if x_range is None or y_range is None:
         xr, yr = surface.view_containing(race.start)
@@ -142,16 +108,44 @@ def render_race_files(
     fig.show()
     QtGui.QGuiApplication.processEvents()
     fig.redraw_surface()  # the laid-out view (not waiting for the debounce timer)
+    return fig
+
+
+def render_race_files(
+    race: OptimizerRace,
+    out_dir: str | Path,
+    *,
+    size: tuple[int, int] = (1400, 760),
+    mode: str = "contours",
+    log: bool | None = None,
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
+    animations: Sequence[str] = (),
+    progress_for: Callable[[str], Progress] | None = None,
+) -> list[Path]:
+    """Draw ``race`` offscreen and write ``race.png`` (at ``size``), ``race.svg`` and ``race.<kind>`` for each
+    of ``animations`` (gif, mp4; at :data:`ANIMATION_SIZE`) into ``out_dir``, the progress of each reported to
+    ``progress_for(file name)``. Needs a QApplication. Returns the paths written, each checked to be there;
+    ``ImageSizeError`` for a ``size`` over the limits (before drawing), ``WriteError`` when a file cannot be
+    written, ``VideoUnavailable`` for an MP4 without PyAV."""
+    problem = image_size_problem(*size)
+    if problem is not None:
+        raise ImageSizeError(problem)
+    out_dir = Path(out_dir)
+    fig = offscreen_figure(race, size, mode=mode, log=log, x_range=x_range, y_range=y_range)
     try:
         written = [
             figure_export.export_png(fig, out_dir / "race.png", size[0]),
             figure_export.export_svg(fig, out_dir / "race.svg"),
         ]
-        if gif:
-            fig.resize(*GIF_SIZE)
+        if animations:
+            fig.resize(*ANIMATION_SIZE)
             QtGui.QGuiApplication.processEvents()
             fig.redraw_surface()
-            written.append(write_gif(fig, race, out_dir / "race.gif", progress=progress))
+        for kind in animations:
+            name = f"race.{kind}"
+            progress = progress_for(name) if progress_for is not None else None
+            written.append(write_race_animation(kind, fig, race, out_dir / name, progress))
     finally:
         dispose(fig)
     return written
