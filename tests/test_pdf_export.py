@@ -10,11 +10,14 @@ import zlib
 import pytest
 from PySide6 import QtWidgets
 from test_gui_bands import synthetic_entry
+from test_gui_landscape import hand_result
 
 from resnet_viz.export.written import WriteError
 from resnet_viz.gui import figure_export
+from resnet_viz.gui.landscape.figure import LandscapeFigure
 from resnet_viz.gui.plots.base import PIXMAP_CACHE
 from resnet_viz.gui.plots.curves import ErrorPlot
+from resnet_viz.gui.qt_app import dispose
 
 
 def content_streams(data: bytes) -> list[bytes]:
@@ -67,3 +70,19 @@ def test_pdf_that_cannot_be_written_names_the_path_and_why(error_plot, tmp_path)
     with pytest.raises(WriteError, match="does not exist"):
         figure_export.export_pdf(error_plot, tmp_path / "missing" / "x.pdf")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pdf_of_a_landscape_keeps_the_heatmap_as_a_lossless_image_under_vector_contours(qapp, tmp_path) -> None:
+    fig = LandscapeFigure()
+    fig.resize(400, 360)
+    fig.set_results([hand_result(n=9)])
+    fig.show()
+    qapp.processEvents()
+    try:
+        data = figure_export.export_pdf(fig, tmp_path / "landscape.pdf").read_bytes()
+    finally:
+        dispose(fig)
+    assert data.count(b"/Subtype /Image") == 2  # the loss heatmap and the colour bar: pictures by nature
+    assert b"/DCTDecode" not in data  # not JPEG (Qt's default for PDF images)
+    drawing = b"\n".join(content_streams(data))
+    assert len(re.findall(rb"[\d.]+ [\d.]+ l\n", drawing)) > 100  # contour lines, path, axes as paths

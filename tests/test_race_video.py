@@ -7,6 +7,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
+from PySide6 import QtWidgets
 from test_gui_landscape import hand_result
 
 from resnet_viz.cli import main
@@ -14,6 +15,7 @@ from resnet_viz.export.video import VIDEO_FPS, VideoCancelled
 from resnet_viz.gui.animation import HOLD_S, VIDEO_MIN_S, video_repeats
 from resnet_viz.gui.landscape.export import write_landscape_file, write_path_mp4
 from resnet_viz.gui.landscape.figure import LandscapeFigure
+from resnet_viz.gui.landscape.tab_files import LandscapeFiles
 from resnet_viz.gui.qt_app import dispose
 from resnet_viz.gui.race.race_export import write_race_file
 from resnet_viz.gui.race.render import figure_image, offscreen_figure, write_race_mp4
@@ -72,7 +74,22 @@ def test_cancelled_race_mp4_leaves_nothing_and_keeps_an_older_file(race_figure, 
     assert fig._racers[0].path.getData()[0].size == STEPS + 1
 
 
-def test_landscape_path_mp4_has_a_frame_per_snapshot(qapp, tmp_path) -> None:
+class FilesHost:
+    """What the landscape tab's files need of the tab: its figure, a window, the message bar."""
+
+    settings = None
+
+    def __init__(self, figure: LandscapeFigure) -> None:
+        self.figure, self.result, self.messages = figure, figure.results[0], []
+
+    def window(self) -> QtWidgets.QWidget:
+        return self.figure
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.messages.append((text, level))
+
+
+def test_landscape_path_mp4_has_a_frame_per_snapshot(qapp, tmp_path, monkeypatch) -> None:
     fig = LandscapeFigure()
     fig.resize(300, 260)
     fig.set_results([hand_result()])  # a path of 12 snapshots
@@ -85,6 +102,12 @@ def test_landscape_path_mp4_has_a_frame_per_snapshot(qapp, tmp_path) -> None:
         with pytest.raises(VideoCancelled):
             write_landscape_file("mp4", tmp_path / "c.mp4", fig, progress=lambda done, total: done < 2)
         assert not (tmp_path / "c.mp4").exists()
+        host = FilesHost(fig)  # the tab's export menu: a progress dialog whose Cancel stops the video
+        monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "d.mp4"), ""))
+        monkeypatch.setattr(QtWidgets.QProgressDialog, "wasCanceled", lambda self: True)
+        LandscapeFiles(host).export_dialog("mp4")
+        assert host.messages == [("MP4 export cancelled; nothing was written.", "info")]
+        assert [p.name for p in tmp_path.iterdir()] == ["path.mp4"]
     finally:
         dispose(fig)
 

@@ -148,6 +148,7 @@ def _paint_pdf(item: pg.GraphicsItem, tmp: Path) -> None:
             exporter.setExportMode(True, {"antialias": True, "background": background.color(), "painter": painter})
             try:
                 painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+                painter.setRenderHint(QtGui.QPainter.RenderHint.LosslessImageRendering, True)  # heatmaps: no JPEG
                 scene.render(painter, target, source)
             finally:
                 exporter.setExportMode(False)
