@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from av.container import OutputContainer
+    from av.video.frame import VideoFrame
     from av.video.stream import VideoStream
 
 #: Frames per second of a video unless asked otherwise.
@@ -121,15 +122,13 @@ class _Encoder:
         container: OutputContainer = self.av.open(str(tmp), mode="w", format="mp4")
         try:
             stream = self._add_stream(container, shape)
-            last, index = first, 0
-            self._encode(container, stream, first, index)
+            last, index = self._encode(container, stream, self._yuv(first), 0), 0
             self._report(1)
             for index, frame in enumerate(frames, start=1):
                 _check_frame(frame, index, shape)
-                self._encode(container, stream, frame, index)
-                last = frame
+                last = self._encode(container, stream, self._yuv(frame), index)
                 self._report(index + 1)
-            for held in range(1, self.n_hold + 1):
+            for held in range(1, self.n_hold + 1):  # the same picture again: converted once
                 self._encode(container, stream, last, index + held)
             for packet in stream.encode(None):
                 container.mux(packet)
@@ -151,13 +150,19 @@ class _Encoder:
         context.color_range = _LIMITED_RANGE
         return stream
 
-    def _encode(self, container: OutputContainer, stream: VideoStream, rgb: np.ndarray, index: int) -> None:
-        frame = self.av.VideoFrame.from_ndarray(_pad_even(rgb), format="rgb24")
+    def _yuv(self, rgb: np.ndarray) -> VideoFrame:
+        """``rgb`` padded to even sides and converted to BT.709 limited-range yuv420p."""
+        frame: VideoFrame = self.av.VideoFrame.from_ndarray(_pad_even(rgb), format="rgb24")
         frame = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=_LIMITED_RANGE)
         frame.colorspace, frame.color_range = _BT709, _LIMITED_RANGE
+        return frame
+
+    def _encode(self, container: OutputContainer, stream: VideoStream, frame: VideoFrame, index: int) -> VideoFrame:
+        """Encode ``frame`` as the ``index``-th picture (its time: index / fps); returns it."""
         frame.pts = index
         for packet in stream.encode(frame):
             container.mux(packet)
+        return frame
 
     def _report(self, done: int) -> None:
         if self.progress is not None and self.progress(done, self.total) is False:

@@ -187,6 +187,7 @@ def make_panel(key: str, size: tuple[int, int]) -> VideoPanel:
     panel.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     panel.show()
     QtGui.QGuiApplication.processEvents()
+    panel.graphics.setUpdatesEnabled(False)  # frames are rendered from the scene: painting the view is wasted
     return panel
 
 
