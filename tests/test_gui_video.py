@@ -59,6 +59,7 @@ def test_frame_steps_and_the_replay_rebuild_the_run_step_by_step(run_folders):
     (entry,) = entries_from_run_folders([run_folders[0]])
     np.testing.assert_array_equal(frame_steps([entry], 100), np.arange(1, STEPS + 1))
     np.testing.assert_array_equal(frame_steps([entry], 4), [1, 5, 8, 12])
+    np.testing.assert_array_equal(frame_steps([entry], 1), [12])
     replay = _Replay(entry)
     replay.advance(5)
     store = replay.entry.store

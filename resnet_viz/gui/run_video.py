@@ -100,12 +100,14 @@ def check_layer_data(entries: Sequence[RunEntry], key: str) -> None:
 
 def frame_steps(entries: Sequence[RunEntry], frames: int = DEFAULT_FRAMES) -> np.ndarray:
     """int64 steps of the frames: every probed step of the runs when there are at most ``frames``, else
-    ``frames`` of them spread evenly (the first and the last included)."""
+    ``frames`` of them spread evenly (the first and the last included; one frame: the last)."""
     if frames < 1:
         raise ValueError(f"frames: {frames} is not allowed; use at least 1")
     steps = np.unique(np.concatenate([np.asarray(e.store.layer_step, np.int64) for e in entries]))
     if steps.size <= frames:
         return steps
+    if frames == 1:
+        return steps[-1:]  # the run as it ended
     return np.unique(steps[np.round(np.linspace(0, steps.size - 1, frames)).astype(np.int64)])
 
 
