@@ -18,6 +18,7 @@ from PySide6 import QtGui, QtWidgets
 
 from resnet_viz.gui.checkpoint_files import fill_checkpoint_menu
 from resnet_viz.gui.seed_bands_menu import fill_seeds_menu
+from resnet_viz.gui.tensorboard_logs import fill_tensorboard_menu
 
 Shortcut = str | QtGui.QKeySequence.StandardKey
 Slot = str | Callable[[Any], object]
@@ -102,6 +103,7 @@ ACTIONS: tuple[ActionSpec | MenuFill, ...] = (
         "reset", "Reset", "reset", "&Runs", None, "Stop and remove every run and clear the plots", button="Reset"
     ),
     ActionSpec("new_sweep", "New s&weep…", lambda w: w.sweeps.open_dialog(), "&Runs", separator=True),
+    MenuFill("&Runs", fill_tensorboard_menu, separator=True),
     ActionSpec(
         "starting_setup", "Setup to the starting ResNet-20 recipe", "restore_starting_setup", "&Runs", separator=True
     ),

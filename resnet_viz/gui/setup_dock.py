@@ -127,3 +127,12 @@ def build_runs_dock(explorer: QtWidgets.QMainWindow) -> RunsDock:
     dock.setObjectName("dock_runs")
     dock.setWidget(body)
     return RunsDock(dock, run_list, show_all, remove)
+
+
+def add_below_buttons(setup_dock: QtWidgets.QDockWidget, widget: QtWidgets.QWidget) -> None:
+    """Add ``widget`` to the setup dock under its run buttons (an option of the runs: TensorBoard logs)."""
+    body = setup_dock.widget()
+    layout = body.layout() if body is not None else None
+    if layout is None:
+        raise ValueError("the setup dock has no layout to add to")
+    layout.addWidget(widget)
