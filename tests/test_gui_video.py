@@ -159,6 +159,19 @@ def test_export_menu_writes_the_visible_runs_history(window, run_folders, tmp_pa
     window.export_panel(window.panel["grad_heatmap"], "mp4", path=str(tmp_path / "cancelled.mp4"))
     assert window.message_bar.text == f"Video cancelled: nothing was written to {tmp_path / 'cancelled.mp4'}"
     assert not (tmp_path / "cancelled.mp4").exists()
+    # a path that cannot be written, and no PyAV: one line each
+    heatmap = window.panel["grad_heatmap"]
+    (tmp_path / "file").write_text("x")
+    window.export_panel(heatmap, "mp4", path=str(tmp_path / "file" / "v.mp4"))
+    assert window.message_bar.level == "error" and window.message_bar.text.startswith(
+        f"Could not write the video of “{heatmap.title}”: {tmp_path / 'file' / 'v.mp4'}: "
+    )
+    monkeypatch.setattr(video_export, "video_missing", lambda: "MP4 videos need PyAV: pip install 'resnet-viz[video]'")
+    window.export_panel(heatmap, "mp4", path=str(tmp_path / "v.mp4"))
+    assert window.message_bar.text == (
+        f"Could not make a video of “{heatmap.title}”: MP4 videos need PyAV: pip install 'resnet-viz[video]'"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["depth.mp4", "file"]
 
 
 class _Closable:
