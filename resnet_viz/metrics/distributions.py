@@ -24,6 +24,9 @@ DENSITY_BINS = 100
 #: Span of a log₁₀|x| value axis at most (decades below the largest |x|): a bin that straddles 0 holds
 #: magnitudes down to 0, whose logarithms have no floor; what lies below goes into the first bin.
 LOG_DECADES = 6.0
+#: A log₁₀|x| axis reaches this many decades below the narrowest bin (magnitudes smaller than a bin are not
+#: resolved; spread uniformly in a bin that straddles 0, 2 decades below its width leave ~2 % of its count).
+LOG_BELOW_BIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ def _value_edges(edges: np.ndarray, n_bins: int, log: bool) -> np.ndarray:
         hi = float(np.log10(magnitude.max())) if magnitude.max() > 0 else 0.0
         positive = magnitude[magnitude > 0]
         lo = float(np.log10(positive.min())) if positive.size else hi - 1.0
+        widths = np.diff(edges, axis=1)
+        if (widths > 0).any():
+            lo = min(lo, float(np.log10(widths[widths > 0].min())) - LOG_BELOW_BIN)
         lo = max(lo, hi - LOG_DECADES)
     else:
         lo, hi = float(edges[:, 0].min()), float(edges[:, -1].max())
@@ -135,8 +141,9 @@ def density(
     """Layer ``layer``'s histograms re-binned onto common value edges, one row per step.
 
     Returns ``(steps int64 [T], value_edges float64 [V+1], density float64 [T, V])`` with V = ``n_bins``:
-    the edges span every step's histogram (with ``log``: log₁₀|value|, from the largest magnitude down at
-    most :data:`LOG_DECADES`, smaller magnitudes counted in the first bin); a row holds the fraction of
+    the edges span every step's histogram (with ``log``: log₁₀|value|, from the largest magnitude down to
+    :data:`LOG_BELOW_BIN` decades below the narrowest bin, at most :data:`LOG_DECADES`; smaller magnitudes
+    are counted in the first bin); a row holds the fraction of
     that step's values in each bin (it sums to 1), NaN at steps without data.
     """
     if n_bins < 1:
@@ -171,6 +178,7 @@ def histogram_at(series: HistogramSeries, layer: int, step: int) -> tuple[int, n
 __all__ = [
     "BASIS_POINTS",
     "DENSITY_BINS",
+    "LOG_BELOW_BIN",
     "LOG_DECADES",
     "HistogramSeries",
     "density",

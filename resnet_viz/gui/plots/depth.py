@@ -30,7 +30,16 @@ from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.gui.plots.band_depth import DepthBands
 from resnet_viz.gui.plots.bands import SeedGroupEntry
-from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, brush, cache_text, pen, positive_or_nan, style_plot
+from resnet_viz.gui.plots.base import (
+    FittedLegend,
+    PlotPanel,
+    brush,
+    cache_text,
+    finite_or_nan,
+    pen,
+    positive_or_nan,
+    style_plot,
+)
 from resnet_viz.gui.plots.depth_profile import (
     DEFAULT_WINDOW,
     MAX_WINDOW,
@@ -74,6 +83,11 @@ class DepthProfilePlot(PlotPanel):
     style_key: tuple[tuple[str, dict[str, Any]], ...] = ()
     #: Suffixes of the curves (besides "now") a seed group draws as their mean over its runs.
     band_lines: tuple[str, ...] = ()
+    #: A log y axis (values ≤ 0 are not drawn); False: linear, with the fixed range ``y_range`` when set.
+    log_y: bool = True
+    y_range: tuple[float, float] | None = None
+    #: Draw a curve through its finite points only (layers without a value are skipped, not gaps).
+    skip_nan: bool = False
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, *, window: int = DEFAULT_WINDOW) -> None:
         super().__init__(parent)
@@ -84,11 +98,14 @@ class DepthProfilePlot(PlotPanel):
             x_label="layer (forward order)",
             y_label=self.y_label,
             y_units=self.y_units,
-            log_y=True,
+            log_y=self.log_y,
         )
         self.plot.setDownsampling(auto=False)  # at most a few hundred points per curve
         self.plot.getViewBox().setDefaultPadding(0.03)
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # log axis: no "(x1e+27)" scaling
+        if self.y_range is not None:
+            self.plot.enableAutoRange(y=False)
+            self.plot.setYRange(*self.y_range)
         # The legend sits in the plot's top-right corner on a translucent ground (drag it elsewhere);
         # a row under the plot would set the panel's minimum width and clip narrow docks.
         self.legend = FittedLegend(
@@ -155,6 +172,10 @@ class DepthProfilePlot(PlotPanel):
         style = dict(pen=pen(entry.color, 2), symbol="o" if marked else None, symbolSize=5)
         main = Series("", mean, when, dict(style, symbolPen=pen(entry.color), symbolBrush=brush(entry.color)))
         return [main, *self.extra_series(entry, entry.color)], steps
+
+    def display_y(self, values: np.ndarray) -> np.ndarray:
+        """float64 ``values`` as drawn: NaN where not finite (and, on a log axis, ≤ 0)."""
+        return positive_or_nan(values) if self.log_y else finite_or_nan(values)
 
     def curve(self, run_id: int, suffix: str = "") -> pg.PlotDataItem | None:
         """The drawn curve of a run ("" = now; e.g. "at init", "theory"), or None if not drawn."""
@@ -227,11 +248,13 @@ class DepthProfilePlot(PlotPanel):
                 and np.array_equal(s.y, old[s.suffix].y, equal_nan=True)
             ):
                 continue
-            y = positive_or_nan(s.y)
+            y, xs = self.display_y(s.y), x
+            if self.skip_nan:
+                xs, y = x[np.isfinite(y)], y[np.isfinite(y)]
             if np.isnan(y).all():  # nothing measured yet: an empty curve (all-NaN symbols warn in pyqtgraph)
                 item.setData([], [], name=name, **s.style)
             else:
-                item.setData(x, y, name=name, **s.style)
+                item.setData(xs, y, name=name, **s.style)
         drawn.series = series
         status = " — diverged" if entry.diverged else ""
         drawn.legend_label = f"{self._names.get(entry.run_id, entry.name)}{status}"  # steps: in the hover readout
@@ -276,9 +299,9 @@ class DepthProfilePlot(PlotPanel):
             if entry is None:
                 continue
             for s in drawn.series:
-                y = positive_or_nan(s.y)
+                y = self.display_y(s.y)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    ly = np.log10(y)
+                    ly = np.log10(y) if self.log_y else y
                 dx = (np.arange(1, y.size + 1) - pos.x()) / px
                 dy = (ly - pos.y()) / py
                 d = np.hypot(dx, dy)
