@@ -526,6 +526,7 @@ def test_export_all_with_every_run_hidden_writes_the_rest(qtbot, window, tmp_pat
         "window.png",
         "grad_heatmap.png",
         "grad_heatmap.svg",
+        "grad_heatmap.pdf",
     } <= names and "grad_heatmap.csv" not in names  # none shown
     assert "run.json" in names and "metrics.csv" in names
 

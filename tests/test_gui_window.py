@@ -210,6 +210,7 @@ def test_export_all_writes_valid_images_data_and_run_folders(qtbot, window, tmp_
         png = QtGui.QImage(str(figures / f"{panel.key}.png"))
         assert not png.isNull() and png.width() == 1200, panel.key
         assert (figures / f"{panel.key}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (figures / f"{panel.key}.pdf").read_bytes()[:5] == b"%PDF-"
         root = ET.parse(figures / f"{panel.key}.svg").getroot()
         assert root.tag.endswith("svg")
         with open(figures / f"{panel.key}.csv", newline="") as f:
