@@ -192,6 +192,7 @@ def test_export_png_svg_csv_gif(tab, tmp_path):
     assert image.width() >= 1000
     assert len({image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 37)}) > 20
     ET.parse(tab.export("svg", tmp_path / "race.svg"))
+    assert tab.export("pdf", tmp_path / "race.pdf").read_bytes()[:5] == b"%PDF-"
     data = read_trajectories_csv(tab.export("csv", tmp_path / "race.csv"))
     assert list(data) == [t.label for t in tab.race.trajectories]
     for t in tab.race.trajectories:
