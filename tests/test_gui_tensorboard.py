@@ -36,7 +36,7 @@ def test_a_run_started_with_the_box_checked_writes_its_events(qtbot, window, set
     assert settings.value(tensorboard_logs.SETTINGS_FOLDER) == str(folder)
     assert settings.value(tensorboard_logs.SETTINGS_ENABLED, type=bool)
     entry = _train(qtbot, window, steps=12)
-    assert entry.status == "finished" and not logs.writers  # the writer closed with the run
+    assert entry.status == "finished" and not logs.runs.writers  # the writer closed with the run
     (log_dir,) = folder.iterdir()
     assert log_dir.name.startswith("plain-8-he-sgd") and len(tb.event_files(log_dir)) == 1
     acc = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
@@ -60,7 +60,7 @@ def test_a_failing_write_is_one_message_and_the_run_trains_on(qtbot, window, tmp
     assert entry.status == "finished" and entry.store.steps_done == 3
     shown = [text for _level, text in window.message_bar.history]
     assert len(shown) == 1 and shown[0].startswith(f"TensorBoard logs of {entry.name} stopped: {blocker / 'tb'}")
-    assert shown[0].endswith("; the run trains on") and not logs.writers
+    assert shown[0].endswith("; the run trains on") and not logs.runs.writers
 
 
 def test_without_the_package_or_a_folder_the_box_stays_unchecked(qtbot, window, monkeypatch):

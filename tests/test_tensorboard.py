@@ -27,6 +27,8 @@ from resnet_viz.metrics.records import (
     SharpnessRecord,
     TrainChunk,
 )
+from resnet_viz.runs import process_backend
+from resnet_viz.runs.thread_backend import ThreadBackend
 
 TINY = ["--arch", "plain", "--depth", "8", "--width", "4", "--subset", "1000", "--batch-size", "32", "--lr", "0.05",
         "--snapshots", "0", "--eval-train-samples", "200", "--quiet"]  # fmt: skip
@@ -291,3 +293,18 @@ def test_a_failing_tensorboard_write_does_not_stop_the_run(tmp_path, capsys, mon
     )
     assert read_run_folder(out).status == "finished" and read_run_folder(out).metrics["step"].tolist() == [1, 2, 3]
     assert "TensorBoard events →" not in captured.out
+
+
+def test_a_sweep_writes_one_log_folder_per_trial(tmp_path, monkeypatch):
+    monkeypatch.setattr(process_backend, "ProcessBackend", ThreadBackend)  # the trials in threads: no start-up
+    argv = ["sweep", "--arch", "mlp", "--width", "8", "--subset", "300", "--batch-size", "32", "--steps", "4",
+            "--eval-every", "2", "--eval-train-samples", "100", "--vary", "model.depth=2", "--seeds", "0-1",
+            "--parallel", "2", "--quiet", "--out", str(tmp_path / "sw"), "--tensorboard", str(tmp_path / "tb")]  # fmt: skip
+    assert main(argv) == 0
+    trials = sorted(p.name for p in (tmp_path / "sw" / "trials").iterdir())
+    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == trials and len(trials) == 2
+    for name in trials:
+        steps, values = scalars(events(tmp_path / "tb" / name), "train/loss")
+        loss = read_run_folder(tmp_path / "sw" / "trials" / name).metrics["loss"]
+        assert steps.tolist() == [1, 2, 3, 4]
+        np.testing.assert_array_max_ulp(values, loss.astype(np.float32), maxulp=1)

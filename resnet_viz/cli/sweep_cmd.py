@@ -14,6 +14,7 @@ from resnet_viz.cli.status import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EX
 from resnet_viz.config import ConfigError, RunConfig
 
 if TYPE_CHECKING:
+    from resnet_viz.export.tensorboard import TensorBoardRuns
     from resnet_viz.runs.backend import Backend
     from resnet_viz.sweeps.runner import SweepRunner
     from resnet_viz.sweeps.spec import SweepSpec
@@ -65,6 +66,12 @@ def add_sweep_parser(sub: Any) -> argparse.ArgumentParser:
         "--ray-address",
         metavar="ADDR",
         help="train on the Ray cluster at ADDR (auto, host:6379 or ray://host:10001); implies --ray",
+    )
+    sweep.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write TensorBoard events of each trial, into DIR/<trial folder name> (a trial trained again "
+        "replaces its earlier events); view: tensorboard --logdir DIR",
     )
     sweep.add_argument("--dry-run", action="store_true", help="list the trials and exit")
     sweep.add_argument("--quiet", action="store_true", help="print only the summary")
@@ -194,16 +201,49 @@ def _print_trials(spec: SweepSpec | None, out: Path) -> int:
     return EXIT_OK
 
 
+def _tensorboard(args: argparse.Namespace, runner: SweepRunner) -> TensorBoardRuns | None:
+    """``--tensorboard DIR``: a record listener writing each trial's events into DIR/<its folder's name>; a
+    :class:`SweepError` (one line) when it cannot. A write failing later is one line; the trial goes on."""
+    if not args.tensorboard:
+        return None
+    from resnet_viz.export.tensorboard import TensorBoardRuns, check_log_dir, tensorboard_missing
+    from resnet_viz.export.written import WriteError
+    from resnet_viz.runs.run import Run
+    from resnet_viz.sweeps.folder import SweepError
+
+    missing = tensorboard_missing()
+    if missing is not None:
+        raise SweepError(f"--tensorboard: {missing}")
+    root = Path(args.tensorboard)
+    try:
+        check_log_dir(root, replace=True)
+    except WriteError as exc:
+        raise SweepError(f"--tensorboard {exc}") from None
+    folders = {t.trial_id: Path(t.folder).name for t in runner.state.trials}
+
+    def log_dir_of(run: Run) -> Path | None:
+        trial = next((trial_id for trial_id, r in runner.runs.items() if r is run), None)
+        return root / folders[trial] if trial in folders else None
+
+    def failed(run: Run, error: WriteError) -> None:
+        print(f"resnet-viz: TensorBoard events of {run.name} stopped: {error}; the trial goes on", file=sys.stderr)
+
+    return TensorBoardRuns(log_dir_of, failed, replace=True)
+
+
 def _train(args: argparse.Namespace, runner: SweepRunner, where: str) -> int:
     from resnet_viz.runs.scheduler import Scheduler
     from resnet_viz.sweeps.summary import summary_table
 
+    tensorboard = _tensorboard(args, runner)
     spec, total = runner.spec, len(runner.state.trials)
     todo = len(runner.pending)
     print(f"sweep {spec.name}: {_count(spec.n_points, 'config')} × {_count(len(spec.seeds), 'seed')} = {_count(total, 'trial')}, "
           f"{todo} to train, on {where} → {runner.folder.path}", file=sys.stderr)  # fmt: skip
     scheduler = Scheduler(runner.backend, mode="parallel", parallel=runner.parallel)
     runner.attach(scheduler)
+    if tensorboard is not None:
+        scheduler.listeners.append(tensorboard)
     stopped = False
 
     def stop(_signum: int) -> None:
@@ -224,6 +264,8 @@ def _train(args: argparse.Namespace, runner: SweepRunner, where: str) -> int:
         scheduler.shutdown(timeout_s=2.0)
         stopped = True
     report(None)
+    if tensorboard is not None:
+        tensorboard.close()
     runner.save()
     runner.detach()
     print(summary_table(runner.summary()))

@@ -65,6 +65,7 @@ from resnet_viz.metrics.records import (
     SharpnessRecord,
     TrainChunk,
 )
+from resnet_viz.runs.run import Run
 
 #: What to install when ``tensorboard`` cannot be imported.
 MISSING = "TensorBoard output needs the tensorboard package: pip install 'resnet-viz[tensorboard]'"
@@ -302,6 +303,58 @@ class TensorBoardWriter:
         except Exception as exc:  # noqa: BLE001 - see __call__
             if not quiet:
                 self._failed(exc)
+
+
+# --- runs of a scheduler -------------------------------------------------------------------------
+class TensorBoardRuns:
+    """A scheduler record listener (``Scheduler.listeners``): a :class:`TensorBoardWriter` per run, made
+    at its ``RunStarted`` in ``log_dir_of(run)`` (None: that run writes no events) and closed when the run
+    ends; ``on_error(run, error)`` once for a run whose writing failed (the run goes on)."""
+
+    def __init__(
+        self,
+        log_dir_of: Callable[[Run], Path | None],
+        on_error: Callable[[Run, WriteError], None] | None = None,
+        *,
+        replace: bool = False,
+    ) -> None:
+        self.log_dir_of = log_dir_of
+        self.on_error = on_error
+        self.replace = replace
+        self.writers: dict[int, TensorBoardWriter] = {}  # run id → the writer of a run writing events
+
+    def __call__(self, run: Run, record: Record) -> None:
+        if isinstance(record, RunStarted) and run.run_id not in self.writers:
+            log_dir = self.log_dir_of(run)
+            if log_dir is not None:
+                self._start(run, log_dir)
+        writer = self.writers.get(run.run_id)
+        if writer is None:
+            return
+        writer(record)
+        if writer.closed:  # RunFinished, or a failed write
+            del self.writers[run.run_id]
+
+    def _start(self, run: Run, log_dir: Path) -> None:
+        def failed(error: WriteError) -> None:
+            if self.on_error is not None:
+                self.on_error(run, error)
+
+        try:
+            self.writers[run.run_id] = TensorBoardWriter(log_dir, replace=self.replace, on_error=failed)
+        except TensorBoardUnavailable as exc:
+            failed(WriteError(log_dir, str(exc)))
+
+    def keep(self, run_ids: Iterable[int]) -> None:
+        """Close the writers of runs not in ``run_ids`` (removed while training: no ``RunFinished`` comes)."""
+        alive = set(run_ids)
+        for run_id in [i for i in self.writers if i not in alive]:
+            self.writers.pop(run_id).close()
+
+    def close(self) -> None:
+        """Every writer flushes and closes."""
+        while self.writers:
+            self.writers.popitem()[1].close()
 
 
 # --- a saved run ---------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ scheduler's record listeners, in the GUI thread, at each poll.
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,9 @@ from typing import Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from resnet_viz.export.names import slug
-from resnet_viz.export.tensorboard import TensorBoardUnavailable, TensorBoardWriter, tensorboard_missing
+from resnet_viz.export.tensorboard import TensorBoardRuns, tensorboard_missing
 from resnet_viz.export.written import WriteError
 from resnet_viz.gui.setup_dock import add_below_buttons
-from resnet_viz.metrics.records import Record, RunFinished, RunStarted
 from resnet_viz.runs.run import Run
 
 SETTINGS_FOLDER = "tensorboard/folder"
@@ -48,7 +46,7 @@ class TensorBoardLogs(QtCore.QObject):
         self.settings: QtCore.QSettings = window.settings
         folder = self.settings.value(SETTINGS_FOLDER, "", type=str)
         self.folder: Path | None = Path(folder) if folder else None
-        self.writers: dict[int, TensorBoardWriter] = {}  # run id → the writer of a run that writes events
+        self.runs = TensorBoardRuns(self._log_dir_of, self._failed)  # a writer per run writing events
         self.checkbox = QtWidgets.QCheckBox("TensorBoard logs")
         self.checkbox.setToolTip(TIP)
         self.folder_label = QtWidgets.QLabel()
@@ -68,10 +66,9 @@ class TensorBoardLogs(QtCore.QObject):
         self.action.toggled.connect(self.set_enabled)
         self.browse.clicked.connect(lambda _checked=False: self.choose_folder())
         self.folder_action.triggered.connect(lambda _checked=False: self.choose_folder())
-        scheduler = window.manager.scheduler
-        scheduler.listeners.append(self.on_record)
+        window.manager.scheduler.listeners.append(self.runs)
         window.manager.after_poll.append(self._forget_removed)
-        window.manager.on_close.append(self.close)
+        window.manager.on_close.append(self.runs.close)
         self._show_folder()
         restore = self.settings.value(SETTINGS_ENABLED, False, type=bool)
         self._set_checked(bool(restore and self.folder is not None and tensorboard_missing() is None))
@@ -131,43 +128,16 @@ class TensorBoardLogs(QtCore.QObject):
             path = self.folder / f"{base}-{n}"
         return path
 
-    def on_record(self, run: Run, record: Record) -> None:
-        """A scheduler record listener: a run starting while checked gets a writer; each writer gets its run's records."""
-        if (
-            isinstance(record, RunStarted)
-            and self.enabled
-            and self.folder is not None
-            and run.run_id not in self.writers
-        ):
-            try:
-                self.writers[run.run_id] = TensorBoardWriter(
-                    self.log_dir(run), on_error=functools.partial(self._failed, run)
-                )
-            except TensorBoardUnavailable as exc:
-                self.window.show_message(str(exc), "error")
-                self.set_enabled(False)
-        writer = self.writers.get(run.run_id)
-        if writer is None:
-            return
-        writer(record)
-        if isinstance(record, RunFinished) or writer.closed:
-            self.writers.pop(run.run_id).close()
+    def _log_dir_of(self, run: Run) -> Path | None:
+        return self.log_dir(run) if self.enabled and self.folder is not None else None
 
     def _failed(self, run: Run, error: WriteError) -> None:
         self.window.show_message(f"TensorBoard logs of {run.name} stopped: {error}; the run trains on", "error")
 
     def _forget_removed(self) -> None:
         """Close the writers of runs removed from the list while training (no RunFinished comes)."""
-        if not self.writers:
-            return
-        alive = {r.run_id for r in self.window.manager.scheduler.runs}
-        for run_id in [i for i in self.writers if i not in alive]:
-            self.writers.pop(run_id).close()
-
-    def close(self) -> None:
-        """The window closes: every writer flushes and closes."""
-        while self.writers:
-            self.writers.popitem()[1].close()
+        if self.runs.writers:
+            self.runs.keep(r.run_id for r in self.window.manager.scheduler.runs)
 
 
 def _menu_action(menu: QtWidgets.QMenu | None, text: str, checkable: bool = False) -> QtGui.QAction:
