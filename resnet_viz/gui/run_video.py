@@ -202,6 +202,8 @@ class _Frames:
         self.levels: tuple[float, float] | None = None
         self.x_range: tuple[float, float] | None = None
         self._fix_axes()
+        # painting sizes the axes to their tick labels (pyqtgraph): one picture first, so that frame 0 has them
+        self.render(self.sources, int(steps[-1]))
 
     def _fix_axes(self) -> None:
         panel = self.panel
