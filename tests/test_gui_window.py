@@ -6,6 +6,7 @@ import csv
 import threading
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -199,7 +200,8 @@ def test_an_exception_in_the_worker_becomes_a_failed_run_and_a_message(qtbot, wi
 
 def test_export_all_writes_valid_images_data_and_run_folders(qtbot, window, tmp_path):
     for depth in (8, 14):
-        window.config_panel.set_config(small_setup(steps=20, depth=depth))
+        config = small_setup(steps=20, depth=depth)
+        window.config_panel.set_config(replace(config, train=replace(config.train, histogram_every=10)))
         window.add_button.click()
     window.start_button.click()
     wait_ended(qtbot, window)

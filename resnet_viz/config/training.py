@@ -240,7 +240,7 @@ class TrainConfig(Section):
         help="Record per-layer statistics every K steps (1: every step).",
     )  # fmt: skip
     histogram_every: int = spec(
-        0, label="histograms every", group=TRAIN, flag="--histogram-every", lo=0, hi=MAX_STEPS, panel=False,
+        0, label="histograms", group=TRAIN, flag="--histogram-every", lo=0, hi=MAX_STEPS,
         unit="steps", help="Activation and gradient histograms every K steps (0: off).",
     )  # fmt: skip
     histogram_bins: int = spec(

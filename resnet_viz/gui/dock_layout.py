@@ -52,9 +52,11 @@ class ExplorerDocks:
         """Setup and runs on the left, plots on the right, for a window of ``width`` x ``height`` px.
 
         Compact (windows under 1000 px high, e.g. 1280x800): two rows of two plots, the others in
-        tabs (loss behind error; backward signal and update ratio behind activation std). Otherwise
+        tabs (loss behind error; backward signal, update ratio and dead units behind activation std;
+        distributions behind the heatmap, the histogram overlay behind gradient norm vs depth). Otherwise
         three rows: error | loss, heatmap | gradient norm vs depth, activation std | backward signal
-        (update ratio in a tab). The Experiment dock shows (in front of the runs) only with
+        (update ratio and dead units in tabs), distributions behind the heatmap and the histogram
+        overlay behind gradient norm vs depth. The Experiment dock shows (in front of the runs) only with
         ``show_experiment``.
         """
         ex, everything = self.explorer, self.all()
@@ -69,8 +71,8 @@ class ExplorerDocks:
         self.experiment.setVisible(show_experiment)
         (self.experiment if show_experiment else self.runs).raise_()
         d = self.plots
-        d["error"].raise_()
-        d["act_std_depth"].raise_() if compact else d["out_grad_depth"].raise_()
+        for key in ("error", "grad_heatmap", "grad_norm_depth", "act_std_depth" if compact else "out_grad_depth"):
+            d[key].raise_()
         ex.resizeDocks([self.setup, d["error"]], [340, max(600, width - 340)], H)
         ex.resizeDocks([self.setup, self.runs], [max(300, height - 300), 200], V)
         ex.resizeDocks(rows, [1000] * len(rows), V)
@@ -86,6 +88,7 @@ class ExplorerDocks:
         ex.tabifyDockWidget(d["sharpness"], self.sweep)
         ex.tabifyDockWidget(d["act_std_depth"], d["out_grad_depth"])
         ex.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
+        self._tab_histogram_plots()
         return [d["error"], d["grad_heatmap"]]
 
     def _three_rows_of_plots(self) -> list[QtWidgets.QDockWidget]:
@@ -99,7 +102,16 @@ class ExplorerDocks:
         ex.splitDockWidget(d["grad_heatmap"], d["grad_norm_depth"], H)
         ex.splitDockWidget(d["act_std_depth"], d["out_grad_depth"], H)
         ex.tabifyDockWidget(d["out_grad_depth"], d["update_ratio_depth"])
+        self._tab_histogram_plots()
         return [d["error"], d["grad_heatmap"], d["act_std_depth"]]
+
+    def _tab_histogram_plots(self) -> None:
+        """Dead units behind the update ratio; distributions behind the heatmap (both: one run over steps);
+        the histogram overlay behind gradient norm vs depth."""
+        ex, d = self.explorer, self.plots
+        ex.tabifyDockWidget(d["update_ratio_depth"], d["dead_units"])
+        ex.tabifyDockWidget(d["grad_heatmap"], d["distributions"])
+        ex.tabifyDockWidget(d["grad_norm_depth"], d["histogram_overlay"])
 
     def arrange_plots(self, keys: tuple[str, ...] | list[str]) -> None:
         """The first four plots of ``keys`` in a 2×2 grid on the right (first top-left, second top-right,

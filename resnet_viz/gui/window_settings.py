@@ -18,7 +18,9 @@ from resnet_viz.gui.controls import ConfigPanel
 from resnet_viz.gui.race.race_tab import RaceTab
 from resnet_viz.gui.seed_bands_menu import restore_band_mode, save_band_mode
 
-SETTINGS_LAYOUT_VERSION = 4  # bump when the docks change (4: the Sweep dock), so an old saved layout is not restored
+#: Bump when the docks change (4: the Sweep dock; 5: distributions, histogram overlay, dead units), so an old
+#: saved layout is not restored.
+SETTINGS_LAYOUT_VERSION = 5
 #: On first launch the window fills the screen up to this size (px), less room for the desktop's panels.
 FIRST_SIZE = (1600, 1000)
 

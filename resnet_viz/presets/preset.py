@@ -49,7 +49,10 @@ PLOTS = (
     "act_std_depth",
     "out_grad_depth",
     "update_ratio_depth",
+    "dead_units",
     "sharpness",
+    "distributions",
+    "histogram_overlay",
 )
 #: A preset name: also a folder name (reproductions/<name>-...), and never the CLI's ``all``.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -11,8 +11,11 @@ from __future__ import annotations
 from resnet_viz.gui.plots.act_std import ActStdDepthPlot
 from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.plots.curves import ErrorPlot, LossPlot
+from resnet_viz.gui.plots.dead_units import DeadUnitsDepthPlot
 from resnet_viz.gui.plots.depth import GradNormDepthPlot, OutGradDepthPlot, UpdateRatioDepthPlot
+from resnet_viz.gui.plots.distributions import DistributionsPlot
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
+from resnet_viz.gui.plots.histogram_overlay import HistogramOverlayPlot
 from resnet_viz.gui.plots.sharpness import SharpnessPlot
 from resnet_viz.presets.preset import PLOTS
 
@@ -24,7 +27,10 @@ _CLASSES: tuple[type[PlotPanel], ...] = (
     ActStdDepthPlot,
     OutGradDepthPlot,
     UpdateRatioDepthPlot,
+    DeadUnitsDepthPlot,
     SharpnessPlot,
+    DistributionsPlot,
+    HistogramOverlayPlot,
 )
 _BY_KEY = {cls.key: cls for cls in _CLASSES}
 if set(_BY_KEY) != set(PLOTS):  # a key without a class (or a class without a key) is a programming error

@@ -60,7 +60,7 @@ class ConfigPanel(QtWidgets.QWidget):
     ``error_label`` (red QLabel, visible only on an error), ``scroll_area`` (the QScrollArea).
 
     Config fields without a control (``data.embedded_seed``, ``train.eval_train_samples``,
-    ``histogram_every``, ``histogram_bins``, ``deterministic``) keep the values of the last
+    ``histogram_bins``, ``deterministic``) keep the values of the last
     :meth:`set_config`.
     """
 
