@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -54,32 +55,7 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
     shortcut projection belongs to the branch layer before it). None when there is no such module.
     """
     weights = {name: mod for name, mod in model.named_modules() if isinstance(mod, (nn.Conv2d, nn.Linear))}
-    norms = {name: mod for name, mod in model.named_modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)}
-    rectifiers = {name: mod for name, mod in model.named_modules() if isinstance(mod, RECTIFIERS)}
-    calls: list[tuple[str, Tensor]] = []
-    norm_inputs: list[tuple[str, Tensor]] = []
-    order: list[tuple[bool, str]] = []  # (is a weight layer, name) of weight layers and rectifiers, in call order
-    handles = []
-    for name, mod in weights.items():
-        handles.append(mod.register_forward_hook(lambda m, i, o, n=name: calls.append((n, o))))
-        handles.append(mod.register_forward_pre_hook(lambda m, i, n=name: order.append((True, n))))
-    for name, norm_module in norms.items():
-        handles.append(norm_module.register_forward_pre_hook(lambda m, i, n=name: norm_inputs.append((n, i[0]))))
-    for name, act in rectifiers.items():
-        handles.append(act.register_forward_pre_hook(lambda m, i, n=name: order.append((False, n))))
-    modes = {module: module.training for module in model.modules()}
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None else torch.float32
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(2, *input_shape, device=device, dtype=dtype))
-    finally:
-        for h in handles:
-            h.remove()
-        for module, mode in modes.items():
-            module.training = mode
+    calls, norm_inputs, order = _traced_forward(model, input_shape, weights)
     counts: dict[str, int] = {}
     for name, _ in calls:
         counts[name] = counts.get(name, 0) + 1
@@ -114,6 +90,43 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[Lay
             )
         )
     return table
+
+
+#: What :func:`_traced_forward` sees: weight layers' (name, output), norms' (name, input), and the call
+#: order of weight layers and rectifiers as (is a weight layer, name).
+_Trace = tuple[list[tuple[str, Tensor]], list[tuple[str, Tensor]], list[tuple[bool, str]]]
+
+
+def _traced_forward(model: nn.Module, input_shape: tuple[int, int, int], weights: Mapping[str, nn.Module]) -> _Trace:
+    """One eval-mode, no-grad forward of a zero batch [2, *input_shape] with hooks on the weight layers,
+    the norms and the rectifiers (modes restored, hooks removed)."""
+    norms = {name: mod for name, mod in model.named_modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)}
+    rectifiers = {name: mod for name, mod in model.named_modules() if isinstance(mod, RECTIFIERS)}
+    calls: list[tuple[str, Tensor]] = []
+    norm_inputs: list[tuple[str, Tensor]] = []
+    order: list[tuple[bool, str]] = []
+    handles = []
+    for name, mod in weights.items():
+        handles.append(mod.register_forward_hook(lambda m, i, o, n=name: calls.append((n, o))))
+        handles.append(mod.register_forward_pre_hook(lambda m, i, n=name: order.append((True, n))))
+    for name, norm_module in norms.items():
+        handles.append(norm_module.register_forward_pre_hook(lambda m, i, n=name: norm_inputs.append((n, i[0]))))
+    for name, act in rectifiers.items():
+        handles.append(act.register_forward_pre_hook(lambda m, i, n=name: order.append((False, n))))
+    modes = {module: module.training for module in model.modules()}
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None else torch.float32
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(2, *input_shape, device=device, dtype=dtype))
+    finally:
+        for h in handles:
+            h.remove()
+        for module, mode in modes.items():
+            module.training = mode
+    return calls, norm_inputs, order
 
 
 def rectifier_after(order: list[tuple[bool, str]], roles: dict[str, str]) -> dict[str, str]:

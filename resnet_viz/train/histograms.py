@@ -29,8 +29,8 @@ def bin_tensor(x: torch.Tensor, bins: int, accelerator: bool) -> torch.Tensor:
     """Histogram of every element of ``x`` as one float64 tensor [2·bins + 1] on ``x``'s device: the edges
     [bins + 1] (float32 values, widened exactly), then the counts [bins] (integers, exact below 2**53).
 
-    All values equal: edges ``value ± 0.5`` (numpy's choice). A non-finite value anywhere: edges NaN and
-    counts 0. ``accelerator``: count with ``scatter_add_`` (CUDA's ``bincount`` waits for the device to
+    All values equal: edges ``value ± 0.5`` (numpy's choice). A non-finite value anywhere (or a range
+    beyond float32, max - min > 3.4e38): edges NaN and counts 0. ``accelerator``: count with ``scatter_add_`` (CUDA's ``bincount`` waits for the device to
     size its output) instead of ``bincount``.
     """
     f = flat_values(x)
@@ -43,7 +43,7 @@ def bin_tensor(x: torch.Tensor, bins: int, accelerator: bool) -> torch.Tensor:
     index = torch.bucketize(f, edges[1:-1], right=True)  # bin b holds edges[b] <= v < edges[b+1]; the last v <= max
     if accelerator:
         counts = torch.zeros(bins, dtype=torch.int64, device=f.device)
-        counts.scatter_add_(0, index, torch.ones_like(index))
+        counts.scatter_add_(0, index, index.new_ones(()).expand_as(index))  # ones without allocating them
     else:
         counts = torch.bincount(index, minlength=bins)
     finite = torch.isfinite(edges).all()
