@@ -172,12 +172,18 @@ def test_without_histograms_the_panels_say_how_to_get_them(make, runs):
     assert panel.message.startswith("No run to show")
 
 
-def test_overlay_draws_every_run_at_its_latest_step_in_its_colour(make, runs):
+def test_overlay_draws_every_run_at_its_latest_step_in_its_colour(qtbot, make, runs):
     panel = make(HistogramOverlayPlot)
     panel.refresh(runs, None)
     assert panel.all_steps.tolist() == [4, 5, 8, 10, 12, 15, 16, 20] and panel.step == 20  # follows the latest
     panel.set_step(14)
     assert panel.step == 12
+    qtbot.keyClick(panel, QtCore.Qt.Key.Key_Left)  # left/right: through the steps, up/down: through depth
+    qtbot.keyClick(panel, QtCore.Qt.Key.Key_Down)
+    assert panel.step == 10 and panel.layers.layer() == 1
+    qtbot.keyClick(panel, QtCore.Qt.Key.Key_Right)
+    qtbot.keyClick(panel, QtCore.Qt.Key.Key_Up)
+    assert panel.step == 12 and panel.layers.layer() == 0
     assert {run_id: d.step for run_id, d in panel.drawn.items()} == {1: 10, 2: 12}
     for entry in runs:
         d = panel.drawn[entry.run_id]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, brush, cache_text, pen, style_plot
 from resnet_viz.gui.plots.distributions import SeriesCache, histogram_message
@@ -285,7 +285,19 @@ class HistogramOverlayPlot(PlotPanel):
     def _place_empty(self, *_args: object) -> None:
         self.empty.setPos(self.plot.vb.boundingRect().center())
 
-    # --- hover and export --------------------------------------------------------------------
+    # --- keys, hover and export ---------------------------------------------------------------
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        """Up/Down step through depth (up: towards the input), Left/Right through the recorded steps."""
+        key = QtCore.Qt.Key(event.key())
+        layer_step = {QtCore.Qt.Key.Key_Up: -1, QtCore.Qt.Key.Key_Down: 1}.get(key)
+        time_step = {QtCore.Qt.Key.Key_Left: -1, QtCore.Qt.Key.Key_Right: 1}.get(key)
+        if layer_step is not None:
+            self.layers.set_layer(self.layers.layer() + layer_step)
+        elif time_step is not None:
+            self.step_slider.setValue(self.step_slider.value() + time_step)
+        else:
+            super().keyPressEvent(event)
+
     def on_hover(self, pos: QtCore.QPointF) -> None:
         """Each run's density in the bin under the pointer's x."""
         parts = []
