@@ -81,6 +81,15 @@ def test_counts_equal_histc_where_its_bins_coincide(accelerator):
     np.testing.assert_array_equal(counts, np.histogram(x.numpy(), bins=edges)[0])
 
 
+def test_channels_last_and_bf16_tensors_bin_as_their_values():
+    x = torch.randn(4, 5, 3, 3, generator=torch.Generator().manual_seed(2))
+    expected = bin_tensor(x, 8, False)
+    assert torch.equal(bin_tensor(x.contiguous(memory_format=torch.channels_last), 8, True), expected)
+    half = x.bfloat16()
+    edges, counts = split(bin_tensor(half, 8, False).numpy(), 8)
+    np.testing.assert_array_equal(counts, np.histogram(half.float().numpy(), bins=edges)[0])
+
+
 def test_constant_and_non_finite_tensors():
     edges, counts = split(bin_tensor(torch.full((2, 5), 3.0), 4, False).numpy(), 4)
     np.testing.assert_array_equal(edges, [2.5, 2.75, 3.0, 3.25, 3.5])  # numpy's ± 0.5
