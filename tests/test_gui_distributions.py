@@ -148,7 +148,8 @@ def test_density_view_shows_each_steps_fractions_with_a_colour_bar(make, runs):
     panel.set_view(mode="density", kind="activation", log=True)
     panel.layers.set_layer(2)
     steps, edges, dens = density(histogram_series(runs[0].store.histograms, "activation"), 2, log=True)
-    assert np.array_equal(panel.image.image, dens) and np.allclose(panel.image.image.sum(axis=1), 1.0)
+    assert np.array_equal(panel.image.image, dens)
+    assert np.all((dens.sum(axis=1) > 0.99) & (dens.sum(axis=1) <= 1.0))  # magnitudes below the axis left out
     assert np.array_equal(panel.value_edges, edges) and panel.colorbar in panel.graphics.ci.items
     assert panel.image.isVisible() and not panel.median.isVisible()
     assert "log₁₀" in panel.plot.getAxis("left").labelText
@@ -185,6 +186,7 @@ def test_overlay_draws_every_run_at_its_latest_step_in_its_colour(qtbot, make, r
     qtbot.keyClick(panel, QtCore.Qt.Key.Key_Up)
     assert panel.step == 12 and panel.layers.layer() == 0
     assert {run_id: d.step for run_id, d in panel.drawn.items()} == {1: 10, 2: 12}
+    assert [d.name for d in panel.drawn.values()] == ["run-1 (step 10)", "run-2"]  # the title names step 12
     for entry in runs:
         d = panel.drawn[entry.run_id]
         pen_color, fill = d.item.curve.opts["pen"].color(), pg.mkBrush(d.item.curve.opts["brush"]).color()
@@ -193,9 +195,8 @@ def test_overlay_draws_every_run_at_its_latest_step_in_its_colour(qtbot, make, r
         assert any(entry.name in label.text for _, label in panel.legend.items)
     panel.log_box.setChecked(True)
     d = panel.drawn[1]
-    assert (
-        np.sum(d.heights * np.diff(d.edges)) == pytest.approx(1.0) and "log₁₀" in panel.plot.getAxis("bottom").labelText
-    )
+    assert np.sum(d.heights * np.diff(d.edges)) == pytest.approx(1.0, abs=0.01)
+    assert "log₁₀" in panel.plot.getAxis("bottom").labelText
     hidden = [runs[0], _entry(2, "#D55E00", range(4, 21, 4), 4, seed=1)]
     hidden[1].visible = False
     panel.refresh(hidden, None)

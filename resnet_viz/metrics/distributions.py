@@ -22,10 +22,10 @@ BASIS_POINTS: tuple[int, ...] = (0, 668, 1587, 3085, 5000, 6915, 8413, 9332, 100
 #: Bins of the common value axis of :func:`density`.
 DENSITY_BINS = 100
 #: Span of a log₁₀|x| value axis at most (decades below the largest |x|): a bin that straddles 0 holds
-#: magnitudes down to 0, whose logarithms have no floor; what lies below goes into the first bin.
+#: magnitudes down to 0, whose logarithms have no floor; magnitudes below the axis are left out.
 LOG_DECADES = 6.0
 #: A log₁₀|x| axis reaches this many decades below the narrowest bin (magnitudes smaller than a bin are not
-#: resolved; spread uniformly in a bin that straddles 0, 2 decades below its width leave ~2 % of its count).
+#: resolved; spread uniformly in a bin that straddles 0, 2 decades below its width leave out ~2 % of its count).
 LOG_BELOW_BIN = 2.0
 
 
@@ -142,9 +142,9 @@ def density(
 
     Returns ``(steps int64 [T], value_edges float64 [V+1], density float64 [T, V])`` with V = ``n_bins``:
     the edges span every step's histogram (with ``log``: log₁₀|value|, from the largest magnitude down to
-    :data:`LOG_BELOW_BIN` decades below the narrowest bin, at most :data:`LOG_DECADES`; smaller magnitudes
-    are counted in the first bin); a row holds the fraction of
-    that step's values in each bin (it sums to 1), NaN at steps without data.
+    :data:`LOG_BELOW_BIN` decades below the narrowest bin, at most :data:`LOG_DECADES`); a row holds the
+    fraction of that step's values in each bin, NaN at steps without data. A row sums to 1, with ``log`` to
+    1 less the share of smaller magnitudes (exact zeros, e.g. the gradients of dead units, have no log).
     """
     if n_bins < 1:
         raise ValueError(f"n_bins {n_bins} must be at least 1")
@@ -157,7 +157,6 @@ def density(
     for t in np.flatnonzero(ok):
         if log:
             cdf = _abs_log_cdf(edges[t], counts[t], value_edges)
-            cdf[0] = 0.0  # magnitudes below the axis go into the first bin
         else:
             cdf = _cdf(edges[t], counts[t], value_edges)
         total = float(counts[t].sum())

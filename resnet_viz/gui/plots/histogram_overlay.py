@@ -231,7 +231,7 @@ class HistogramOverlayPlot(PlotPanel):
             at, edges, heights = found
             assert entry.store.started is not None
             own = entry.store.started.layers.names
-            label = f"{names[entry.run_id]} · step {at:,}"
+            label = names[entry.run_id] if at == step else f"{names[entry.run_id]} (step {at:,})"  # title: the step
             if layer < len(own) and (layer >= len(ref_names) or own[layer] != ref_names[layer]):
                 label += f" · {own[layer]}"
             old = self.drawn.pop(entry.run_id, None)
