@@ -261,3 +261,18 @@ def test_overlay_legend_goes_to_the_top_corner_over_fewer_bars(qtbot, make, runs
     assert panel.place_legend() == (0, 0)  # top left: the bars stand on the right
     panel.legend.bars = [(edges, tall_right[::-1])]
     assert panel.place_legend() == (1, 0)
+
+
+def test_the_window_docks_the_panels_in_tabs_and_draws_them_when_in_front(qtbot, window, runs):
+    ex, docks = window.explorer, window.docks
+    assert docks["distributions"] in ex.tabifiedDockWidgets(docks["grad_heatmap"])
+    assert docks["histogram_overlay"] in ex.tabifiedDockWidgets(docks["grad_norm_depth"])
+    assert docks["dead_units"] in ex.tabifiedDockWidgets(docks["update_ratio_depth"])
+    entry = _entry(0, "#0072B2", range(5, 21, 5))
+    window.manager.adopt(entry)
+    docks["distributions"].raise_()
+    qtbot.waitUntil(lambda: not window.panel["distributions"].visibleRegion().isEmpty())
+    window.refresh_plots()
+    panel = window.panel["distributions"]
+    assert panel.entry is entry and panel.median.getData()[0].tolist() == [5, 10, 15, 20]
+    assert "median" in panel.describe_point(QtCore.QPointF(11, 0))
