@@ -35,7 +35,7 @@ from resnet_viz.metrics.distributions import percentiles as series_percentiles
 #: min–max, ±1.5σ, ±1σ, ±0.5σ; overlapping fills darken towards the median.
 BANDS: tuple[tuple[int, int, int], ...] = ((0, 8, 40), (1, 7, 45), (2, 6, 55), (3, 5, 70))
 MEDIAN = 4
-MODES = (("bands", "percentile bands"), ("density", "density"))
+MODES = (("bands", "bands"), ("density", "density"))
 
 
 def histogram_message(entry: RunEntry, kind: str) -> str:
@@ -125,7 +125,7 @@ class DistributionsPlot(PlotPanel):
         for mode, text in MODES:
             self.mode_box.addItem(text, mode)
         self.add_tool(
-            "Show",
+            "",
             self.mode_box,
             "Percentile bands as TensorBoard's distributions (min–max, ±1.5σ, ±1σ, ±0.5σ of a normal, median), "
             "or the density of the values at every step",
@@ -279,6 +279,7 @@ class DistributionsPlot(PlotPanel):
             for item in [*self.band_edges, self.median]:
                 item.setData([], [])
             self.plot.setTitle(None)
+            self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # no axes from stale data
 
     def _place_empty(self, *_args: object) -> None:
         self.empty.setPos(self.plot.vb.boundingRect().center())

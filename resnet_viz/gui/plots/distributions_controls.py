@@ -41,6 +41,8 @@ def kind_box(default: str = DEFAULT_KIND) -> QtWidgets.QComboBox:
     for kind, text, _words in KINDS:
         box.addItem(text, kind)
     box.setCurrentIndex(max(0, box.findData(default)))
+    box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(4)  # narrow docks: "activations" may be clipped rather than widen the panel
     return box
 
 
@@ -98,6 +100,20 @@ class _StageTicks(QtWidgets.QWidget):
         painter.end()
 
 
+class _NameLabel(QtWidgets.QLabel):
+    """The chosen layer's name: as wide as the run's longest name when there is room (the slider keeps its
+    length while stepping), narrower (clipped) in a narrow dock."""
+
+    widest = 0
+
+    def sizeHint(self) -> QtCore.QSize:
+        hint = super().sizeHint()
+        return QtCore.QSize(max(hint.width(), self.widest), hint.height())
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(40, super().minimumSizeHint().height())
+
+
 class LayerPicker(QtWidgets.QWidget):
     """The layer shown (0-based, forward order): a slider with stage ticks and the layer's index and name."""
 
@@ -110,8 +126,7 @@ class LayerPicker(QtWidgets.QWidget):
         self.slider.setPageStep(4)
         self.slider.setToolTip("Layer shown, in forward order (arrow keys step through depth)")
         self.stages = _StageTicks(self.slider)
-        self.name = QtWidgets.QLabel("–")
-        self.name.setMinimumWidth(QtGui.QFontMetrics(self.name.font()).horizontalAdvance("88/88 stage3.block8.conv2"))
+        self.name = _NameLabel("–")
         layout = QtWidgets.QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setVerticalSpacing(0)
@@ -137,6 +152,10 @@ class LayerPicker(QtWidgets.QWidget):
         self.slider.setRange(0, max(0, n - 1))
         self.stages.ticks = [(int(y) - 1, name) for y, name in stage_ticks(info)] if info is not None else []
         self.slider.setEnabled(n > 0)
+        metrics = QtGui.QFontMetrics(self.name.font())
+        names = info.names if info is not None else []
+        self.name.widest = max((metrics.horizontalAdvance(f"{n}/{n} {name}") for name in names), default=0)
+        self.name.updateGeometry()
         self.slider.blockSignals(blocked)
         self._show_name()
         self.stages.update()

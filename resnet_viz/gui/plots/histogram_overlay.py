@@ -133,7 +133,7 @@ class HistogramOverlayPlot(PlotPanel):
         self.log_box.setToolTip("Histograms over log₁₀ of the magnitude, density per decade (gradients span decades)")
         self.toolbar.insertWidget(self.toolbar.count() - 1, self.log_box)
         self.step_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.step_slider.setMinimumWidth(120)
+        self.step_slider.setMinimumWidth(50)
         self.step_label = QtWidgets.QLabel("step –")
         self.add_tool(
             "Step", self.step_slider, "Each run is shown at its latest recorded histogram at or before this step"
@@ -280,6 +280,10 @@ class HistogramOverlayPlot(PlotPanel):
         self.message = text
         self.empty.setText(text)
         self.empty.setVisible(bool(text))
+        if text:
+            self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        else:
+            self.plot.enableAutoRange()
         self._place_empty()
 
     def _place_empty(self, *_args: object) -> None:
