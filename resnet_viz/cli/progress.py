@@ -4,6 +4,7 @@ of an animation."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from resnet_viz.metrics.records import EvalRecord, RunFinished, RunStarted, TrainChunk
@@ -62,10 +63,11 @@ class ConsoleProgress:
 
 class FrameProgress:
     """Frames of an animation file on stderr: a tqdm bar on a terminal, else a line at every quarter (nothing
-    when ``quiet``). ``progress(done, total)`` never cancels; :meth:`close` ends the bar."""
+    when ``quiet``). ``progress(done, total)`` returns False (cancel) once ``stopped()`` says so (Ctrl-C);
+    :meth:`close` ends the bar."""
 
-    def __init__(self, name: str, quiet: bool) -> None:
-        self.name, self.quiet, self.said = name, quiet, 0
+    def __init__(self, name: str, quiet: bool, stopped: Callable[[], bool] | None = None) -> None:
+        self.name, self.quiet, self.said, self.stopped = name, quiet, 0, stopped
         self.bar: Any = None
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
@@ -79,7 +81,7 @@ class FrameProgress:
         elif not self.quiet and total > 0 and done * 4 >= (self.said + 1) * total:
             self.said = done * 4 // total
             print(f"{self.name}: frame {done}/{total}", file=sys.stderr)
-        return True
+        return self.stopped is None or not self.stopped()
 
     def close(self) -> None:
         if self.bar is not None:

@@ -1,7 +1,7 @@
 """``resnet-viz video RUN_FOLDER… --plot heatmap|grad-depth|act-depth --out FILE.mp4``: a plot of saved runs
 evolving over training, as an H.264 MP4 (drawn offscreen; needs PyAV: ``pip install 'resnet-viz[video]'``).
 
-Exit statuses: 0 written; 1 PyAV missing or the file could not be written; 2 bad input (a folder that is not
+Exit statuses: 0 written; 1 the file could not be written; 2 bad input or PyAV missing (a folder that is not
 a run folder, a run without per-layer data, a size, an unwritable path: one line each); 130 Ctrl-C (the
 video is cancelled cleanly: nothing is left at the path, an older file there is kept).
 """
@@ -12,10 +12,10 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from resnet_viz.cli.progress import FrameProgress
 from resnet_viz.cli.signals import stop_on_signals
 from resnet_viz.cli.snapshot_cmd import parse_size
 from resnet_viz.cli.status import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE
@@ -70,33 +70,13 @@ def _error(text: str, status: int) -> int:
     return status
 
 
-def _console_progress(quiet: bool, stopped: Callable[[], bool]) -> tuple[Callable[[int, int], bool], Any]:
-    """``progress(done, total)`` for write_mp4 (a tqdm bar on a terminal, a line per tenth otherwise; it
-    returns False once Ctrl-C was pressed) and the bar (None when there is none) to close."""
-    bar: Any = None
-    if not quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(unit="frame", dynamic_ncols=True, file=sys.stderr)
-
-    def progress(done: int, total: int) -> bool:
-        if bar is not None:
-            bar.total = total
-            bar.update(done - bar.n)
-        elif not quiet and (done == total or done % max(1, math.ceil(total / 10)) == 0):
-            print(f"  frame {done}/{total}", file=sys.stderr)
-        return not stopped()
-
-    return progress, bar
-
-
 def cmd_video(args: argparse.Namespace) -> int:
     from resnet_viz.export.video import VideoCancelled, VideoUnavailable, video_missing
     from resnet_viz.export.written import WriteError, check_writable, make_folder
 
     missing = video_missing()
-    if missing is not None:
-        return _error(missing, EXIT_RUN_FAILED)
+    if missing is not None:  # as surfaces --mp4 and the other extras: one line, exit 2
+        return _error(missing, EXIT_USAGE)
     try:  # before drawing anything: a file that cannot be written is known now
         check_writable(args.out)
         make_folder(Path(args.out).parent)
@@ -113,7 +93,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _error(str(exc), EXIT_USAGE)
     stop = [False]
-    progress, bar = _console_progress(args.quiet, lambda: stop[0])
+    progress = FrameProgress(Path(args.out).name, args.quiet, lambda: stop[0])
     start = time.perf_counter()
     try:
         with stop_on_signals(lambda _signum: stop.__setitem__(0, True), lambda: stop[0]):
@@ -128,7 +108,6 @@ def cmd_video(args: argparse.Namespace) -> int:
     except (VideoUnavailable, WriteError) as exc:
         return _error(f"could not write the video: {exc}", EXIT_RUN_FAILED)
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     print(f"wrote {out} ({args.size[0]}x{args.size[1]}, {time.perf_counter() - start:.1f} s)")
     return EXIT_OK
