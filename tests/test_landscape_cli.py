@@ -26,7 +26,19 @@ def run_folder(tmp_path_factory):
 def test_landscape_writes_data_json_and_figures(run_folder, tmp_path, capsys):
     out = tmp_path / "pca"
     code = main(
-        ["landscape", str(run_folder), "--directions", "pca", "--grid", "5", "--samples", "64", "--out", str(out)]
+        [
+            "landscape",
+            str(run_folder),
+            "--directions",
+            "pca",
+            "--grid",
+            "5",
+            "--samples",
+            "64",
+            "--mp4",
+            "--out",
+            str(out),
+        ]
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -38,6 +50,13 @@ def test_landscape_writes_data_json_and_figures(run_folder, tmp_path, capsys):
         assert "resnet-viz: no figures (" in captured.err
     else:
         assert "landscape.svg" in names and (out / "landscape.png").stat().st_size > 1000
+        import av  # the path video: decodes as H.264 at the figure's size, its path drawn snapshot by snapshot
+
+        with av.open(str(out / "landscape-path.mp4")) as video:
+            stream = video.streams.video[0]
+            frames = [f.to_ndarray(format="rgb24") for f in video.decode(stream)]
+        assert stream.codec_context.name == "h264" and frames[0].shape == (860, 880, 3)
+        assert len(frames) >= 4 and not np.array_equal(frames[0], frames[-1])
     with np.load(out / "landscape.npz") as npz:
         assert npz["loss"].shape == (5, 5) and list(npz["path_steps"]) == [0, 10, 20, 30]
         assert npz["path_alpha"][-1] == 0 and npz["explained_variance"].shape == (2,)
@@ -72,6 +91,7 @@ def test_interpolate_on_the_checkpoint_file_of_a_run_and_data_only(run_folder, t
         (["--range=1,-1"], "--range 1,-1 is not allowed: two numbers LO < HI"),
         (["--samples", "0"], "--samples 0 is not allowed"),
         (["--device", "tpu"], "--device tpu is not allowed"),
+        (["--mp4"], "--mp4 animates the training path, which only --directions pca has (not random)"),
     ],
 )
 def test_bad_settings_are_one_line_and_exit_2(run_folder, tmp_path, capsys, argv, fragment):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from resnet_viz.cli.progress import FrameProgress
 from resnet_viz.cli.status import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE
 from resnet_viz.config import ConfigError
 
@@ -56,7 +57,8 @@ def add_landscape_parser(sub: Any) -> argparse.ArgumentParser:
         help="the loss landscape of a trained network: landscape.npz, landscape.json and a figure",
         description="Slice the training loss of a trained network around its final weights (Li et al. 2018) and "
         "write landscape.npz (alpha, beta, loss, error; pca: path_alpha, path_beta, path_steps, "
-        "explained_variance), landscape.json (settings, seed, timing) and landscape.png/.svg.",
+        "explained_variance), landscape.json (settings, seed, timing) and landscape.png/.svg (with --gif / "
+        "--mp4 and pca directions also landscape-path.gif / .mp4, the training path drawn snapshot by snapshot).",
         epilog=_EPILOG,
     )
     p.add_argument("source", metavar="RUN_FOLDER_OR_CHECKPOINT", help="a run folder, or a checkpoint file")
@@ -79,6 +81,10 @@ def add_landscape_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="cpu", metavar="{" + ",".join(DEVICES) + "}", help="default cpu")
     p.add_argument("--no-figure", action="store_true", help="write only landscape.npz and landscape.json")
+    p.add_argument("--gif", action="store_true", help="also landscape-path.gif: the training path (--directions pca)")
+    p.add_argument(
+        "--mp4", action="store_true", help="also landscape-path.mp4, an H.264 video of the path (pca; needs PyAV)"
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress; print only the files written")
     return p
@@ -127,8 +133,25 @@ class _Progress:
             self.bar.close()
 
 
-def _figures(result: LandscapeResult, out: Path) -> tuple[list[Path], str | None]:
-    """The figures, or [] and one line saying why they were not drawn."""
+def _animations(args: argparse.Namespace) -> list[str]:
+    return [kind for kind, wanted in (("gif", args.gif), ("mp4", args.mp4)) if wanted and not args.no_figure]
+
+
+def _animation_problem(args: argparse.Namespace) -> str | None:
+    """One line when --gif / --mp4 cannot be written (no path to draw, no PyAV), before any work; else None."""
+    kinds = _animations(args)
+    if kinds and args.directions != "pca":
+        return f"--{kinds[0]} animates the training path, which only --directions pca has (not {args.directions})"
+    if "mp4" in kinds:
+        from resnet_viz.export.video import video_missing
+
+        missing = video_missing()
+        return None if missing is None else f"--mp4: {missing}"
+    return None
+
+
+def _figures(args: argparse.Namespace, result: LandscapeResult, out: Path) -> tuple[list[Path], str | None]:
+    """The figures (and the path animations asked for), or [] and one line saying why they were not drawn."""
     try:
         from resnet_viz.gui.landscape.render import render_landscape_files
         from resnet_viz.gui.qt_app import application
@@ -136,7 +159,17 @@ def _figures(result: LandscapeResult, out: Path) -> tuple[list[Path], str | None
         application(offscreen=True)
     except Exception as exc:  # noqa: BLE001 - no Qt, no display, C's module missing: data only
         return [], f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return render_landscape_files(result, out), None
+    progress: list[FrameProgress] = []
+
+    def progress_for(name: str) -> FrameProgress:
+        progress.append(FrameProgress(name, args.quiet))
+        return progress[-1]
+
+    try:
+        return render_landscape_files(result, out, animations=_animations(args), progress_for=progress_for), None
+    finally:
+        for bar in progress:
+            bar.close()
 
 
 def _header(source: LandscapeSource, spec: LandscapeSpec, device: str) -> str:
@@ -184,6 +217,7 @@ def _prepared(args: argparse.Namespace) -> tuple[LandscapeSpec, LandscapeSource,
 def cmd_landscape(args: argparse.Namespace) -> int:
     from resnet_viz.cli.messages import with_flags
     from resnet_viz.export.image_limits import ImageSizeError
+    from resnet_viz.export.video import VideoUnavailable
     from resnet_viz.export.written import WriteError
     from resnet_viz.landscape.compute import compute_landscape
     from resnet_viz.landscape.errors import LandscapeError
@@ -197,6 +231,10 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except LandscapeError as exc:
         print(f"resnet-viz: error: {with_flags(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    problem = _animation_problem(args)
+    if problem is not None:
+        print(f"resnet-viz: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
         print(_header(source, spec, args.device), file=sys.stderr)
@@ -213,8 +251,8 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         progress.close()
     try:
         written = result.save(out)
-        figures, why = ([], "--no-figure") if args.no_figure else _figures(result, out)
-    except (WriteError, ImageSizeError) as exc:
+        figures, why = ([], "--no-figure") if args.no_figure else _figures(args, result, out)
+    except (WriteError, ImageSizeError, VideoUnavailable) as exc:
         print(f"resnet-viz: error: could not write the landscape: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
     if why is not None and not args.no_figure:
