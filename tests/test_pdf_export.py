@@ -86,3 +86,35 @@ def test_pdf_of_a_landscape_keeps_the_heatmap_as_a_lossless_image_under_vector_c
     assert b"/DCTDecode" not in data  # not JPEG (Qt's default for PDF images)
     drawing = b"\n".join(content_streams(data))
     assert len(re.findall(rb"[\d.]+ [\d.]+ l\n", drawing)) > 100  # contour lines, path, axes as paths
+
+
+def test_a_png_after_the_range_changed_draws_the_new_tick_labels(qtbot) -> None:
+    """The axes are pixmap-cached on screen; an export must not paint a cache of an earlier range."""
+    import numpy as np
+    import pyqtgraph as pg
+
+    from resnet_viz.gui.plots.base import PlotPanel, style_plot
+
+    class Line(PlotPanel):
+        def __init__(self, top: float) -> None:
+            super().__init__()
+            self.plot = self.graphics.addPlot()
+            style_plot(self.plot, title="t", x_label="x", y_label="y")
+            self.curve: pg.PlotDataItem = self.plot.plot([0, 1], [0, top])
+
+    def picture(panel: Line) -> np.ndarray:
+        image = figure_export.render_image(panel, 600).convertToFormat(figure_export.QtGui.QImage.Format.Format_RGB888)
+        return np.array(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
+
+    changed, fresh = Line(1.0), Line(1000.0)
+    for panel in (changed, fresh):
+        qtbot.addWidget(panel)
+        panel.resize(600, 300)
+        panel.show()
+    QtWidgets.QApplication.processEvents()
+    before = picture(changed)  # fills the axes' caches with the range 0–1
+    changed.curve.setData([0, 1], [0, 1000.0])
+    QtWidgets.QApplication.processEvents()
+    after = picture(changed)
+    assert not np.array_equal(before, after)
+    assert np.array_equal(after, picture(fresh))  # exactly what a panel drawn at 0–1000 from the start exports

@@ -77,7 +77,8 @@ def render_image(panel: Exportable, width: int | None = None) -> QtGui.QImage:
     problem = image_size_problem(w, h)
     if problem is not None:
         raise ImageSizeError(problem)
-    image = exporter.export(toBytes=True)
+    with _uncached(exporter.getPaintItems()):  # a pixmap cache may still hold the axes of an earlier range
+        image = exporter.export(toBytes=True)
     if not isinstance(image, QtGui.QImage) or image.isNull():
         raise ImageSizeError(f"Qt could not make a {w}x{h} pixel image (not enough memory?)")
     return image
@@ -108,7 +109,8 @@ def export_svg(panel: Exportable, path: str | Path) -> Path:
 @contextmanager
 def _uncached(items: Sequence[QtWidgets.QGraphicsItem]) -> Iterator[None]:
     """Paint ``items`` directly while inside: an item with a pixmap cache (axes, legend text: see
-    ``resnet_viz.gui.plots.base.PIXMAP_CACHE``) would otherwise land in a PDF as a picture."""
+    ``resnet_viz.gui.plots.base.PIXMAP_CACHE``) would otherwise land in a PDF as a picture, and in a PNG as the
+    cache holds it (an export after the view's range changed drew the earlier tick labels)."""
     modes = [(item, item.cacheMode()) for item in items]
     for item, mode in modes:
         if mode != QtWidgets.QGraphicsItem.CacheMode.NoCache:
