@@ -155,7 +155,7 @@ def test_export_menu_writes_the_visible_runs_history(window, run_folders, tmp_pa
     stream, frames = _decode(out)
     assert len(frames) == STEPS + 30 and (stream.width, stream.height) == (1280, 720)
     # Cancel in the progress dialog: nothing written, one line saying so
-    monkeypatch.setattr(video_export, "progress_dialog", lambda parent: (_Closable(), lambda d, t: d < 2))
+    monkeypatch.setattr(video_export, "progress_dialog", lambda parent, text: (_Closable(), lambda d, t: d < 2))
     window.export_panel(window.panel["grad_heatmap"], "mp4", path=str(tmp_path / "cancelled.mp4"))
     assert window.message_bar.text == f"Video cancelled: nothing was written to {tmp_path / 'cancelled.mp4'}"
     assert not (tmp_path / "cancelled.mp4").exists()

@@ -241,7 +241,9 @@ class TrainConfig(Section):
     )  # fmt: skip
     histogram_every: int = spec(
         0, label="histograms", group=TRAIN, flag="--histogram-every", lo=0, hi=MAX_STEPS,
-        unit="steps", help="Activation and gradient histograms every K steps (0: off).",
+        unit="steps", help="Histograms of every layer's weights, weight gradients and outputs every K steps, "
+        "binned on the device (0: off); taken whether or not the step is probed. The Distributions panels "
+        "show them.",
     )  # fmt: skip
     histogram_bins: int = spec(
         64, label="histogram bins", group=TRAIN, flag="--histogram-bins", lo=2, hi=MAX_HISTOGRAM_BINS, panel=False,

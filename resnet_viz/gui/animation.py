@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from resnet_viz.export.video import VIDEO_FPS, write_mp4
 from resnet_viz.export.written import write_atomically
@@ -101,3 +101,19 @@ def write_animation(
     if kind == "mp4":
         return write_video_frames(images, path, total=total, progress=progress)
     raise ValueError(f"animation kind {kind!r} is not allowed; use one of {', '.join(ANIMATION_KINDS)}")
+
+
+def progress_dialog(parent: QtWidgets.QWidget, text: str) -> tuple[QtWidgets.QProgressDialog, Progress]:
+    """A window-modal progress dialog saying ``text``, with Cancel, and the ``progress(done, total)``
+    callback that drives it (False once Cancel is pressed); every GIF and video export of the window uses it."""
+    dialog = QtWidgets.QProgressDialog(text, "Cancel", 0, 100, parent)
+    dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(300)
+
+    def progress(done: int, total: int) -> bool:
+        dialog.setMaximum(total)
+        dialog.setValue(done)
+        QtWidgets.QApplication.processEvents()
+        return not dialog.wasCanceled()
+
+    return dialog, progress

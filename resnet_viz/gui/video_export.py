@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.export.video import VideoCancelled, video_missing
 from resnet_viz.export.written import WriteError
+from resnet_viz.gui.animation import ANIMATION_KINDS, progress_dialog
 from resnet_viz.gui.plots.base import PlotPanel
 from resnet_viz.gui.plots.heatmap import GradHeatmapPlot
 from resnet_viz.gui.run_video import VIDEO_PLOTS, write_run_video
@@ -18,22 +19,6 @@ from resnet_viz.gui.runs import RunEntry
 #: Plot keys whose Export menu has "Video (MP4)…".
 VIDEO_PLOT_KEYS = frozenset(VIDEO_PLOTS.values())
 _DIR_KEY = "export/dir"  # QSettings: the folder of the last export (shared with the other exports)
-
-
-def progress_dialog(parent: QtWidgets.QWidget) -> tuple[QtWidgets.QProgressDialog, Callable[[int, int], bool]]:
-    """A window-modal progress dialog with Cancel and the ``progress(done, total)`` callback that drives it
-    (False once Cancel is pressed)."""
-    dialog = QtWidgets.QProgressDialog("Drawing and encoding the frames…", "Cancel", 0, 100, parent)
-    dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(300)
-
-    def progress(done: int, total: int) -> bool:
-        dialog.setMaximum(total)
-        dialog.setValue(done)
-        QtWidgets.QApplication.processEvents()
-        return not dialog.wasCanceled()
-
-    return dialog, progress
 
 
 def video_runs(panel: PlotPanel, entries: Sequence[RunEntry]) -> list[RunEntry]:
@@ -77,7 +62,7 @@ def export_run_video(
         path = _ask_path(parent, settings, panel)
         if path is None:
             return None
-    dialog, progress = progress_dialog(parent)
+    dialog, progress = progress_dialog(parent, ANIMATION_KINDS["mp4"])
     try:
         written = write_run_video(panel.key, runs, path, progress=progress)
     except VideoCancelled:

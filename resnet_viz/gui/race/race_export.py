@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtWidgets
 from resnet_viz.export.trajectories import write_trajectories_csv
 from resnet_viz.export.written import write_atomically
 from resnet_viz.gui import figure_export
-from resnet_viz.gui.animation import ANIMATION_KINDS, Progress
+from resnet_viz.gui.animation import ANIMATION_KINDS, Progress, progress_dialog
 from resnet_viz.gui.race.figure import RaceFigure
 from resnet_viz.gui.race.render import write_race_animation
 from resnet_viz.surfaces.race import OptimizerRace
@@ -67,16 +67,5 @@ def ask_export_path(
 
 
 def animation_progress_dialog(parent: QtWidgets.QWidget, kind: str) -> tuple[QtWidgets.QProgressDialog, Progress]:
-    """A window-modal progress dialog with Cancel for a ``kind`` (gif, mp4) animation, and the
-    ``progress(done, total)`` callback that drives it (False once Cancel is pressed)."""
-    dialog = QtWidgets.QProgressDialog(ANIMATION_KINDS[kind], "Cancel", 0, 100, parent)
-    dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(300)
-
-    def progress(done: int, total: int) -> bool:
-        dialog.setMaximum(total)
-        dialog.setValue(done)
-        QtWidgets.QApplication.processEvents()
-        return not dialog.wasCanceled()
-
-    return dialog, progress
+    """The progress dialog with Cancel of a ``kind`` (gif, mp4) animation, and its ``progress(done, total)``."""
+    return progress_dialog(parent, ANIMATION_KINDS[kind])

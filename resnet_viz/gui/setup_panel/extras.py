@@ -54,6 +54,7 @@ SPIN_TEXTS = {
     "model.width": SpinText(f"default ({DEFAULT_CONV_WIDTH})", first=DEFAULT_CONV_WIDTH),
     "train.steps": SpinText(f"default ({DEFAULT_STEPS})", first=DEFAULT_STEPS),
     "train.probe_every": SpinText("step"),
+    "train.histogram_every": SpinText("off", first=50),
     "optim.warmup_steps": SpinText("none", single_step=100),
     "data.subset": SpinText("all", single_step=1000),
 }
