@@ -146,3 +146,24 @@ def test_cancel_averaging_stops_the_jobs_and_draws_nothing(qtbot, recorded_runs)
     qtbot.waitUntil(lambda: panel.average_button.text() == "Average over K initialisations", timeout=WAIT_MS)
     assert panel.average_curve(entry.run_id) is None and panel.average_status.text() == ""
     qtbot.waitUntil(lambda: panel.jobs.worker is None, timeout=WAIT_MS)
+
+
+def test_the_interpreters_exit_waits_for_a_worker_still_loading_data(qtbot, recorded_runs):
+    """A window closed while a sample's data is loading (not cancellable mid-load) waits 2 s, and the exit
+    hook waits for the load to end: a thread inside torch at interpreter finalisation aborts the process."""
+    from resnet_viz.gui import init_ensembles
+
+    loading = []
+
+    def slow_source(data):
+        loading.append(True)
+        time.sleep(5.0)  # longer than close()'s 2 s and then 2 s more
+        return default_splits_source(data)
+
+    jobs = init_ensembles.InitEnsembleJobs(splits_source=slow_source)
+    jobs.request(recorded_runs[0].config, 20, 0)
+    qtbot.waitUntil(lambda: bool(loading), timeout=WAIT_MS)
+    worker = jobs.worker
+    assert not jobs.close() and worker.is_alive()  # the window's close gives up after 2 s
+    init_ensembles._stop_all()  # what atexit runs
+    assert not worker.is_alive() and jobs.worker is None

@@ -63,10 +63,16 @@ def setup_key(config: RunConfig, k: int, seed: int) -> str:
 _live: weakref.WeakSet[InitEnsembleJobs] = weakref.WeakSet()
 
 
+#: s: how long the interpreter's exit waits for a worker still loading data (not cancellable mid-load). A
+#: thread still inside torch when the interpreter finalises aborts the process ("terminate called without
+#: an active exception", exit 134): the window closed during a sample's data load did that.
+EXIT_WAIT_S = 60.0
+
+
 @atexit.register
 def _stop_all() -> None:
     for jobs in list(_live):
-        jobs.stop_worker()
+        jobs.stop_worker(EXIT_WAIT_S)
 
 
 @dataclass

@@ -95,7 +95,8 @@ def check_layer_data(entries: Sequence[RunEntry], key: str) -> None:
     quantity = PANEL_TYPES[key].quantity  # type: ignore[attr-defined]  # every video panel draws one quantity
     for entry in entries:
         if entry.store.started is None or entry.store.layer(quantity).shape[0] == 0:
-            raise ValueError(f"{entry.name}: the run has no per-layer data (probes were off): no {key} video")
+            title = PANEL_TYPES[key].title.lower()
+            raise ValueError(f"{entry.name}: the run has no per-layer data (probes were off): no video of its {title}")
 
 
 def frame_steps(entries: Sequence[RunEntry], frames: int = DEFAULT_FRAMES) -> np.ndarray:
