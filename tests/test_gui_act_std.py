@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -148,7 +149,7 @@ def test_cancel_averaging_stops_the_jobs_and_draws_nothing(qtbot, recorded_runs)
     qtbot.waitUntil(lambda: panel.jobs.worker is None, timeout=WAIT_MS)
 
 
-def test_the_interpreters_exit_waits_for_a_worker_still_loading_data(qtbot, recorded_runs):
+def test_the_interpreters_exit_waits_for_a_worker_still_loading_data(qtbot, recorded_runs, monkeypatch):
     """A window closed while a sample's data is loading (not cancellable mid-load) waits 2 s, and the exit
     hook waits for the load to end: a thread inside torch at interpreter finalisation aborts the process."""
     from resnet_viz.gui import init_ensembles
@@ -161,6 +162,7 @@ def test_the_interpreters_exit_waits_for_a_worker_still_loading_data(qtbot, reco
         return default_splits_source(data)
 
     jobs = init_ensembles.InitEnsembleJobs(splits_source=slow_source)
+    monkeypatch.setattr(init_ensembles, "_live", weakref.WeakSet([jobs]))  # other tests' jobs stay open
     jobs.request(recorded_runs[0].config, 20, 0)
     qtbot.waitUntil(lambda: bool(loading), timeout=WAIT_MS)
     worker = jobs.worker
