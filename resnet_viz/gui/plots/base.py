@@ -112,6 +112,23 @@ class FittedLegend(pg.LegendItem):
         return corner
 
 
+def corner_legend(plot: pg.PlotItem, legend_type: type[FittedLegend] = FittedLegend, **options: object) -> FittedLegend:
+    """The plots' legend: in the plot's top-right corner over the data, on a translucent white ground
+    with a grey frame, 8 pt text (``options`` add to or override these ``LegendItem`` arguments)."""
+    style: dict[str, object] = {
+        "offset": (-6, 6),
+        "brush": pg.mkBrush(255, 255, 255, 210),
+        "pen": pg.mkPen(190, 190, 190),
+        "labelTextSize": "8pt",
+        "verSpacing": -8,
+        "horSpacing": 4,
+    }
+    legend = legend_type(**{**style, **options})
+    legend.setParentItem(plot.vb)
+    legend.setZValue(10_000)
+    return legend
+
+
 def style_plot(
     plot: pg.PlotItem,
     *,

@@ -28,7 +28,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from resnet_viz.gui.plots.band_curves import CurveBands
-from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, cache_text, style_plot
+from resnet_viz.gui.plots.base import PlotPanel, cache_text, corner_legend, style_plot
 from resnet_viz.gui.plots.curve_items import (
     BOLD_WIDTH,
     SYMBOL_SIZE,
@@ -73,17 +73,8 @@ class TrainTestPlot(PlotPanel):
         self.plot: pg.PlotItem = self.graphics.addPlot()
         style_plot(self.plot, title=self.title, x_label="iterations", y_label=self.y_label, log_y=self.log_y)
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # no "(x1e+27)" on a log axis
-        self.legend = FittedLegend(
-            offset=(-8, 8),
-            brush=pg.mkBrush(255, 255, 255, 210),
-            pen=pg.mkPen(190, 190, 190),
-            labelTextSize="8pt",
-            sampleType=LegendSample,
-            verSpacing=-7,
-        )
+        self.legend = corner_legend(self.plot, offset=(-8, 8), sampleType=LegendSample, verSpacing=-7, horSpacing=5)
         self.legend.layout.setContentsMargins(3, 1, 6, 1)
-        self.legend.setParentItem(self.plot.vb)
-        self.legend.setZValue(10_000)
         self._key_thin = pg.PlotDataItem(pen=pg.mkPen(KEY_COLOR, width=THIN_WIDTH))
         self._key_bold = pg.PlotDataItem(
             pen=pg.mkPen(KEY_COLOR, width=BOLD_WIDTH),

@@ -31,10 +31,10 @@ from PySide6 import QtCore, QtWidgets
 from resnet_viz.gui.plots.band_depth import DepthBands
 from resnet_viz.gui.plots.bands import SeedGroupEntry
 from resnet_viz.gui.plots.base import (
-    FittedLegend,
     PlotPanel,
     brush,
     cache_text,
+    corner_legend,
     finite_or_nan,
     pen,
     positive_or_nan,
@@ -108,17 +108,7 @@ class DepthProfilePlot(PlotPanel):
             self.plot.setYRange(*self.y_range)
         # The legend sits in the plot's top-right corner on a translucent ground (drag it elsewhere);
         # a row under the plot would set the panel's minimum width and clip narrow docks.
-        self.legend = FittedLegend(
-            offset=(-6, 6),
-            brush=pg.mkBrush(255, 255, 255, 210),
-            pen=pg.mkPen(190, 190, 190),
-            labelTextSize="8pt",
-            verSpacing=-8,
-            horSpacing=4,
-            colCount=2 if self.style_key else 1,
-        )
-        self.legend.setParentItem(self.plot.vb)
-        self.legend.setZValue(10_000)
+        self.legend = corner_legend(self.plot, colCount=2 if self.style_key else 1)
         self._key_items = [(label, pg.PlotDataItem(**style)) for label, style in self.style_key]
         self.window_box = QtWidgets.QSpinBox()
         self.window_box.setRange(1, MAX_WINDOW)

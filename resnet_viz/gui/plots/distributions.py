@@ -22,7 +22,7 @@ from resnet_viz.gui.plots.base import PlotPanel, cache_text, pen, style_plot
 from resnet_viz.gui.plots.distributions_controls import (
     HISTOGRAMS_OFF,
     NO_RUN,
-    LayerPicker,
+    add_layer_picker,
     kind_box,
     kind_words,
     shown_entry,
@@ -133,13 +133,7 @@ class DistributionsPlot(PlotPanel):
         self.log_box = QtWidgets.QCheckBox("log |x|")
         self.log_box.setToolTip("Density over log₁₀ of the magnitude (gradients span decades); density view only")
         self.toolbar.insertWidget(self.toolbar.count() - 1, self.log_box)
-        self.layers = LayerPicker()
-        row = QtWidgets.QHBoxLayout()
-        row.setContentsMargins(4, 0, 4, 0)
-        row.addWidget(self.layers)
-        layout = self.layout()
-        assert isinstance(layout, QtWidgets.QVBoxLayout)
-        layout.insertLayout(1, row)
+        self.layers = add_layer_picker(self)
         for signal in (self.kind_box.currentIndexChanged, self.mode_box.currentIndexChanged, self.log_box.toggled):
             signal.connect(self._control_changed)
         self.layers.layerChanged.connect(self._control_changed)

@@ -185,12 +185,26 @@ class LayerPicker(QtWidgets.QWidget):
         self.layerChanged.emit(int(value))
 
 
+def add_layer_picker(panel: QtWidgets.QWidget) -> LayerPicker:
+    """A :class:`LayerPicker` in a row of its own under ``panel``'s toolbar (the panel's layout is a
+    QVBoxLayout: toolbar, then plot, as ``PlotPanel`` builds it)."""
+    picker = LayerPicker()
+    row = QtWidgets.QHBoxLayout()
+    row.setContentsMargins(4, 0, 4, 0)
+    row.addWidget(picker)
+    layout = panel.layout()
+    assert isinstance(layout, QtWidgets.QVBoxLayout)
+    layout.insertLayout(1, row)
+    return picker
+
+
 __all__ = [
     "DEFAULT_KIND",
     "HISTOGRAMS_OFF",
     "KINDS",
     "NO_RUN",
     "LayerPicker",
+    "add_layer_picker",
     "kind_box",
     "kind_words",
     "shown_entry",

@@ -16,12 +16,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, brush, cache_text, pen, style_plot
+from resnet_viz.gui.plots.base import FittedLegend, PlotPanel, brush, cache_text, corner_legend, pen, style_plot
 from resnet_viz.gui.plots.distributions import SeriesCache, histogram_message
 from resnet_viz.gui.plots.distributions_controls import (
     HISTOGRAMS_OFF,
     NO_RUN,
-    LayerPicker,
+    add_layer_picker,
     kind_box,
     kind_words,
     shown_entry,
@@ -102,16 +102,7 @@ class HistogramOverlayPlot(PlotPanel):
         style_plot(self.plot, title=self.title, x_label="value", y_label="density")
         self.plot.setDownsampling(auto=False)
         self.plot.setClipToView(False)
-        self.legend = BarsLegend(
-            offset=(-6, 6),
-            brush=pg.mkBrush(255, 255, 255, 210),
-            pen=pg.mkPen(190, 190, 190),
-            labelTextSize="8pt",
-            verSpacing=-8,
-            horSpacing=4,
-        )
-        self.legend.setParentItem(self.plot.vb)
-        self.legend.setZValue(10_000)
+        self.legend = corner_legend(self.plot, BarsLegend)
         self.empty = pg.TextItem("", color="#555555", anchor=(0.5, 0.5))
         self.empty.setParentItem(self.plot.vb)
         self.plot.vb.sigResized.connect(self._place_empty)
@@ -139,13 +130,7 @@ class HistogramOverlayPlot(PlotPanel):
             "Step", self.step_slider, "Each run is shown at its latest recorded histogram at or before this step"
         )
         self.toolbar.insertWidget(self.toolbar.count() - 1, self.step_label)
-        self.layers = LayerPicker()
-        row = QtWidgets.QHBoxLayout()
-        row.setContentsMargins(4, 0, 4, 0)
-        row.addWidget(self.layers)
-        layout = self.layout()
-        assert isinstance(layout, QtWidgets.QVBoxLayout)
-        layout.insertLayout(1, row)
+        self.layers = add_layer_picker(self)
         self.kind_box.currentIndexChanged.connect(self._control_changed)
         self.log_box.toggled.connect(self._control_changed)
         self.layers.layerChanged.connect(self._control_changed)
